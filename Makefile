@@ -1,0 +1,36 @@
+# SeatGuard developer commands. `make demo` and `make test` work on a fresh machine with Python 3.11.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PYTEST_ARGS ?=
+
+.PHONY: install system-deps test check demo bench clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+# Debian packages the real-sensor and browser tests use (Xvfb, xdotool, xclip, chromium).
+system-deps:
+	bash scripts/system-deps.sh
+
+test: install system-deps
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+check: install
+	$(VENV)/bin/ruff check agent collector detectors tests bench
+	$(VENV)/bin/mypy agent collector detectors
+
+demo: install
+	$(PY) -m collector.demo
+
+bench: install
+	$(PY) bench/ingest.py
+	$(PY) bench/mask.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache demo-data

@@ -1,0 +1,102 @@
+"""Agent settings: one declarative table, loaded once at start-up.
+
+Precedence: defaults < ``HOME/agent.toml`` < environment ``SEATGUARD_AGENT_<NAME>`` < CLI overrides.
+The README's configuration reference is generated from ``SETTINGS`` (``seatguard-agent config-doc``).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agent.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    type: type
+    default: Any
+    help: str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("batch_max_events", int, 500, "Seal a batch once it holds this many events."),
+    Setting("batch_max_age_s", float, 5.0, "Seal a batch once its oldest event is this old (seconds)."),
+    Setting("spool_max_mb", float, 512.0, "Spool size limit; the oldest batches are dropped (and counted) beyond it."),
+    Setting("backoff_min_s", float, 1.0, "First retry delay after a network error, 408, 429 or 5xx."),
+    Setting("backoff_max_s", float, 60.0, "Longest retry delay (full-jitter exponential backoff)."),
+    Setting("heartbeat_s", float, 60.0, "Seconds between agent.heartbeat events while running."),
+    Setting("http_timeout_s", float, 30.0, "Timeout of one upload request."),
+    Setting("tls_verify", str, "true", "'true', 'false' (tests only) or the path of a CA bundle / pinned certificate."),
+    Setting("log_level", str, "INFO", "Logging level of the agent process."),
+)
+_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+@dataclass(frozen=True)
+class AgentConfig:
+    values: dict[str, Any] = field(default_factory=dict)
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.values[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    @property
+    def tls(self) -> bool | str:
+        value = str(self.values["tls_verify"])
+        if value.lower() in ("true", "1", "yes"):
+            return True
+        if value.lower() in ("false", "0", "no"):
+            return False
+        return value
+
+
+def _coerce(setting: Setting, raw: Any, source: str) -> Any:
+    try:
+        if setting.type is bool and isinstance(raw, str):
+            return raw.lower() in ("1", "true", "yes", "on")
+        value = setting.type(raw)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{source}: setting {setting.name!r} must be {setting.type.__name__}, got {raw!r}") from exc
+    if isinstance(value, int | float) and not isinstance(value, bool) and value < 0:
+        raise ConfigError(f"{source}: setting {setting.name!r} must not be negative")
+    return value
+
+
+def load_config(home: Path, overrides: dict[str, Any] | None = None) -> AgentConfig:
+    values = {s.name: s.default for s in SETTINGS}
+    path = home / "agent.toml"
+    if path.exists():
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: not valid TOML ({exc})") from exc
+        for key, raw in data.items():
+            if key not in _BY_NAME:
+                raise ConfigError(f"{path}: unknown setting {key!r} (known: {', '.join(sorted(_BY_NAME))})")
+            values[key] = _coerce(_BY_NAME[key], raw, str(path))
+    for setting in SETTINGS:
+        env = os.environ.get(f"SEATGUARD_AGENT_{setting.name.upper()}")
+        if env is not None:
+            values[setting.name] = _coerce(setting, env, f"environment SEATGUARD_AGENT_{setting.name.upper()}")
+    for key, raw in (overrides or {}).items():
+        if raw is not None:
+            values[key] = _coerce(_BY_NAME[key], raw, "command line")
+    if values["batch_max_events"] < 1:
+        raise ConfigError("setting 'batch_max_events' must be at least 1")
+    if values["backoff_min_s"] > values["backoff_max_s"]:
+        raise ConfigError("setting 'backoff_min_s' must not exceed 'backoff_max_s'")
+    return AgentConfig(values)
+
+
+def settings_markdown() -> str:
+    lines = ["| setting | type | default | meaning |", "|---|---|---|---|"]
+    for s in SETTINGS:
+        lines.append(f"| `{s.name}` | {s.type.__name__} | `{s.default}` | {s.help} |")
+    return "\n".join(lines)

@@ -1,0 +1,115 @@
+"""The agent's enrollment: its key, its agent_id and the collector it reports to."""
+
+from __future__ import annotations
+
+import getpass
+import logging
+import os
+import re
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
+from cryptography.hazmat.primitives.serialization import (
+    Encoding,
+    NoEncryption,
+    PrivateFormat,
+    load_pem_private_key,
+)
+
+from agent import wire
+from agent.errors import ConfigError, EnrollmentError
+from agent.transport import RequestsTransport, TransportError
+
+log = logging.getLogger(__name__)
+ENROLLMENT_FILE = "enrollment.json"
+KEY_FILE = "agent_ed25519.pem"
+
+
+@dataclass(frozen=True)
+class Identity:
+    agent_id: str
+    team: str
+    collector_url: str
+    collector_key_b64: str
+    agent_key: Ed25519PrivateKey
+    policy: dict[str, Any]
+
+    @property
+    def collector_key(self) -> X25519PublicKey:
+        return wire.load_x25519_public(self.collector_key_b64)
+
+
+def default_name() -> str:
+    raw = f"{getpass.getuser()}.{socket.gethostname()}"
+    return re.sub(r"[^A-Za-z0-9._-]", "-", raw)[:64]
+
+
+def enroll(home: Path, collector_url: str, token: str, name: str | None = None,
+           tls_verify: bool | str = True) -> Identity:
+    """Create a key, register it with a one-time token and store the enrollment in ``home``."""
+    home.mkdir(parents=True, exist_ok=True)
+    if (home / ENROLLMENT_FILE).exists():
+        raise EnrollmentError(f"{home} is already enrolled; use a fresh --home to enroll again")
+    key = wire.new_agent_key()
+    request = {
+        "token": token,
+        "public_key": wire.public_key_b64(key.public_key()),
+        "name": name or default_name(),
+        "hostname": socket.gethostname(),
+        "user": getpass.getuser(),
+    }
+    transport = RequestsTransport(collector_url, timeout_s=30, verify=tls_verify)
+    try:
+        reply = transport.post("/api/v1/enroll", orjson.dumps(request))
+    except TransportError as exc:
+        raise EnrollmentError(f"collector {collector_url} not reachable: {exc}") from exc
+    finally:
+        transport.close()
+    if reply.status != 200:
+        err = reply.body.get("error")
+        detail = err.get("message") if isinstance(err, dict) else reply.body
+        raise EnrollmentError(f"enrollment refused (HTTP {reply.status}): {detail}")
+    body = reply.body
+    key_path = home / KEY_FILE
+    fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()))
+    record = {
+        "agent_id": body["agent_id"],
+        "team": body.get("team", ""),
+        "collector_url": collector_url,
+        "collector_key": body["collector_key"],
+        "policy": body.get("policy", {}),
+    }
+    (home / ENROLLMENT_FILE).write_bytes(orjson.dumps(record, option=orjson.OPT_INDENT_2))
+    log.info("enrolled as %s with %s", record["agent_id"], collector_url)
+    return load_identity(home)
+
+
+def load_identity(home: Path) -> Identity:
+    path = home / ENROLLMENT_FILE
+    if not path.exists():
+        raise ConfigError(f"{home} is not enrolled: run `seatguard-agent enroll --home {home} ...` first")
+    try:
+        record = orjson.loads(path.read_bytes())
+        key = load_pem_private_key((home / KEY_FILE).read_bytes(), password=None)
+    except (OSError, orjson.JSONDecodeError, ValueError) as exc:
+        raise ConfigError(f"{home}: enrollment files are unreadable ({exc})") from exc
+    if not isinstance(key, Ed25519PrivateKey):
+        raise ConfigError(f"{home / KEY_FILE}: not an Ed25519 key")
+    return Identity(record["agent_id"], record.get("team", ""), record["collector_url"],
+                    record["collector_key"], key, record.get("policy", {}))
+
+
+def save_policy(home: Path, policy: dict[str, Any]) -> None:
+    path = home / ENROLLMENT_FILE
+    record = orjson.loads(path.read_bytes())
+    record["policy"] = policy
+    tmp = path.with_suffix(".tmp")
+    tmp.write_bytes(orjson.dumps(record, option=orjson.OPT_INDENT_2))
+    os.replace(tmp, path)

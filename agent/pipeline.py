@@ -1,0 +1,99 @@
+"""From events to sealed batches in the spool: the one path every event takes on the PC."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from agent import wire
+from agent.config import AgentConfig
+from agent.errors import SpoolFull
+from agent.identity import Identity
+from agent.schema import SCHEMA_VERSION, format_ts
+from agent.spool import AppendResult, Sealer, Spool
+
+log = logging.getLogger(__name__)
+SPOOL_FILE = "spool.db"
+
+
+def open_spool(home: Path, config: AgentConfig) -> Spool:
+    return Spool(home / SPOOL_FILE, max_bytes=int(config.spool_max_mb * 1024 * 1024)).open()
+
+
+def make_sealer(identity: Identity) -> Sealer:
+    collector_key = identity.collector_key
+
+    def seal(batch_seq: int, prev_hash: str, events: list[dict[str, Any]]) -> tuple[bytes, str]:
+        sealed_at = format_ts(datetime.now(UTC))
+        return wire.seal_batch(
+            agent_id=identity.agent_id,
+            batch_seq=batch_seq,
+            prev_batch_hash=prev_hash,
+            events=events,
+            sealed_at=sealed_at,
+            collector_key=collector_key,
+            agent_key=identity.agent_key,
+        )
+
+    return seal
+
+
+class BatchBuilder:
+    """Collects live events and seals them into the spool by count or by age.
+
+    Thread-safe: sensors call :meth:`emit` from their own threads. Events are readable only in
+    memory, for at most ``batch_max_age_s``; what is on disk is sealed.
+    """
+
+    def __init__(self, identity: Identity, spool: Spool, config: AgentConfig,
+                 on_sealed: threading.Event | None = None) -> None:
+        self.identity = identity
+        self.spool = spool
+        self.max_events = int(config.batch_max_events)
+        self.max_age_s = float(config.batch_max_age_s)
+        self._seal = make_sealer(identity)
+        self._lock = threading.Lock()
+        self._buffer: list[dict[str, Any]] = []
+        self._oldest = 0.0
+        self._on_sealed = on_sealed
+        self.lost_events = 0
+
+    def emit(self, kind: str, fields: dict[str, Any], ts: datetime | None = None) -> None:
+        event = {
+            "schema": SCHEMA_VERSION,
+            "agent_id": self.identity.agent_id,
+            "ts": format_ts(ts or datetime.now(UTC)),
+            "kind": kind,
+            **fields,
+        }
+        with self._lock:
+            if not self._buffer:
+                self._oldest = time.monotonic()
+            self._buffer.append(event)
+            full = len(self._buffer) >= self.max_events
+        if full:
+            self.flush()
+
+    def flush_if_old(self) -> None:
+        with self._lock:
+            due = bool(self._buffer) and time.monotonic() - self._oldest >= self.max_age_s
+        if due:
+            self.flush()
+
+    def flush(self) -> AppendResult | None:
+        with self._lock:
+            events, self._buffer = self._buffer, []
+        if not events:
+            return None
+        try:
+            result = self.spool.append(events, self._seal)
+        except SpoolFull:
+            self.lost_events += len(events)
+            return None
+        if self._on_sealed is not None:
+            self._on_sealed.set()
+        return result

@@ -1,0 +1,185 @@
+"""``seatguard-agent run``: sensors -> batch builder -> spool -> uploader, until SIGTERM.
+
+Sensors are looked up by name in the sensor registry (``agent.sensors``) when it is installed; the
+runner itself always emits agent.start, agent.heartbeat (spool depth, drops, own CPU and RSS) and,
+on a clean stop, agent.stop.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import getpass
+import logging
+import os
+import platform
+import signal
+import socket
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from agent import __version__
+from agent.config import AgentConfig
+from agent.errors import ConfigError
+from agent.identity import Identity, save_policy
+from agent.pipeline import BatchBuilder
+from agent.spool import Spool
+from agent.transport import RequestsTransport
+from agent.uploader import Backoff, Uploader
+
+log = logging.getLogger(__name__)
+LOCK_FILE = "agent.lock"
+RUN_STATUS_FILE = "run_status.json"
+
+SensorFactory = Callable[[BatchBuilder, dict[str, Any]], list[Any]]
+
+
+class InstanceLock:
+    """One running agent per home folder (and so per user)."""
+
+    def __init__(self, home: Path) -> None:
+        self.path = home / LOCK_FILE
+        self._fh: Any = None
+
+    def acquire(self) -> None:
+        self._fh = self.path.open("a+")
+        try:
+            fcntl.flock(self._fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise ConfigError(f"another seatguard-agent is already running for {self.path.parent}") from exc
+        self._fh.seek(0)
+        self._fh.truncate()
+        self._fh.write(str(os.getpid()))
+        self._fh.flush()
+
+    def release(self) -> None:
+        if self._fh is not None:
+            fcntl.flock(self._fh.fileno(), fcntl.LOCK_UN)
+            self._fh.close()
+            self._fh = None
+
+
+class ProcessProbe:
+    """The agent's own CPU and memory, for heartbeats and the self-watchdog."""
+
+    def __init__(self) -> None:
+        self._last = (time.monotonic(), time.process_time())
+
+    def sample(self) -> tuple[float, float]:
+        now, cpu = time.monotonic(), time.process_time()
+        wall = max(now - self._last[0], 1e-6)
+        pct = max(0.0, (cpu - self._last[1]) / wall * 100.0)
+        self._last = (now, cpu)
+        rss_mb = 0.0
+        try:
+            with open("/proc/self/statm", encoding="ascii") as fh:
+                rss_mb = int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1048576
+        except (OSError, ValueError, IndexError):
+            try:
+                import psutil
+
+                rss_mb = psutil.Process().memory_info().rss / 1048576
+            except (ImportError, OSError):
+                rss_mb = 0.0
+        return round(pct, 2), round(rss_mb, 1)
+
+
+class Runner:
+    def __init__(self, home: Path, identity: Identity, spool: Spool, config: AgentConfig,
+                 sensor_factory: SensorFactory | None = None) -> None:
+        self.home = home
+        self.identity = identity
+        self.spool = spool
+        self.config = config
+        self.stop_event = threading.Event()
+        self.wake = threading.Event()
+        self.builder = BatchBuilder(identity, spool, config, on_sealed=self.wake)
+        self.transport = RequestsTransport(identity.collector_url, config.http_timeout_s, config.tls)
+        self.uploader = Uploader(spool, self.transport, Backoff(config.backoff_min_s, config.backoff_max_s),
+                                 on_reply=self._on_reply)
+        self.sensor_factory = sensor_factory
+        self.sensors: list[Any] = []
+        self.probe = ProcessProbe()
+        self.policy = dict(identity.policy)
+
+    def _on_reply(self, body: dict[str, Any]) -> None:
+        policy = body.get("policy")
+        if isinstance(policy, dict) and policy != self.policy:
+            self.policy = policy
+            save_policy(self.home, policy)
+            log.info("policy updated by the collector (version %s)", policy.get("version"))
+
+    def heartbeat(self) -> None:
+        stats = self.spool.stats()
+        cpu, rss = self.probe.sample()
+        self.builder.emit("agent.heartbeat", {
+            "spool_depth": stats["depth_events"],
+            "dropped_total": stats["dropped_total"] + self.builder.lost_events,
+            "cpu_pct": cpu,
+            "rss_mb": rss,
+        })
+        self._write_status(stats)
+
+    def _write_status(self, stats: dict[str, Any]) -> None:
+        status = {
+            "pid": os.getpid(),
+            "updated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "sensors": {getattr(s, "name", type(s).__name__): _sensor_status(s) for s in self.sensors},
+            "lost_in_memory": self.builder.lost_events,
+        }
+        try:
+            tmp = self.home / (RUN_STATUS_FILE + ".tmp")
+            tmp.write_bytes(orjson.dumps(status))
+            os.replace(tmp, self.home / RUN_STATUS_FILE)
+        except OSError:
+            log.warning("could not write %s (disk full?)", RUN_STATUS_FILE)
+
+    def run(self) -> int:
+        signal.signal(signal.SIGTERM, lambda *_: self.stop_event.set())
+        signal.signal(signal.SIGINT, lambda *_: self.stop_event.set())
+        self.builder.emit("agent.start", {
+            "version": __version__, "os": f"{platform.system()} {platform.release()}",
+            "hostname": socket.gethostname(), "user": getpass.getuser(),
+        })
+        if self.sensor_factory is not None:
+            self.sensors = self.sensor_factory(self.builder, self.policy)
+            for sensor in self.sensors:
+                sensor.start()
+        upload_thread = threading.Thread(target=self.uploader.run, name="uploader",
+                                         args=(self.stop_event, 1.0, self.wake), daemon=True)
+        upload_thread.start()
+        log.info("agent %s running; collector %s", self.identity.agent_id, self.identity.collector_url)
+        next_beat = time.monotonic()
+        while not self.stop_event.is_set():
+            if time.monotonic() >= next_beat:
+                self.heartbeat()
+                next_beat = time.monotonic() + float(self.config.heartbeat_s)
+            self.builder.flush_if_old()
+            self.stop_event.wait(min(0.5, max(0.05, next_beat - time.monotonic())))
+        for sensor in self.sensors:
+            try:
+                sensor.stop()
+            except Exception:  # a broken sensor must not keep the agent from stopping cleanly
+                log.exception("sensor %s failed to stop", getattr(sensor, "name", sensor))
+        self.builder.emit("agent.stop", {"reason": "signal"})
+        self.builder.flush()
+        upload_thread.join(timeout=10)
+        final = threading.Event()
+        deadline = threading.Timer(5.0, final.set)
+        deadline.start()
+        self.uploader.drain(final)
+        deadline.cancel()
+        self.transport.close()
+        log.info("agent stopped")
+        return 0
+
+
+def _sensor_status(sensor: Any) -> Any:
+    try:
+        return sensor.status()
+    except Exception as exc:  # status must never take the agent down
+        return {"available": False, "why": f"status failed: {type(exc).__name__}"}

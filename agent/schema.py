@@ -1,0 +1,220 @@
+"""Event schema v1: the contract between agent, collector, tests and tools.
+
+``validate_event`` turns one decoded JSON object into a normalised ``dict`` or raises
+:class:`~agent.errors.InvalidEvent` with a reason a person can read. Both the agent (replay, sensors)
+and the collector (ingest) use it, so the two sides can never disagree about what is valid.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from agent.errors import InvalidEvent
+
+SCHEMA_VERSION = 1
+AGENT_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+_TS_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$")
+MAX_STR = 65536
+
+Text = Annotated[str, Field(max_length=MAX_STR)]
+NonNegInt = Annotated[int, Field(ge=0)]
+NonNegFloat = Annotated[float, Field(ge=0)]
+
+
+class _Fields(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=False, frozen=True)
+
+
+class AgentStart(_Fields):
+    version: Text
+    os: Text
+    hostname: Text
+    user: Text
+
+
+class AgentStop(_Fields):
+    reason: Text
+
+
+class Heartbeat(_Fields):
+    spool_depth: NonNegInt
+    dropped_total: NonNegInt
+    cpu_pct: NonNegFloat
+    rss_mb: NonNegFloat
+
+
+class AppFocus(_Fields):
+    app: Text
+    title: Text
+    pid: NonNegInt
+
+
+class PageOpen(_Fields):
+    url: Text
+    title: Text
+    app: Text
+
+
+class CopyClasses(_Fields):
+    id_number: NonNegInt = 0
+    phone: NonNegInt = 0
+    bank_card: NonNegInt = 0
+
+
+class ClipboardCopy(_Fields):
+    app: Text
+    title: Text
+    trigger: Literal["hotkey", "menu", "unknown"]
+    chars: NonNegInt
+    classes: CopyClasses
+    preview: Annotated[str, Field(max_length=64)] | None = None
+    action: Literal["allowed", "cleared"]
+
+
+class InputIdle(_Fields):
+    threshold_s: Annotated[float, Field(gt=0)]
+
+
+class InputActive(_Fields):
+    idle_s: NonNegFloat
+
+
+class CaseOpen(_Fields):
+    case_id: Text
+    app: Text
+    title: Text
+
+
+class CaseClose(_Fields):
+    case_id: Text
+    active_s: NonNegFloat
+    idle_s: NonNegFloat
+    wall_s: NonNegFloat
+
+
+class FileWrite(_Fields):
+    path: Text
+    op: Literal["created", "modified", "moved", "deleted"]
+    size: NonNegInt | None = None
+    removable: bool
+    dest_path: Text | None = None
+
+
+class Device(_Fields):
+    mountpoint: Text
+    fs: Text
+    label: Text
+    removable: bool
+
+
+class ProcessStart(_Fields):
+    name: Text
+    exe: Text
+    pid: NonNegInt
+    category: Literal["remote_access", "screen_capture", "messaging", "other"]
+
+
+class Screenshot(_Fields):
+    blob_id: Text
+    reason: Text
+    w: NonNegInt
+    h: NonNegInt
+
+
+KIND_MODELS: dict[str, type[_Fields]] = {
+    "agent.start": AgentStart,
+    "agent.stop": AgentStop,
+    "agent.heartbeat": Heartbeat,
+    "app.focus": AppFocus,
+    "page.open": PageOpen,
+    "clipboard.copy": ClipboardCopy,
+    "input.idle": InputIdle,
+    "input.active": InputActive,
+    "case.open": CaseOpen,
+    "case.close": CaseClose,
+    "file.write": FileWrite,
+    "device.mount": Device,
+    "device.unmount": Device,
+    "process.start": ProcessStart,
+    "screenshot": Screenshot,
+}
+KINDS = frozenset(KIND_MODELS)
+ENVELOPE_KEYS = ("schema", "agent_id", "seq", "ts", "kind")
+
+
+def parse_ts(value: Any) -> datetime:
+    """Parse an RFC 3339 timestamp that carries a UTC offset; raise InvalidEvent otherwise."""
+    if not isinstance(value, str) or not _TS_RE.match(value):
+        raise InvalidEvent("field 'ts': must be an RFC 3339 timestamp with a UTC offset")
+    text = value
+    if "." in text:
+        head, _, rest = text.partition(".")
+        digits = re.match(r"\d+", rest)
+        assert digits is not None  # guaranteed by _TS_RE
+        frac = digits.group(0)
+        text = f"{head}.{(frac + '000000')[:6]}{rest[len(frac):]}"
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise InvalidEvent(f"field 'ts': not a real date or time ({exc})") from exc
+
+
+def format_ts(moment: datetime) -> str:
+    """RFC 3339, millisecond precision, keeping the moment's own offset (UTC when naive)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    text = moment.isoformat(timespec="milliseconds")
+    return text.replace("+00:00", "Z")
+
+
+def _describe(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:3]:
+        loc = ".".join(str(p) for p in err.get("loc", ())) or "(event)"
+        parts.append(f"field '{loc}': {err.get('msg', 'invalid')}")
+    return "; ".join(parts)
+
+
+def validate_event(obj: Any) -> dict[str, Any]:
+    """Return a normalised copy of a v1 event or raise InvalidEvent with the reason."""
+    if not isinstance(obj, dict):
+        raise InvalidEvent(f"event must be a JSON object, got {type(obj).__name__}")
+    missing = [k for k in ENVELOPE_KEYS if k not in obj]
+    if missing:
+        raise InvalidEvent(f"missing field(s): {', '.join(missing)}")
+    if obj["schema"] != SCHEMA_VERSION or isinstance(obj["schema"], bool):
+        raise InvalidEvent(f"field 'schema': unsupported version {obj['schema']!r} (expected 1)")
+    agent_id = obj["agent_id"]
+    if not isinstance(agent_id, str) or not AGENT_ID_RE.match(agent_id):
+        raise InvalidEvent("field 'agent_id': must match [A-Za-z0-9._-]{1,64}")
+    seq = obj["seq"]
+    if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1:
+        raise InvalidEvent("field 'seq': must be an integer >= 1")
+    moment = parse_ts(obj["ts"])
+    kind = obj["kind"]
+    model = KIND_MODELS.get(kind) if isinstance(kind, str) else None
+    if model is None:
+        raise InvalidEvent(f"field 'kind': unknown kind {str(kind)[:40]!r}")
+    fields = {k: v for k, v in obj.items() if k not in ENVELOPE_KEYS}
+    try:
+        parsed = model.model_validate(fields)
+    except ValidationError as exc:
+        raise InvalidEvent(f"{kind}: {_describe(exc)}") from exc
+    out: dict[str, Any] = {
+        "schema": SCHEMA_VERSION,
+        "agent_id": agent_id,
+        "seq": seq,
+        "ts": format_ts(moment),
+        "kind": kind,
+    }
+    out.update(parsed.model_dump(exclude_none=True))
+    return out
+
+
+def event_time(event: dict[str, Any]) -> datetime:
+    """The aware datetime of a validated event."""
+    return parse_ts(event["ts"])

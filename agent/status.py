@@ -1,0 +1,90 @@
+"""``seatguard-agent status``: what this agent records, its spool and its last upload.
+
+Privacy rule 3: the agent is visible to the person at the PC; this is the command that shows it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from agent.config import AgentConfig
+from agent.identity import load_identity
+from agent.pipeline import open_spool
+from agent.runner import LOCK_FILE, RUN_STATUS_FILE
+
+NOTICE = (
+    "SeatGuard is running on this PC for your employer's customer-data protection policy.\n"
+    "It records: which application and window title is in front, work pages opened, that a copy or cut\n"
+    "happened (with counts of ID/phone/card numbers and at most a masked preview — never the copied text),\n"
+    "customer case handling times, idle time, file writes in work folders and removable drives, drives\n"
+    "plugged in, and the start of remote-access, screen-capture and messaging programs; screenshots only\n"
+    "when a policy trigger fires. It never records which keys you press. Events are encrypted on this PC."
+)
+
+
+def _running_pid(home: Path) -> int | None:
+    import fcntl
+
+    path = home / LOCK_FILE
+    if not path.exists():
+        return None
+    with path.open("r") as fh:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            text = fh.read().strip()
+            return int(text) if text.isdigit() else -1
+        fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+    return None
+
+
+def collect_status(home: Path, config: AgentConfig) -> dict[str, Any]:
+    identity = load_identity(home)
+    spool = open_spool(home, config)
+    try:
+        stats = spool.stats()
+    finally:
+        spool.close()
+    run_status: dict[str, Any] = {}
+    if (home / RUN_STATUS_FILE).exists():
+        try:
+            run_status = orjson.loads((home / RUN_STATUS_FILE).read_bytes())
+        except orjson.JSONDecodeError:
+            run_status = {}
+    return {
+        "agent_id": identity.agent_id,
+        "team": identity.team,
+        "collector": identity.collector_url,
+        "running_pid": _running_pid(home),
+        "spool": stats,
+        "sensors": run_status.get("sensors", {}),
+        "notice": NOTICE,
+    }
+
+
+def format_status(status: dict[str, Any]) -> str:
+    spool = status["spool"]
+    lines = [
+        NOTICE,
+        "",
+        f"agent id        {status['agent_id']} (team {status['team'] or '-'})",
+        f"collector       {status['collector']}",
+        f"running         {'yes, pid ' + str(status['running_pid']) if status['running_pid'] else 'no'}",
+        f"spool           {spool['depth_events']} events in {spool['depth_batches']} sealed batches"
+        f" ({spool['bytes']} of {spool['max_bytes']} bytes)",
+        f"dropped         {spool['dropped_total']} events ({spool['dropped_batches']} batches dropped when"
+        f" full, {spool['lost_unstored_events']} not kept: disk full)",
+        f"lost to damage  {spool['lost_corrupt_batches']} batches",
+        f"last upload     {spool['last_upload_at'] or 'never'} — {spool['last_upload_status'] or '-'}",
+        f"parked          {spool['parked_batches']} batches refused by the collector",
+    ]
+    for item in spool["parked"]:
+        lines.append(f"  batch {item['batch_seq']} ({item['events']} events): {item['reason']}")
+    for name, info in sorted(status["sensors"].items()):
+        avail = info.get("available", True) if isinstance(info, dict) else True
+        why = info.get("why", "") if isinstance(info, dict) else ""
+        lines.append(f"sensor {name:<10} {'on' if avail else 'UNAVAILABLE'} {why}")
+    return "\n".join(lines)

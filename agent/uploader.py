@@ -1,0 +1,112 @@
+"""Ship spooled batches to the collector: peek -> send -> acknowledge only after a 2xx.
+
+* network errors, 408, 429 and 5xx are retried with full-jitter exponential backoff
+  (``backoff_min_s`` to ``backoff_max_s``, 1 s to 60 s by default);
+* any other 4xx parks the batch with the collector's reason (shown by ``status``); it is never
+  dropped silently and the uploader moves on to the next batch.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from agent.spool import Spool
+from agent.transport import Transport, TransportError
+
+log = logging.getLogger(__name__)
+
+RETRY_STATUSES = frozenset({408, 429})
+BATCH_PATH = "/api/v1/batches"
+
+
+@dataclass(frozen=True)
+class Backoff:
+    min_s: float = 1.0
+    max_s: float = 60.0
+
+    def delay(self, attempt: int, rng: random.Random) -> float:
+        ceiling = min(self.max_s, self.min_s * (2 ** min(attempt, 30)))
+        return rng.uniform(self.min_s, max(self.min_s, ceiling))
+
+
+class Uploader:
+    def __init__(self, spool: Spool, transport: Transport, backoff: Backoff | None = None,
+                 seed: int | None = None, on_reply: Callable[[dict[str, Any]], None] | None = None) -> None:
+        self.spool = spool
+        self.transport = transport
+        self.backoff = backoff or Backoff()
+        self._rng = random.Random(seed)
+        self._failures = 0
+        self.sent_batches = 0
+        self.on_reply = on_reply
+
+    def step(self) -> float | None:
+        """Try to send the oldest ready batch.
+
+        Returns None when the spool is empty, 0.0 when something was delivered or parked, or the
+        number of seconds to wait before the next try.
+        """
+        item = self.spool.peek()
+        if item is None:
+            return None
+        try:
+            reply = self.transport.post(BATCH_PATH, item.body)
+        except TransportError as exc:
+            return self._retry(item.batch_seq, str(exc))
+        if 200 <= reply.status < 300:
+            self.spool.ack(item.batch_seq)
+            self._failures = 0
+            self.sent_batches += 1
+            if self.on_reply is not None:
+                self.on_reply(reply.body)
+            return 0.0
+        reason = _reason(reply.status, reply.body)
+        if reply.status in RETRY_STATUSES or reply.status >= 500:
+            return self._retry(item.batch_seq, reason)
+        log.error("collector refused batch %d: %s; parked", item.batch_seq, reason)
+        self.spool.park(item.batch_seq, reason)
+        self._failures = 0
+        return 0.0
+
+    def _retry(self, batch_seq: int, reason: str) -> float:
+        delay = self.backoff.delay(self._failures, self._rng)
+        self._failures += 1
+        log.warning("upload of batch %d failed (%s); retrying in %.1f s", batch_seq, reason, delay)
+        self.spool.note_failure(batch_seq, reason)
+        return delay
+
+    def run(self, stop: threading.Event, idle_wait_s: float = 1.0, wake: threading.Event | None = None) -> None:
+        """Upload until ``stop`` is set; ``wake`` shortens the idle wait when new batches arrive."""
+        while not stop.is_set():
+            wait = self.step()
+            if wait == 0.0:
+                continue
+            timeout = idle_wait_s if wait is None else wait
+            if wake is not None and wait is None:
+                wake.wait(timeout)
+                wake.clear()
+            else:
+                stop.wait(timeout)
+
+    def drain(self, stop: threading.Event | None = None) -> bool:
+        """Send until the spool has no ready batch; True when drained."""
+        stop = stop or threading.Event()
+        while not stop.is_set():
+            wait = self.step()
+            if wait is None:
+                return True
+            if wait > 0:
+                stop.wait(wait)
+        return False
+
+
+def _reason(status: int, body: dict[str, object]) -> str:
+    err = body.get("error")
+    if isinstance(err, dict):
+        return f"HTTP {status} {err.get('code', '?')}: {err.get('message', '')}"
+    return f"HTTP {status}"

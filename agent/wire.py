@@ -1,0 +1,188 @@
+"""Wire protocol v1: sealing, signing, verifying and opening event batches.
+
+A batch travels as a small JSON envelope (the HTTP body of ``POST /api/v1/batches``)::
+
+    {"v": 1, "agent_id": "...", "batch_seq": 7, "sealed_at": "2026-11-24T09:00:00.000Z",
+     "ct": "<base64 HPKE ciphertext>", "sig": "<base64 Ed25519 signature>"}
+
+* The plaintext is ``zlib(JSON{"agent_id","batch_seq","prev_batch_hash","events":[...]})``.
+* It is sealed with HPKE (RFC 9180: X25519 / HKDF-SHA256 / AES-256-GCM) to the collector key;
+  the header (agent_id, batch_seq, sealed_at) is bound as the HPKE ``info`` so a ciphertext cannot
+  be moved to another agent or sequence number.
+* The agent signs ``header || SHA-256(ct)`` with its Ed25519 key.
+* A batch's hash is ``SHA-256(ct)`` (hex); the next batch carries it as ``prev_batch_hash``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import zlib
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from cryptography.exceptions import InvalidSignature, InvalidTag
+from cryptography.hazmat.primitives import hpke
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+
+from agent.errors import WireError
+from agent.schema import AGENT_ID_RE
+
+WIRE_VERSION = 1
+GENESIS_HASH = "0" * 64
+MAX_PLAINTEXT = 64 * 1024 * 1024
+_SUITE = hpke.Suite(hpke.KEM.X25519, hpke.KDF.HKDF_SHA256, hpke.AEAD.AES_256_GCM)
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """A parsed, not yet verified, batch envelope."""
+
+    agent_id: str
+    batch_seq: int
+    sealed_at: str
+    ct: bytes
+    sig: bytes
+
+    @property
+    def batch_hash(self) -> str:
+        return hashlib.sha256(self.ct).hexdigest()
+
+
+@dataclass(frozen=True)
+class Batch:
+    """An opened batch: its events are still unvalidated JSON values."""
+
+    agent_id: str
+    batch_seq: int
+    prev_batch_hash: str
+    events: list[Any]
+
+
+def _header(agent_id: str, batch_seq: int, sealed_at: str) -> bytes:
+    return f"seatguard-batch/v{WIRE_VERSION}\n{agent_id}\n{batch_seq}\n{sealed_at}\n".encode()
+
+
+def _signed_bytes(agent_id: str, batch_seq: int, sealed_at: str, ct: bytes) -> bytes:
+    return _header(agent_id, batch_seq, sealed_at) + hashlib.sha256(ct).digest()
+
+
+def seal_batch(
+    *,
+    agent_id: str,
+    batch_seq: int,
+    prev_batch_hash: str,
+    events: list[dict[str, Any]],
+    sealed_at: str,
+    collector_key: X25519PublicKey,
+    agent_key: Ed25519PrivateKey,
+) -> tuple[bytes, str]:
+    """Seal and sign a batch; return (envelope bytes, batch hash)."""
+    payload = orjson.dumps(
+        {"agent_id": agent_id, "batch_seq": batch_seq, "prev_batch_hash": prev_batch_hash, "events": events}
+    )
+    ct = _SUITE.encrypt(zlib.compress(payload, 6), collector_key, info=_header(agent_id, batch_seq, sealed_at))
+    sig = agent_key.sign(_signed_bytes(agent_id, batch_seq, sealed_at, ct))
+    body = orjson.dumps(
+        {
+            "v": WIRE_VERSION,
+            "agent_id": agent_id,
+            "batch_seq": batch_seq,
+            "sealed_at": sealed_at,
+            "ct": base64.b64encode(ct).decode(),
+            "sig": base64.b64encode(sig).decode(),
+        }
+    )
+    return body, hashlib.sha256(ct).hexdigest()
+
+
+def _b64(value: Any, name: str) -> bytes:
+    if not isinstance(value, str):
+        raise WireError("malformed", f"'{name}' must be a base64 string")
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise WireError("malformed", f"'{name}' is not valid base64") from exc
+
+
+def parse_envelope(body: bytes) -> Envelope:
+    """Parse the JSON envelope; raise WireError('malformed') on any deviation."""
+    try:
+        obj = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise WireError("malformed", "body is not JSON") from exc
+    if not isinstance(obj, dict):
+        raise WireError("malformed", "body must be a JSON object")
+    if obj.get("v") != WIRE_VERSION:
+        raise WireError("malformed", f"unsupported wire version {obj.get('v')!r}")
+    agent_id, batch_seq, sealed_at = obj.get("agent_id"), obj.get("batch_seq"), obj.get("sealed_at")
+    if not isinstance(agent_id, str) or not AGENT_ID_RE.match(agent_id):
+        raise WireError("malformed", "'agent_id' is missing or invalid")
+    if not isinstance(batch_seq, int) or isinstance(batch_seq, bool) or not 1 <= batch_seq < 2**62:
+        raise WireError("malformed", "'batch_seq' must be a positive integer")
+    if not isinstance(sealed_at, str) or len(sealed_at) > 40:
+        raise WireError("malformed", "'sealed_at' is missing or invalid")
+    return Envelope(agent_id, batch_seq, sealed_at, _b64(obj.get("ct"), "ct"), _b64(obj.get("sig"), "sig"))
+
+
+def verify_envelope(env: Envelope, agent_public_key: Ed25519PublicKey) -> None:
+    """Check the agent's signature; raise WireError('bad_signature') when it does not verify."""
+    try:
+        agent_public_key.verify(env.sig, _signed_bytes(env.agent_id, env.batch_seq, env.sealed_at, env.ct))
+    except InvalidSignature as exc:
+        raise WireError("bad_signature", "the batch signature does not verify with the agent's key") from exc
+
+
+def open_envelope(env: Envelope, collector_key: X25519PrivateKey) -> Batch:
+    """Decrypt, decompress and parse a verified envelope."""
+    try:
+        packed = _SUITE.decrypt(env.ct, collector_key, info=_header(env.agent_id, env.batch_seq, env.sealed_at))
+    except (InvalidTag, ValueError) as exc:
+        raise WireError("tampered_ciphertext", "the ciphertext does not open with the collector key") from exc
+    try:
+        inflater = zlib.decompressobj()
+        plain = inflater.decompress(packed, MAX_PLAINTEXT)
+        if inflater.unconsumed_tail:
+            raise WireError("too_large", "the batch inflates beyond the size limit")
+        payload = orjson.loads(plain)
+    except (zlib.error, orjson.JSONDecodeError) as exc:
+        raise WireError("malformed", "the sealed payload is not compressed JSON") from exc
+    if not isinstance(payload, dict) or not isinstance(payload.get("events"), list):
+        raise WireError("malformed", "the sealed payload has no event list")
+    if payload.get("agent_id") != env.agent_id or payload.get("batch_seq") != env.batch_seq:
+        raise WireError("malformed", "the sealed payload does not match its envelope")
+    prev = payload.get("prev_batch_hash")
+    if not isinstance(prev, str) or len(prev) != 64:
+        raise WireError("malformed", "'prev_batch_hash' is missing or invalid")
+    return Batch(env.agent_id, env.batch_seq, prev, payload["events"])
+
+
+def public_key_b64(key: X25519PublicKey | Ed25519PublicKey) -> str:
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    return base64.b64encode(key.public_bytes(Encoding.Raw, PublicFormat.Raw)).decode()
+
+
+def load_x25519_public(b64: str) -> X25519PublicKey:
+    try:
+        return X25519PublicKey.from_public_bytes(base64.b64decode(b64, validate=True))
+    except (binascii.Error, ValueError) as exc:
+        raise WireError("malformed", "not a base64 X25519 public key") from exc
+
+
+def load_ed25519_public(b64: str) -> Ed25519PublicKey:
+    try:
+        return Ed25519PublicKey.from_public_bytes(base64.b64decode(b64, validate=True))
+    except (binascii.Error, ValueError) as exc:
+        raise WireError("malformed", "not a base64 Ed25519 public key") from exc
+
+
+def new_collector_key() -> X25519PrivateKey:
+    return X25519PrivateKey.generate()
+
+
+def new_agent_key() -> Ed25519PrivateKey:
+    return Ed25519PrivateKey.generate()

@@ -1,0 +1,148 @@
+"""HTTP layer (FastAPI): thin routes over :class:`collector.service.Collector`."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from pydantic import BaseModel, Field
+
+from agent.masking import mask_text
+from collector.accounts import Principal
+from collector.errors import CollectorError, Rejected, Unauthorized
+from collector.service import Collector
+
+log = logging.getLogger(__name__)
+
+
+class EnrollRequest(BaseModel):
+    token: str = Field(min_length=1, max_length=200)
+    public_key: str = Field(min_length=1, max_length=100)
+    name: str = Field(min_length=1, max_length=64)
+    hostname: str = Field(default="", max_length=255)
+    user: str = Field(default="", max_length=255)
+
+
+class EnrollAnswer(BaseModel):
+    agent_id: str
+    team: str
+    role: str
+    collector_key: str
+    policy: dict[str, Any]
+
+
+class BatchAnswer(BaseModel):
+    status: str
+    stored: int
+    quarantined: int
+    duplicates: int
+    policy: dict[str, Any]
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+
+
+class ErrorAnswer(BaseModel):
+    error: ErrorBody
+
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorAnswer} for code in (400, 401, 403, 404, 409, 413, 503)
+}
+_BATCH_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": {
+            "type": "object",
+            "required": ["v", "agent_id", "batch_seq", "sealed_at", "ct", "sig"],
+            "properties": {
+                "v": {"type": "integer", "enum": [1]},
+                "agent_id": {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,64}$"},
+                "batch_seq": {"type": "integer", "minimum": 1},
+                "sealed_at": {"type": "string"},
+                "ct": {"type": "string", "description": "base64 HPKE ciphertext"},
+                "sig": {"type": "string", "description": "base64 Ed25519 signature"},
+            },
+        }}},
+    }
+}
+
+
+def _error(status: int, code: str, message: str) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": mask_text(message)}}, status_code=status)
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise Rejected("too_large", f"body of {declared} bytes exceeds {limit}")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise Rejected("too_large", f"body exceeds {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def create_app(collector: Collector) -> FastAPI:
+    app = FastAPI(title="SeatGuard collector", version="1", docs_url="/api/docs", openapi_url="/api/openapi.json")
+    app.state.collector = collector
+
+    @app.exception_handler(CollectorError)
+    async def _collector_error(request: Request, exc: CollectorError) -> JSONResponse:
+        if isinstance(exc, Rejected) and exc.code == "too_large":
+            collector.ingest.reject("too_large", exc.message)
+        return _error(exc.status, exc.code, exc.message)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        return _error(400, "malformed", f"{where}: {first.get('msg', 'invalid request')}")
+
+    def principal(request: Request) -> Principal:
+        auth = request.headers.get("authorization", "")
+        if auth.lower().startswith("bearer "):
+            return collector.accounts.from_token(auth[7:].strip())
+        raise Unauthorized("send Authorization: Bearer <token>")
+
+    Who = Annotated[Principal, Depends(principal)]
+
+    @app.post("/api/v1/enroll", response_model=EnrollAnswer, responses=_ERRORS)
+    def enroll(body: EnrollRequest) -> dict[str, Any]:
+        return collector.enrollment.enroll(body.model_dump())
+
+    @app.post("/api/v1/batches", response_model=BatchAnswer, responses=_ERRORS, openapi_extra=_BATCH_BODY)
+    async def batches(request: Request) -> JSONResponse:
+        body = await _read_body(request, collector.settings.max_body_bytes)
+        from starlette.concurrency import run_in_threadpool
+
+        result = await run_in_threadpool(collector.ingest.handle, body)
+        return JSONResponse({**result.as_dict(), "policy": collector.policy.current()})
+
+    @app.get("/api/v1/agents", responses=_ERRORS)
+    def agents(who: Who) -> dict[str, Any]:
+        return {"agents": collector.agents_for(who)}
+
+    @app.get("/api/v1/agents/{agent_id}/timeline", responses=_ERRORS)
+    def timeline(agent_id: str, date: str, who: Who, request: Request) -> dict[str, Any]:
+        remote = request.client.host if request.client else None
+        return collector.timeline_for(who, agent_id, date, remote)
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, Any]:
+        collector.store.get_kv("schema_version")
+        return {"status": "ok"}
+
+    @app.get("/metrics", response_class=PlainTextResponse)
+    def metrics() -> Response:
+        return Response(collector.metrics.render(), media_type="text/plain; version=0.0.4")
+
+    return app

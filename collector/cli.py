@@ -1,0 +1,248 @@
+"""``seatguard-collector``: init, serve, enroll-token, user, token, stats, mask, timeline, report."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from collector.config import load_settings, settings_markdown
+from collector.errors import CollectorError
+
+log = logging.getLogger(__name__)
+
+
+def _setup_logging(level: str, data_dir: Path | None) -> None:
+    from agent.masking import mask_text
+
+    class MaskingFilter(logging.Filter):
+        """Privacy rule 1 for logs: whatever a message echoes is masked before it is written."""
+
+        def filter(self, record: logging.LogRecord) -> bool:
+            record.msg = mask_text(record.getMessage())
+            record.args = None
+            return True
+
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    if data_dir is not None and data_dir.is_dir():
+        handlers.append(logging.FileHandler(data_dir / "collector.log", encoding="utf-8"))
+    fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for handler in handlers:
+        handler.setFormatter(fmt)
+        handler.addFilter(MaskingFilter())
+    logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO), handlers=handlers, force=True)
+
+
+def _open(args: argparse.Namespace) -> Any:
+    from collector.service import Collector
+
+    return Collector.open(args.data)
+
+
+def _print(obj: Any) -> None:
+    print(orjson.dumps(obj, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS).decode())
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from collector.keys import create_key
+    from collector.service import Collector
+
+    args.data.mkdir(parents=True, exist_ok=True)
+    if args.db:
+        (args.data / "collector.toml").write_text(f'db_url = "{args.db}"\n', encoding="utf-8")
+    create_key(args.data)
+    collector = Collector(load_settings(args.data))
+    try:
+        out: dict[str, Any] = {"data": str(args.data), "database": collector.settings.database_url.split("@")[-1]}
+        if not collector.accounts.has_users():
+            password = collector.accounts.add_user(args.admin, "admin")
+            out["admin"] = {"user": args.admin, "password": password}
+        _print(out)
+    finally:
+        collector.close()
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from collector.api import create_app
+    from collector.service import Collector
+
+    collector = Collector.open(args.data, {"host": args.host, "port": args.port})
+    app = create_app(collector)
+    settings = collector.settings
+    log.info("collector serving on http://%s:%s (data %s)", settings.host, settings.port, args.data)
+    try:
+        uvicorn.run(app, host=settings.host, port=int(settings.port), log_level="warning", access_log=False)
+    finally:
+        collector.close()
+    return 0
+
+
+def cmd_enroll_token(args: argparse.Namespace) -> int:
+    collector = _open(args)
+    try:
+        print(collector.enrollment.create_token(args.team, args.role, args.shift))
+    finally:
+        collector.close()
+    return 0
+
+
+def cmd_user_add(args: argparse.Namespace) -> int:
+    collector = _open(args)
+    try:
+        password = collector.accounts.add_user(args.name, args.role, args.team, args.agent)
+        _print({"user": args.name, "role": args.role, "teams": args.team or [], "password": password})
+    finally:
+        collector.close()
+    return 0
+
+
+def cmd_token_create(args: argparse.Namespace) -> int:
+    collector = _open(args)
+    try:
+        print(collector.accounts.create_token(args.user))
+    finally:
+        collector.close()
+    return 0
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    collector = _open(args)
+    try:
+        _print(collector.store.stats(args.agent))
+    finally:
+        collector.close()
+    return 0
+
+
+def cmd_mask(args: argparse.Namespace) -> int:
+    from agent.masking import mask_stream
+
+    sys.stdin.reconfigure(encoding="utf-8", errors="replace")  # type: ignore[union-attr]
+    sys.stdout.reconfigure(encoding="utf-8")  # type: ignore[union-attr]
+    mask_stream(sys.stdin, sys.stdout)
+    return 0
+
+
+def cmd_timeline(args: argparse.Namespace) -> int:
+    collector = _open(args)
+    try:
+        data = collector.timeline(args.agent, args.date)
+    finally:
+        collector.close()
+    if args.format == "json":
+        _print(data)
+    else:
+        from collector.timeline_html import render_timeline
+
+        text = render_timeline(data)
+        if args.out:
+            args.out.write_text(text, encoding="utf-8")
+        else:
+            print(text)
+    return 0
+
+
+def cmd_revoke(args: argparse.Namespace) -> int:
+    import time
+
+    collector = _open(args)
+    try:
+        if not collector.store.revoke_agent(args.agent, time.time()):
+            raise CollectorError(f"no agent {args.agent!r}", code="not_found", status=404)
+        print(f"revoked {args.agent}")
+    finally:
+        collector.close()
+    return 0
+
+
+def cmd_config_doc(args: argparse.Namespace) -> int:
+    print(settings_markdown())
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="seatguard-collector", description=__doc__)
+    parser.add_argument("--log-level", default="INFO")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def data_cmd(name: str, help_: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_)
+        p.add_argument("--data", type=Path, required=True, help="collector data folder")
+        return p
+
+    p = data_cmd("init", "create keys, the database and the first admin")
+    p.add_argument("--db", help="postgresql://... (default: SQLite in the data folder)")
+    p.add_argument("--admin", default="admin", help="name of the first admin user")
+    p.set_defaults(func=cmd_init)
+
+    p = data_cmd("serve", "ingest API + query API + web UI")
+    p.add_argument("--host")
+    p.add_argument("--port", type=int)
+    p.set_defaults(func=cmd_serve)
+
+    p = data_cmd("enroll-token", "create a one-time enrollment token bound to a team")
+    p.add_argument("--team", required=True)
+    p.add_argument("--role", default="agent", choices=["agent", "lead"])
+    p.add_argument("--shift", help="scheduled shift, e.g. 09:00-18:00")
+    p.set_defaults(func=cmd_enroll_token)
+
+    user = sub.add_parser("user", help="manage people").add_subparsers(dest="user_command", required=True)
+    p = user.add_parser("add", help="add a user; prints a generated password")
+    p.add_argument("--data", type=Path, required=True)
+    p.add_argument("--name", required=True)
+    p.add_argument("--role", required=True, choices=["admin", "security", "manager", "auditor", "agent"])
+    p.add_argument("--team", action="append", help="team in a manager's scope (repeatable)")
+    p.add_argument("--agent", help="for role agent: the agent_id that is this person")
+    p.set_defaults(func=cmd_user_add)
+
+    token = sub.add_parser("token", help="API tokens").add_subparsers(dest="token_command", required=True)
+    p = token.add_parser("create", help="create an API token for scripts")
+    p.add_argument("--data", type=Path, required=True)
+    p.add_argument("--user", required=True)
+    p.set_defaults(func=cmd_token_create)
+
+    p = data_cmd("stats", "JSON: events, agents, quarantined, gaps, rejections")
+    p.add_argument("--agent")
+    p.set_defaults(func=cmd_stats)
+
+    p = sub.add_parser("mask", help="filter: stdin lines -> masked lines on stdout")
+    p.set_defaults(func=cmd_mask)
+
+    p = data_cmd("timeline", "one agent's timeline for one day")
+    p.add_argument("--agent", required=True)
+    p.add_argument("--date", required=True)
+    p.add_argument("--format", choices=["json", "html"], default="json")
+    p.add_argument("--out", type=Path)
+    p.set_defaults(func=cmd_timeline)
+
+    p = data_cmd("revoke", "revoke an agent: its batches are refused from now on")
+    p.add_argument("--agent", required=True)
+    p.set_defaults(func=cmd_revoke)
+
+    p = sub.add_parser("config-doc", help="print the settings reference (Markdown)")
+    p.set_defaults(func=cmd_config_doc)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command != "mask":
+        _setup_logging(args.log_level, getattr(args, "data", None))
+    try:
+        return int(args.func(args))
+    except CollectorError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,104 @@
+"""Collector settings: one declarative table (name, type, default, help), loaded once at start-up.
+
+Precedence: defaults < ``DATA/collector.toml`` < environment ``SEATGUARD_<NAME>`` < CLI flags.
+``seatguard-collector config-doc`` prints the reference that the README embeds; a test checks
+that every setting is documented there.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from collector.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    type: type
+    default: Any
+    help: str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("db_url", str, "", "Database URL; empty means SQLite at DATA/seatguard.db. postgresql://... for scale-out."),
+    Setting("host", str, "127.0.0.1", "Address `serve` listens on."),
+    Setting("port", int, 8000, "Port `serve` listens on."),
+    Setting("timezone", str, "Asia/Shanghai", "Time zone whose calendar days are report and timeline days."),
+    Setting("max_body_bytes", int, 8 * 1024 * 1024, "Largest accepted request body (bytes); larger -> 413 too_large."),
+    Setting("max_batch_age_days", float, 30.0, "Oldest accepted batch (by sealed_at); older -> timestamp_out_of_window."),
+    Setting("max_clock_skew_s", float, 300.0, "How far in the future a batch or event timestamp may be."),
+    Setting("retention_days", int, 180, "Events older than this are purged."),
+    Setting("enroll_token_ttl_h", float, 72.0, "Lifetime of a one-time enrollment token (hours)."),
+    Setting("log_level", str, "INFO", "Logging level of the collector process."),
+)
+_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+class Settings:
+    """Validated settings plus the data folder they belong to."""
+
+    def __init__(self, data_dir: Path, values: dict[str, Any]) -> None:
+        self.data_dir = data_dir
+        self.values = values
+        try:
+            self.tz = ZoneInfo(values["timezone"])
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ConfigError(f"setting 'timezone': unknown time zone {values['timezone']!r}") from exc
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.__dict__["values"][name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    @property
+    def database_url(self) -> str:
+        url = str(self.values["db_url"])
+        return url or f"sqlite:///{(self.data_dir / 'seatguard.db').resolve()}"
+
+
+def _coerce(setting: Setting, raw: Any, source: str) -> Any:
+    try:
+        value = setting.type(raw)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{source}: setting {setting.name!r} must be {setting.type.__name__}, got {raw!r}") from exc
+    if isinstance(value, int | float) and value < 0:
+        raise ConfigError(f"{source}: setting {setting.name!r} must not be negative")
+    return value
+
+
+def load_settings(data_dir: Path, overrides: dict[str, Any] | None = None) -> Settings:
+    values = {s.name: s.default for s in SETTINGS}
+    path = data_dir / "collector.toml"
+    if path.exists():
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: not valid TOML ({exc})") from exc
+        for key, raw in data.items():
+            if key not in _BY_NAME:
+                raise ConfigError(f"{path}: unknown setting {key!r}")
+            values[key] = _coerce(_BY_NAME[key], raw, str(path))
+    for setting in SETTINGS:
+        env = os.environ.get(f"SEATGUARD_{setting.name.upper()}")
+        if env is not None:
+            values[setting.name] = _coerce(setting, env, f"environment SEATGUARD_{setting.name.upper()}")
+    for key, raw in (overrides or {}).items():
+        if raw is not None:
+            values[key] = _coerce(_BY_NAME[key], raw, "command line")
+    if values["max_body_bytes"] < 1024:
+        raise ConfigError("setting 'max_body_bytes' must be at least 1024")
+    return Settings(data_dir, values)
+
+
+def settings_markdown() -> str:
+    lines = ["| setting | type | default | meaning |", "|---|---|---|---|"]
+    for s in SETTINGS:
+        lines.append(f"| `{s.name}` | {s.type.__name__} | `{s.default}` | {s.help} |")
+    return "\n".join(lines)

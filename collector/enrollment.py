@@ -1,0 +1,68 @@
+"""Enrollment: one-time tokens bound to a team, turned into an enrolled agent and its key."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import secrets
+import time
+from typing import Any
+
+from agent import wire
+from agent.errors import WireError
+from agent.schema import AGENT_ID_RE
+from collector.errors import EnrollmentRefused
+from collector.policy import PolicyService
+from collector.storage import Store
+
+log = logging.getLogger(__name__)
+_SHIFT_RE = re.compile(r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$")
+ROLES = ("agent", "lead")
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class EnrollmentService:
+    def __init__(self, store: Store, collector_public_b64: str, policy: PolicyService, ttl_h: float) -> None:
+        self.store = store
+        self.collector_public_b64 = collector_public_b64
+        self.policy = policy
+        self.ttl_h = ttl_h
+
+    def create_token(self, team: str, role: str = "agent", shift: str | None = None) -> str:
+        if not AGENT_ID_RE.match(team):
+            raise EnrollmentRefused("team names use letters, digits, '.', '_' and '-' (1-64)", code="bad_team")
+        if role not in ROLES:
+            raise EnrollmentRefused(f"role must be one of {', '.join(ROLES)}", code="bad_role")
+        span = None
+        if shift:
+            if not _SHIFT_RE.match(shift):
+                raise EnrollmentRefused("shift must look like 09:00-18:00", code="bad_shift")
+            start, end = shift.split("-")
+            span = (start, end)
+        token = "sgt_" + secrets.token_urlsafe(24)
+        now = time.time()
+        self.store.add_enroll_token(hash_token(token), team, role, span, now, now + self.ttl_h * 3600)
+        log.info("enrollment token created for team %s (role %s)", team, role)
+        return token
+
+    def enroll(self, request: dict[str, Any]) -> dict[str, Any]:
+        token = request.get("token")
+        if not isinstance(token, str) or not token:
+            raise EnrollmentRefused("an enrollment token is required", code="invalid_token", status=401)
+        name = request.get("name")
+        if not isinstance(name, str) or not AGENT_ID_RE.match(name):
+            raise EnrollmentRefused("name must match [A-Za-z0-9._-]{1,64}", code="bad_name")
+        try:
+            wire.load_ed25519_public(str(request.get("public_key", "")))
+        except WireError as exc:
+            raise EnrollmentRefused("public_key must be a base64 Ed25519 public key", code="bad_key") from exc
+        agent = {"agent_id": name, "public_key": request["public_key"],
+                 "hostname": str(request.get("hostname", ""))[:255], "user": str(request.get("user", ""))[:255]}
+        row = self.store.enroll_agent(hash_token(token), agent, time.time())
+        log.info("agent %s enrolled into team %s", name, row["team"])
+        return {"agent_id": name, "team": row["team"], "role": row["role"],
+                "collector_key": self.collector_public_b64, "policy": self.policy.current()}

@@ -1,0 +1,80 @@
+"""Exceptions raised by the SeatGuard collector package.
+
+Every deliberate error derives from :class:`CollectorError` and carries the HTTP status and a
+stable machine-readable ``code``; the HTTP layer turns any of them into the one error shape
+``{"error": {"code": ..., "message": ...}}``::
+
+    CollectorError (500 internal)
+    ├── ConfigError (500 config)            bad collector configuration or data folder
+    ├── StorageError (503 storage)          the database is unavailable (agents retry)
+    ├── Rejected (4xx, code per reason)     an ingest request refused: bad_signature, unknown_agent,
+    │                                        revoked_agent, tampered_ciphertext, timestamp_out_of_window,
+    │                                        too_large, malformed, batch_conflict
+    ├── EnrollmentRefused (400/409)         invalid, used or expired token; agent_id taken
+    ├── Unauthorized (401 unauthorized)     no or bad credentials
+    ├── Forbidden (403 forbidden)           outside the caller's role or team scope
+    └── NotFound (404 not_found)
+"""
+
+from __future__ import annotations
+
+
+class CollectorError(Exception):
+    status = 500
+    code = "internal"
+
+    def __init__(self, message: str, *, code: str | None = None, status: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        if status is not None:
+            self.status = status
+
+
+class ConfigError(CollectorError):
+    code = "config"
+
+
+class StorageError(CollectorError):
+    status = 503
+    code = "storage"
+
+
+REJECT_STATUS = {
+    "too_large": 413,
+    "malformed": 400,
+    "bad_signature": 401,
+    "unknown_agent": 401,
+    "revoked_agent": 403,
+    "tampered_ciphertext": 400,
+    "timestamp_out_of_window": 400,
+    "batch_conflict": 409,
+}
+
+
+class Rejected(CollectorError):
+    """An ingest request that is refused as a whole; nothing of it is stored."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message, code=code, status=REJECT_STATUS.get(code, 400))
+
+
+class EnrollmentRefused(CollectorError):
+    status = 400
+    code = "enrollment_refused"
+
+
+class Unauthorized(CollectorError):
+    status = 401
+    code = "unauthorized"
+
+
+class Forbidden(CollectorError):
+    status = 403
+    code = "forbidden"
+
+
+class NotFound(CollectorError):
+    status = 404
+    code = "not_found"

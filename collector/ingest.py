@@ -1,0 +1,148 @@
+"""Ingest service: verify -> open -> validate -> MASK -> dedupe -> store, in one transaction.
+
+Plain object with no HTTP in it; the route in ``collector.api`` is a thin wrapper.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
+from agent import wire
+from agent.errors import InvalidEvent, WireError
+from agent.masking import mask_obj, mask_text
+from agent.schema import parse_ts, validate_event
+from collector.config import Settings
+from collector.errors import Rejected
+from collector.metrics import Metrics
+from collector.storage import BatchWrite, QuarantinedEvent, Store, StoredEvent
+
+log = logging.getLogger(__name__)
+_ENVELOPE = ("schema", "agent_id", "seq", "ts", "kind")
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    status: str
+    stored: int
+    quarantined: int
+    duplicates: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"status": self.status, "stored": self.stored, "quarantined": self.quarantined,
+                "duplicates": self.duplicates}
+
+
+class IngestService:
+    def __init__(self, store: Store, key: X25519PrivateKey, settings: Settings, metrics: Metrics) -> None:
+        self.store = store
+        self.key = key
+        self.settings = settings
+        self.metrics = metrics
+
+    def reject(self, code: str, message: str, agent_id: str | None = None) -> Rejected:
+        self.metrics.rejections.labels(code).inc()
+        self.store.count_rejection(code)
+        log.warning("rejected batch from %s: %s: %s", agent_id or "?", code, mask_text(message))
+        return Rejected(code, message)
+
+    def handle(self, body: bytes) -> IngestResult:
+        started = time.perf_counter()
+        if len(body) > self.settings.max_body_bytes:
+            raise self.reject("too_large", f"body of {len(body)} bytes exceeds {self.settings.max_body_bytes}")
+        try:
+            env = wire.parse_envelope(body)
+        except WireError as exc:
+            raise self.reject(exc.code, exc.message) from exc
+        agent = self.store.get_agent(env.agent_id)
+        if agent is None:
+            raise self.reject("unknown_agent", f"agent {env.agent_id!r} is not enrolled", env.agent_id)
+        if agent["revoked_at"] is not None:
+            raise self.reject("revoked_agent", f"agent {env.agent_id!r} was revoked", env.agent_id)
+        try:
+            wire.verify_envelope(env, wire.load_ed25519_public(agent["public_key"]))
+        except WireError as exc:
+            raise self.reject(exc.code, exc.message, env.agent_id) from exc
+        now = datetime.now(UTC)
+        self._check_window(env.sealed_at, now, env.agent_id)
+        stored_hash = self.store.batch_hash(env.agent_id, env.batch_seq)
+        if stored_hash is not None:
+            return self._duplicate(stored_hash, env)
+        try:
+            batch = wire.open_envelope(env, self.key)
+        except WireError as exc:
+            raise self.reject(exc.code, exc.message, env.agent_id) from exc
+        write = self._prepare(batch, env.batch_hash, now)
+        outcome = self.store.ingest(write)
+        if outcome.status == "conflict":
+            raise self.reject("batch_conflict", f"batch {env.batch_seq} was already stored with other content",
+                              env.agent_id)
+        if outcome.status == "duplicate":
+            self.metrics.batches.labels("duplicate").inc()
+            return IngestResult("duplicate", 0, 0, 0)
+        self.metrics.batches.labels("stored").inc()
+        self.metrics.events.inc(outcome.stored)
+        self.metrics.quarantined.inc(outcome.quarantined)
+        for kind, detail in outcome.integrity:
+            self.metrics.integrity.labels(kind).inc()
+            log.warning("agent %s: %s %s", env.agent_id, kind, detail)
+        self.metrics.latency.observe(time.perf_counter() - started)
+        return IngestResult("stored", outcome.stored, outcome.quarantined, outcome.duplicates)
+
+    def _duplicate(self, stored_hash: str, env: wire.Envelope) -> IngestResult:
+        if stored_hash != env.batch_hash:
+            raise self.reject("batch_conflict", f"batch {env.batch_seq} was already stored with other content",
+                              env.agent_id)
+        self.metrics.batches.labels("duplicate").inc()
+        log.info("agent %s re-sent batch %d: already stored", env.agent_id, env.batch_seq)
+        return IngestResult("duplicate", 0, 0, 0)
+
+    def _check_window(self, sealed_at: str, now: datetime, agent_id: str) -> None:
+        try:
+            moment = parse_ts(sealed_at)
+        except InvalidEvent as exc:
+            raise self.reject("malformed", "'sealed_at' is not an RFC 3339 timestamp", agent_id) from exc
+        if moment > now + timedelta(seconds=self.settings.max_clock_skew_s):
+            raise self.reject("timestamp_out_of_window", f"batch sealed in the future ({sealed_at})", agent_id)
+        if moment < now - timedelta(days=self.settings.max_batch_age_days):
+            raise self.reject("timestamp_out_of_window", f"batch sealed too long ago ({sealed_at})", agent_id)
+
+    def _prepare(self, batch: wire.Batch, batch_hash: str, now: datetime) -> BatchWrite:
+        tz = self.settings.tz
+        future = now + timedelta(seconds=self.settings.max_clock_skew_s)
+        good: list[StoredEvent] = []
+        bad: list[QuarantinedEvent] = []
+        for raw in batch.events:
+            seq = raw.get("seq") if isinstance(raw, dict) else None
+            seq = seq if isinstance(seq, int) and not isinstance(seq, bool) and seq > 0 else None
+            try:
+                event = validate_event(raw)
+                if event["agent_id"] != batch.agent_id:
+                    raise InvalidEvent("field 'agent_id': does not match the batch's agent")
+                moment = parse_ts(event["ts"])
+                if moment > future:
+                    raise InvalidEvent(f"field 'ts': {event['ts']} is in the future")
+            except InvalidEvent as exc:
+                bad.append(QuarantinedEvent(seq, mask_text(exc.reason), _masked_raw(raw)))
+                continue
+            masked = {k: event[k] for k in _ENVELOPE}
+            masked.update(mask_obj({k: v for k, v in event.items() if k not in _ENVELOPE}))
+            good.append(StoredEvent(
+                seq=event["seq"], ts=event["ts"], ts_ms=int(moment.timestamp() * 1000),
+                day=moment.astimezone(tz).date().isoformat(), kind=event["kind"],
+                data=orjson.dumps(masked).decode(), event=masked))
+        return BatchWrite(batch.agent_id, batch.batch_seq, batch_hash, batch.prev_batch_hash, good, bad,
+                          now.timestamp())
+
+
+def _masked_raw(raw: Any) -> str:
+    try:
+        return orjson.dumps(mask_obj(raw)).decode()[:65536]
+    except (TypeError, orjson.JSONEncodeError):
+        return mask_text(repr(raw))[:65536]

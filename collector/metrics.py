@@ -1,0 +1,25 @@
+"""Prometheus metrics of one collector process (served at /metrics)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.batches = Counter("seatguard_batches_total", "Batches answered, by outcome", ["outcome"],
+                               registry=self.registry)
+        self.events = Counter("seatguard_events_total", "Events stored", registry=self.registry)
+        self.quarantined = Counter("seatguard_events_quarantined_total", "Events kept in quarantine",
+                                   registry=self.registry)
+        self.rejections = Counter("seatguard_rejections_total", "Refused ingest requests, by reason", ["reason"],
+                                  registry=self.registry)
+        self.integrity = Counter("seatguard_integrity_findings_total", "Sequence gaps and chain breaks, by kind",
+                                 ["kind"], registry=self.registry)
+        self.latency = Histogram("seatguard_ingest_seconds", "Time to verify, open, validate, mask and commit a batch",
+                                 registry=self.registry,
+                                 buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,106 @@
+"""The storage interface every backend implements (SQLite embedded, PostgreSQL scale-out)."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    seq: int
+    ts: str
+    ts_ms: int
+    day: str
+    kind: str
+    data: str  # masked JSON of the whole event
+    event: dict[str, Any]  # the masked event itself (for rollups)
+
+
+@dataclass(frozen=True)
+class QuarantinedEvent:
+    seq: int | None
+    reason: str  # masked
+    raw: str  # masked
+
+
+@dataclass
+class BatchWrite:
+    agent_id: str
+    batch_seq: int
+    batch_hash: str
+    prev_batch_hash: str
+    events: list[StoredEvent]
+    quarantined: list[QuarantinedEvent]
+    received_at: float
+
+
+@dataclass
+class IngestOutcome:
+    status: str  # stored | duplicate | conflict
+    stored: int = 0
+    duplicates: int = 0
+    quarantined: int = 0
+    integrity: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+
+RollupHook = Callable[[Any, str, list[StoredEvent], list[tuple[str, dict[str, Any]]]], None]
+"""Called inside the ingest transaction: (store-specific rollup access, agent_id, new events, integrity)."""
+
+
+class Store(ABC):
+    """Everything the collector keeps. Implementations must make ``ingest`` one atomic transaction."""
+
+    @abstractmethod
+    def create_schema(self) -> None: ...
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    # enrollment and agents
+    @abstractmethod
+    def add_enroll_token(self, token_hash: str, team: str, role: str, shift: tuple[str, str] | None,
+                         created_at: float, expires_at: float) -> None: ...
+
+    @abstractmethod
+    def enroll_agent(self, token_hash: str, agent: dict[str, Any], now: float) -> dict[str, Any]: ...
+
+    @abstractmethod
+    def get_agent(self, agent_id: str) -> dict[str, Any] | None: ...
+
+    @abstractmethod
+    def list_agents(self, teams: list[str] | None = None) -> list[dict[str, Any]]: ...
+
+    @abstractmethod
+    def revoke_agent(self, agent_id: str, now: float) -> bool: ...
+
+    # ingest
+    @abstractmethod
+    def batch_hash(self, agent_id: str, batch_seq: int) -> str | None: ...
+
+    @abstractmethod
+    def ingest(self, batch: BatchWrite) -> IngestOutcome: ...
+
+    @abstractmethod
+    def count_rejection(self, code: str) -> None: ...
+
+    # reading
+    @abstractmethod
+    def stats(self, agent_id: str | None = None) -> dict[str, Any]: ...
+
+    @abstractmethod
+    def timeline(self, agent_id: str, day: str) -> list[dict[str, Any]]: ...
+
+    @abstractmethod
+    def quarantined(self, agent_id: str | None = None, limit: int = 100) -> list[dict[str, Any]]: ...
+
+    @abstractmethod
+    def integrity_records(self, agent_id: str | None = None) -> list[dict[str, Any]]: ...
+
+    @abstractmethod
+    def get_kv(self, key: str) -> str | None: ...
+
+    @abstractmethod
+    def set_kv(self, key: str, value: str) -> None: ...

@@ -1,0 +1,320 @@
+"""SQL backend over SQLAlchemy Core: SQLite (WAL, one writer) and PostgreSQL share this code."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, Engine, and_, create_engine, event, func, insert, select, update
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+
+from collector.errors import EnrollmentRefused, StorageError
+from collector.integrity import AgentState, check_batch
+from collector.storage import register_backend
+from collector.storage import tables as t
+from collector.storage.base import BatchWrite, IngestOutcome, RollupHook, Store
+
+log = logging.getLogger(__name__)
+
+
+class RollupAccess:
+    """Read and write per agent-day rollup state inside the ingest transaction."""
+
+    def __init__(self, conn: Connection, now: float) -> None:
+        self.conn = conn
+        self.now = now
+
+    def load(self, agent_id: str, day: str) -> dict[str, Any] | None:
+        row = self.conn.execute(
+            select(t.rollups.c.state).where(and_(t.rollups.c.agent_id == agent_id, t.rollups.c.day == day))
+        ).first()
+        return None if row is None else orjson.loads(row[0])
+
+    def save(self, agent_id: str, day: str, state: dict[str, Any], existed: bool) -> None:
+        body = orjson.dumps(state).decode()
+        if existed:
+            self.conn.execute(update(t.rollups).where(
+                and_(t.rollups.c.agent_id == agent_id, t.rollups.c.day == day)
+            ).values(state=body, updated_at=self.now))
+        else:
+            self.conn.execute(insert(t.rollups).values(agent_id=agent_id, day=day, state=body, updated_at=self.now))
+
+
+class SqlStore(Store):
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        self._write_lock = threading.Lock()
+        self.rollup_hook: RollupHook | None = None
+        try:
+            if self.is_sqlite:
+                self.writer = self._sqlite_engine(url, immediate=True)
+                self.reader = self._sqlite_engine(url, immediate=False)
+            else:
+                self.writer = create_engine(url, pool_size=5, max_overflow=5, pool_pre_ping=True)
+                self.reader = self.writer
+        except SQLAlchemyError as exc:
+            raise StorageError(f"cannot open database: {exc}") from exc
+
+    @staticmethod
+    def _sqlite_engine(url: str, immediate: bool) -> Engine:
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 60})
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.isolation_level = None
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=FULL")
+            cur.execute("PRAGMA busy_timeout=60000")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn: Connection) -> None:
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+        return engine
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        lock = self._write_lock if self.is_sqlite else None
+        if lock is not None:
+            lock.acquire()
+        try:
+            with self.writer.begin() as conn:
+                yield conn
+        except OperationalError as exc:
+            raise StorageError(f"database unavailable: {exc.orig}") from exc
+        finally:
+            if lock is not None:
+                lock.release()
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        try:
+            with self.reader.connect() as conn:
+                yield conn
+        except OperationalError as exc:
+            raise StorageError(f"database unavailable: {exc.orig}") from exc
+
+    def create_schema(self) -> None:
+        with self._write() as conn:
+            t.metadata.create_all(conn)
+            if conn.execute(select(t.kv.c.value).where(t.kv.c.key == "schema_version")).first() is None:
+                conn.execute(insert(t.kv).values(key="schema_version", value=str(t.SCHEMA_VERSION)))
+
+    def close(self) -> None:
+        self.writer.dispose()
+        if self.reader is not self.writer:
+            self.reader.dispose()
+
+    # -- enrollment ---------------------------------------------------------------------------------
+    def add_enroll_token(self, token_hash: str, team: str, role: str, shift: tuple[str, str] | None,
+                         created_at: float, expires_at: float) -> None:
+        with self._write() as conn:
+            conn.execute(insert(t.enroll_tokens).values(
+                token_hash=token_hash, team=team, role=role, shift_start=shift[0] if shift else None,
+                shift_end=shift[1] if shift else None, created_at=created_at, expires_at=expires_at))
+
+    def enroll_agent(self, token_hash: str, agent: dict[str, Any], now: float) -> dict[str, Any]:
+        try:
+            with self._write() as conn:
+                tok = conn.execute(select(t.enroll_tokens).where(t.enroll_tokens.c.token_hash == token_hash)).first()
+                if tok is None:
+                    raise EnrollmentRefused("unknown enrollment token", code="invalid_token", status=401)
+                if tok.used_at is not None:
+                    raise EnrollmentRefused("this enrollment token was already used", code="token_used", status=401)
+                if tok.expires_at < now:
+                    raise EnrollmentRefused("this enrollment token has expired", code="token_expired", status=401)
+                if conn.execute(select(t.agents.c.agent_id).where(t.agents.c.agent_id == agent["agent_id"])).first():
+                    raise EnrollmentRefused(f"agent_id {agent['agent_id']!r} is already in use",
+                                            code="agent_id_taken", status=409)
+                row = {**agent, "team": tok.team, "role": tok.role, "shift_start": tok.shift_start,
+                       "shift_end": tok.shift_end, "enrolled_at": now, "last_seq": 0, "last_batch_seq": 0,
+                       "events": 0}
+                conn.execute(insert(t.agents).values(**row))
+                conn.execute(update(t.enroll_tokens).where(t.enroll_tokens.c.token_hash == token_hash)
+                             .values(used_at=now, agent_id=agent["agent_id"]))
+                return row
+        except IntegrityError as exc:
+            raise EnrollmentRefused(f"agent_id {agent['agent_id']!r} is already in use",
+                                    code="agent_id_taken", status=409) from exc
+
+    def get_agent(self, agent_id: str) -> dict[str, Any] | None:
+        with self._read() as conn:
+            row = conn.execute(select(t.agents).where(t.agents.c.agent_id == agent_id)).first()
+        return None if row is None else dict(row._mapping)
+
+    def list_agents(self, teams: list[str] | None = None) -> list[dict[str, Any]]:
+        query = select(t.agents).order_by(t.agents.c.agent_id)
+        if teams is not None:
+            query = query.where(t.agents.c.team.in_(teams))
+        with self._read() as conn:
+            return [dict(r._mapping) for r in conn.execute(query)]
+
+    def revoke_agent(self, agent_id: str, now: float) -> bool:
+        with self._write() as conn:
+            res = conn.execute(update(t.agents).where(t.agents.c.agent_id == agent_id).values(revoked_at=now))
+            return bool(res.rowcount)
+
+    # -- ingest ---------------------------------------------------------------------------------------
+    def batch_hash(self, agent_id: str, batch_seq: int) -> str | None:
+        with self._read() as conn:
+            row = conn.execute(select(t.batches.c.hash).where(
+                and_(t.batches.c.agent_id == agent_id, t.batches.c.batch_seq == batch_seq))).first()
+        return None if row is None else str(row[0])
+
+    def ingest(self, batch: BatchWrite) -> IngestOutcome:
+        try:
+            with self._write() as conn:
+                return self._ingest(conn, batch)
+        except IntegrityError:
+            # a concurrent collector stored the same batch first (PostgreSQL scale-out)
+            stored = self.batch_hash(batch.agent_id, batch.batch_seq)
+            return IngestOutcome("duplicate" if stored == batch.batch_hash else "conflict")
+
+    def _ingest(self, conn: Connection, batch: BatchWrite) -> IngestOutcome:
+        aid = batch.agent_id
+        existing = conn.execute(select(t.batches.c.hash).where(
+            and_(t.batches.c.agent_id == aid, t.batches.c.batch_seq == batch.batch_seq))).first()
+        if existing is not None:
+            return IngestOutcome("duplicate" if existing[0] == batch.batch_hash else "conflict")
+        agent = conn.execute(select(t.agents.c.last_seq, t.agents.c.last_batch_seq, t.agents.c.last_batch_hash)
+                             .where(t.agents.c.agent_id == aid)).one()
+        state = AgentState(int(agent.last_seq), int(agent.last_batch_seq), agent.last_batch_hash)
+        prev_row = conn.execute(select(t.batches.c.hash).where(
+            and_(t.batches.c.agent_id == aid, t.batches.c.batch_seq == batch.batch_seq - 1))).first()
+        all_seqs = [e.seq for e in batch.events] + [q.seq for q in batch.quarantined if q.seq is not None]
+        findings = check_batch(state, batch.batch_seq, batch.prev_batch_hash,
+                               None if prev_row is None else str(prev_row[0]), all_seqs)
+        conn.execute(insert(t.batches).values(agent_id=aid, batch_seq=batch.batch_seq, hash=batch.batch_hash,
+                                              received_at=batch.received_at,
+                                              n_events=len(batch.events) + len(batch.quarantined)))
+        fresh = batch.events
+        if fresh:
+            lo, hi = min(e.seq for e in fresh), max(e.seq for e in fresh)
+            have = {r[0] for r in conn.execute(select(t.events.c.seq).where(
+                and_(t.events.c.agent_id == aid, t.events.c.seq >= lo, t.events.c.seq <= hi)))}
+            seen: set[int] = set()
+            kept = []
+            for e in fresh:
+                if e.seq in have or e.seq in seen:
+                    continue
+                seen.add(e.seq)
+                kept.append(e)
+            duplicates = len(fresh) - len(kept)
+            if duplicates:
+                findings.add("duplicate_seq", count=duplicates, batch_seq=batch.batch_seq)
+            fresh = kept
+        else:
+            duplicates = 0
+        if fresh:
+            conn.execute(insert(t.events), [
+                {"agent_id": aid, "seq": e.seq, "ts": e.ts, "ts_ms": e.ts_ms, "day": e.day, "kind": e.kind,
+                 "data": e.data} for e in fresh])
+        if batch.quarantined:
+            conn.execute(insert(t.quarantine), [
+                {"agent_id": aid, "batch_seq": batch.batch_seq, "received_at": batch.received_at,
+                 "reason": q.reason, "raw": q.raw} for q in batch.quarantined])
+        if findings.records:
+            conn.execute(insert(t.integrity), [
+                {"agent_id": aid, "kind": kind, "detail": orjson.dumps(detail).decode(), "at": batch.received_at}
+                for kind, detail in findings.records])
+        new_last_seq = max([state.last_seq, *all_seqs])
+        values: dict[str, Any] = {"last_seq": new_last_seq, "last_seen": batch.received_at,
+                                  "events": t.agents.c.events + len(fresh)}
+        if batch.batch_seq > state.last_batch_seq:
+            values.update(last_batch_seq=batch.batch_seq, last_batch_hash=batch.batch_hash)
+        conn.execute(update(t.agents).where(t.agents.c.agent_id == aid).values(**values))
+        if self.rollup_hook is not None and (fresh or findings.records):
+            self.rollup_hook(RollupAccess(conn, batch.received_at), aid, fresh, findings.records)
+        return IngestOutcome("stored", stored=len(fresh), duplicates=duplicates,
+                             quarantined=len(batch.quarantined), integrity=findings.records)
+
+    def count_rejection(self, code: str) -> None:
+        try:
+            with self._write() as conn:
+                res = conn.execute(update(t.rejections).where(t.rejections.c.code == code)
+                                   .values(count=t.rejections.c.count + 1))
+                if not res.rowcount:
+                    conn.execute(insert(t.rejections).values(code=code, count=1))
+        except (StorageError, IntegrityError):
+            log.warning("could not count rejection %s", code)
+
+    # -- reading -----------------------------------------------------------------------------------------
+    def stats(self, agent_id: str | None = None) -> dict[str, Any]:
+        with self._read() as conn:
+            def count(table: Any, where: Any = None) -> int:
+                q = select(func.count()).select_from(table)
+                if where is not None:
+                    q = q.where(where)
+                return int(conn.execute(q).scalar_one())
+
+            ev_where = t.events.c.agent_id == agent_id if agent_id else None
+            q_where = t.quarantine.c.agent_id == agent_id if agent_id else None
+            i_where = t.integrity.c.agent_id == agent_id if agent_id else None
+            gaps: dict[str, int] = {}
+            g = select(t.integrity.c.kind, func.count()).group_by(t.integrity.c.kind)
+            if i_where is not None:
+                g = g.where(i_where)
+            for kind, n in conn.execute(g):
+                gaps[str(kind)] = int(n)
+            out: dict[str, Any] = {
+                "events": count(t.events, ev_where),
+                "agents": count(t.agents, t.agents.c.agent_id == agent_id if agent_id else None),
+                "quarantined": count(t.quarantine, q_where),
+                "batches": count(t.batches, t.batches.c.agent_id == agent_id if agent_id else None),
+                "gaps": gaps,
+                "rejections": {str(r.code): int(r.count) for r in conn.execute(select(t.rejections))},
+            }
+            if agent_id:
+                row = conn.execute(select(t.agents).where(t.agents.c.agent_id == agent_id)).first()
+                if row is not None:
+                    out["agent"] = {"team": row.team, "last_seq": row.last_seq,
+                                    "last_batch_seq": row.last_batch_seq, "revoked": row.revoked_at is not None}
+        return out
+
+    def timeline(self, agent_id: str, day: str) -> list[dict[str, Any]]:
+        with self._read() as conn:
+            rows = conn.execute(select(t.events.c.data).where(
+                and_(t.events.c.agent_id == agent_id, t.events.c.day == day)).order_by(t.events.c.ts_ms, t.events.c.seq))
+            return [orjson.loads(r[0]) for r in rows]
+
+    def quarantined(self, agent_id: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        q = select(t.quarantine).order_by(t.quarantine.c.id.desc()).limit(limit)
+        if agent_id:
+            q = q.where(t.quarantine.c.agent_id == agent_id)
+        with self._read() as conn:
+            return [dict(r._mapping) for r in conn.execute(q)]
+
+    def integrity_records(self, agent_id: str | None = None) -> list[dict[str, Any]]:
+        q = select(t.integrity).order_by(t.integrity.c.id)
+        if agent_id:
+            q = q.where(t.integrity.c.agent_id == agent_id)
+        with self._read() as conn:
+            return [{**dict(r._mapping), "detail": orjson.loads(r.detail)} for r in conn.execute(q)]
+
+    def get_kv(self, key: str) -> str | None:
+        with self._read() as conn:
+            row = conn.execute(select(t.kv.c.value).where(t.kv.c.key == key)).first()
+        return None if row is None else str(row[0])
+
+    def set_kv(self, key: str, value: str) -> None:
+        with self._write() as conn:
+            res = conn.execute(update(t.kv).where(t.kv.c.key == key).values(value=value))
+            if not res.rowcount:
+                conn.execute(insert(t.kv).values(key=key, value=value))
+
+
+def _now() -> float:
+    return time.time()
+
+
+register_backend("sqlite", SqlStore)
+register_backend("postgresql", SqlStore)
