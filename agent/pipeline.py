@@ -11,7 +11,7 @@ from typing import Any
 
 from agent import wire
 from agent.config import AgentConfig
-from agent.errors import SpoolFull
+from agent.errors import SpoolError, SpoolFull
 from agent.identity import Identity
 from agent.schema import SCHEMA_VERSION, format_ts
 from agent.spool import AppendResult, Sealer, Spool
@@ -91,8 +91,11 @@ class BatchBuilder:
             return None
         try:
             result = self.spool.append(events, self._seal)
-        except SpoolFull:
-            self.lost_events += len(events)
+        except SpoolError as exc:
+            # SpoolFull already counted the events in the spool; other failures are counted here
+            if not isinstance(exc, SpoolFull):
+                self.lost_events += len(events)
+                log.error("could not spool %d events: %s", len(events), exc)
             return None
         if self._on_sealed is not None:
             self._on_sealed.set()

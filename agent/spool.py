@@ -179,31 +179,31 @@ class Spool:
     @staticmethod
     def _read_intact_rows(path: Path, hwm: dict[str, Any]) -> tuple[list[tuple[Any, ...]], int]:
         rows: list[tuple[Any, ...]] = []
-        lo = int(hwm.get("acked_upto", 0)) + 1
+        # everything at or below acked_upto / dropped_upto is gone on purpose, except parked batches
+        lo = max(int(hwm.get("acked_upto", 0)), int(hwm.get("dropped_upto", 0))) + 1
         hi = int(hwm.get("next_batch_seq", 1)) - 1
+        wanted = sorted({int(x) for x in hwm.get("parked", []) if int(x) < lo} | set(range(lo, hi + 1)))
         try:
-            src = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+            src = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True)
+            # a truncated file is "corrupt" as a whole unless the schema check is relaxed
+            src.execute("PRAGMA writable_schema=ON")
         except sqlite3.Error:
-            return rows, max(0, hi - lo + 1)
+            return rows, len(wanted)
         lost = 0
         with src:
-            for batch_seq in range(lo, hi + 1):
+            for batch_seq in wanted:
                 try:
                     row = src.execute(
                         "SELECT batch_seq, sealed_at, n_events, first_seq, last_seq, size, body, state, reason,"
                         " attempts FROM batches WHERE batch_seq = ?",
                         (batch_seq,),
                     ).fetchone()
-                except sqlite3.Error:
-                    row = None
+                    orjson.loads(row[6]) if row is not None else None
+                except (sqlite3.Error, orjson.JSONDecodeError):
                     lost += 1
                     continue
-                if row is None:
-                    continue  # acknowledged or dropped before the damage
-                try:
-                    orjson.loads(row[6])
-                except orjson.JSONDecodeError:
-                    lost += 1
+                if row is None or row[0] != batch_seq:
+                    lost += 1  # it was never acknowledged or dropped, so its absence is damage
                     continue
                 rows.append(tuple(row))
         src.close()
@@ -239,6 +239,14 @@ class Spool:
             return data if isinstance(data, dict) else {}
         except (OSError, orjson.JSONDecodeError):
             return {}
+
+    def _hwm_update(self, **changes: Any) -> None:
+        hwm = self._read_hwm()
+        hwm.update(changes)
+        try:
+            self._write_hwm(hwm)
+        except OSError:
+            log.warning("could not update %s (disk full?)", self.hwm_path)
 
     def _write_hwm(self, data: dict[str, Any]) -> None:
         tmp = self.hwm_path.with_suffix(".hwm.tmp")
@@ -331,6 +339,7 @@ class Spool:
             self._bump(conn, "dropped_batches", 1)
             self._bump(conn, "dropped_events", int(row[2]))
             log.warning("spool full (limit %d bytes): dropped oldest batch %d (%d events)", self.max_bytes, row[0], row[2])
+            self._hwm_update(dropped_upto=int(row[0]))
             total -= int(row[1])
             dropped += 1
         return dropped
@@ -363,12 +372,13 @@ class Spool:
                 if batch_seq > acked:
                     self._meta_set(conn, "acked_upto", str(batch_seq))
             hwm = self._read_hwm()
+            changes: dict[str, Any] = {}
             if batch_seq > int(hwm.get("acked_upto", 0)):
-                hwm["acked_upto"] = batch_seq
-                try:
-                    self._write_hwm(hwm)
-                except OSError:
-                    log.warning("could not update %s (disk full?)", self.hwm_path)
+                changes["acked_upto"] = batch_seq
+            if batch_seq in hwm.get("parked", []):
+                changes["parked"] = [x for x in hwm["parked"] if x != batch_seq]
+            if changes:
+                self._hwm_update(**changes)
 
     def park(self, batch_seq: int, reason: str) -> None:
         """Keep a batch the collector refused (4xx) aside with the reason; it is never dropped silently."""
@@ -380,6 +390,8 @@ class Spool:
                     (reason[:500], batch_seq),
                 )
                 self._meta_set(conn, "last_upload_status", f"parked batch {batch_seq}: {reason[:200]}")
+            parked = [int(x) for x in self._read_hwm().get("parked", [])][-1000:]
+            self._hwm_update(parked=sorted({*parked, batch_seq}))
 
     def note_failure(self, batch_seq: int, reason: str) -> None:
         with self._write_lock:

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import logging
 import random
+import sqlite3
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from agent.errors import SpoolError
 from agent.spool import Spool
 from agent.transport import Transport, TransportError
 
@@ -83,7 +85,14 @@ class Uploader:
     def run(self, stop: threading.Event, idle_wait_s: float = 1.0, wake: threading.Event | None = None) -> None:
         """Upload until ``stop`` is set; ``wake`` shortens the idle wait when new batches arrive."""
         while not stop.is_set():
-            wait = self.step()
+            try:
+                wait = self.step()
+            except (SpoolError, sqlite3.Error, OSError) as exc:
+                # e.g. the disk is full and the acknowledgement could not be written: the batch stays
+                # in the spool, is sent again later and the collector answers "duplicate"
+                log.error("spool unavailable to the uploader (%s); retrying", exc)
+                wait = self.backoff.delay(self._failures, self._rng)
+                self._failures += 1
             if wait == 0.0:
                 continue
             timeout = idle_wait_s if wait is None else wait

@@ -91,6 +91,18 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+def principal(request: Request) -> Principal:
+    """The authenticated caller: a bearer API token (scripts) or, later, a session cookie (web UI)."""
+    collector: Collector = request.app.state.collector
+    auth = request.headers.get("authorization", "")
+    if auth.lower().startswith("bearer "):
+        return collector.accounts.from_token(auth[7:].strip())
+    raise Unauthorized("send Authorization: Bearer <token>")
+
+
+Who = Annotated[Principal, Depends(principal)]
+
+
 def create_app(collector: Collector) -> FastAPI:
     app = FastAPI(title="SeatGuard collector", version="1", docs_url="/api/docs", openapi_url="/api/openapi.json")
     app.state.collector = collector
@@ -106,14 +118,6 @@ def create_app(collector: Collector) -> FastAPI:
         first = exc.errors()[0] if exc.errors() else {}
         where = ".".join(str(p) for p in first.get("loc", ()))
         return _error(400, "malformed", f"{where}: {first.get('msg', 'invalid request')}")
-
-    def principal(request: Request) -> Principal:
-        auth = request.headers.get("authorization", "")
-        if auth.lower().startswith("bearer "):
-            return collector.accounts.from_token(auth[7:].strip())
-        raise Unauthorized("send Authorization: Bearer <token>")
-
-    Who = Annotated[Principal, Depends(principal)]
 
     @app.post("/api/v1/enroll", response_model=EnrollAnswer, responses=_ERRORS)
     def enroll(body: EnrollRequest) -> dict[str, Any]:

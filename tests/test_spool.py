@@ -1,0 +1,157 @@
+"""The spool on disk: bounded, damage-tolerant, disk-full tolerant, never reusing a sequence number."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from agent.errors import SpoolFull
+from agent.spool import Spool
+from tests.conftest import AGENT, FAST_AGENT_ENV, CollectorProcess, run_cli, wait_for, write_events
+
+
+def fake_seal(batch_seq: int, prev: str, events: list[object]) -> tuple[bytes, str]:
+    return json.dumps({"b": batch_seq, "n": len(events), "pad": "x" * 1000}).encode(), f"{batch_seq:064d}"
+
+
+def test_bounded_spool_drops_oldest_and_counts(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "spool.db", max_bytes=10_000).open()
+    for _ in range(30):
+        spool.append([{"k": 1}] * 7, fake_seal)
+    stats = spool.stats()
+    assert stats["bytes"] <= 10_000
+    assert stats["dropped_batches"] == 30 - stats["depth_batches"] > 0
+    assert stats["dropped_events"] == 7 * stats["dropped_batches"]
+    assert spool.peek() is not None and spool.peek().batch_seq == 31 - stats["depth_batches"]  # type: ignore[union-attr]
+    assert stats["next_seq"] == 30 * 7 + 1  # numbers are never reused, dropped or not
+
+
+def test_counters_survive_reopen(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "spool.db").open()
+    spool.append([{"k": 1}] * 3, fake_seal)
+    spool.ack(1)
+    spool.close()
+    again = Spool(tmp_path / "spool.db").open()
+    res = again.append([{"k": 1}], fake_seal)
+    assert (res.batch_seq, res.first_seq) == (2, 4)
+
+
+def test_future_format_is_refused_clearly(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "spool.db").open()
+    spool.set_meta("format_version", "99")
+    spool.close()
+    from agent.errors import SpoolError
+
+    with pytest.raises(SpoolError, match="format 99"):
+        Spool(tmp_path / "spool.db").open()
+
+
+@pytest.mark.parametrize("damage", ["truncate", "overwrite"])
+def test_damaged_spool_delivers_every_intact_batch_and_counts_the_rest(
+        collector: CollectorProcess, tmp_path: Path, damage: str) -> None:
+    home = tmp_path / "agent"
+    collector.enroll(home, "pc-dmg")
+    collector.stop()
+    n = 6000
+    events = write_events(tmp_path / "d.jsonl", n, with_ids=False)
+    env = {**FAST_AGENT_ENV, "SEATGUARD_AGENT_BATCH_MAX_EVENTS": "100"}
+    run_cli(AGENT, "replay", "--home", str(home), str(events), env=env)
+    db = home / "spool.db"
+    assert not Path(str(db) + "-wal").exists() or Path(str(db) + "-wal").stat().st_size == 0
+    size = db.stat().st_size
+    with db.open("r+b") as fh:
+        if damage == "truncate":
+            fh.truncate(int(size * 0.6))
+        else:
+            rng = random.Random(3)
+            fh.seek(int(size * 0.5))
+            fh.write(bytes(rng.randrange(256) for _ in range(8192)))
+    status = json.loads(run_cli(AGENT, "status", "--home", str(home), "--json"))
+    lost_batches = status["spool"]["lost_corrupt_batches"]
+    assert lost_batches > 0 and status["spool"]["depth_batches"] > 0
+    assert status["spool"]["depth_batches"] + lost_batches == n // 100
+    collector.start()
+    out = json.loads(run_cli(AGENT, "replay", "--home", str(home), "--wait", str(events), env=env))
+    assert out["spooled_events"] == 0, "lines already sealed must not be shipped again"
+    stored = collector.stats("pc-dmg")["events"]
+    assert stored == n - 100 * lost_batches
+    # the next event the agent ships continues its own numbering, so the collector sees the loss too
+    more = write_events(tmp_path / "more.jsonl", 1, start_line=n, with_ids=False)
+    run_cli(AGENT, "replay", "--home", str(home), "--wait", str(more), env=env)
+    gaps = collector.stats("pc-dmg")["gaps"]
+    assert gaps.get("seq_gap", 0) >= 1 and gaps.get("batch_gap", 0) >= 1
+    assert list((home).glob("spool.db.corrupt-*")), "the damaged file is kept aside for forensics"
+
+
+@pytest.fixture
+def tiny_disk(tmp_path: Path) -> Iterator[Path]:
+    mnt = tmp_path / "tiny"
+    mnt.mkdir()
+    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(mnt)], capture_output=True, text=True)
+    if proc.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here (needs root): {proc.stderr.strip()}")
+    yield mnt
+    subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+def _fill(path: Path) -> None:
+    with path.open("wb", buffering=0) as fh:
+        try:
+            while True:
+                fh.write(b"\0" * 65536)
+                fh.flush()
+        except OSError:
+            pass
+        try:
+            while True:
+                fh.write(b"\0" * 512)
+                fh.flush()
+        except OSError:
+            pass
+
+
+def test_full_disk_keeps_the_agent_running_counts_losses_and_recovers(
+        collector: CollectorProcess, tiny_disk: Path) -> None:
+    home = tiny_disk / "agent"
+    collector.enroll(home, "pc-full")
+    env = {**os.environ, **FAST_AGENT_ENV, "SEATGUARD_AGENT_BATCH_MAX_AGE_S": "0.1"}
+    agent = subprocess.Popen([AGENT, "run", "--home", str(home), "--no-sensors", "--heartbeat-s", "0.05"], env=env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        wait_for(lambda: collector.stats("pc-full")["events"] > 5, 30, what="heartbeats before the disk fills")
+        collector.stop()  # nothing can be acknowledged: the spool has to grow and hit the full disk
+        filler = tiny_disk / f"filler-{uuid.uuid4().hex}"
+        _fill(filler)
+        wait_for(lambda: agent.stderr is not None and b"disk full" in agent.stderr.read1(65536), 30,
+                 what="the agent to notice the full disk")
+        assert agent.poll() is None, "the agent must keep running on a full disk"
+        filler.unlink()
+        collector.start()
+
+        def dropped_reported() -> bool:
+            day_events = collector.stats("pc-full")["events"]
+            if day_events == 0:
+                return False
+            import sqlite3
+
+            conn = sqlite3.connect(collector.data / "seatguard.db")
+            rows = conn.execute("SELECT data FROM events WHERE agent_id='pc-full' AND kind='agent.heartbeat'")
+            beats = [json.loads(r[0])["dropped_total"] for r in rows]
+            conn.close()
+            return max(beats, default=0) > 0
+
+        wait_for(dropped_reported, 60, interval=0.3, what="a heartbeat reporting the dropped events")
+        assert agent.poll() is None
+    finally:
+        agent.send_signal(signal.SIGTERM)
+        agent.wait(30)
+    status = json.loads(run_cli(AGENT, "status", "--home", str(home), "--json"))
+    assert status["spool"]["lost_unstored_events"] > 0
