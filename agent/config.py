@@ -24,7 +24,7 @@ class Setting:
 
 
 SETTINGS: tuple[Setting, ...] = (
-    Setting("batch_max_events", int, 500, "Seal a batch once it holds this many events."),
+    Setting("batch_max_events", int, 1000, "Seal a batch once it holds this many events."),
     Setting("batch_max_age_s", float, 5.0, "Seal a batch once its oldest event is this old (seconds)."),
     Setting("spool_max_mb", float, 512.0, "Spool size limit; the oldest batches are dropped (and counted) beyond it."),
     Setting("backoff_min_s", float, 1.0, "First retry delay after a network error, 408, 429 or 5xx."),

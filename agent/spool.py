@@ -361,16 +361,24 @@ class Spool:
         return None if row is None else SpooledBatch(int(row[0]), int(row[1]), bytes(row[2]), int(row[3]))
 
     def ack(self, batch_seq: int) -> None:
-        """Forget a batch after the collector's 2xx."""
+        """Forget a batch after the collector's 2xx.
+
+        The acknowledgement is committed without waiting for fsync: should it be lost to a power cut,
+        the batch is simply sent again and the collector answers "duplicate".
+        """
         with self._write_lock:
             conn = self._connect()
-            with self._txn(conn):
-                conn.execute("DELETE FROM batches WHERE batch_seq = ?", (batch_seq,))
-                self._meta_set(conn, "last_upload_at", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
-                self._meta_set(conn, "last_upload_status", "ok")
-                acked = int(self._meta_get(conn, "acked_upto") or 0)
-                if batch_seq > acked:
-                    self._meta_set(conn, "acked_upto", str(batch_seq))
+            conn.execute("PRAGMA synchronous=NORMAL")
+            try:
+                with self._txn(conn):
+                    conn.execute("DELETE FROM batches WHERE batch_seq = ?", (batch_seq,))
+                    self._meta_set(conn, "last_upload_at", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+                    self._meta_set(conn, "last_upload_status", "ok")
+                    acked = int(self._meta_get(conn, "acked_upto") or 0)
+                    if batch_seq > acked:
+                        self._meta_set(conn, "acked_upto", str(batch_seq))
+            finally:
+                conn.execute("PRAGMA synchronous=FULL")
             hwm = self._read_hwm()
             changes: dict[str, Any] = {}
             if batch_seq > int(hwm.get("acked_upto", 0)):

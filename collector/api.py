@@ -9,6 +9,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from agent.masking import mask_text
 from collector.accounts import Principal
@@ -113,6 +114,11 @@ def create_app(collector: Collector) -> FastAPI:
             collector.ingest.reject("too_large", exc.message)
         return _error(exc.status, exc.code, exc.message)
 
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        codes = {404: "not_found", 405: "method_not_allowed"}
+        return _error(exc.status_code, codes.get(exc.status_code, "http_error"), str(exc.detail))
+
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0] if exc.errors() else {}
@@ -149,4 +155,15 @@ def create_app(collector: Collector) -> FastAPI:
     def metrics() -> Response:
         return Response(collector.metrics.render(), media_type="text/plain; version=0.0.4")
 
+    _mount_web(app, collector)
     return app
+
+
+def _mount_web(app: FastAPI, collector: Collector) -> None:
+    try:
+        from collector.web import mount_web
+    except ModuleNotFoundError as exc:
+        if exc.name != "collector.web":
+            raise
+        return
+    mount_web(app, collector)

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from agent import wire
 from agent.errors import InvalidEvent, WireError
 from agent.masking import mask_obj, mask_text
-from agent.schema import parse_ts, validate_event
+from agent.schema import parse_ts, validate_event_at
 from collector.config import Settings
 from collector.errors import Rejected
 from collector.metrics import Metrics
@@ -122,17 +122,18 @@ class IngestService:
             seq = raw.get("seq") if isinstance(raw, dict) else None
             seq = seq if isinstance(seq, int) and not isinstance(seq, bool) and seq > 0 else None
             try:
-                event = validate_event(raw)
+                event, moment = validate_event_at(raw)
                 if event["agent_id"] != batch.agent_id:
                     raise InvalidEvent("field 'agent_id': does not match the batch's agent")
-                moment = parse_ts(event["ts"])
                 if moment > future:
                     raise InvalidEvent(f"field 'ts': {event['ts']} is in the future")
             except InvalidEvent as exc:
                 bad.append(QuarantinedEvent(seq, mask_text(exc.reason), _masked_raw(raw)))
                 continue
             masked = {k: event[k] for k in _ENVELOPE}
-            masked.update(mask_obj({k: v for k, v in event.items() if k not in _ENVELOPE}))
+            for key, value in event.items():
+                if key not in _ENVELOPE:
+                    masked[key] = mask_text(value) if isinstance(value, str) else mask_obj(value)
             good.append(StoredEvent(
                 seq=event["seq"], ts=event["ts"], ts_ms=int(moment.timestamp() * 1000),
                 day=moment.astimezone(tz).date().isoformat(), kind=event["kind"],

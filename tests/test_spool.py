@@ -123,15 +123,16 @@ def test_full_disk_keeps_the_agent_running_counts_losses_and_recovers(
     home = tiny_disk / "agent"
     collector.enroll(home, "pc-full")
     env = {**os.environ, **FAST_AGENT_ENV, "SEATGUARD_AGENT_BATCH_MAX_AGE_S": "0.1"}
+    log_path = tiny_disk.parent / "agent.log"  # off the full disk
+    log = log_path.open("wb")
     agent = subprocess.Popen([AGENT, "run", "--home", str(home), "--no-sensors", "--heartbeat-s", "0.05"], env=env,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                             stdout=subprocess.DEVNULL, stderr=log)
     try:
         wait_for(lambda: collector.stats("pc-full")["events"] > 5, 30, what="heartbeats before the disk fills")
         collector.stop()  # nothing can be acknowledged: the spool has to grow and hit the full disk
         filler = tiny_disk / f"filler-{uuid.uuid4().hex}"
         _fill(filler)
-        wait_for(lambda: agent.stderr is not None and b"disk full" in agent.stderr.read1(65536), 30,
-                 what="the agent to notice the full disk")
+        wait_for(lambda: b"disk full" in log_path.read_bytes(), 30, what="the agent to notice the full disk")
         assert agent.poll() is None, "the agent must keep running on a full disk"
         filler.unlink()
         collector.start()
@@ -153,5 +154,6 @@ def test_full_disk_keeps_the_agent_running_counts_losses_and_recovers(
     finally:
         agent.send_signal(signal.SIGTERM)
         agent.wait(30)
+        log.close()
     status = json.loads(run_cli(AGENT, "status", "--home", str(home), "--json"))
     assert status["spool"]["lost_unstored_events"] > 0
