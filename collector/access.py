@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import logging
 import time
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 
 from collector.accounts import Principal
 from collector.errors import Forbidden, NotFound
@@ -45,6 +48,37 @@ class AccessService:
         if not ok:
             raise Forbidden(f"role {who.role!r} may not {action}")
 
+    def refuse_unless(self, who: Principal, roles: tuple[str, ...], action: str, target: str,
+                      remote: str | None) -> None:
+        """Like :meth:`require_role` but audits only a refusal (the caller audits the read itself)."""
+        if who.role not in roles:
+            self.require_role(who, roles, action, target, remote)
+
+    def search(self, actor: str = "", action: str = "", target: str = "", allowed: bool | None = None,
+               since: float | None = None, until: float | None = None,
+               limit: int = 500) -> list[dict[str, Any]]:
+        """Audit records, newest first; text filters match a part of the field, case-insensitively."""
+        a = t.audit
+        q = select(a).order_by(a.c.id.desc()).limit(max(1, min(limit, 100_000)))
+        for column, text in ((a.c.actor, actor), (a.c.action, action), (a.c.target, target)):
+            if text:
+                q = q.where(func.lower(column).contains(text.lower(), autoescape=True))
+        if allowed is not None:
+            q = q.where(a.c.allowed.is_(allowed))
+        if since is not None:
+            q = q.where(a.c.at >= since)
+        if until is not None:
+            q = q.where(a.c.at < until)
+        with self.store._read() as conn:
+            return [dict(r._mapping) for r in conn.execute(q)]
+
+    def viewers_of(self, agent_id: str, limit: int = 200) -> list[dict[str, Any]]:
+        """Who looked (or tried to look) at this agent's data, newest first."""
+        a = t.audit
+        q = select(a).where(a.c.target == agent_id).order_by(a.c.id.desc()).limit(limit)
+        with self.store._read() as conn:
+            return [dict(r._mapping) for r in conn.execute(q)]
+
     def audit_log(self, limit: int = 500) -> list[dict[str, Any]]:
         with self.store._read() as conn:
             rows = conn.execute(select(t.audit).order_by(t.audit.c.id.desc()).limit(limit))
@@ -56,3 +90,21 @@ class AccessService:
         if who.role == "manager":
             return list(who.teams)
         return []
+
+
+def audit_csv(rows: list[dict[str, Any]], tz: Any) -> str:
+    """Audit records as CSV (UTF-8 text): local time, actor, action, target, allowed, remote address."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["id", "at", "actor", "action", "target", "allowed", "remote"])
+    for r in rows:
+        at = datetime.fromtimestamp(float(r["at"]), tz).isoformat(timespec="seconds")
+        writer.writerow([r["id"], at, *(_cell(r[k]) for k in ("actor", "action", "target")),
+                         "yes" if r["allowed"] else "no", r["remote"] or ""])
+    return out.getvalue()
+
+
+def _cell(value: Any) -> str:
+    """Defuse spreadsheet formulas in free-text cells (CSV injection)."""
+    text = str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text

@@ -7,6 +7,7 @@ import logging
 import secrets
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -98,6 +99,30 @@ class AccountService:
         if row is None or row.disabled:
             raise Unauthorized("invalid or revoked API token")
         return self._principal(row)
+
+    def principal_for(self, name: str) -> Principal:
+        """The current role and scope of ``name`` (a web session re-reads it on every request)."""
+        with self.store._read() as conn:
+            row = conn.execute(select(t.users).where(t.users.c.name == name)).first()
+        if row is None or row.disabled:
+            raise Unauthorized("this account no longer exists or was disabled")
+        return self._principal(row)
+
+    def list_users(self) -> list[dict[str, Any]]:
+        now = time.time()
+        with self.store._read() as conn:
+            rows = conn.execute(select(t.users).order_by(t.users.c.name)).all()
+        return [{"name": r.name, "role": r.role, "teams": [x for x in (r.teams or "").split(",") if x],
+                 "agent_id": r.agent_id, "disabled": bool(r.disabled),
+                 "locked": bool(r.locked_until and r.locked_until > now), "created_at": r.created_at}
+                for r in rows]
+
+    def set_disabled(self, name: str, disabled: bool) -> None:
+        with self.store._write() as conn:
+            res = conn.execute(update(t.users).where(t.users.c.name == name).values(disabled=disabled))
+        if not res.rowcount:
+            raise CollectorError(f"no user {name!r}", code="not_found", status=404)
+        log.info("user %s %s", name, "disabled" if disabled else "enabled")
 
     def has_users(self) -> bool:
         with self.store._read() as conn:

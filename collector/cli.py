@@ -73,9 +73,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from collector.api import create_app
     from collector.service import Collector
 
+    from collector.reports import DailyReportJob
+
     collector = Collector.open(args.data, {"host": args.host, "port": args.port})
     app = create_app(collector)
     settings = collector.settings
+    DailyReportJob(collector.reports, settings.report_time).start()
     log.info("collector serving on http://%s:%s (data %s)", settings.host, settings.port, args.data)
     try:
         uvicorn.run(app, host=settings.host, port=int(settings.port), log_level="warning", access_log=False)
@@ -146,6 +149,26 @@ def cmd_timeline(args: argparse.Namespace) -> int:
             args.out.write_text(text, encoding="utf-8")
         else:
             print(text)
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    collector = _open(args)
+    try:
+        collector.reports.build(args.date)
+        if args.format == "json":
+            text = orjson.dumps(collector.reports.get(args.date), option=orjson.OPT_INDENT_2).decode()
+        elif args.format == "csv":
+            text = collector.reports.csv(args.date)
+        else:
+            text = collector.reports.html(args.date)
+    finally:
+        collector.close()
+    if args.out:
+        args.out.write_text(text, encoding="utf-8")
+        print(f"report for {args.date} written to {args.out}", file=sys.stderr)
+    else:
+        print(text)
     return 0
 
 
@@ -221,6 +244,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["json", "html"], default="json")
     p.add_argument("--out", type=Path)
     p.set_defaults(func=cmd_timeline)
+
+    p = data_cmd("report", "build the daily anomaly report for one day")
+    p.add_argument("--date", required=True)
+    p.add_argument("--format", choices=["html", "json", "csv"], default="html")
+    p.add_argument("--out", type=Path)
+    p.set_defaults(func=cmd_report)
 
     p = data_cmd("revoke", "revoke an agent: its batches are refused from now on")
     p.add_argument("--agent", required=True)

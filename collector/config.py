@@ -35,6 +35,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_clock_skew_s", float, 300.0, "How far in the future a batch or event timestamp may be."),
     Setting("retention_days", int, 180, "Events older than this are purged."),
     Setting("enroll_token_ttl_h", float, 72.0, "Lifetime of a one-time enrollment token (hours)."),
+    Setting("report_time", str, "06:00", "Local time at which `serve` builds yesterday's report (HH:MM)."),
     Setting("log_level", str, "INFO", "Logging level of the collector process."),
 )
 _BY_NAME = {s.name: s for s in SETTINGS}

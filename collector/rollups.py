@@ -78,4 +78,4 @@ class RollupUpdater:
             if counted and day == min(by_day):
                 for kind in counted:
                     rollup.add_integrity(kind)
-            access.save(agent_id, day, rollup.to_state(), existed=state is not None)
+            access.save(agent_id, day, rollup.to_state(), existed=state is not None, features=rollup.features())

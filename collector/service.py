@@ -3,24 +3,37 @@
 from __future__ import annotations
 
 import logging
+import re
+import time
 from datetime import date
 from pathlib import Path
 from typing import Any
 
+import orjson
+from sqlalchemy import select
+
 from agent import wire
+from agent.schema import AGENT_ID_RE
 from collector.access import AccessService
 from collector.accounts import AccountService, Principal
 from collector.config import Settings, load_settings
 from collector.enrollment import EnrollmentService
-from collector.errors import ConfigError, NotFound
+from collector.errors import CollectorError, ConfigError, Forbidden, NotFound
 from collector.ingest import IngestService
 from collector.keys import load_key
 from collector.metrics import Metrics
-from collector.policy import PolicyService
+from collector.policy import DEFAULT_POLICY, PolicyService
 from collector.storage import open_store
+from collector.storage import tables as t
 from collector.storage.sql import SqlStore
+from collector.wall import WallService
 
 log = logging.getLogger(__name__)
+
+
+REVIEWERS = ("admin", "security")
+WALL_ROLES = ("admin", "security", "manager")
+AUDIT_ROLES = ("admin", "security", "auditor")
 
 
 class Collector:
@@ -39,14 +52,16 @@ class Collector:
                                             settings.enroll_token_ttl_h)
         self.accounts = AccountService(self.store)
         self.access = AccessService(self.store)
+        self.wall = WallService(self.store, self.settings)
         self._install_rollups()
 
     def _install_rollups(self) -> None:
-        try:
-            from collector.rollups import RollupUpdater
-        except ImportError:
-            return
-        self.store.rollup_hook = RollupUpdater(self.store, self.settings, self.policy)
+        from collector.reports import ReportService
+        from collector.rollups import RollupUpdater
+
+        self.rollups = RollupUpdater(self.store, self.settings, self.policy)
+        self.store.rollup_hook = self.rollups
+        self.reports = ReportService(self)
 
     @classmethod
     def open(cls, data_dir: Path, overrides: dict[str, Any] | None = None) -> Collector:
@@ -70,12 +85,148 @@ class Collector:
         self.access.require_agent(who, agent_id, "read_timeline", remote)
         return self.timeline(agent_id, day)
 
+    def report_for(self, who: Principal, day: str, remote: str | None = None) -> dict[str, Any]:
+        """The day's report as the caller may see it (managers: their teams' findings only)."""
+        _check_day(day)
+        self.access.require_role(who, ("admin", "security", "manager"), "read_report", day, remote)
+        report = self.reports.get(day)
+        if report is None:
+            raise NotFound(f"no report for {day} yet: run `seatguard-collector report --date {day}`")
+        if who.role == "manager":
+            report = {**report, "findings": [f for f in report["findings"] if f.get("team") in who.teams],
+                      "teams": [t for t in report.get("teams", []) if t.get("team") in who.teams]}
+        return report
+
+    def label_for(self, who: Principal, agent_id: str, day: str, label: str, note: str = "",
+                  remote: str | None = None) -> None:
+        _check_day(day)
+        self.access.require_role(who, REVIEWERS, "label_finding", f"{agent_id} {day} {label}", remote)
+        self.reports.label(agent_id, day, label, who.name, note)
+
+    def build_report_for(self, who: Principal, day: str, remote: str | None = None) -> dict[str, Any]:
+        _check_day(day)
+        self.access.require_role(who, REVIEWERS, "build_report", day, remote)
+        return self.reports.build(day)
+
+    def wall_for(self, who: Principal, remote: str | None = None, audit: bool = True) -> list[dict[str, Any]]:
+        """Live-wall state of the agents in scope (``audit=False``: a stream tick; refusals still audited)."""
+        if audit:
+            self.access.require_role(who, WALL_ROLES, "read_wall", "wall", remote)
+        else:
+            self.access.refuse_unless(who, WALL_ROLES, "read_wall", "wall", remote)
+        return self.wall.states(self.store.list_agents(self.access.visible_teams(who)))
+
+    def audit_for(self, who: Principal, filters: dict[str, Any], remote: str | None = None,
+                  action: str = "read_audit") -> list[dict[str, Any]]:
+        summary = " ".join(f"{k}={v}" for k, v in sorted(filters.items()) if v not in (None, "")) or "all"
+        self.access.require_role(who, AUDIT_ROLES, action, summary, remote)
+        return self.access.search(**filters)
+
+    def activity_for(self, who: Principal, day: str, remote: str | None = None) -> dict[str, Any]:
+        """An agent's own day and who looked at it (their right under personal-information law)."""
+        _check_day(day)
+        agent_id = who.agent_id if who.role == "agent" else None
+        if not agent_id:
+            self.access.audit(who, "read_own_activity", "-", False, remote)
+            raise Forbidden("only an agent's own account has a 'my activity' page")
+        timeline = None
+        if self.store.get_agent(agent_id) is not None:
+            timeline = self.timeline_for(who, agent_id, day, remote)
+        viewers = [v for v in self.access.viewers_of(agent_id) if v["actor"] != who.name]
+        return {"agent_id": agent_id, "date": day, "timeline": timeline, "viewers": viewers}
+
+    # -- administration (admin only; every action is audited) -------------------------------------------
+    def admin_overview(self, who: Principal, remote: str | None = None) -> dict[str, Any]:
+        self.access.require_role(who, ("admin",), "read_admin", "admin", remote)
+        agents = self.store.list_agents()
+        with self.store._read() as conn:
+            tokens = [dict(r._mapping) for r in conn.execute(
+                select(t.enroll_tokens).order_by(t.enroll_tokens.c.created_at.desc()).limit(50))]
+        for tok in tokens:
+            tok.pop("token_hash", None)
+        users = self.accounts.list_users()
+        teams: dict[str, dict[str, Any]] = {}
+        for a in agents:
+            teams.setdefault(a["team"], {"team": a["team"], "agents": 0, "managers": []})["agents"] += 1
+        for u in users:
+            for team in u["teams"] if u["role"] == "manager" else []:
+                entry = teams.setdefault(team, {"team": team, "agents": 0, "managers": []})
+                entry["managers"].append(u["name"])
+        return {"agents": agents, "tokens": tokens, "users": users, "policy": self.policy.current(),
+                "teams": sorted(teams.values(), key=lambda x: str(x["team"])),
+                "retention_days": self.settings.retention_days, "timezone": self.settings.timezone}
+
+    def create_enroll_token_for(self, who: Principal, team: str, role: str = "agent",
+                                shift: str | None = None, remote: str | None = None) -> str:
+        self.access.require_role(who, ("admin",), "create_enroll_token", team, remote)
+        return self.enrollment.create_token(team, role, shift or None)
+
+    def revoke_agent_for(self, who: Principal, agent_id: str, remote: str | None = None) -> None:
+        self.access.require_role(who, ("admin",), "revoke_agent", agent_id, remote)
+        if not self.store.revoke_agent(agent_id, time.time()):
+            raise NotFound(f"no agent {agent_id!r}")
+
+    def add_user_for(self, who: Principal, name: str, role: str, teams: list[str], agent_id: str | None,
+                     remote: str | None = None) -> str:
+        self.access.require_role(who, ("admin",), "add_user", f"{name} ({role})", remote)
+        if not AGENT_ID_RE.match(name):
+            raise CollectorError("user names use letters, digits, '.', '_' and '-' (1-64)", code="bad_name",
+                                 status=400)
+        if role == "agent" and not agent_id:
+            raise CollectorError("an agent user needs the agent_id that is this person", code="bad_role",
+                                 status=400)
+        return self.accounts.add_user(name, role, teams, agent_id or None)
+
+    def set_user_disabled_for(self, who: Principal, name: str, disabled: bool,
+                              remote: str | None = None) -> None:
+        self.access.require_role(who, ("admin",), "disable_user" if disabled else "enable_user", name, remote)
+        if name == who.name and disabled:
+            raise CollectorError("you cannot disable your own account", code="bad_request", status=400)
+        self.accounts.set_disabled(name, disabled)
+
+    def set_policy_for(self, who: Principal, text: str, remote: str | None = None) -> dict[str, Any]:
+        self.access.require_role(who, ("admin",), "update_policy", "policy", remote)
+        return self.policy.update(validated_policy(text))
+
     def timeline(self, agent_id: str, day: str) -> dict[str, Any]:
         _check_day(day)
         if self.store.get_agent(agent_id) is None:
             raise NotFound(f"no agent {agent_id!r}")
         events = self.store.timeline(agent_id, day)
         return {"agent_id": agent_id, "date": day, "events": events, "cases": cases_from(events)}
+
+
+def validated_policy(text: str) -> dict[str, Any]:
+    """Parse an edited policy: a JSON object whose keys and value types are those of the default policy."""
+    try:
+        data = orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        raise CollectorError(f"the policy is not valid JSON: {exc}", code="bad_policy", status=400) from exc
+    if not isinstance(data, dict):
+        raise CollectorError("the policy must be a JSON object", code="bad_policy", status=400)
+    data.pop("version", None)
+    for key, value in data.items():
+        if key not in DEFAULT_POLICY:
+            raise CollectorError(f"unknown policy key {key!r}", code="bad_policy", status=400)
+        want = type(DEFAULT_POLICY[key])
+        if not isinstance(value, want) or isinstance(value, bool) != isinstance(DEFAULT_POLICY[key], bool):
+            raise CollectorError(f"policy key {key!r} must be a JSON {_JSON_TYPE[want]}", code="bad_policy",
+                                 status=400)
+        if want is list and not all(isinstance(x, str) for x in value):
+            raise CollectorError(f"policy key {key!r} must list strings", code="bad_policy", status=400)
+        if want is int and value < 0:
+            raise CollectorError(f"policy key {key!r} must not be negative", code="bad_policy", status=400)
+    for key in ("case_id_patterns", "customer_url_patterns"):
+        for pattern in data.get(key, []):
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise CollectorError(f"{key}: {pattern!r} is not a regular expression ({exc})",
+                                     code="bad_policy", status=400) from exc
+    return data
+
+
+_JSON_TYPE = {list: "array", dict: "object", int: "integer", bool: "boolean", str: "string", float: "number"}
 
 
 def _check_day(day: str) -> None:

@@ -35,14 +35,17 @@ class RollupAccess:
         ).first()
         return None if row is None else orjson.loads(row[0])
 
-    def save(self, agent_id: str, day: str, state: dict[str, Any], existed: bool) -> None:
+    def save(self, agent_id: str, day: str, state: dict[str, Any], existed: bool,
+             features: dict[str, float] | None = None) -> None:
         body = orjson.dumps(state).decode()
+        feats = None if features is None else orjson.dumps(features).decode()
         if existed:
             self.conn.execute(update(t.rollups).where(
                 and_(t.rollups.c.agent_id == agent_id, t.rollups.c.day == day)
-            ).values(state=body, updated_at=self.now))
+            ).values(state=body, features=feats, updated_at=self.now))
         else:
-            self.conn.execute(insert(t.rollups).values(agent_id=agent_id, day=day, state=body, updated_at=self.now))
+            self.conn.execute(insert(t.rollups).values(agent_id=agent_id, day=day, state=body, features=feats,
+                                                       updated_at=self.now))
 
 
 class SqlStore(Store):
@@ -299,6 +302,44 @@ class SqlStore(Store):
             q = q.where(t.integrity.c.agent_id == agent_id)
         with self._read() as conn:
             return [{**dict(r._mapping), "detail": orjson.loads(r.detail)} for r in conn.execute(q)]
+
+    def rollups_for_day(self, day: str) -> list[tuple[str, dict[str, Any]]]:
+        with self._read() as conn:
+            rows = conn.execute(select(t.rollups.c.agent_id, t.rollups.c.state).where(t.rollups.c.day == day)
+                                .order_by(t.rollups.c.agent_id))
+            return [(str(r[0]), orjson.loads(r[1])) for r in rows]
+
+    def feature_history(self, first_day: str, last_day: str) -> dict[str, list[dict[str, float]]]:
+        """Stored features per agent for days in [first_day, last_day], oldest first."""
+        out: dict[str, list[dict[str, float]]] = {}
+        with self._read() as conn:
+            rows = conn.execute(select(t.rollups.c.agent_id, t.rollups.c.features).where(
+                and_(t.rollups.c.day >= first_day, t.rollups.c.day <= last_day, t.rollups.c.features.is_not(None))
+            ).order_by(t.rollups.c.agent_id, t.rollups.c.day))
+            for agent_id, feats in rows:
+                out.setdefault(str(agent_id), []).append(orjson.loads(feats))
+        return out
+
+    def save_report(self, day: str, body: str, now: float) -> None:
+        with self._write() as conn:
+            res = conn.execute(update(t.reports).where(t.reports.c.day == day).values(body=body, created_at=now))
+            if not res.rowcount:
+                conn.execute(insert(t.reports).values(day=day, body=body, created_at=now))
+
+    def load_report(self, day: str) -> str | None:
+        with self._read() as conn:
+            row = conn.execute(select(t.reports.c.body).where(t.reports.c.day == day)).first()
+        return None if row is None else str(row[0])
+
+    def save_label(self, agent_id: str, day: str, label: str, reviewer: str, note: str, now: float) -> None:
+        with self._write() as conn:
+            conn.execute(t.labels.delete().where(and_(t.labels.c.agent_id == agent_id, t.labels.c.day == day)))
+            conn.execute(insert(t.labels).values(agent_id=agent_id, day=day, label=label, reviewer=reviewer,
+                                                 note=note, at=now))
+
+    def load_labels(self) -> list[dict[str, Any]]:
+        with self._read() as conn:
+            return [dict(r._mapping) for r in conn.execute(select(t.labels).order_by(t.labels.c.day))]
 
     def get_kv(self, key: str) -> str | None:
         with self._read() as conn:

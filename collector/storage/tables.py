@@ -105,7 +105,9 @@ rollups = Table(
     Column("agent_id", String(64), primary_key=True),
     Column("day", String(10), primary_key=True),
     Column("state", Text, nullable=False),
+    Column("features", Text),
     Column("updated_at", Float, nullable=False),
+    Index("ix_rollups_day", "day"),
 )
 
 kv = Table(

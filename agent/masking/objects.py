@@ -1,0 +1,56 @@
+"""Masking JSON-like values: every string at any depth, dict keys too, and long integers."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from agent.masking.engine import MaskingEngine
+from agent.masking.errors import MaskingError
+from agent.masking.idcard import ID_KEYWORD_RE
+
+MAX_DEPTH = 256
+_LONG_INT = 10**10  # integers of 11 digits or more may be phone, card or ID numbers
+
+
+def _mask_number(engine: MaskingEngine, value: int, id_hint: bool) -> int | str:
+    text = str(value)
+    masked = engine.mask_text(text, id_hint=id_hint)
+    return value if masked == text else masked
+
+
+def _mask(engine: MaskingEngine, obj: Any, id_hint: bool, depth: int) -> Any:
+    if depth > MAX_DEPTH:
+        raise MaskingError(f"value nested deeper than {MAX_DEPTH} levels")
+    if isinstance(obj, str):
+        return engine.mask_text(obj, id_hint=id_hint)
+    if obj is None or isinstance(obj, bool):
+        return obj
+    if isinstance(obj, int):
+        return _mask_number(engine, obj, id_hint) if abs(obj) >= _LONG_INT else obj
+    if isinstance(obj, float):
+        if math.isfinite(obj) and obj.is_integer() and abs(obj) >= _LONG_INT:
+            masked = _mask_number(engine, int(obj), id_hint)
+            return obj if isinstance(masked, int) else masked
+        return obj
+    if isinstance(obj, dict):
+        out: dict[Any, Any] = {}
+        for key, value in obj.items():
+            if not isinstance(key, str):
+                raise MaskingError(f"dict keys must be str, got {type(key).__name__}")
+            hint = ID_KEYWORD_RE.search(key) is not None
+            out[engine.mask_text(key)] = _mask(engine, value, hint, depth + 1)
+        return out
+    if isinstance(obj, list | tuple):
+        return [_mask(engine, item, id_hint, depth + 1) for item in obj]
+    raise MaskingError(f"cannot mask a value of type {type(obj).__name__}")
+
+
+def mask_object(engine: MaskingEngine, obj: Any) -> Any:
+    """A copy of ``obj`` (dict/list/str/int/float/bool/None) with every number masked.
+
+    Integers (and integral floats) of 11 digits or more that hold a number become masked strings;
+    other integers stay integers.  A value under a key that names an ID (``id_no``, ``身份证``)
+    is read as if the keyword came right before it.
+    """
+    return _mask(engine, obj, False, 0)

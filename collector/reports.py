@@ -1,0 +1,131 @@
+"""The daily anomaly report: built from stored rollups (never from raw events), stored, labelled."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from collector.errors import CollectorError, NotFound
+from detectors.labels import VERDICTS, Label
+from detectors.render import render_csv, render_html
+from detectors.rollup import DayRollup
+from detectors.scoring import AgentDayInput, DailyReport, score_day
+
+if TYPE_CHECKING:
+    from collector.service import Collector
+
+log = logging.getLogger(__name__)
+HISTORY_DAYS = 30
+
+
+class ReportService:
+    def __init__(self, collector: Collector) -> None:
+        self.collector = collector
+        self.store = collector.store
+
+    def _inputs(self, day: date) -> list[AgentDayInput]:
+        updater = self.collector.rollups
+        now = datetime.now(self.collector.settings.tz)
+        out = []
+        for agent_id, state in self.store.rollups_for_day(day.isoformat()):
+            ctx = updater.context(agent_id)
+            rollup = DayRollup.from_state(ctx, state)
+            moment = now if day >= now.date() else None
+            out.append(AgentDayInput(ctx, rollup.features(moment), rollup.evidence(moment), rollup.strip()))
+        return out
+
+    def _labels(self) -> list[Label]:
+        out = []
+        for row in self.store.load_labels():
+            snapshot = orjson.loads(row["note"]) if str(row["note"] or "").startswith("{") else {}
+            out.append(Label(agent_id=row["agent_id"], day=date.fromisoformat(row["day"]), verdict=row["label"],
+                             score=float(snapshot.get("score", 0.0)), rules=tuple(snapshot.get("rules", ())),
+                             values=snapshot.get("values", {}), reviewer=row["reviewer"],
+                             note=str(snapshot.get("note", ""))))
+        return out
+
+    def compute(self, day: date) -> DailyReport:
+        first = (day - timedelta(days=HISTORY_DAYS)).isoformat()
+        last = (day - timedelta(days=1)).isoformat()
+        history = self.store.feature_history(first, last)
+        return score_day(day, self._inputs(day), history, self._labels())
+
+    def build(self, day: str) -> dict[str, Any]:
+        when = _day(day)
+        started = time.perf_counter()
+        report = self.compute(when)
+        body = {"json": report.to_dict(), "html": render_html(report), "csv": render_csv(report)}
+        self.store.save_report(day, orjson.dumps(body).decode(), time.time())
+        log.info("report for %s built in %.2f s: %d agents scored, %d findings", day,
+                 time.perf_counter() - started, report.agents_scored, len(report.findings))
+        return body["json"]
+
+    def _stored(self, day: str) -> dict[str, Any] | None:
+        raw = self.store.load_report(_day(day).isoformat())
+        return None if raw is None else dict(orjson.loads(raw))
+
+    def get(self, day: str) -> dict[str, Any] | None:
+        stored = self._stored(day)
+        return None if stored is None else dict(stored["json"])
+
+    def html(self, day: str) -> str:
+        stored = self._stored(day)
+        if stored is None:
+            raise NotFound(f"no report for {day} yet")
+        return str(stored["html"])
+
+    def csv(self, day: str) -> str:
+        stored = self._stored(day)
+        if stored is None:
+            raise NotFound(f"no report for {day} yet")
+        return str(stored["csv"])
+
+    def label(self, agent_id: str, day: str, label: str, reviewer: str, note: str = "") -> None:
+        if label not in VERDICTS:
+            raise CollectorError(f"label must be one of {', '.join(VERDICTS)}", code="bad_label", status=400)
+        report = self.get(day) or {}
+        finding = next((f for f in report.get("findings", []) if f["agent_id"] == agent_id), None)
+        if finding is None:
+            raise NotFound(f"no finding for {agent_id} on {day}")
+        snapshot = {"score": finding["score"], "rules": finding.get("rules", []),
+                    "values": finding.get("features", {}), "note": note[:2000]}
+        self.store.save_label(agent_id, day, label, reviewer, orjson.dumps(snapshot).decode(), time.time())
+
+
+def _day(day: str) -> date:
+    try:
+        return date.fromisoformat(day)
+    except ValueError as exc:
+        raise NotFound(f"not a date: {day!r} (expected YYYY-MM-DD)") from exc
+
+
+class DailyReportJob:
+    """Inside `serve`: build yesterday's report once a day at the configured local time."""
+
+    def __init__(self, service: ReportService, at: str) -> None:
+        self.service = service
+        self.at = at
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._loop, name="daily-report", daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def _loop(self) -> None:
+        tz = self.service.collector.settings.tz
+        while not self.stop.is_set():
+            now = datetime.now(tz)
+            hh, mm = (int(x) for x in self.at.split(":"))
+            due = now.replace(hour=hh, minute=mm, second=0, microsecond=0)
+            yesterday = (now.date() - timedelta(days=1)).isoformat()
+            if now >= due and self.service.get(yesterday) is None:
+                try:
+                    self.service.build(yesterday)
+                except CollectorError as exc:
+                    log.error("daily report for %s failed: %s", yesterday, exc)
+            self.stop.wait(60)

@@ -1,0 +1,174 @@
+"""The live wall: what every agent is doing right now, and a pub/sub that wakes its listeners.
+
+State of one agent, from the store (never from the agent's say-so alone):
+
+- ``offline``: revoked, nothing stored today, or the last thing it said today was ``agent.stop``;
+- ``agent_silent``: it was running today, never said ``agent.stop``, and no batch arrived for
+  :data:`SILENT_AFTER_S` seconds (heartbeats come every minute: a killed agent, a pulled cable,
+  or tampering looks like this);
+- ``idle``: its latest input event today is ``input.idle``;
+- ``active``: otherwise.
+
+:func:`notify_ingest` is the hook ingest calls after each stored batch. It is thread-safe, cheap,
+and reaches the server-sent-event listeners of this process only; listeners also poll, so several
+collector processes behind one load balancer still see each other's agents within seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from datetime import datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import and_, func, select
+
+from collector.config import Settings
+from collector.storage import tables as t
+from collector.storage.sql import SqlStore
+
+log = logging.getLogger(__name__)
+SILENT_AFTER_S = 300.0
+STATES = ("active", "idle", "offline", "agent_silent")
+_QUEUE_MAX = 1000
+
+
+class Subscription:
+    """One listener: agent ids pushed from any thread, awaited in the listener's event loop."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.queue: asyncio.Queue[str] = asyncio.Queue(maxsize=_QUEUE_MAX)
+        self.overflowed = False
+
+    def push(self, agent_id: str) -> None:
+        try:
+            self.loop.call_soon_threadsafe(self._put, agent_id)
+        except RuntimeError:  # the listener's loop is closed: it is going away anyway
+            pass
+
+    def _put(self, agent_id: str) -> None:
+        try:
+            self.queue.put_nowait(agent_id)
+        except asyncio.QueueFull:
+            self.overflowed = True
+
+    async def wait(self, timeout: float) -> set[str]:
+        """Agent ids notified since the last call; waits up to ``timeout`` for the first one."""
+        woke: set[str] = set()
+        try:
+            woke.add(await asyncio.wait_for(self.queue.get(), timeout))
+        except TimeoutError:
+            return woke
+        while not self.queue.empty():
+            woke.add(self.queue.get_nowait())
+        return woke
+
+
+class WallHub:
+    """In-process publish/subscribe of "agent X has new events"."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._subs: set[Subscription] = set()
+
+    def subscribe(self) -> Subscription:
+        sub = Subscription(asyncio.get_running_loop())
+        with self._lock:
+            self._subs.add(sub)
+        return sub
+
+    def unsubscribe(self, sub: Subscription) -> None:
+        with self._lock:
+            self._subs.discard(sub)
+
+    def publish(self, agent_id: str) -> None:
+        with self._lock:
+            subs = list(self._subs)
+        for sub in subs:
+            sub.push(agent_id)
+
+    @property
+    def listeners(self) -> int:
+        with self._lock:
+            return len(self._subs)
+
+
+_HUB = WallHub()
+
+
+def hub() -> WallHub:
+    return _HUB
+
+
+def notify_ingest(agent_id: str) -> None:
+    """Tell this process's live-wall listeners that ``agent_id`` has newly stored events."""
+    _HUB.publish(agent_id)
+
+
+class WallService:
+    """Per-agent wall state; the facts read from events are cached until the agent's event count moves."""
+
+    def __init__(self, store: SqlStore, settings: Settings) -> None:
+        self.store = store
+        self.settings = settings
+        self._lock = threading.Lock()
+        self._facts: dict[str, tuple[tuple[str, int], dict[str, Any]]] = {}
+
+    def states(self, agents: list[dict[str, Any]], now: float | None = None) -> list[dict[str, Any]]:
+        now = time.time() if now is None else now
+        day = datetime.fromtimestamp(now, self.settings.tz).date().isoformat()
+        return [self.state(agent, day, now) for agent in agents]
+
+    def state(self, agent: dict[str, Any], day: str, now: float) -> dict[str, Any]:
+        facts = self._cached_facts(agent["agent_id"], day, int(agent.get("events") or 0))
+        last_seen = agent.get("last_seen")
+        if agent.get("revoked_at") is not None or facts["last_kind"] is None or facts["last_kind"] == "agent.stop":
+            state = "offline"
+        elif last_seen is None or now - float(last_seen) > SILENT_AFTER_S:
+            state = "agent_silent"
+        elif facts["input"] == "input.idle":
+            state = "idle"
+        else:
+            state = "active"
+        return {"agent_id": agent["agent_id"], "team": agent["team"], "state": state, "app": facts["app"],
+                "cases_today": facts["cases"], "last_event": facts["last_ts"], "last_seen": last_seen,
+                "revoked": agent.get("revoked_at") is not None}
+
+    def _cached_facts(self, agent_id: str, day: str, events: int) -> dict[str, Any]:
+        key = (day, events)
+        with self._lock:
+            hit = self._facts.get(agent_id)
+        if hit is not None and hit[0] == key:
+            return hit[1]
+        facts = self._read_facts(agent_id, day)
+        with self._lock:
+            self._facts[agent_id] = (key, facts)
+        return facts
+
+    def _read_facts(self, agent_id: str, day: str) -> dict[str, Any]:
+        ev = t.events
+        today = and_(ev.c.agent_id == agent_id, ev.c.day == day)
+        with self.store._read() as conn:
+            def latest(*kinds: str) -> dict[str, Any] | None:
+                q = select(ev.c.data).where(today)
+                if kinds:
+                    q = q.where(ev.c.kind.in_(kinds))
+                row = conn.execute(q.order_by(ev.c.ts_ms.desc(), ev.c.seq.desc()).limit(1)).first()
+                return None if row is None else dict(orjson.loads(row[0]))
+
+            last = latest()
+            focus = latest("app.focus")
+            user_input = latest("input.idle", "input.active")
+            cases = conn.execute(select(func.count()).select_from(ev)
+                                 .where(today, ev.c.kind == "case.close")).scalar_one()
+        return {
+            "last_kind": None if last is None else str(last["kind"]),
+            "last_ts": None if last is None else str(last["ts"]),
+            "app": None if focus is None else str(focus.get("app", "")),
+            "input": None if user_input is None else str(user_input["kind"]),
+            "cases": int(cases),
+        }

@@ -1,0 +1,47 @@
+"""The web UI: server-rendered pages over the same service layer (and scope checks) as the JSON API.
+
+One module per page type registers its routes: :mod:`.login`, :mod:`.report_page`,
+:mod:`.timeline_page`, :mod:`.wall_page`, :mod:`.admin`, :mod:`.audit_page` and :mod:`.me`.
+Sessions and CSRF are in :mod:`.sessions`, the two languages in :mod:`.i18n`, what pages share in
+:mod:`.site`. Everything the browser loads is served from ``/static`` (no CDN); the only scripts
+are the timeline zoom, the live wall's server-sent events and the report's review labels.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.staticfiles import StaticFiles
+
+from collector.errors import CollectorError
+from collector.service import Collector
+from collector.web import admin, audit_page, login, me, report_page, timeline_page, wall_page
+from collector.web.site import STATIC, Web
+
+PAGES = (login, report_page, timeline_page, wall_page, admin, audit_page, me)
+
+
+def mount_web(app: FastAPI, collector: Collector) -> None:
+    web = Web(collector)
+    app.state.web = web
+    app.state.web_sessions = web.sessions  # the API's principal() accepts the session cookie through it
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    for page in PAGES:
+        page.register(app, web)
+    json_handler = app.exception_handlers.get(CollectorError)
+
+    async def collector_error(request: Request, exc: Exception) -> Response:
+        """Pages answer errors with a page (or the sign-in form); /api and the rest keep the JSON shape."""
+        if isinstance(exc, CollectorError) and _is_page(request):
+            return web.error_page(request, exc)
+        assert json_handler is not None  # create_app registers it before mounting the web UI
+        result = json_handler(request, exc)
+        return await result if hasattr(result, "__await__") else result  # type: ignore[no-any-return]
+
+    app.add_exception_handler(CollectorError, collector_error)
+
+
+def _is_page(request: Request) -> bool:
+    path = request.url.path
+    return not (path.startswith("/api/") or path in ("/healthz", "/metrics") or path.startswith("/static/"))

@@ -1,0 +1,103 @@
+"""Administration: enrollment tokens, agents (revoke, re-enroll), teams, users, policy, retention.
+
+Every action goes through an admin-only, audited method of :class:`Collector`; a new token or
+password is shown once, in the answer to the form that made it.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from collector.accounts import Principal
+from collector.enrollment import ROLES as AGENT_ROLES
+from collector.errors import CollectorError
+from collector.web.site import HEADERS, Web, remote
+
+USER_ROLES = ("admin", "security", "manager", "auditor", "agent")
+
+
+def _page(web: Web, request: Request, who: Principal, status: int = 200, **extra: Any) -> Response:
+    data = web.collector.admin_overview(who, remote(request))
+    policy_text = extra.pop("policy_text", None) or json.dumps(
+        {k: v for k, v in data["policy"].items() if k != "version"}, ensure_ascii=False, indent=2)
+    context = {**data, "policy_text": policy_text, "policy_version": data["policy"].get("version"),
+               "agent_roles": AGENT_ROLES, "user_roles": USER_ROLES, "prefill_team": request.query_params.get(
+                   "team", ""), "done": "done" in request.query_params, **extra}
+    return web.render(request, "admin.html", context, status, who=who)
+
+
+def _done() -> RedirectResponse:
+    return RedirectResponse("/admin?done=1", status_code=303, headers=HEADERS)
+
+
+def register(app: FastAPI, web: Web) -> None:
+    c = web.collector
+
+    @app.get("/admin", include_in_schema=False)
+    def admin_page(request: Request) -> Response:
+        return _page(web, request, web.who(request))
+
+    @app.post("/admin/enroll-token", include_in_schema=False)
+    async def enroll_token(request: Request) -> Response:
+        who, form = await web.form_who(request)
+        try:
+            token = c.create_enroll_token_for(who, form.get("team", "").strip(), form.get("role", "agent"),
+                                              form.get("shift", "").strip() or None, remote(request))
+        except CollectorError as exc:
+            if exc.status == 403:
+                raise
+            return _page(web, request, who, exc.status, error=exc.message)
+        return _page(web, request, who, new_token=token)
+
+    @app.post("/admin/agents/{agent_id}/revoke", include_in_schema=False)
+    async def revoke(agent_id: str, request: Request) -> Response:
+        who, _form = await web.form_who(request)
+        c.revoke_agent_for(who, agent_id, remote(request))
+        return _done()
+
+    @app.post("/admin/users", include_in_schema=False)
+    async def add_user(request: Request) -> Response:
+        who, form = await web.form_who(request)
+        teams = [x.strip() for x in form.get("teams", "").split(",") if x.strip()]
+        name = form.get("name", "").strip()
+        try:
+            password = await run_in_threadpool(c.add_user_for, who, name, form.get("role", ""), teams,
+                                               form.get("agent_id", "").strip() or None, remote(request))
+        except CollectorError as exc:
+            if exc.status == 403:
+                raise
+            return _page(web, request, who, exc.status, error=exc.message)
+        return _page(web, request, who, new_user=name, new_password=password)
+
+    @app.post("/admin/users/{name}/{action}", include_in_schema=False)
+    async def user_state(name: str, action: str, request: Request) -> Response:
+        who, _form = await web.form_who(request)
+        if action not in ("disable", "enable"):
+            raise CollectorError(f"unknown action {action!r}", code="not_found", status=404)
+        try:
+            c.set_user_disabled_for(who, name, action == "disable", remote(request))
+        except CollectorError as exc:
+            if exc.status == 403:
+                raise
+            return _page(web, request, who, exc.status, error=exc.message)
+        if action == "disable":
+            web.sessions.end_all(name)
+        return _done()
+
+    @app.post("/admin/policy", include_in_schema=False)
+    async def policy(request: Request) -> Response:
+        who, form = await web.form_who(request)
+        text = form.get("policy", "")
+        try:
+            saved = c.set_policy_for(who, text, remote(request))
+        except CollectorError as exc:
+            if exc.status == 403:
+                raise
+            return _page(web, request, who, exc.status, error=exc.message, policy_text=text)
+        return _page(web, request, who, policy_saved=saved.get("version"))

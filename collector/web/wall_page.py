@@ -1,0 +1,79 @@
+"""The live wall: every agent in the viewer's scope, its state, the app in front, cases handled today.
+
+``GET /api/v1/wall/events`` is a server-sent-event stream: a ``snapshot`` first, then an ``agent``
+event whenever an agent's row changes. It wakes on :func:`collector.wall.notify_ingest` and polls
+every :data:`POLL_S` seconds as well (time passing turns "active" into "agent silent", and other
+collector processes do not share this one's pub/sub). A stream ends after :data:`STREAM_S` seconds
+and the browser reconnects by itself, so a stopping server is never held open for long.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from collector.accounts import Principal
+from collector.wall import hub
+from collector.web.site import Web, remote
+
+POLL_S = 5.0
+PING_S = 15.0
+STREAM_S = 120.0
+RETRY_MS = 2000
+
+
+def sse(event: str, data: Any) -> bytes:
+    return f"event: {event}\ndata: ".encode() + orjson.dumps(data) + b"\n\n"
+
+
+async def stream(web: Web, who: Principal, first: list[dict[str, Any]], once: bool,
+                 where: str | None) -> AsyncIterator[bytes]:
+    loop = asyncio.get_running_loop()
+    sub = hub().subscribe()
+    try:
+        yield f"retry: {RETRY_MS}\n".encode() + sse("snapshot", first)
+        if once:
+            return
+        last = {row["agent_id"]: row for row in first}
+        ends, pinged = loop.time() + STREAM_S, loop.time()
+        while loop.time() < ends:
+            woke = await sub.wait(min(POLL_S, max(0.0, ends - loop.time())))
+            rows = await run_in_threadpool(web.collector.wall_for, who, where, False)
+            changed = [r for r in rows if last.get(r["agent_id"]) != r]
+            for row in changed:
+                yield sse("agent", row)
+            last = {row["agent_id"]: row for row in rows}
+            if not changed and (woke or loop.time() - pinged > PING_S):
+                yield b": ping\n\n"
+                pinged = loop.time()
+    finally:
+        hub().unsubscribe(sub)
+
+
+def register(app: FastAPI, web: Web) -> None:
+    @app.get("/wall", include_in_schema=False)
+    def wall_page(request: Request) -> Response:
+        who = web.who(request)
+        agents = web.collector.wall_for(who, remote(request))
+        return web.render(request, "wall.html", {"agents": agents}, who=who)
+
+    @app.get("/api/v1/wall", responses={c: {"description": "error"} for c in (401, 403)})
+    def wall(request: Request) -> dict[str, Any]:
+        """Live-wall state of every agent in the caller's scope (admin, security, managers)."""
+        who = web.who(request)
+        return {"agents": web.collector.wall_for(who, remote(request))}
+
+    @app.get("/api/v1/wall/events", responses={c: {"description": "error"} for c in (401, 403)})
+    async def wall_events(request: Request, once: bool = False) -> Response:
+        """Server-sent events: ``snapshot`` then ``agent`` per changed row; ``once=true`` ends after the snapshot."""
+        who = web.who(request)
+        first = await run_in_threadpool(web.collector.wall_for, who, remote(request), False)
+        return StreamingResponse(stream(web, who, first, once, remote(request)), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
