@@ -1,0 +1,411 @@
+"""Casework and everything between cases. Each activity takes the :class:`WorkDay` and a start time,
+emits through its desktop, and returns when it ended."""
+
+from __future__ import annotations
+
+from random import Random
+from typing import TYPE_CHECKING
+
+from agent.simulate.apps import (
+    EXCEL,
+    KB,
+    KB_TOPICS,
+    NOTEPAD,
+    OUTLOOK,
+    PERSONAL_SITES,
+    WECHAT,
+    WEMEET,
+    case_page,
+    crm_page,
+    customer_page,
+    customer_tab,
+    identity_page,
+)
+from agent.simulate.clock import SECOND
+from agent.simulate.identifiers import Customer, case_id, mask_id, mask_phone
+
+if TYPE_CHECKING:
+    from agent.simulate.day import WorkDay
+
+_PHONE_LABEL = {"microsip.exe": "MicroSIP", "Zoiper5.exe": "Zoiper", "AgentBar.exe": "坐席工具条"}
+_NOTES = (
+    "客户表示本月25日前还款",
+    "已告知逾期费用及征信影响",
+    "客户要求提前结清，已报价",
+    "客户称已通过支付宝还款，待核实",
+    "协商分期，等待审批",
+    "客户投诉催收频率，已安抚",
+    "更换联系电话，已核实身份",
+    "客户失联，联系紧急联系人",
+    "查询还款计划，已解释",
+    "客户申请减免罚息",
+)
+
+
+def sec(rng: Random, low: float, high: float) -> int:
+    """A random duration in ms between ``low`` and ``high`` seconds."""
+    return int(rng.uniform(low, high) * SECOND)
+
+
+def phone_title(day: WorkDay, state: str, number: str = "") -> str:
+    label = _PHONE_LABEL[day.softphone.name]
+    return f"{label} - {state} {number}" if number else f"{label} - {state}"
+
+
+def _shown_number(day: WorkDay, customer: Customer, raw_share: float) -> tuple[str, tuple[str, ...]]:
+    if day.rng.random() < raw_share:
+        return customer.phone, (customer.phone,)
+    return mask_phone(customer.phone), ()
+
+
+def workbench(day: WorkDay) -> tuple[str, str]:
+    if day.member.team.kind == "col":
+        return crm_page(f"/worklist?bucket={day.bucket}", "我的催收任务", day.system)
+    return crm_page("/workbench", "工作台", day.system)
+
+
+def inbox(day: WorkDay) -> str:
+    return f"收件箱 - {day.member.user}@lender.example"
+
+
+# ---------------------------------------------------------------- start and end of the day
+
+
+def morning(day: WorkDay, t: int) -> int:
+    r, desk = day.rng, day.desk
+    t += sec(r, 25, 110)
+    t = desk.launch(t, day.messenger)
+    if day.member.traits.personal_wechat:
+        t = desk.launch(t + sec(r, 2, 20), WECHAT)
+    t = desk.focus(t + sec(r, 5, 40), day.messenger, day.im_home)
+    t = desk.page(t + sec(r, 10, 90), day.browser, *crm_page("/login", "登录", day.system))
+    t = desk.page(t + sec(r, 8, 25), day.browser, *workbench(day))
+    t = desk.focus(t + sec(r, 5, 30), day.softphone, phone_title(day, "就绪"))
+    t = desk.focus(t + sec(r, 5, 40), OUTLOOK, inbox(day))
+    return t + sec(r, 30, 200)
+
+
+def evening(day: WorkDay, t: int) -> int:
+    r = day.rng
+    if r.random() < 0.6:
+        t = tracker(day, t)
+    t = day.desk.focus(t + sec(r, 5, 30), OUTLOOK, inbox(day))
+    if r.random() < 0.5:
+        t = day.desk.focus(t + sec(r, 20, 90), day.messenger, day.im_home)
+    return t + sec(r, 20, 180)
+
+
+# ---------------------------------------------------------------- casework
+
+
+def _case_body(day: WorkDay, t: int, end: int, customer: Customer, case: str) -> int:
+    """What happens while a call is on: tabs, notes, copies, a hold, maybe a long silence."""
+    r, desk, traits = day.rng, day.desk, day.member.traits
+    mean_gap = 150.0 / traits.switching
+    copy_weight = traits.copy_rate * 1.2
+    idled = False
+    identity = r.random() < 0.025
+    while True:
+        nxt = t + int(r.expovariate(1.0 / mean_gap) * SECOND) + 6 * SECOND
+        if nxt >= end - 10 * SECOND:
+            return t
+        t = nxt
+        if identity:
+            identity = False
+            url, title = identity_page(customer, day.system)
+            t = desk.page(t, day.browser, url, title, raw=(customer.id_number,))
+            continue
+        action = r.choices(_BODY_ACTIONS, (3.0, 3.0, 1.5, copy_weight * 4, 1.2, 0.4, 0.5, 1.0))[0]
+        if action == "case":
+            t = desk.page(t, day.browser, *case_page(case))
+        elif action == "tab":
+            tab = r.choice(("repayments", "contacts", "loans", "calls"))
+            t = desk.page(t, day.browser, *customer_tab(customer, tab, day.system))
+        elif action == "notes":
+            t = desk.focus(t, NOTEPAD, "工作笔记.txt")
+            if r.random() < 0.4:
+                note = r.choice(_NOTES)
+                desk.copy(t + sec(r, 5, 40), len(note) + r.randint(0, 60), note[:20])
+        elif action == "copy":
+            copy_in_crm(day, t, customer, case)
+        elif action == "phone":
+            t = desk.focus(t, day.softphone, phone_title(day, "保持"))
+        elif action == "kb":
+            t = desk.page(t, day.browser, *kb_page(r))
+        elif action == "chat":
+            t = desk.focus(t, day.messenger, day.im_chat())
+        elif action == "idle" and not idled and end - t > 480 * SECOND and r.random() < traits.idle_prone * 3:
+            idled = True
+            t = day.idle(t, sec(r, 305, 560))
+        else:
+            t = desk.focus(t, day.browser, customer_page(customer, case, day.system)[1])
+
+
+_BODY_ACTIONS = ("case", "tab", "notes", "copy", "phone", "kb", "chat", "idle")
+
+
+def copy_in_crm(day: WorkDay, t: int, customer: Customer, case: str) -> None:
+    """A legitimate copy from the CRM: a phone to dial, the case number, an amount, rarely an ID."""
+    r, desk = day.rng, day.desk
+    if desk.front is None or desk.front.app is not day.browser:
+        t = desk.focus(t, day.browser, customer_page(customer, case, day.system)[1])
+        t += sec(r, 1, 6)
+    what = r.random()
+    if what < 0.04:
+        desk.copy(t, 18, mask_id(customer.id_number), ids=1)
+    elif what < 0.45:
+        desk.copy(t, 11, mask_phone(customer.phone), phones=1)
+    elif what < 0.8:
+        desk.copy(t, len(case), case)
+    else:
+        amount = f"{r.uniform(300, 48000):,.2f}"
+        desk.copy(t, len(amount), amount)
+
+
+def service_case(day: WorkDay, t: int) -> int:
+    """An inbound customer-service call."""
+    r, desk = day.rng, day.desk
+    customer = Customer.make(r)
+    case = case_id(r, day.plan.day.year)
+    number, raw = _shown_number(day, customer, 0.03)
+    t = desk.focus(t, day.softphone, phone_title(day, "来电", number), raw)
+    t += sec(r, 1.5, 6)
+    url, title = customer_page(customer, case, day.system)
+    t = desk.page(t, day.browser, url, title)
+    t += sec(r, 0.2, 1.2)
+    day.open_case(t, case, title)
+    end = t + day.handling(330, 0.55)
+    t = _case_body(day, t, end, customer, case)
+    t = max(t, end)
+    t = desk.page(t, day.browser, f"{case_page(case)[0]}/summary", f"通话小结 - Case {case} - CRM")
+    t += int(sec(r, 12, 75) * day.slowness)
+    day.close_case(t)
+    return t + sec(r, 2, 45)
+
+
+def collection_case(day: WorkDay, t: int) -> int:
+    """An outbound collections call from the agent's work list; many go unanswered."""
+    r, desk = day.rng, day.desk
+    case, customer = day.next_account()
+    url, title = case_page(case)
+    t = desk.page(t, day.browser, url, title)
+    t += sec(r, 0.2, 1.0)
+    day.open_case(t, case, title)
+    t += sec(r, 3, 15)
+    t = desk.page(t, day.browser, *customer_page(customer, case, day.system))
+    raw: tuple[str, ...]
+    if r.random() < 0.05:
+        desk.copy(t + sec(r, 2, 6), 11, mask_phone(customer.phone), phones=1)
+        t += sec(r, 4, 9)
+        number, raw = customer.phone, (customer.phone,)
+    else:
+        number, raw = _shown_number(day, customer, 0.01)
+    t = desk.focus(t + sec(r, 1, 4), day.softphone, phone_title(day, "呼出", number), raw)
+    log_url, log_title = f"{url}/log", f"催记 - Case {case} - CRM"
+    if r.random() > day.member.traits.answer_rate:
+        t += sec(r, 20, 60)
+        t = desk.page(t, day.browser, log_url, log_title)
+        t += int(sec(r, 8, 30) * day.slowness)
+        day.close_case(t)
+        return t + sec(r, 3, 20)
+    end = t + day.handling(450, 0.6)
+    t = desk.focus(t + sec(r, 5, 20), day.softphone, phone_title(day, "通话中", mask_phone(customer.phone)))
+    t = max(_case_body(day, t, end, customer, case), end)
+    t = desk.page(t, day.browser, log_url, log_title)
+    if r.random() < 0.3:
+        t = desk.page(t + sec(r, 10, 40), day.browser, f"{url}/ptp", f"承诺还款 - Case {case} - CRM")
+    t += int(sec(r, 20, 90) * day.slowness)
+    day.close_case(t)
+    return t + sec(r, 3, 25)
+
+
+def casework(day: WorkDay, t: int) -> int:
+    if day.member.team.kind == "col":
+        return collection_case(day, t)
+    return service_case(day, t)
+
+
+# ---------------------------------------------------------------- between cases
+
+
+def kb_page(rng: Random) -> tuple[str, str]:
+    article = rng.randrange(len(KB_TOPICS))
+    return f"{KB}/articles/{1040 + article * 7}", f"{KB_TOPICS[article]} - 知识库"
+
+
+def tracker(day: WorkDay, t: int) -> int:
+    r = day.rng
+    name = f"工作量登记_{day.plan.day.month}月.xlsx"
+    t = day.desk.focus(t, EXCEL, name)
+    t += sec(r, 20, 90)
+    size = 18_000 + day.plan.day.day * 1_300 + r.randrange(4_000)
+    day.desk.file(t, f"{day.docs}\\{name}", "modified", size)
+    return t + sec(r, 1, 8)
+
+
+def export_own_cases(day: WorkDay, t: int, _end: int) -> int:
+    """A normal export: the agent's (or the lead's team's) own list, small, into Documents."""
+    r, desk = day.rng, day.desk
+    stamp = day.plan.day.strftime("%Y%m%d")
+    lead = day.member.role == "lead"
+    t = desk.page(
+        t,
+        day.browser,
+        *crm_page("/reports/export?type=" + ("team" if lead else "my_cases"), "导出", day.system),
+    )
+    name = f"团队日报_{stamp}.xlsx" if lead else f"我的案件_{stamp}.xlsx"
+    t += sec(r, 8, 40)
+    desk.file(t, f"{day.docs}\\{name}", "created", r.randint(20_000, 380_000))
+    t = desk.focus(t + sec(r, 2, 10), EXCEL, name)
+    return t + sec(r, 40, 200)
+
+
+def chat(day: WorkDay, t: int) -> int:
+    r = day.rng
+    for _ in range(r.choice((1, 1, 2, 3))):
+        t = day.desk.focus(t, day.messenger, day.im_chat())
+        t += sec(r, 10, 80)
+    return t
+
+
+def filler(day: WorkDay, t: int, limit: int) -> int:
+    """One small non-case activity."""
+    r, desk, traits = day.rng, day.desk, day.member.traits
+    quiet = 2.5 if day.member.team.kind == "cs" else 0.4
+    kb = 1.0 * day.slowness**2
+    weights = (
+        3.0,
+        1.5,
+        0.8,
+        kb,
+        traits.personal_browsing,
+        1.0 if traits.personal_wechat else 0.0,
+        quiet,
+        0.4,
+        0.5,
+    )
+    action = r.choices(_FILLERS, weights)[0]
+    if action == "chat":
+        return chat(day, t)
+    if action == "email":
+        t = desk.focus(t, OUTLOOK, inbox(day))
+        return t + sec(r, 20, 180)
+    if action == "tracker":
+        return tracker(day, t)
+    if action == "kb":
+        t = desk.page(t, day.browser, *kb_page(r))
+        return t + sec(r, 40, 240)
+    if action == "personal":
+        t = desk.page(t, day.browser, *r.choice(PERSONAL_SITES))
+        return t + sec(r, 30, 360)
+    if action == "wechat":
+        t = desk.focus(t, WECHAT, "微信")
+        return t + sec(r, 15, 200)
+    if action == "quiet":
+        t = desk.page(t, day.browser, *workbench(day))
+        wait = int(r.expovariate(1.0 / 100.0) * SECOND)
+        if r.random() < traits.idle_prone:
+            wait += sec(r, 300, 700)
+        wait = max(5 * SECOND, min(wait, limit - t))
+        if wait > 300 * SECOND:
+            return day.idle(t, wait)
+        return t + wait
+    if action == "notes":
+        t = desk.focus(t, NOTEPAD, "工作笔记.txt")
+        t += sec(r, 20, 120)
+        desk.file(t, f"{day.docs}\\工作笔记.txt", "modified", r.randint(2_000, 40_000))
+        return t + sec(r, 1, 5)
+    customer = Customer.make(r)
+    t = desk.page(t, day.browser, *customer_page(customer, None, day.system))
+    return t + sec(r, 15, 70)
+
+
+_FILLERS = ("chat", "email", "tracker", "kb", "personal", "wechat", "quiet", "notes", "lookup")
+
+
+def lead_task(day: WorkDay, t: int) -> int:
+    """A team lead's day: dashboards, call quality reviews, chat, mail, reports, a few cases."""
+    r, desk, team = day.rng, day.desk, day.member.team
+    action = r.choices(_LEAD, (2.0, 1.5, 3.0, 1.5, 0.8, 0.9, 0.5, 0.6))[0]
+    if action == "dashboard":
+        t = desk.page(t, day.browser, *crm_page(f"/team/{team.name}/dashboard", "团队看板", day.system))
+        return t + sec(r, 40, 240)
+    if action == "qa":
+        call = r.randrange(4_000_000, 4_999_999)
+        t = desk.page(t, day.browser, *crm_page(f"/qa/calls/{call}", f"质检 - 通话 {call}", day.system))
+        return t + sec(r, 90, 420)
+    if action == "chat":
+        return chat(day, chat(day, t))
+    if action == "email":
+        t = desk.focus(t, OUTLOOK, inbox(day))
+        t = desk.focus(t + sec(r, 10, 60), OUTLOOK, r.choice(_MAIL_SUBJECTS) + " - 邮件 (HTML)")
+        return t + sec(r, 30, 240)
+    if action == "excel":
+        name = f"团队排班_{day.plan.day.month}月.xlsx"
+        t = desk.focus(t, EXCEL, name)
+        t += sec(r, 60, 300)
+        desk.file(t, f"{day.docs}\\{name}", "modified", r.randint(30_000, 120_000))
+        return t
+    if action == "review":
+        customer = Customer.make(r)
+        case = case_id(r, day.plan.day.year)
+        url, title = case_page(case)
+        t = desk.page(t, day.browser, url, title)
+        day.open_case(t + sec(r, 0.2, 1), case, title)
+        t = desk.page(t + sec(r, 20, 90), day.browser, *customer_page(customer, case, day.system))
+        t += sec(r, 30, 180)
+        day.close_case(t)
+        return t + sec(r, 5, 30)
+    if action == "escalation":
+        return casework(day, t)
+    t = desk.focus(t, WEMEET, "腾讯会议")
+    return t + sec(r, 120, 600)
+
+
+_LEAD = ("dashboard", "qa", "chat", "email", "excel", "review", "escalation", "meeting")
+_MAIL_SUBJECTS = (
+    "本周质检结果",
+    "排班调整通知",
+    "RE: 投诉工单跟进",
+    "月度考核指标",
+    "系统维护通知",
+    "FW: 合规培训安排",
+)
+
+
+def meeting(day: WorkDay, t: int, length: int) -> int:
+    """An online meeting; people often listen without touching the keyboard."""
+    r = day.rng
+    end = t + length
+    t = day.desk.focus(t, WEMEET, r.choice(("腾讯会议", "腾讯会议 - 晨会", "腾讯会议 - 周例会")))
+    if length > 330 * SECOND and r.random() < 0.6:
+        t = day.idle(t + sec(r, 5, 20), sec(r, 305, length / SECOND - 20))
+    return max(t, end)
+
+
+def desk_meal(day: WorkDay, t: int, length: int) -> int:
+    """Lunch at the desk: news, shopping and chat instead of time away, so input never goes idle."""
+    r, desk = day.rng, day.desk
+    end = t + length
+    while t < end - 2 * 60 * SECOND:
+        if r.random() < 0.3 and day.member.traits.personal_wechat:
+            t = desk.focus(t, WECHAT, "微信")
+        elif r.random() < 0.3:
+            t = desk.focus(t, day.messenger, day.im_chat())
+        else:
+            t = desk.page(t, day.browser, *r.choice(PERSONAL_SITES))
+        t += sec(r, 60, 280)
+    return max(t, end)
+
+
+def jiggle(day: WorkDay, t: int, limit: int) -> int:
+    """A mouse jiggler keeps input alive while nobody works: long stretches, one window in front."""
+    r, desk = day.rng, day.desk
+    what = r.random()
+    if what < 0.5:
+        t = desk.page(t, day.browser, *workbench(day))
+    elif what < 0.8:
+        t = desk.focus(t, day.messenger, day.im_home)
+    else:
+        t = desk.page(t, day.browser, *r.choice(PERSONAL_SITES))
+    return max(t + SECOND, min(limit, t + sec(r, 15 * 60, 70 * 60)))

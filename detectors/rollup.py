@@ -1,0 +1,875 @@
+"""Per agent-day rollups, kept at ingest so that reports never rescan raw events.
+
+The collector keeps one :class:`DayRollup` per agent and calendar day (in the agent's time zone),
+feeds it every validated, masked v1 event of that day with :meth:`DayRollup.add`, reports integrity
+problems it saw itself (sequence gaps, broken batch chains) with :meth:`DayRollup.add_integrity`, and
+stores :meth:`DayRollup.to_state` between batches. :meth:`DayRollup.features` gives the numbers the
+detectors use; every one of them is documented in :data:`FEATURES`.
+
+Events may arrive in any order and in several batches: the rollup keeps order-independent summaries
+(minute bitmaps, counters, bounded lists of moments) and resolves anything order-dependent ("the copy
+was followed by a switch to a chat app") only when features or evidence are asked for. Each event
+must be added once (the collector dedupes re-sent batches before this point).
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import re
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field, fields
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from detectors.errors import InvalidInput
+
+STATE_VERSION = 1
+ROLES = ("agent", "lead")
+INTEGRITY_KINDS = ("seq_gap", "chain_break", "batch_gap")
+_HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+
+# Bounds that keep a rollup's state small whatever happens during the day.
+MAX_SPANS = 2000          # idle spans, case spans, handling times
+MAX_MOMENTS = 1000        # sensitive copies, switches to off-list apps, customer pages without case id
+MAX_CUSTOMERS = 5000      # distinct customers (hashed); the count saturates there
+MAX_APPS = 200            # distinct app names remembered for focus minutes
+MAX_EVIDENCE_PER_KIND = 15  # evidence moments kept per kind (the earliest ones)
+SLOT_MIN = 10             # evidence seq anchors and activity strip resolution
+
+
+def _names(values: Iterable[str]) -> tuple[str, ...]:
+    return tuple(sorted({_app_key(v) for v in values if v}))
+
+
+def _app_key(app: str) -> str:
+    """Normalise an app or process name: lower case, no folder, no .exe/.app suffix."""
+    name = app.replace("\\", "/").rsplit("/", 1)[-1].strip().lower()
+    for suffix in (".exe", ".app"):
+        if name.endswith(suffix):
+            name = name[: -len(suffix)]
+    return name
+
+
+@dataclass(frozen=True)
+class Policy:
+    """What counts as work, as customer data and as a flagged tool; part of the collector's policy.
+
+    ``from_dict`` ignores keys it does not know (the same policy object also carries agent-side
+    settings such as the idle threshold) but validates the type of every key it does know.
+    """
+
+    case_id_patterns: tuple[str, ...] = (r"C-\d{4}-\d{7}",)
+    customer_url_patterns: tuple[str, ...] = (r"/customers?/(\d+)",)
+    allowed_apps: tuple[str, ...] = (
+        "crm", "chrome", "msedge", "firefox", "agentbar", "microsip", "zoiper5", "softphone", "outlook",
+        "excel", "winword", "notepad", "explorer", "calc", "onedrive", "wemeetapp", "wxwork", "dingtalk",
+        "seatguard", "seatguard-agent", "lockapp", "logonui",
+    )
+    allowed_sites: tuple[str, ...] = ("crm.internal", "kb.internal", "lender.example")
+    browser_apps: tuple[str, ...] = ("chrome", "msedge", "firefox", "safari", "brave", "opera", "360se")
+    messaging_apps: tuple[str, ...] = (
+        "wxwork", "wechat", "weixin", "qq", "tim", "dingtalk", "feishu", "lark", "telegram", "whatsapp",
+        "skype", "slack", "discord", "line", "signal",
+    )
+    sensitive_apps: tuple[str, ...] = ("crm",)
+    remote_access_apps: tuple[str, ...] = (
+        "teamviewer", "anydesk", "todesk", "sunloginclient", "sunlogin", "rustdesk", "mstsc", "vncviewer",
+        "parsec", "remoting_host",
+    )
+    screen_capture_apps: tuple[str, ...] = (
+        "obs", "obs64", "bdcam", "bandicam", "evcapture", "camtasia", "sharex", "snagit", "screenrec",
+    )
+    night_start: str = "22:00"
+    night_end: str = "06:00"
+    paste_window_s: float = 30.0
+    shift_grace_min: int = 30
+    silence_min_gap_min: int = 3
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, list):
+                object.__setattr__(self, f.name, tuple(value))
+        for pattern in (*self.case_id_patterns, *self.customer_url_patterns):
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise InvalidInput(f"policy: bad regular expression {pattern!r} ({exc})") from exc
+        for name in ("night_start", "night_end"):
+            if not _HHMM.match(getattr(self, name)):
+                raise InvalidInput(f"policy: {name} must be HH:MM")
+        if not self.paste_window_s > 0 or self.silence_min_gap_min < 1 \
+                or not 0 <= self.shift_grace_min <= 180:
+            raise InvalidInput("policy: paste_window_s must be > 0, silence_min_gap_min >= 1 and "
+                               "shift_grace_min within 0..180")
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> Policy:
+        if data is None:
+            return cls()
+        if not isinstance(data, dict):
+            raise InvalidInput("policy must be a JSON object")
+        kwargs: dict[str, Any] = {}
+        for f in fields(cls):
+            if f.name not in data:
+                continue
+            value = data[f.name]
+            default = f.default
+            if isinstance(default, tuple):
+                if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+                    raise InvalidInput(f"policy: {f.name} must be a list of strings")
+                kwargs[f.name] = tuple(value)
+            elif isinstance(default, str):
+                if not isinstance(value, str):
+                    raise InvalidInput(f"policy: {f.name} must be a string")
+                kwargs[f.name] = value
+            else:
+                if isinstance(value, bool) or not isinstance(value, int | float):
+                    raise InvalidInput(f"policy: {f.name} must be a number")
+                kwargs[f.name] = float(value) if isinstance(default, float) else int(value)
+        return cls(**kwargs)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+
+@dataclass(frozen=True)
+class AgentContext:
+    """Who the agent is for the purpose of one day's rollup and comparison with peers."""
+
+    agent_id: str
+    team: str
+    role: str = "agent"
+    shift_start: str = "09:00"
+    shift_end: str = "18:00"
+    tz: str = "Asia/Shanghai"
+    policy: Policy = field(default_factory=Policy)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.agent_id, str) or not re.match(r"^[A-Za-z0-9._-]{1,64}$", self.agent_id):
+            raise InvalidInput("context: agent_id must match [A-Za-z0-9._-]{1,64}")
+        if not isinstance(self.team, str) or not self.team:
+            raise InvalidInput("context: team must be a non-empty string")
+        if self.role not in ROLES:
+            raise InvalidInput(f"context: role must be one of {', '.join(ROLES)}")
+        for name in ("shift_start", "shift_end"):
+            if not isinstance(getattr(self, name), str) or not _HHMM.match(getattr(self, name)):
+                raise InvalidInput(f"context: {name} must be HH:MM")
+        try:
+            ZoneInfo(self.tz)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise InvalidInput(f"context: unknown time zone {self.tz!r}") from exc
+        if not isinstance(self.policy, Policy):
+            raise InvalidInput("context: policy must be a Policy")
+
+
+@dataclass(frozen=True)
+class Feature:
+    """One documented per agent-day number.
+
+    ``direction`` says which deviation deserves a look ("up": more is suspicious, "down": less is,
+    "both"); ``floor`` is the smallest spread the comparison with peers or history assumes, in the
+    feature's unit, so that "0 for everyone, 1 for this agent" does not become an infinite z-score.
+    Events that should never happen on an ordinary day (a removable-drive write, a remote access tool)
+    have a floor of 0.25: one of them is four spreads away from a peer group of zeros.
+    """
+
+    name: str
+    unit: str
+    direction: str
+    floor: float
+    help_en: str
+    help_zh: str
+
+
+FEATURES: tuple[Feature, ...] = (
+    Feature("active_min", "min", "both", 30, "Minutes with input activity (present and not idle).",
+            "有输入活动的分钟数（在线且未空闲）。"),
+    Feature("idle_min", "min", "both", 15, "Minutes the PC was on but idle.", "电脑开着但空闲的分钟数。"),
+    Feature("first_activity", "min vs shift", "both", 20,
+            "First active minute relative to the shift start (negative: before it; 0 without activity).",
+            "首次活动时间相对排班开始的分钟数（负数为提前；无活动时为 0）。"),
+    Feature("last_activity", "min vs shift", "both", 20,
+            "End of the last active minute relative to the shift end (positive: after it).",
+            "最后活动时间相对排班结束的分钟数（正数为延后）。"),
+    Feature("outside_shift_min", "min", "up", 15,
+            "Active minutes outside the scheduled shift and its grace period (policy shift_grace_min).",
+            "排班时间及宽限期（策略 shift_grace_min）以外的活动分钟数。"),
+    Feature("night_min", "min", "up", 10,
+            "Active minutes at night (policy night_start to night_end) outside the shift and its grace.",
+            "排班时间及宽限期以外的夜间活动分钟数（按策略的夜间时段）。"),
+    Feature("cases_closed", "count", "both", 3, "Cases closed.", "结案数。"),
+    Feature("handle_mean_s", "s", "both", 60, "Mean handling time of closed cases (wall clock).",
+            "已结案件的平均处理时长（秒）。"),
+    Feature("handle_median_s", "s", "both", 60, "Median handling time of closed cases.",
+            "已结案件的处理时长中位数（秒）。"),
+    Feature("cases_per_hour", "per active h", "down", 0.5, "Cases closed per active hour.",
+            "每活动小时结案数。"),
+    Feature("utilisation", "ratio", "down", 0.1, "Share of active minutes with a case open.",
+            "有案件打开的活动时间占比。"),
+    Feature("customers_viewed", "count", "up", 3, "Distinct customers whose pages were opened.",
+            "查看过页面的不同客户数。"),
+    Feature("customer_pages", "count", "up", 5, "Customer pages opened.", "打开的客户页面数。"),
+    Feature("pages_without_case", "count", "up", 1,
+            "Customer pages opened with no case open and no case number in the page (need-to-know).",
+            "在没有打开案件、页面也不含案件号时打开的客户页面数（按需知密）。"),
+    Feature("copies", "count", "up", 3, "Copy or cut actions.", "复制或剪切次数。"),
+    Feature("copied_ids", "count", "up", 1, "National ID numbers copied.", "复制的身份证号数量。"),
+    Feature("copied_phones", "count", "up", 2, "Phone numbers copied.", "复制的手机号数量。"),
+    Feature("copied_cards", "count", "up", 1, "Bank card numbers copied.", "复制的银行卡号数量。"),
+    Feature("copies_to_offlist", "count", "up", 1,
+            "Copies of customer data followed within the paste window by a switch to a non-allowed or "
+            "messaging app.", "复制客户数据后在粘贴窗口内切换到非白名单或聊天软件的次数。"),
+    Feature("ids_to_messaging", "count", "up", 0.25,
+            "ID numbers in copies followed within the paste window by a switch to a messaging app.",
+            "复制后在粘贴窗口内切换到聊天软件的身份证号数量。"),
+    Feature("removable_writes", "count", "up", 0.25, "File writes to removable drives.",
+            "写入移动存储的文件数。"),
+    Feature("removable_mb", "MB", "up", 1, "Megabytes written to removable drives.",
+            "写入移动存储的数据量（MB）。"),
+    Feature("drive_mounts", "count", "up", 0.25, "Removable drives mounted.", "插入的移动存储设备次数。"),
+    Feature("remote_access_starts", "count", "up", 0.25, "Remote access tools started.",
+            "远程控制软件启动次数。"),
+    Feature("remote_access_min", "min", "up", 5, "Active minutes with a remote access tool in front.",
+            "远程控制软件在前台的活动分钟数。"),
+    Feature("screen_capture_starts", "count", "up", 0.25, "Screen capture or recording tools started.",
+            "截屏或录屏软件启动次数。"),
+    Feature("screen_capture_min", "min", "up", 5, "Active minutes with a screen capture tool in front.",
+            "截屏或录屏软件在前台的活动分钟数。"),
+    Feature("messaging_min", "min", "up", 10, "Active minutes in messaging apps.", "聊天软件的活动分钟数。"),
+    Feature("offlist_app_min", "min", "up", 10, "Active minutes in apps outside the allow-list.",
+            "白名单以外应用的活动分钟数。"),
+    Feature("offlist_site_min", "min", "up", 10, "Active browser minutes on sites outside the allow-list.",
+            "浏览白名单以外网站的活动分钟数。"),
+    Feature("silent_shift_min", "min", "up", 10,
+            "Shift minutes, after the agent first reported, with no event at all and no clean stop before "
+            "(missing heartbeats, agent killed or cut off).",
+            "首次上报后、排班时间内既无任何事件又非正常停止的分钟数（心跳缺失、客户端被杀或断网）。"),
+    Feature("seq_missing", "count", "up", 0.25,
+            "Events missing from the sequence (seq gaps seen by the collector).",
+            "序号缺失的事件数（采集端发现的序号空缺）。"),
+    Feature("chain_breaks", "count", "up", 0.25, "Broken batch hash chains.", "批次哈希链断裂次数。"),
+    Feature("batch_gaps", "count", "up", 0.25, "Missing upload batches.", "缺失的上传批次数。"),
+    Feature("screenshots", "count", "up", 0.25, "Policy-triggered screenshots.", "策略触发的截屏次数。"),
+    Feature("focus_switches", "count", "both", 20, "Window focus changes.", "窗口切换次数。"),
+    Feature("pages", "count", "both", 10, "Browser pages opened.", "打开的网页数。"),
+)
+FEATURE_NAMES: tuple[str, ...] = tuple(f.name for f in FEATURES)
+FEATURE_BY_NAME: dict[str, Feature] = {f.name: f for f in FEATURES}
+
+# focus codes
+_WORK, _OFFLIST, _MESSAGING, _REMOTE, _CAPTURE, _BROWSER = range(6)
+_USER_KINDS = frozenset({"app.focus", "page.open", "clipboard.copy", "case.open", "case.close", "file.write",
+                         "process.start", "input.active", "device.mount"})
+_CATEGORY_CODE = {"messaging": _MESSAGING, "remote_access": _REMOTE, "screen_capture": _CAPTURE}
+
+
+def _hash(text: str) -> int:
+    return int.from_bytes(hashlib.blake2b(text.encode("utf-8"), digest_size=5).digest(), "big")
+
+
+def _minutes(hhmm: str) -> int:
+    h, m = hhmm.split(":")
+    return int(h) * 60 + int(m)
+
+
+def _clock(minute: int) -> str:
+    minute %= 1440
+    return f"{minute // 60:02d}:{minute % 60:02d}"
+
+
+def _bits(lo: int, hi: int) -> int:
+    """Bit mask for minutes lo <= m < hi."""
+    return ((1 << (hi - lo)) - 1) << lo if hi > lo else 0
+
+
+def _short(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _push(items: list[Any], item: Any, cap: int) -> None:
+    if len(items) < cap:
+        items.append(item)
+
+
+class DayRollup:
+    """Incremental summary of one agent's events on one calendar day (see the module docstring)."""
+
+    def __init__(self, ctx: AgentContext, day: date, state: dict[str, Any]) -> None:
+        self.ctx = ctx
+        self.day = day
+        self._s = state
+        zone = ZoneInfo(ctx.tz)
+        midnight = datetime.combine(day, time(0), zone)
+        self._t0 = midnight.timestamp()
+        self._zone = zone
+        self.n_min = int(round((datetime.combine(day + timedelta(days=1), time(0), zone).timestamp()
+                                - self._t0) / 60))
+        self._shift = self._window(ctx.shift_start, ctx.shift_end)
+        self._shift_start, self._shift_end = _minutes(ctx.shift_start), _minutes(ctx.shift_end)
+        grace = ctx.policy.shift_grace_min
+        self._graced = self._shift if self._shift == _bits(0, self.n_min) else self._window(
+            _clock(self._shift_start - grace), _clock(self._shift_end + grace))
+        self._night = self._window(ctx.policy.night_start, ctx.policy.night_end)
+        pol = ctx.policy
+        self._case_re = [re.compile(p) for p in pol.case_id_patterns]
+        self._cust_re = [re.compile(p) for p in pol.customer_url_patterns]
+        self._allowed = _names(pol.allowed_apps)
+        self._sites = tuple(s.lower() for s in pol.allowed_sites)
+        self._browsers = _names(pol.browser_apps)
+        self._static = {**{a: _MESSAGING for a in _names(pol.messaging_apps)},
+                        **{a: _REMOTE for a in _names(pol.remote_access_apps)},
+                        **{a: _CAPTURE for a in _names(pol.screen_capture_apps)}}
+        self._sensitive = _names(pol.sensitive_apps)
+        self._app_index = {name: i for i, name in enumerate(state["apps"])}
+
+    # ------------------------------------------------------------------ construction and state
+    @classmethod
+    def new(cls, ctx: AgentContext, day: date) -> DayRollup:
+        state: dict[str, Any] = {
+            "v": STATE_VERSION, "agent_id": ctx.agent_id, "day": day.isoformat(),
+            "events": 0, "misrouted": 0, "present": 0, "slot_seq": {}, "starts": [], "stops": [],
+            "idle_starts": [], "idle_spans": [], "case_spans": [], "closed": [], "open_cases": {},
+            "handles": [], "handle_n": 0, "handle_sum": 0.0, "customers": [], "customer_pages": 0,
+            "cust_pages": [], "copies": 0, "ids": 0, "phones": 0, "cards": 0, "sens_copies": [],
+            "switches": [], "focus": {}, "site": {}, "apps": [], "proc_cat": {},
+            "removable_writes": 0, "removable_bytes": 0, "drive_mounts": 0,
+            "proc_starts": {"remote_access": 0, "screen_capture": 0}, "screenshots": 0,
+            "focus_switches": 0, "pages": 0, "integrity": {k: 0 for k in INTEGRITY_KINDS},
+            "outside": [], "evidence": [],
+        }
+        return cls(ctx, day, state)
+
+    @classmethod
+    def from_state(cls, ctx: AgentContext, state: dict[str, Any]) -> DayRollup:
+        if not isinstance(state, dict) or state.get("v") != STATE_VERSION:
+            raise InvalidInput(f"rollup state: expected a version {STATE_VERSION} state object")
+        if state.get("agent_id") != ctx.agent_id:
+            raise InvalidInput("rollup state: belongs to another agent")
+        template = cls.new(ctx, date.today())._s
+        missing = [k for k in template if k not in state]
+        if missing:
+            raise InvalidInput(f"rollup state: missing {', '.join(missing)}")
+        try:
+            day = date.fromisoformat(state["day"])
+            restored = dict(state)
+            restored["present"] = int(state["present"], 16) if isinstance(state["present"], str) else 0
+            restored["slot_seq"] = {int(k): int(v) for k, v in state["slot_seq"].items()}
+            restored["focus"] = {int(k): list(v) for k, v in state["focus"].items()}
+            restored["site"] = {int(k): list(v) for k, v in state["site"].items()}
+            restored["open_cases"] = {str(k): list(v) for k, v in state["open_cases"].items()}
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise InvalidInput(f"rollup state: malformed ({exc})") from exc
+        return cls(ctx, day, restored)
+
+    def to_state(self) -> dict[str, Any]:
+        """A JSON-serialisable copy of the rollup (bounded size: no raw event lists)."""
+        out = dict(self._s)
+        out["present"] = format(self._s["present"], "x")
+        out["slot_seq"] = {str(k): v for k, v in self._s["slot_seq"].items()}
+        out["focus"] = {str(k): v for k, v in self._s["focus"].items()}
+        out["site"] = {str(k): v for k, v in self._s["site"].items()}
+        return out
+
+    # ------------------------------------------------------------------ ingest
+    def _window(self, start: str, end: str) -> int:
+        a, b = _minutes(start), _minutes(end)
+        if a == b:
+            return _bits(0, self.n_min)
+        if a < b:
+            return _bits(a, min(b, self.n_min))
+        return _bits(0, b) | _bits(a, self.n_min)
+
+    def _sec(self, ts: str) -> float:
+        try:
+            return datetime.fromisoformat(ts).timestamp() - self._t0
+        except (TypeError, ValueError) as exc:
+            raise InvalidInput(f"event ts {ts!r} is not RFC 3339") from exc
+
+    def _app(self, name: str) -> int:
+        key = _app_key(name)
+        idx = self._app_index.get(key)
+        if idx is None:
+            apps = self._s["apps"]
+            if len(apps) >= MAX_APPS:
+                return -1
+            idx = len(apps)
+            apps.append(key)
+            self._app_index[key] = idx
+        return idx
+
+    def _evidence(self, kind: str, sec: float, seq: int, **params: Any) -> None:
+        """Keep the earliest MAX_EVIDENCE_PER_KIND moments of each kind (whatever the arrival order)."""
+        ev = self._s["evidence"]
+        same = [k for k, e in enumerate(ev) if e[0] == kind]
+        item = [kind, int(sec), seq, params]
+        if len(same) < MAX_EVIDENCE_PER_KIND:
+            ev.append(item)
+            return
+        latest = max(same, key=lambda k: (ev[k][1], ev[k][2]))
+        if (item[1], item[2]) < (ev[latest][1], ev[latest][2]):
+            ev[latest] = item
+
+    def add(self, event: dict[str, Any]) -> None:
+        """Fold one validated, masked v1 event of this agent and day into the rollup."""
+        try:
+            kind, seq, ts = event["kind"], int(event["seq"]), event["ts"]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InvalidInput(f"event: missing or bad envelope ({exc})") from exc
+        if event.get("agent_id", self.ctx.agent_id) != self.ctx.agent_id:
+            raise InvalidInput("event: belongs to another agent")
+        sec = self._sec(ts)
+        s = self._s
+        minute = int(sec // 60)
+        if not 0 <= minute < self.n_min:
+            s["misrouted"] += 1
+            return
+        s["events"] += 1
+        s["present"] |= 1 << minute
+        slot = minute // SLOT_MIN
+        if seq > s["slot_seq"].get(slot, 0):
+            s["slot_seq"][slot] = seq
+        if kind in _USER_KINDS and not (self._shift >> minute) & 1:
+            out = s["outside"]
+            if not out:
+                out.extend([[sec, seq], [sec, seq]])
+            elif sec < out[0][0]:
+                out[0] = [sec, seq]
+            elif sec > out[1][0]:
+                out[1] = [sec, seq]
+        handler = _HANDLERS.get(kind)
+        if handler is not None:
+            try:
+                handler(self, event, sec, seq)
+            except (KeyError, TypeError, ValueError) as exc:
+                raise InvalidInput(f"event {kind}: bad fields ({exc})") from exc
+
+    def add_integrity(self, kind: str, count: int = 1) -> None:
+        """Record integrity problems the collector found: ``seq_gap`` (count = missing events),
+        ``chain_break`` or ``batch_gap``."""
+        if kind not in INTEGRITY_KINDS:
+            raise InvalidInput(f"integrity kind must be one of {', '.join(INTEGRITY_KINDS)}")
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            raise InvalidInput("integrity count must be a non-negative integer")
+        self._s["integrity"][kind] += count
+
+    def _on_start(self, e: dict[str, Any], sec: float, seq: int) -> None:
+        _push(self._s["starts"], int(sec // 60), 500)
+
+    def _on_stop(self, e: dict[str, Any], sec: float, seq: int) -> None:
+        _push(self._s["stops"], int(sec // 60), 500)
+
+    def _on_focus(self, e: dict[str, Any], sec: float, seq: int) -> None:
+        s = self._s
+        s["focus_switches"] += 1
+        app = self._app(str(e["app"]))
+        minute = int(sec // 60)
+        cur = s["focus"].get(minute)
+        if cur is None or seq > cur[0]:
+            s["focus"][minute] = [seq, app]
+        key = s["apps"][app] if app >= 0 else ""
+        if app < 0 or key not in self._allowed or key in self._static:
+            _push(s["switches"], [int(sec), seq, app], MAX_MOMENTS)
+
+    def _on_page(self, e: dict[str, Any], sec: float, seq: int) -> None:
+        s = self._s
+        s["pages"] += 1
+        url, title = str(e["url"]), str(e.get("title", ""))
+        minute = int(sec // 60)
+        app = self._app(str(e.get("app", "")) or "browser")
+        cur = s["focus"].get(minute)
+        if cur is None or seq > cur[0]:
+            s["focus"][minute] = [seq, app]
+        host = (urlsplit(url).hostname or "").lower()
+        allowed = not self._sites or any(host == d or host.endswith("." + d) for d in self._sites)
+        cur = s["site"].get(minute)
+        if cur is None or seq > cur[0]:
+            s["site"][minute] = [seq, 0 if allowed else 1]
+        if not allowed:
+            self._evidence("offlist_site", sec, seq, host=_short(host, 60))
+        customer = None
+        for rx in self._cust_re:
+            m = rx.search(url)
+            if m:
+                customer = m.group(1) if m.groups() else m.group(0)
+                break
+        if customer is None:
+            return
+        s["customer_pages"] += 1
+        h = _hash(customer)
+        custs = s["customers"]
+        pos = bisect.bisect_left(custs, h)
+        if (pos == len(custs) or custs[pos] != h) and len(custs) < MAX_CUSTOMERS:
+            custs.insert(pos, h)
+        has_case = any(rx.search(url) or rx.search(title) for rx in self._case_re)
+        if not has_case:
+            _push(s["cust_pages"], [int(sec), seq, customer[-4:]], MAX_MOMENTS * 3)
+
+    def _on_copy(self, e: dict[str, Any], sec: float, seq: int) -> None:
+        s = self._s
+        s["copies"] += 1
+        cls = e.get("classes") or {}
+        ids, phones, cards = (int(cls.get(k, 0)) for k in ("id_number", "phone", "bank_card"))
+        s["ids"] += ids
+        s["phones"] += phones
+        s["cards"] += cards
+        source = _app_key(str(e.get("app", "")))
+        if ids or phones or cards or source in self._sensitive:
+            _push(s["sens_copies"], [int(sec), seq, ids, phones, cards], MAX_MOMENTS)
+        if ids or cards:
+            self._evidence("id_copy", sec, seq, ids=ids, phones=phones, cards=cards, app=_short(source, 40))
+
+    def _on_idle(self, e: dict[str, Any], sec: float, seq: int) -> None:
+        _push(self._s["idle_starts"], int(sec - float(e["threshold_s"])), MAX_SPANS)
+
+    def _on_active(self, e: dict[str, Any], sec: float, seq: int) -> None:
+        _push(self._s["idle_spans"], [int(sec - float(e["idle_s"])), int(sec)], MAX_SPANS)
+
+    def _on_case_open(self, e: dict[str, Any], sec: float, seq: int) -> None:
+        key = format(_hash(str(e["case_id"])), "x")
+        opened = self._s["open_cases"]
+        if key not in opened and len(opened) < MAX_SPANS:
+            opened[key] = [int(sec), seq]
+
+    def _on_case_close(self, e: dict[str, Any], sec: float, seq: int) -> None:
+        s = self._s
+        wall = float(e["wall_s"])
+        s["handle_n"] += 1
+        s["handle_sum"] += wall
+        _push(s["handles"], int(round(wall)), MAX_SPANS)
+        _push(s["case_spans"], [int(sec - wall), int(sec)], MAX_SPANS)
+        _push(s["closed"], format(_hash(str(e["case_id"])), "x"), MAX_SPANS)
+
+    def _on_file(self, e: dict[str, Any], sec: float, seq: int) -> None:
+        if not e.get("removable") or e.get("op") == "deleted":
+            return
+        s = self._s
+        s["removable_writes"] += 1
+        size = int(e.get("size") or 0)
+        s["removable_bytes"] += size
+        path = str(e.get("dest_path") or e.get("path", ""))
+        name = path.replace("\\", "/").rsplit("/", 1)[-1]
+        self._evidence("usb_write", sec, seq, file=_short(name, 50), mb=round(size / 1e6, 1))
+
+    def _on_mount(self, e: dict[str, Any], sec: float, seq: int) -> None:
+        if e.get("removable"):
+            self._s["drive_mounts"] += 1
+            self._evidence("drive_mount", sec, seq, label=_short(str(e.get("label", "")), 40))
+
+    def _on_process(self, e: dict[str, Any], sec: float, seq: int) -> None:
+        category = str(e.get("category", "other"))
+        name = _app_key(str(e.get("name", "")))
+        if category in _CATEGORY_CODE and len(self._s["proc_cat"]) < MAX_APPS:
+            self._s["proc_cat"][name] = category
+        if category in ("remote_access", "screen_capture"):
+            self._s["proc_starts"][category] += 1
+            self._evidence(category, sec, seq, name=_short(name, 40))
+
+    def _on_screenshot(self, e: dict[str, Any], sec: float, seq: int) -> None:
+        self._s["screenshots"] += 1
+        self._evidence("screenshot", sec, seq, reason=_short(str(e.get("reason", "")), 40))
+
+    # ------------------------------------------------------------------ derived views
+    def _code(self, app_idx: int) -> int:
+        if app_idx < 0:
+            return _OFFLIST
+        name = self._s["apps"][app_idx]
+        if name in self._s["proc_cat"]:
+            return _CATEGORY_CODE[self._s["proc_cat"][name]]
+        if name in self._static:
+            return self._static[name]
+        if name in self._browsers:
+            return _BROWSER
+        if not self._allowed or name in self._allowed:
+            return _WORK
+        return _OFFLIST
+
+    def _last_present_sec(self) -> int:
+        present = self._s["present"]
+        return (present.bit_length() * 60) if present else 0
+
+    def _idle_bits(self, present: int) -> int:
+        s = self._s
+        idle = 0
+        spans = sorted(s["idle_spans"])
+        for a, b in spans:
+            idle |= _bits(max(0, -(-a // 60)), min(self.n_min, b // 60))
+        ends = sorted(b for _, b in spans)
+        starts = sorted(s["idle_starts"])
+        for k, a in enumerate(starts):
+            following = starts[k + 1] if k + 1 < len(starts) else 1 << 40
+            pos = bisect.bisect_left(ends, a)
+            if pos < len(ends) and ends[pos] <= following:
+                continue  # this idle period ended with an input.active
+            m = max(0, -(-a // 60))
+            while m < self.n_min and (present >> m) & 1:
+                idle |= 1 << m
+                m += 1
+        return idle
+
+    def _case_spans(self) -> list[tuple[int, int]]:
+        s = self._s
+        closed = set(s["closed"])
+        spans = [(a, b) for a, b in s["case_spans"]]
+        end = self._last_present_sec()
+        spans += [(a, max(a + 1, end)) for key, (a, _) in s["open_cases"].items() if key not in closed]
+        spans.sort()
+        merged: list[tuple[int, int]] = []
+        for a, b in spans:
+            if merged and a <= merged[-1][1]:
+                merged[-1] = (merged[-1][0], max(merged[-1][1], b))
+            else:
+                merged.append((a, b))
+        return merged
+
+    @staticmethod
+    def _covered(spans: list[tuple[int, int]], sec: int) -> bool:
+        pos = bisect.bisect_right(spans, (sec, 1 << 62)) - 1
+        return pos >= 0 and spans[pos][0] <= sec <= spans[pos][1]
+
+    def _pages_without_case(self, spans: list[tuple[int, int]]) -> list[list[Any]]:
+        return sorted(p for p in self._s["cust_pages"] if not self._covered(spans, p[0]))
+
+    def _offlist_copies(self) -> list[tuple[list[Any], list[Any], int]]:
+        """Sensitive copies followed within the paste window by a switch to an off-list/messaging app."""
+        window = self.ctx.policy.paste_window_s
+        flagged = sorted((sw[0], sw[1], sw[2], self._code(sw[2])) for sw in self._s["switches"])
+        flagged = [f for f in flagged if f[3] in (_OFFLIST, _MESSAGING)]
+        times = [f[0] for f in flagged]
+        out = []
+        for copy in sorted(self._s["sens_copies"]):
+            pos = bisect.bisect_right(times, copy[0])
+            while pos < len(flagged) and flagged[pos][0] <= copy[0] + window:
+                if flagged[pos][1] > copy[1]:
+                    out.append((copy, list(flagged[pos][:3]), flagged[pos][3]))
+                    break
+                pos += 1
+        return out
+
+    def _silences(self, present: int, limit_min: int) -> list[tuple[int, int]]:
+        """Runs of silent shift minutes (after the first report, not after a clean stop)."""
+        if not present:
+            return []
+        first = (present & -present).bit_length() - 1
+        stops = set(self._s["stops"])
+        gap = self.ctx.policy.silence_min_gap_min
+        runs = []
+        m = first
+        end = min(self.n_min, limit_min)
+        while m < end:
+            if (present >> m) & 1 or not (self._shift >> m) & 1:
+                m += 1
+                continue
+            start = m
+            while m < end and not (present >> m) & 1 and (self._shift >> m) & 1:
+                m += 1
+            clean = (start - 1) in stops or start in stops
+            if m - start >= gap and not clean:
+                runs.append((start, m))
+        return runs
+
+    def _focus_minutes(self, active: int) -> dict[int, int]:
+        s = self._s
+        minutes = dict.fromkeys(range(6), 0)
+        offsite = 0
+        focus, site = s["focus"], s["site"]
+        code, site_code = _WORK, 0
+        present = s["present"]
+        for m in range(self.n_min):
+            if m in focus:
+                code = self._code(focus[m][1])
+            if m in site:
+                site_code = site[m][1]
+            if not (present >> m) & 1:
+                code, site_code = _WORK, 0
+                continue
+            if (active >> m) & 1:
+                minutes[code] += 1
+                if code == _BROWSER and site_code:
+                    offsite += 1
+        minutes[-1] = offsite
+        return minutes
+
+    @staticmethod
+    def _vs(minute: int, reference: int) -> float:
+        """Circular difference minute - reference in minutes, within [-720, 720)."""
+        return float((minute - reference + 720) % 1440 - 720)
+
+    def _limit_min(self, now: datetime | None) -> int:
+        if now is None:
+            return self.n_min
+        return max(0, min(self.n_min, int((now.timestamp() - self._t0) // 60)))
+
+    def features(self, now: datetime | None = None) -> dict[str, float]:
+        """The day's numbers, one per :data:`FEATURES` entry (``now``: the day is not over yet)."""
+        s = self._s
+        present = s["present"]
+        idle = self._idle_bits(present) & present
+        active = present & ~idle
+        n_active = active.bit_count()
+        first = (active & -active).bit_length() - 1
+        spans = self._case_spans()
+        case_bits = 0
+        for a, b in spans:
+            case_bits |= _bits(max(0, a // 60), min(self.n_min, -(-b // 60)))
+        handles = sorted(s["handles"])
+        n = s["handle_n"]
+        focus = self._focus_minutes(active)
+        offlist = self._offlist_copies()
+        silent = sum(b - a for a, b in self._silences(present, self._limit_min(now)))
+        integ = s["integrity"]
+        return {
+            "active_min": float(n_active),
+            "idle_min": float(idle.bit_count()),
+            "first_activity": self._vs(first, self._shift_start) if active else 0.0,
+            "last_activity": self._vs(active.bit_length(), self._shift_end) if active else 0.0,
+            "outside_shift_min": float((active & ~self._graced).bit_count()),
+            "night_min": float((active & self._night & ~self._graced).bit_count()),
+            "cases_closed": float(n),
+            "handle_mean_s": s["handle_sum"] / n if n else 0.0,
+            "handle_median_s": float(_median(handles)) if handles else 0.0,
+            "cases_per_hour": n / (n_active / 60) if n_active else 0.0,
+            "utilisation": (active & case_bits).bit_count() / n_active if n_active else 0.0,
+            "customers_viewed": float(len(s["customers"])),
+            "customer_pages": float(s["customer_pages"]),
+            "pages_without_case": float(len(self._pages_without_case(spans))),
+            "copies": float(s["copies"]),
+            "copied_ids": float(s["ids"]),
+            "copied_phones": float(s["phones"]),
+            "copied_cards": float(s["cards"]),
+            "copies_to_offlist": float(len(offlist)),
+            "ids_to_messaging": float(sum(c[2] for c, _, code in offlist if code == _MESSAGING)),
+            "removable_writes": float(s["removable_writes"]),
+            "removable_mb": s["removable_bytes"] / 1e6,
+            "drive_mounts": float(s["drive_mounts"]),
+            "remote_access_starts": float(s["proc_starts"]["remote_access"]),
+            "remote_access_min": float(focus[_REMOTE]),
+            "screen_capture_starts": float(s["proc_starts"]["screen_capture"]),
+            "screen_capture_min": float(focus[_CAPTURE]),
+            "messaging_min": float(focus[_MESSAGING]),
+            "offlist_app_min": float(focus[_OFFLIST]),
+            "offlist_site_min": float(focus[-1]),
+            "silent_shift_min": float(silent),
+            "seq_missing": float(integ["seq_gap"]),
+            "chain_breaks": float(integ["chain_break"]),
+            "batch_gaps": float(integ["batch_gap"]),
+            "screenshots": float(s["screenshots"]),
+            "focus_switches": float(s["focus_switches"]),
+            "pages": float(s["pages"]),
+        }
+
+    def strip(self) -> str:
+        """The day's activity at :data:`SLOT_MIN` resolution: ``a`` active, ``i`` idle, ``-`` absent."""
+        present = self._s["present"]
+        idle = self._idle_bits(present) & present
+        active = present & ~idle
+        out = []
+        for start in range(0, self.n_min, SLOT_MIN):
+            mask = _bits(start, min(start + SLOT_MIN, self.n_min))
+            n_act, n_idle = (active & mask).bit_count(), (idle & mask).bit_count()
+            out.append("-" if n_act + n_idle == 0 else ("a" if n_act >= n_idle else "i"))
+        return "".join(out)
+
+    # ------------------------------------------------------------------ evidence
+    def _ts(self, sec: float) -> str:
+        moment = datetime.fromtimestamp(self._t0 + sec, self._zone)
+        return moment.isoformat(timespec="seconds")
+
+    def _slot_seq_before(self, minute: int) -> int:
+        slots = self._s["slot_seq"]
+        for slot in range(minute // SLOT_MIN, -1, -1):
+            if slot in slots:
+                return int(slots[slot])
+        return 0
+
+    def evidence(self, now: datetime | None = None) -> list[dict[str, Any]]:
+        """Notable moments of the day, oldest first, bounded: ``{ts, kind, seq, what, what_zh}``."""
+        s = self._s
+        raw: list[tuple[str, float, int, dict[str, Any]]] = [
+            (k, sec, seq, p) for k, sec, seq, p in s["evidence"]]
+        spans = self._case_spans()
+        for sec, seq, tail in self._pages_without_case(spans)[:MAX_EVIDENCE_PER_KIND]:
+            raw.append(("page_without_case", sec, seq, {"customer": tail}))
+        for copy, switch, _code in self._offlist_copies()[:MAX_EVIDENCE_PER_KIND]:
+            app = s["apps"][switch[2]] if switch[2] >= 0 else "?"
+            raw.append(("copy_to_offlist", switch[0], switch[1],
+                        {"ids": copy[2], "phones": copy[3], "cards": copy[4], "app": app,
+                         "after_s": switch[0] - copy[0], "copy_seq": copy[1]}))
+        for a, b in self._silences(s["present"], self._limit_min(now))[:MAX_EVIDENCE_PER_KIND]:
+            raw.append(("silence", a * 60, self._slot_seq_before(max(a - 1, 0)),
+                        {"minutes": b - a, "until": f"{b // 60:02d}:{b % 60:02d}"}))
+        if s["outside"]:
+            (a, aseq), (b, bseq) = s["outside"]
+            raw.append(("outside_shift", a, aseq, {"edge": "first"}))
+            if bseq != aseq:
+                raw.append(("outside_shift", b, bseq, {"edge": "last"}))
+        raw.sort(key=lambda r: (r[1], r[2]))
+        out = []
+        for kind, sec, seq, params in raw:
+            en, zh = describe_moment(kind, params)
+            out.append({"ts": self._ts(sec), "kind": kind, "seq": int(seq), "what": en, "what_zh": zh})
+        return out
+
+
+def _median(values: list[int]) -> float:
+    n = len(values)
+    mid = n // 2
+    return float(values[mid]) if n % 2 else (values[mid - 1] + values[mid]) / 2
+
+
+def describe_moment(kind: str, p: dict[str, Any]) -> tuple[str, str]:
+    """English and Chinese text for one evidence moment."""
+    if kind == "id_copy":
+        return (f"copied {p['ids']} ID and {p['cards']} bank card numbers in {p['app']}",
+                f"在 {p['app']} 中复制了 {p['ids']} 个身份证号、{p['cards']} 个银行卡号")
+    if kind == "copy_to_offlist":
+        n = p["ids"] + p["phones"] + p["cards"]
+        if not n:
+            return (f"switched to {p['app']} {p['after_s']} s after a copy in a customer-data app",
+                    f"在客户数据应用中复制后 {p['after_s']} 秒切换到 {p['app']}")
+        return (f"switched to {p['app']} {p['after_s']} s after copying {n} customer numbers",
+                f"复制 {n} 个客户号码后 {p['after_s']} 秒切换到 {p['app']}")
+    if kind == "usb_write":
+        return (f"wrote {p['file']} ({p['mb']} MB) to a removable drive",
+                f"向移动存储写入 {p['file']}（{p['mb']} MB）")
+    if kind == "drive_mount":
+        return f"removable drive '{p['label']}' mounted", f"插入移动存储“{p['label']}”"
+    if kind == "remote_access":
+        return f"remote access tool {p['name']} started", f"启动远程控制软件 {p['name']}"
+    if kind == "screen_capture":
+        return f"screen capture tool {p['name']} started", f"启动截屏/录屏软件 {p['name']}"
+    if kind == "screenshot":
+        return f"policy screenshot ({p['reason']})", f"策略截屏（{p['reason']}）"
+    if kind == "page_without_case":
+        return (f"opened customer …{p['customer']} with no case open",
+                f"未打开案件时查看客户 …{p['customer']}")
+    if kind == "offlist_site":
+        return f"visited {p['host']} (not on the allow-list)", f"访问白名单以外的网站 {p['host']}"
+    if kind == "silence":
+        return (f"no events for {p['minutes']} min during the shift (until {p['until']})",
+                f"排班时间内 {p['minutes']} 分钟无任何事件（至 {p['until']}）")
+    if kind == "outside_shift":
+        edge = "first" if p["edge"] == "first" else "last"
+        zh = "排班外的首次活动" if edge == "first" else "排班外的最后活动"
+        return f"{edge} activity outside the shift", zh
+    return kind, kind
+
+
+_HANDLERS = {
+    "agent.start": DayRollup._on_start,
+    "agent.stop": DayRollup._on_stop,
+    "app.focus": DayRollup._on_focus,
+    "page.open": DayRollup._on_page,
+    "clipboard.copy": DayRollup._on_copy,
+    "input.idle": DayRollup._on_idle,
+    "input.active": DayRollup._on_active,
+    "case.open": DayRollup._on_case_open,
+    "case.close": DayRollup._on_case_close,
+    "file.write": DayRollup._on_file,
+    "device.mount": DayRollup._on_mount,
+    "process.start": DayRollup._on_process,
+    "screenshot": DayRollup._on_screenshot,
+}

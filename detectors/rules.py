@@ -1,0 +1,175 @@
+"""Hard policy breaches: one table of rules with configurable thresholds, and the rules scorer.
+
+A rule fires when its feature reaches its threshold (``value >= threshold``). Every rule can be
+re-tuned, re-graded or switched off through :meth:`RuleSet.with_overrides`
+(``{"bulk_id_copy": {"threshold": 20, "severity": "medium", "enabled": true}}``); reviewer labels
+tune them too (:mod:`detectors.labels`).
+
+As an ensemble member (``rules``) the rule set scores an agent-day by the severity weights of the
+rules that fired, each scaled up gently with how far the value went past the threshold.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from detectors.base import Detector, Matrix, Vector
+from detectors.errors import ConfigError
+from detectors.registry import register
+from detectors.rollup import FEATURE_BY_NAME, FEATURE_NAMES
+
+SEVERITIES = ("low", "medium", "high", "critical")
+SEVERITY_WEIGHT = {"low": 1.0, "medium": 2.0, "high": 4.0, "critical": 8.0}
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    feature: str
+    threshold: float
+    severity: str
+    help_en: str
+    help_zh: str
+    enabled: bool = True
+
+    def __post_init__(self) -> None:
+        if self.feature not in FEATURE_BY_NAME:
+            raise ConfigError(f"rule {self.name!r}: unknown feature {self.feature!r}")
+        if self.severity not in SEVERITIES:
+            raise ConfigError(f"rule {self.name!r}: severity must be one of {', '.join(SEVERITIES)}")
+        if isinstance(self.threshold, bool) or not isinstance(self.threshold, int | float) \
+                or not math.isfinite(self.threshold) or self.threshold <= 0:
+            raise ConfigError(f"rule {self.name!r}: threshold must be a positive number")
+
+
+RULES: tuple[Rule, ...] = (
+    Rule("id_to_messaging", "ids_to_messaging", 1, "medium",
+         "an ID number copied and then taken to a messaging app", "身份证号复制后切换到聊天软件"),
+    Rule("ids_to_messaging", "ids_to_messaging", 5, "critical",
+         "several ID numbers copied and then taken to a messaging app", "多个身份证号复制后切换到聊天软件"),
+    Rule("bulk_id_copy", "copied_ids", 10, "high", "many ID numbers copied", "大量复制身份证号"),
+    Rule("bulk_card_copy", "copied_cards", 10, "high", "many bank card numbers copied", "大量复制银行卡号"),
+    Rule("copy_to_offlist", "copies_to_offlist", 3, "medium",
+         "customer data copied and then taken to a non-allowed app", "客户数据复制后切换到非白名单应用"),
+    Rule("removable_write", "removable_writes", 1, "high", "files written to a removable drive",
+         "向移动存储写入文件"),
+    Rule("drive_mount", "drive_mounts", 1, "low", "removable drive plugged in", "插入移动存储"),
+    Rule("remote_access", "remote_access_starts", 1, "high", "remote access tool started",
+         "启动远程控制软件"),
+    Rule("screen_capture", "screen_capture_starts", 1, "high", "screen capture or recording tool started",
+         "启动截屏或录屏软件"),
+    Rule("agent_silenced", "silent_shift_min", 30, "high", "agent silent during the shift",
+         "排班时间内客户端无上报"),
+    Rule("seq_gap", "seq_missing", 1, "medium", "events missing from the agent's sequence",
+         "客户端事件序号缺失"),
+    Rule("chain_break", "chain_breaks", 1, "high", "batch chain broken (batches altered or deleted)",
+         "批次哈希链断裂（批次被篡改或删除）"),
+    Rule("batch_gap", "batch_gaps", 1, "medium", "upload batches missing", "上传批次缺失"),
+    Rule("after_hours", "outside_shift_min", 60, "medium",
+         "long activity outside the shift and its grace period", "排班及宽限期外长时间活动"),
+    Rule("night_work", "night_min", 30, "medium", "activity at night", "夜间活动"),
+    Rule("browse_without_case", "pages_without_case", 10, "medium",
+         "customer pages opened without a case", "无案件时查看客户页面"),
+    Rule("offlist_sites", "offlist_site_min", 60, "low", "long time on sites outside the allow-list",
+         "长时间浏览白名单以外网站"),
+    Rule("offlist_apps", "offlist_app_min", 60, "low", "long time in apps outside the allow-list",
+         "长时间使用白名单以外应用"),
+)
+
+
+@dataclass(frozen=True)
+class RuleHit:
+    rule: Rule
+    value: float
+
+
+class RuleSet:
+    """An immutable, validated set of rules (the defaults plus any overrides)."""
+
+    def __init__(self, rules: tuple[Rule, ...] = RULES) -> None:
+        names = [r.name for r in rules]
+        if len(set(names)) != len(names):
+            raise ConfigError("rule names must be unique")
+        self.rules = tuple(rules)
+        self.by_name = {r.name: r for r in self.rules}
+        active = [r for r in self.rules if r.enabled]
+        self._cols = np.array([FEATURE_NAMES.index(r.feature) for r in active], dtype=np.int_)
+        self._thr = np.array([r.threshold for r in active], dtype=np.float64)
+        self._w = np.array([SEVERITY_WEIGHT[r.severity] for r in active], dtype=np.float64)
+        self._active = active
+
+    def with_overrides(self, overrides: Mapping[str, Mapping[str, Any]] | None) -> RuleSet:
+        if not overrides:
+            return self
+        if not isinstance(overrides, Mapping):
+            raise ConfigError("rule overrides must map rule names to settings")
+        updated = dict(self.by_name)
+        for name, change in overrides.items():
+            if name not in updated:
+                raise ConfigError(f"unknown rule {name!r} (known: {', '.join(self.by_name)})")
+            if not isinstance(change, Mapping) or set(change) - {"threshold", "severity", "enabled"}:
+                raise ConfigError(f"rule {name!r}: only threshold, severity and enabled can be set")
+            updated[name] = replace(updated[name], **dict(change))
+        return RuleSet(tuple(updated.values()))
+
+    def to_dict(self) -> dict[str, dict[str, Any]]:
+        return {r.name: {"threshold": r.threshold, "severity": r.severity, "enabled": r.enabled}
+                for r in self.rules}
+
+    def evaluate(self, features: Mapping[str, float]) -> list[RuleHit]:
+        """The rules one agent-day breaks, most severe first."""
+        hits = [RuleHit(r, float(features.get(r.feature, 0.0))) for r in self._active
+                if float(features.get(r.feature, 0.0)) >= r.threshold]
+        hits.sort(key=lambda h: (-SEVERITY_WEIGHT[h.rule.severity], -h.value / h.rule.threshold))
+        return hits
+
+    def grade(self, X: Matrix) -> NDArray[np.int_]:
+        """Per row, the index in SEVERITIES of the most severe rule that fired (-1: none)."""
+        out = np.full(X.shape[0], -1, dtype=np.int_)
+        for rule, col, thr in zip(self._active, self._cols, self._thr, strict=True):
+            fired = X[:, col] >= thr
+            out[fired] = np.maximum(out[fired], SEVERITIES.index(rule.severity))
+        return out
+
+    def score(self, X: Matrix) -> Vector:
+        """Severity-weighted breaches per row of a raw feature matrix (FEATURE_NAMES order)."""
+        if not self._active:
+            return np.zeros(X.shape[0])
+        values = X[:, self._cols]
+        ratio = values / self._thr
+        fired = ratio >= 1.0
+        excess = 1.0 + 0.25 * np.log(np.where(fired, ratio, 1.0))
+        return np.asarray((fired * self._w * np.minimum(excess, 3.0)).sum(axis=1), dtype=np.float64)
+
+
+@register
+class RulesDetector(Detector):
+    name = "rules"
+    view = "raw"
+    help = "Hard policy breaches, weighted by severity (see detectors.rules.RULES)."
+    min_samples = 1
+
+    def __init__(self, contamination: float = 0.1, random_state: int = 0,
+                 rules: RuleSet | None = None) -> None:
+        super().__init__(contamination, random_state)
+        if rules is not None and not isinstance(rules, RuleSet):
+            raise ConfigError("rules must be a RuleSet")
+        self.rules = rules
+
+    def get_params(self) -> dict[str, Any]:
+        return {**super().get_params(), "rules": self.rules}
+
+    def _fit(self, X: Matrix) -> Vector:
+        if X.shape[1] != len(FEATURE_NAMES):
+            raise ValueError(f"the rules need the {len(FEATURE_NAMES)} raw features")
+        self.rules_ = self.rules or RuleSet()
+        return self._score(X)
+
+    def _score(self, X: Matrix) -> Vector:
+        return self.rules_.score(X)

@@ -1,0 +1,385 @@
+"""One day's report: score every agent-day, rank, explain, grade and summarise by team.
+
+``score_day`` is the one entry point the collector calls; it does no storage and no HTTP. Its input
+is the day's rollups (:class:`AgentDayInput`: context, features, evidence, activity strip) and each
+agent's trailing feature history; reviewer labels, if given, tune the thresholds first
+(:mod:`detectors.labels`) and are shown on today's findings.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from datetime import date
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from detectors.base import Matrix
+from detectors.ensemble import COMBINATIONS, DEFAULT_MEMBERS, Ensemble, EnsembleResult
+from detectors.errors import ConfigError, InvalidInput
+from detectors.labels import Label, Thresholds, tune
+from detectors.reasons import Reason, explain
+from detectors.rollup import FEATURE_NAMES, AgentContext
+from detectors.rules import SEVERITIES, RuleSet
+from detectors.views import PeerView, SelfView, peer_view, self_view
+
+LEVELS = ("none", *SEVERITIES)
+MAX_CHART_PEERS = 300
+
+
+def _s(default: Any, help_text: str) -> Any:
+    return field(default=default, metadata={"help": help_text})
+
+
+@dataclass(frozen=True)
+class ScoringConfig:
+    """Scoring settings: one declarative table (name, type and default from the field, help text)."""
+
+    members: tuple[str, ...] = _s(DEFAULT_MEMBERS, "Ensemble members, by detector registry name.")
+    combine: str = _s("fisher", f"How member ranks combine: {', '.join(COMBINATIONS)}.")
+    weights: tuple[tuple[str, float], ...] = _s((), "Member weights in the combination (default 1 each).")
+    min_peers: int = _s(5, "Smallest peer group (same team and role); smaller groups widen to the role.")
+    min_history: int = _s(5, "Days of own history before the agent is also compared with its past.")
+    history_days: int = _s(30, "Trailing days of own history used.")
+    min_fit: int = _s(5, "Fewest agent-days a model is fitted on; with fewer a member does not score.")
+    contamination: float = _s(0.05, "Expected share of unusual agent-days (sets each member's threshold_).")
+    random_state: int = _s(0, "Seed of the randomised members.")
+    threshold_low: float = _s(0.5, "Score from which an agent-day is a low-severity finding.")
+    threshold_medium: float = _s(0.62, "Score from which a finding is medium severity.")
+    threshold_high: float = _s(0.8, "Score from which a finding is high severity.")
+    rules: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...] = _s(
+        (), "Rule overrides: {rule: {threshold, severity, enabled}}.")
+    tune_from_labels: bool = _s(True, "Let reviewer labels move the thresholds (see detectors.labels).")
+    min_labels: int = _s(10, "Labels needed before the score thresholds move.")
+    max_findings: int = _s(100, "Most findings listed in a report.")
+    max_reasons: int = _s(3, "Most reasons per finding.")
+    reason_min_z: float = _s(3.0, "Smallest deviation (robust z) worth a reason.")
+    max_evidence: int = _s(8, "Most evidence links per finding.")
+
+    def __post_init__(self) -> None:
+        for name in ("min_peers", "min_history", "history_days", "min_fit", "min_labels", "max_findings",
+                     "max_reasons", "max_evidence"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"setting {name!r} must be a positive integer")
+        if self.min_fit < 2:
+            raise ConfigError("setting 'min_fit' must be at least 2")
+        if self.combine not in COMBINATIONS:
+            raise ConfigError(f"setting 'combine' must be one of {', '.join(COMBINATIONS)}")
+        if not 0 < self.contamination <= 0.5:
+            raise ConfigError("setting 'contamination' must be in (0, 0.5]")
+        self.thresholds()
+
+    def thresholds(self) -> Thresholds:
+        try:
+            return Thresholds(self.threshold_low, self.threshold_medium, self.threshold_high)
+        except InvalidInput as exc:
+            raise ConfigError(exc.reason) from exc
+
+    def rule_set(self) -> RuleSet:
+        return RuleSet().with_overrides({name: dict(change) for name, change in self.rules})
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | None) -> ScoringConfig:
+        if not data:
+            return cls()
+        known = {f.name: f for f in fields(cls)}
+        unknown = set(data) - set(known)
+        if unknown:
+            raise ConfigError(f"unknown scoring setting(s): {', '.join(sorted(unknown))}")
+        kwargs: dict[str, Any] = {}
+        for name, value in data.items():
+            default = known[name].default
+            try:
+                if name == "members":
+                    kwargs[name] = tuple(str(v) for v in value)
+                elif name == "weights":
+                    kwargs[name] = tuple((str(k), float(v)) for k, v in dict(value).items())
+                elif name == "rules":
+                    kwargs[name] = tuple((str(k), tuple(dict(v).items())) for k, v in dict(value).items())
+                elif isinstance(default, bool):
+                    if not isinstance(value, bool):
+                        raise TypeError("expected true or false")
+                    kwargs[name] = value
+                elif isinstance(default, int):
+                    if isinstance(value, bool) or int(value) != value:
+                        raise TypeError("expected an integer")
+                    kwargs[name] = int(value)
+                elif isinstance(default, float):
+                    kwargs[name] = float(value)
+                else:
+                    kwargs[name] = str(value)
+            except (TypeError, ValueError) as exc:
+                raise ConfigError(f"setting {name!r}: {exc}") from exc
+        return cls(**kwargs)
+
+
+def settings_markdown() -> str:
+    """The scoring settings as a Markdown table, generated from :class:`ScoringConfig`."""
+    lines = ["| setting | default | meaning |", "|---|---|---|"]
+    for f in fields(ScoringConfig):
+        lines.append(f"| `{f.name}` | `{f.default!r}` | {f.metadata['help']} |")
+    return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class AgentDayInput:
+    """One agent-day as the collector hands it over: who, the rollup's features and evidence."""
+
+    ctx: AgentContext
+    features: Mapping[str, float]
+    evidence: Sequence[Mapping[str, Any]] = ()
+    strip: str = ""
+
+
+@dataclass
+class TeamFigures:
+    team: str
+    agents: int
+    leads: int
+    active_min: float
+    active_min_mean: float
+    utilisation: float
+    aht_s: float
+    cases_closed: float
+    cases_per_hour: float
+    findings: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: (round(v, 3) if isinstance(v, float) else v) for k, v in self.__dict__.items()}
+
+
+@dataclass
+class Finding:
+    agent_id: str
+    team: str
+    role: str
+    rank: int
+    score: float
+    severity: str
+    reasons: list[Reason]
+    rules: list[str]
+    evidence: list[dict[str, Any]]
+    features: dict[str, float]
+    members: dict[str, float | None]
+    shift: tuple[str, str]
+    strip: str = ""
+    label: str | None = None
+    charts: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "agent_id": self.agent_id, "rank": self.rank, "score": round(self.score, 4),
+            "severity": self.severity, "reasons": [r.text for r in self.reasons],
+            "reasons_zh": [r.text_zh for r in self.reasons], "team": self.team, "role": self.role,
+            "rules": self.rules, "reason_details": [r.to_dict() for r in self.reasons],
+            "evidence": self.evidence, "members": self.members, "label": self.label,
+            "features": {k: round(v, 3) for k, v in self.features.items()},
+        }
+
+
+@dataclass
+class DailyReport:
+    day: date
+    findings: list[Finding]
+    teams: list[TeamFigures]
+    agents_scored: int
+    members: list[str]
+    thresholds: Thresholds
+    rules: dict[str, dict[str, Any]]
+    ranking: list[tuple[str, float]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "date": self.day.isoformat(),
+            "findings": [f.to_dict() for f in self.findings],
+            "agents_scored": self.agents_scored,
+            "members": self.members,
+            "thresholds": {"low": self.thresholds.low, "medium": self.thresholds.medium,
+                           "high": self.thresholds.high},
+            "rules": self.rules,
+            "teams": [t.to_dict() for t in self.teams],
+        }
+
+    def to_json(self, indent: int | None = 1) -> str:
+        return json.dumps(self.to_dict(), ensure_ascii=False, indent=indent)
+
+
+@dataclass
+class DayScores:
+    """Everything computed for one day before the report is written (used by evaluation too)."""
+
+    rows: list[AgentDayInput]
+    F: Matrix
+    peer: PeerView
+    own: SelfView
+    result: EnsembleResult
+    order: NDArray[np.int_]
+
+
+def _matrix(rows: Sequence[Mapping[str, float]], what: str) -> Matrix:
+    try:
+        arr = np.array([[float(r.get(n, 0.0)) for n in FEATURE_NAMES] for r in rows], dtype=np.float64)
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise InvalidInput(f"{what}: features must map names to numbers ({exc})") from exc
+    arr = arr.reshape(len(rows), len(FEATURE_NAMES))
+    if not np.isfinite(arr).all():
+        raise InvalidInput(f"{what}: features must be finite numbers")
+    return arr
+
+
+def compute(today: Sequence[AgentDayInput], history: Mapping[str, Sequence[Mapping[str, float]]],
+            config: ScoringConfig, rules: RuleSet) -> DayScores:
+    """Views, ensemble scores and ranking of one day's agents."""
+    rows = list(today)
+    ids = [r.ctx.agent_id for r in rows]
+    if len(set(ids)) != len(ids):
+        raise InvalidInput("each agent may appear only once in a day")
+    F = _matrix([r.features for r in rows], "today")
+    hist = [_matrix(list(history.get(a, ()))[-config.history_days:], f"history of {a}") for a in ids]
+    peer = peer_view(F, [r.ctx.team for r in rows], [r.ctx.role for r in rows], config.min_peers)
+    own = self_view(F, hist, config.min_history)
+    options = {"rules": {"rules": rules}} if "rules" in config.members else {}
+    ensemble = Ensemble(config.members, config.combine, dict(config.weights), config.min_fit,
+                        config.contamination, config.random_state, options)
+    views = {"peer": peer.z, "self": own.z, "raw": F}
+    everyone = np.ones(len(rows), dtype=bool)
+    result = ensemble.fit_score(views, {"peer": everyone, "self": own.has, "raw": everyone})
+    rule_score = rules.score(F)
+    order = np.lexsort((np.array(ids), -rule_score, -result.score))
+    return DayScores(rows, F, peer, own, result, order)
+
+
+_EVIDENCE_KINDS = {
+    "copied_ids": ("id_copy",), "copied_cards": ("id_copy",), "copied_phones": ("id_copy",),
+    "copies_to_offlist": ("copy_to_offlist",), "ids_to_messaging": ("copy_to_offlist",),
+    "removable_writes": ("usb_write",), "removable_mb": ("usb_write",), "drive_mounts": ("drive_mount",),
+    "remote_access_starts": ("remote_access",), "remote_access_min": ("remote_access",),
+    "screen_capture_starts": ("screen_capture",), "screen_capture_min": ("screen_capture",),
+    "pages_without_case": ("page_without_case",), "customers_viewed": ("page_without_case",),
+    "customer_pages": ("page_without_case",), "offlist_site_min": ("offlist_site",),
+    "silent_shift_min": ("silence",), "outside_shift_min": ("outside_shift",),
+    "night_min": ("outside_shift",),
+    "first_activity": ("outside_shift",), "last_activity": ("outside_shift",), "screenshots": ("screenshot",),
+}
+
+
+def _evidence(row: AgentDayInput, day: date, reasons: list[Reason], limit: int) -> list[dict[str, Any]]:
+    wanted: list[str] = []
+    for r in reasons:
+        wanted += [k for k in _EVIDENCE_KINDS.get(r.feature, ()) if k not in wanted]
+    items = [dict(e) for e in row.evidence if isinstance(e, Mapping) and "seq" in e]
+    picked = sorted((e for e in items if e.get("kind") in wanted),
+                    key=lambda e: (wanted.index(str(e.get("kind"))), str(e.get("ts", ""))))[:limit]
+    if not picked and not wanted:
+        picked = items[:limit]
+    for e in picked:
+        e["link"] = f"/agents/{row.ctx.agent_id}/timeline?date={day.isoformat()}#seq-{int(e['seq'])}"
+    return picked
+
+
+def _charts(ds: DayScores, i: int, reasons: list[Reason]) -> list[dict[str, Any]]:
+    peers = ds.peer.members[int(ds.peer.group[i])]
+    if peers.size > MAX_CHART_PEERS:
+        peers = peers[np.linspace(0, peers.size - 1, MAX_CHART_PEERS).astype(np.int_)]
+    out = []
+    for r in reasons:
+        j = FEATURE_NAMES.index(r.feature)
+        out.append({"feature": r.feature, "value": float(ds.F[i, j]), "median": float(ds.peer.median[i, j]),
+                    "peers": [float(v) for v in ds.F[peers, j]],
+                    "own_low": _num(ds.own.low[i, j]), "own_high": _num(ds.own.high[i, j])})
+    return out
+
+
+def _num(value: float) -> float | None:
+    return None if value is None or not math.isfinite(value) else float(value)
+
+
+def _finding(ds: DayScores, i: int, rank: int, severity: str, day: date, rules: RuleSet,
+             config: ScoringConfig) -> Finding:
+    row = ds.rows[i]
+    feats = {n: float(ds.F[i, j]) for j, n in enumerate(FEATURE_NAMES)}
+    hits = rules.evaluate(feats)
+    own: dict[str, dict[str, float]] = {}
+    if ds.own.days[i] > 0:
+        own = {n: {"median": float(ds.own.median[i, j]), "low": float(ds.own.low[i, j]),
+                   "high": float(ds.own.high[i, j])} for j, n in enumerate(FEATURE_NAMES)}
+    peer_z = {n: float(ds.peer.z[i, j]) for j, n in enumerate(FEATURE_NAMES)}
+    self_z = {n: float(ds.own.z[i, j]) for j, n in enumerate(FEATURE_NAMES)} if ds.own.has[i] else {}
+    peer_median = {n: float(ds.peer.median[i, j]) for j, n in enumerate(FEATURE_NAMES)}
+    reasons = explain(feats, row.ctx.role, peer_median, ds.peer.scope[i], own, int(ds.own.days[i]), peer_z,
+                      self_z, hits, config.max_reasons, config.reason_min_z)
+    members = {m.name: _num(float(m.pvalues[i])) for m in ds.result.members}
+    return Finding(row.ctx.agent_id, row.ctx.team, row.ctx.role, rank, float(ds.result.score[i]), severity,
+                   reasons, [h.rule.name for h in hits], _evidence(row, day, reasons, config.max_evidence),
+                   feats, members, (row.ctx.shift_start, row.ctx.shift_end), row.strip,
+                   charts=_charts(ds, i, reasons))
+
+
+def team_figures(rows: Sequence[AgentDayInput], F: Matrix) -> list[TeamFigures]:
+    """Call-center figures per team over its agents (leads are counted, not averaged in)."""
+    col = {n: j for j, n in enumerate(FEATURE_NAMES)}
+    teams: dict[str, list[int]] = {}
+    for i, r in enumerate(rows):
+        teams.setdefault(r.ctx.team, []).append(i)
+    out = []
+    for team in sorted(teams):
+        idx = [i for i in teams[team] if rows[i].ctx.role == "agent"]
+        leads = len(teams[team]) - len(idx)
+        active = float(F[idx, col["active_min"]].sum()) if idx else 0.0
+        cases = float(F[idx, col["cases_closed"]].sum()) if idx else 0.0
+        busy = float((F[idx, col["utilisation"]] * F[idx, col["active_min"]]).sum()) if idx else 0.0
+        handled = float((F[idx, col["handle_mean_s"]] * F[idx, col["cases_closed"]]).sum()) if idx else 0.0
+        out.append(TeamFigures(team, len(idx), leads, active, active / len(idx) if idx else 0.0,
+                               busy / active if active else 0.0, handled / cases if cases else 0.0, cases,
+                               cases / (active / 60) if active else 0.0))
+    return out
+
+
+def _grades(ds: DayScores, thresholds: Thresholds, rules: RuleSet) -> NDArray[np.int_]:
+    """Per row, the index in LEVELS of its severity: the worse of the rule and the score grade."""
+    score = ds.result.score
+    model = np.where(score >= thresholds.high, 3, np.where(score >= thresholds.medium, 2,
+                                                            np.where(score >= thresholds.low, 1, 0)))
+    return np.asarray(np.maximum(model, rules.grade(ds.F) + 1), dtype=np.int_)
+
+
+def score_day(day: date, today: Sequence[AgentDayInput], history: Mapping[str, Sequence[Mapping[str, float]]],
+              labels: Sequence[Label] | None = None, config: ScoringConfig | None = None) -> DailyReport:
+    """Score, rank and explain one day. ``history`` maps agent_id to its past days' features, oldest
+    first (only the last ``history_days`` are used). ``labels``: reviewer labels so far (any day)."""
+    if not isinstance(day, date):
+        raise InvalidInput("day must be a date")
+    config = config or ScoringConfig()
+    thresholds, rules = config.thresholds(), config.rule_set()
+    labels = list(labels or [])
+    if labels and config.tune_from_labels:
+        thresholds, rules = tune([lab for lab in labels if lab.day < day], thresholds, rules,
+                                 min_labels=config.min_labels)
+    if not today:
+        return DailyReport(day, [], [], 0, list(config.members), thresholds, rules.to_dict())
+    ds = compute(today, history, config, rules)
+    grades = _grades(ds, thresholds, rules)
+    verdicts = {lab.agent_id: lab.verdict for lab in labels if lab.day == day}
+    findings = []
+    for rank, i in enumerate(ds.order, start=1):
+        if grades[i] == 0:
+            continue
+        finding = _finding(ds, int(i), rank, LEVELS[int(grades[i])], day, rules, config)
+        finding.label = verdicts.get(finding.agent_id)
+        findings.append(finding)
+        if len(findings) >= config.max_findings:
+            break
+    teams = team_figures(ds.rows, ds.F)
+    flagged: dict[str, int] = {}
+    for f in findings:
+        flagged[f.team] = flagged.get(f.team, 0) + 1
+    for t in teams:
+        t.findings = flagged.get(t.team, 0)
+    ranking = [(ds.rows[int(i)].ctx.agent_id, float(ds.result.score[int(i)])) for i in ds.order]
+    return DailyReport(day, findings, teams, len(ds.rows), list(config.members), thresholds, rules.to_dict(),
+                       ranking)

@@ -1,0 +1,79 @@
+"""Reviewer labels: validation, the F2 threshold, rule re-grading and re-thresholding, use in score_day."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+
+from detectors.errors import InvalidInput
+from detectors.labels import Label, Thresholds, best_threshold, tune
+from detectors.rules import RuleSet
+from detectors.scoring import ScoringConfig, score_day
+from detectors.synthetic import fleet_day
+
+DAY = date(2024, 5, 6)
+
+
+def lab(verdict: str, score: float, rules: tuple[str, ...] = (), **values: float) -> Label:
+    return Label("a1", DAY, verdict, score, rules, values)
+
+
+def test_label_validation_and_round_trip() -> None:
+    label = Label("a1", DAY, "follow_up", 0.7, ("bulk_id_copy",), {"copied_ids": 12.0}, "sec1", "asked lead")
+    assert label.positive and Label.from_dict(label.to_dict()) == label
+    for bad in ({"verdict": "maybe"}, {"score": float("nan")}):
+        with pytest.raises(InvalidInput):
+            Label.from_dict({**label.to_dict(), **bad})
+    with pytest.raises(InvalidInput):
+        Label.from_dict({"agent_id": "a1"})
+    with pytest.raises(InvalidInput):
+        Thresholds(0.7, 0.6, 0.8)
+
+
+def test_best_threshold_prefers_recall() -> None:
+    scored = [(0.9, True), (0.8, True), (0.75, False), (0.7, True), (0.6, False), (0.5, False)]
+    assert best_threshold(scored) == 0.7
+    assert best_threshold([(0.9, True)]) is None and best_threshold([(0.2, False)]) is None
+
+
+def test_score_thresholds_move_within_a_step() -> None:
+    base = Thresholds(0.5, 0.62, 0.8)
+    labels = [lab("benign", 0.55 + k * 0.01) for k in range(8)] + [lab("confirmed", 0.72), lab("confirmed", 0.9)]
+    tuned, _ = tune(labels, base, RuleSet())
+    assert tuned.medium == pytest.approx(0.72)
+    assert tuned.medium - tuned.low == pytest.approx(base.medium - base.low)
+    far = [lab("benign", 0.95) for _ in range(9)] + [lab("confirmed", 0.99)]
+    assert tune(far, base, RuleSet())[0].medium == pytest.approx(0.62 + 0.15)
+    assert tune(labels[:5], base, RuleSet())[0] == base                     # too few labels
+
+
+def test_a_rule_that_is_always_benign_loses_a_grade() -> None:
+    labels = [lab("benign", 0.6, ("drive_mount",), drive_mounts=1) for _ in range(5)]
+    _, rules = tune(labels, Thresholds(), RuleSet())
+    assert rules.by_name["drive_mount"].severity == "low"                   # already the lowest grade
+    labels = [lab("benign", 0.6, ("after_hours",), outside_shift_min=70) for _ in range(5)]
+    _, rules = tune(labels, Thresholds(), RuleSet())
+    assert rules.by_name["after_hours"].severity == "low" and rules.by_name["after_hours"].enabled
+
+
+def test_a_rule_threshold_rises_above_benign_values() -> None:
+    labels = [lab("benign", 0.6, ("bulk_id_copy",), copied_ids=v) for v in (10, 11, 12, 12, 14)]
+    labels += [lab("confirmed", 0.9, ("bulk_id_copy",), copied_ids=v) for v in (25, 60)]
+    _, rules = tune(labels, Thresholds(), RuleSet())
+    assert rules.by_name["bulk_id_copy"].threshold == 25
+    labels.append(lab("confirmed", 0.9, ("bulk_id_copy",), copied_ids=11))
+    _, rules = tune(labels, Thresholds(), RuleSet())
+    assert rules.by_name["bulk_id_copy"].threshold == 10                    # a real case at 11 keeps it low
+
+
+def test_score_day_uses_past_labels_only() -> None:
+    sd = fleet_day(31, teams=3, per_team=10, anomalies=3)
+    past = [Label(f"x{k}", sd.day - timedelta(days=1), "benign", 0.6 + k * 0.005) for k in range(12)]
+    past.append(Label("y", sd.day - timedelta(days=2), "confirmed", 0.75))
+    report = score_day(sd.day, sd.today, sd.history, labels=past)
+    assert report.thresholds.medium == pytest.approx(0.75)
+    frozen = score_day(sd.day, sd.today, sd.history, labels=past, config=ScoringConfig(tune_from_labels=False))
+    assert frozen.thresholds.medium == ScoringConfig().threshold_medium
+    future = [Label(p.agent_id, sd.day + timedelta(days=1), p.verdict, p.score) for p in past]
+    assert score_day(sd.day, sd.today, sd.history, labels=future).thresholds == frozen.thresholds
