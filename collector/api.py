@@ -93,11 +93,14 @@ async def _read_body(request: Request, limit: int) -> bytes:
 
 
 def principal(request: Request) -> Principal:
-    """The authenticated caller: a bearer API token (scripts) or, later, a session cookie (web UI)."""
+    """The authenticated caller: a bearer API token (scripts) or the web UI's session cookie."""
     collector: Collector = request.app.state.collector
     auth = request.headers.get("authorization", "")
     if auth.lower().startswith("bearer "):
         return collector.accounts.from_token(auth[7:].strip())
+    sessions = getattr(request.app.state, "web_sessions", None)
+    if sessions is not None:  # set by collector.web.mount_web; checks CSRF on state-changing requests
+        return sessions.principal(request)
     raise Unauthorized("send Authorization: Bearer <token>")
 
 

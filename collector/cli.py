@@ -172,6 +172,15 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_purge(args: argparse.Namespace) -> int:
+    collector = _open(args)
+    try:
+        _print(collector.purge())
+    finally:
+        collector.close()
+    return 0
+
+
 def cmd_revoke(args: argparse.Namespace) -> int:
     import time
 
@@ -250,6 +259,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["html", "json", "csv"], default="html")
     p.add_argument("--out", type=Path)
     p.set_defaults(func=cmd_report)
+
+    p = data_cmd("purge", "delete events older than the retention period (also runs daily inside serve)")
+    p.set_defaults(func=cmd_purge)
 
     p = data_cmd("revoke", "revoke an agent: its batches are refused from now on")
     p.add_argument("--agent", required=True)

@@ -81,7 +81,7 @@ def run_demo(root: Path, agents: int, days: int, seed: int, port: int, serve: bo
     print("[2/6] initialising the collector (SQLite) ...", flush=True)
     init = json.loads(_run(_cli("seatguard-collector"), "init", "--data", str(data)))
     url = f"http://127.0.0.1:{port}"
-    log_fh = (root / "serve.log").open("ab")
+    log_fh = (data / "serve.out").open("ab")
     server = subprocess.Popen([_cli("seatguard-collector"), "serve", "--data", str(data), "--port", str(port)],
                               stdout=log_fh, stderr=subprocess.STDOUT)
     (root / "serve.pid").write_text(str(server.pid))

@@ -105,7 +105,8 @@ def _day(day: str) -> date:
 
 
 class DailyReportJob:
-    """Inside `serve`: build yesterday's report once a day at the configured local time."""
+    """Inside `serve`: once a day at the configured local time, purge expired data (retention) and build
+    yesterday's report."""
 
     def __init__(self, service: ReportService, at: str) -> None:
         self.service = service
@@ -125,6 +126,7 @@ class DailyReportJob:
             yesterday = (now.date() - timedelta(days=1)).isoformat()
             if now >= due and self.service.get(yesterday) is None:
                 try:
+                    self.service.collector.purge()
                     self.service.build(yesterday)
                 except CollectorError as exc:
                     log.error("daily report for %s failed: %s", yesterday, exc)

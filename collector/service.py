@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from datetime import date
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -85,6 +85,14 @@ class Collector:
         self.access.require_agent(who, agent_id, "read_timeline", remote)
         return self.timeline(agent_id, day)
 
+    def purge(self, now: datetime | None = None) -> dict[str, Any]:
+        """Privacy rule 4: drop everything older than ``retention_days`` (calendar days in the collector's zone)."""
+        now = now or datetime.now(self.settings.tz)
+        cutoff = now - timedelta(days=int(self.settings.retention_days))
+        removed = self.store.purge(cutoff.date().isoformat(), cutoff.timestamp())
+        log.info("retention purge before %s: %s", cutoff.date(), removed)
+        return {"before": cutoff.date().isoformat(), "removed": removed}
+
     def report_for(self, who: Principal, day: str, remote: str | None = None) -> dict[str, Any]:
         """The day's report as the caller may see it (managers: their teams' findings only)."""
         _check_day(day)
@@ -118,7 +126,8 @@ class Collector:
 
     def audit_for(self, who: Principal, filters: dict[str, Any], remote: str | None = None,
                   action: str = "read_audit") -> list[dict[str, Any]]:
-        summary = " ".join(f"{k}={v}" for k, v in sorted(filters.items()) if v not in (None, "")) or "all"
+        summary = " ".join(f"{k}={v}" for k, v in sorted(filters.items())
+                           if v not in (None, "") and k != "limit") or "all"
         self.access.require_role(who, AUDIT_ROLES, action, summary, remote)
         return self.access.search(**filters)
 

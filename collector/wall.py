@@ -17,6 +17,7 @@ collector processes behind one load balancer still see each other's agents withi
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
@@ -45,10 +46,8 @@ class Subscription:
         self.overflowed = False
 
     def push(self, agent_id: str) -> None:
-        try:
+        with contextlib.suppress(RuntimeError):  # a closed loop: that listener is going away anyway
             self.loop.call_soon_threadsafe(self._put, agent_id)
-        except RuntimeError:  # the listener's loop is closed: it is going away anyway
-            pass
 
     def _put(self, agent_id: str) -> None:
         try:
@@ -126,7 +125,7 @@ class WallService:
     def state(self, agent: dict[str, Any], day: str, now: float) -> dict[str, Any]:
         facts = self._cached_facts(agent["agent_id"], day, int(agent.get("events") or 0))
         last_seen = agent.get("last_seen")
-        if agent.get("revoked_at") is not None or facts["last_kind"] is None or facts["last_kind"] == "agent.stop":
+        if agent.get("revoked_at") is not None or facts["last_kind"] in (None, "agent.stop"):
             state = "offline"
         elif last_seen is None or now - float(last_seen) > SILENT_AFTER_S:
             state = "agent_silent"
@@ -135,8 +134,14 @@ class WallService:
         else:
             state = "active"
         return {"agent_id": agent["agent_id"], "team": agent["team"], "state": state, "app": facts["app"],
-                "cases_today": facts["cases"], "last_event": facts["last_ts"], "last_seen": last_seen,
+                "cases_today": facts["cases"], "last_event": facts["last_ts"],
+                "last_clock": self._clock(facts["last_ts"]), "last_seen": last_seen,
                 "revoked": agent.get("revoked_at") is not None}
+
+    def _clock(self, ts: str | None) -> str | None:
+        if ts is None:
+            return None
+        return datetime.fromisoformat(ts).astimezone(self.settings.tz).strftime("%H:%M:%S")
 
     def _cached_facts(self, agent_id: str, day: str, events: int) -> dict[str, Any]:
         key = (day, events)

@@ -200,3 +200,15 @@ def test_query_api_needs_a_token_and_enforces_team_scope(h: Harness) -> None:
     audit = h.collector.access.audit_log()
     assert [(a["actor"], a["allowed"]) for a in audit[:2]] == [("sec", True), ("mgr-b", False)]
     time.sleep(0)  # keep the audit ordering assertion above independent of clock resolution
+
+
+def test_retention_purges_old_events_and_keeps_recent_ones(h: Harness) -> None:
+    old = h.events(3)
+    for e in old:
+        e["ts"] = "2026-01-02T10:00:00.000+08:00"
+    h.post(h.seal(1, old + h.events(2)))
+    assert h.stats()["events"] == 5
+    out = h.collector.purge()
+    assert out["removed"]["events"] == 3
+    assert h.stats()["events"] == 2
+    assert h.collector.store.timeline("pc-1", "2026-01-02") == []

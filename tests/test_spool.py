@@ -65,6 +65,8 @@ def test_damaged_spool_delivers_every_intact_batch_and_counts_the_rest(
     env = {**FAST_AGENT_ENV, "SEATGUARD_AGENT_BATCH_MAX_EVENTS": "100"}
     run_cli(AGENT, "replay", "--home", str(home), str(events), env=env)
     db = home / "spool.db"
+    on_disk = b"".join(p.read_bytes() for p in home.glob("spool.*"))
+    assert b"line-1" not in on_disk and "客户".encode() not in on_disk, "the spool holds sealed batches only"
     assert not Path(str(db) + "-wal").exists() or Path(str(db) + "-wal").stat().st_size == 0
     size = db.stat().st_size
     with db.open("r+b") as fh:

@@ -341,6 +341,18 @@ class SqlStore(Store):
         with self._read() as conn:
             return [dict(r._mapping) for r in conn.execute(select(t.labels).order_by(t.labels.c.day))]
 
+    def purge(self, before_day: str, before_ts: float) -> dict[str, int]:
+        """Delete events, quarantined events, integrity records and rollups older than the cut-off."""
+        with self._write() as conn:
+            out = {
+                "events": conn.execute(t.events.delete().where(t.events.c.day < before_day)).rowcount,
+                "quarantine": conn.execute(t.quarantine.delete().where(t.quarantine.c.received_at < before_ts)).rowcount,
+                "integrity": conn.execute(t.integrity.delete().where(t.integrity.c.at < before_ts)).rowcount,
+                "rollups": conn.execute(t.rollups.delete().where(t.rollups.c.day < before_day)).rowcount,
+                "reports": conn.execute(t.reports.delete().where(t.reports.c.day < before_day)).rowcount,
+            }
+        return {k: int(v or 0) for k, v in out.items()}
+
     def get_kv(self, key: str) -> str | None:
         with self._read() as conn:
             row = conn.execute(select(t.kv.c.value).where(t.kv.c.key == key)).first()
