@@ -338,7 +338,8 @@ class Spool:
             conn.execute("DELETE FROM batches WHERE batch_seq = ?", (row[0],))
             self._bump(conn, "dropped_batches", 1)
             self._bump(conn, "dropped_events", int(row[2]))
-            log.warning("spool full (limit %d bytes): dropped oldest batch %d (%d events)", self.max_bytes, row[0], row[2])
+            log.warning("spool full (limit %d bytes): dropped oldest batch %d (%d events)",
+                        self.max_bytes, row[0], row[2])
             self._hwm_update(dropped_upto=int(row[0]))
             total -= int(row[1])
             dropped += 1

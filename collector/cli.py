@@ -71,9 +71,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from collector.api import create_app
-    from collector.service import Collector
-
     from collector.reports import DailyReportJob
+    from collector.service import Collector
 
     collector = Collector.open(args.data, {"host": args.host, "port": args.port})
     app = create_app(collector)

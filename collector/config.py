@@ -26,12 +26,14 @@ class Setting:
 
 
 SETTINGS: tuple[Setting, ...] = (
-    Setting("db_url", str, "", "Database URL; empty means SQLite at DATA/seatguard.db. postgresql://... for scale-out."),
+    Setting("db_url", str, "",
+            "Database URL; empty means SQLite at DATA/seatguard.db. postgresql://... for scale-out."),
     Setting("host", str, "127.0.0.1", "Address `serve` listens on."),
     Setting("port", int, 8000, "Port `serve` listens on."),
     Setting("timezone", str, "Asia/Shanghai", "Time zone whose calendar days are report and timeline days."),
     Setting("max_body_bytes", int, 8 * 1024 * 1024, "Largest accepted request body (bytes); larger -> 413 too_large."),
-    Setting("max_batch_age_days", float, 30.0, "Oldest accepted batch (by sealed_at); older -> timestamp_out_of_window."),
+    Setting("max_batch_age_days", float, 30.0,
+            "Oldest accepted batch (by sealed_at); older -> timestamp_out_of_window."),
     Setting("max_clock_skew_s", float, 300.0, "How far in the future a batch or event timestamp may be."),
     Setting("retention_days", int, 180, "Events older than this are purged."),
     Setting("enroll_token_ttl_h", float, 72.0, "Lifetime of a one-time enrollment token (hours)."),

@@ -59,11 +59,12 @@ class ReportService:
         when = _day(day)
         started = time.perf_counter()
         report = self.compute(when)
-        body = {"json": report.to_dict(), "html": render_html(report), "csv": render_csv(report)}
+        as_json = report.to_dict()
+        body = {"json": as_json, "html": render_html(report), "csv": render_csv(report)}
         self.store.save_report(day, orjson.dumps(body).decode(), time.time())
         log.info("report for %s built in %.2f s: %d agents scored, %d findings", day,
                  time.perf_counter() - started, report.agents_scored, len(report.findings))
-        return body["json"]
+        return as_json
 
     def _stored(self, day: str) -> dict[str, Any] | None:
         raw = self.store.load_report(_day(day).isoformat())

@@ -274,7 +274,8 @@ class SqlStore(Store):
                 "quarantined": count(t.quarantine, q_where),
                 "batches": count(t.batches, t.batches.c.agent_id == agent_id if agent_id else None),
                 "gaps": gaps,
-                "rejections": {str(r.code): int(r.count) for r in conn.execute(select(t.rejections))},
+                "rejections": {str(r[0]): int(r[1])
+                               for r in conn.execute(select(t.rejections.c.code, t.rejections.c.count))},
             }
             if agent_id:
                 row = conn.execute(select(t.agents).where(t.agents.c.agent_id == agent_id)).first()
@@ -286,7 +287,8 @@ class SqlStore(Store):
     def timeline(self, agent_id: str, day: str) -> list[dict[str, Any]]:
         with self._read() as conn:
             rows = conn.execute(select(t.events.c.data).where(
-                and_(t.events.c.agent_id == agent_id, t.events.c.day == day)).order_by(t.events.c.ts_ms, t.events.c.seq))
+                and_(t.events.c.agent_id == agent_id, t.events.c.day == day)
+            ).order_by(t.events.c.ts_ms, t.events.c.seq))
             return [orjson.loads(r[0]) for r in rows]
 
     def quarantined(self, agent_id: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
@@ -346,7 +348,8 @@ class SqlStore(Store):
         with self._write() as conn:
             out = {
                 "events": conn.execute(t.events.delete().where(t.events.c.day < before_day)).rowcount,
-                "quarantine": conn.execute(t.quarantine.delete().where(t.quarantine.c.received_at < before_ts)).rowcount,
+                "quarantine": conn.execute(
+                    t.quarantine.delete().where(t.quarantine.c.received_at < before_ts)).rowcount,
                 "integrity": conn.execute(t.integrity.delete().where(t.integrity.c.at < before_ts)).rowcount,
                 "rollups": conn.execute(t.rollups.delete().where(t.rollups.c.day < before_day)).rowcount,
                 "reports": conn.execute(t.reports.delete().where(t.reports.c.day < before_day)).rowcount,
