@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -28,6 +29,19 @@ _ENVELOPE = ("schema", "agent_id", "seq", "ts", "kind")
 
 
 @dataclass(frozen=True)
+class IngestNotice:
+    """What listeners (live wall, real-time alerts) hear after a batch is committed."""
+
+    agent_id: str
+    batch_seq: int
+    events: list[dict[str, Any]]  # masked, as stored
+    integrity: list[tuple[str, dict[str, Any]]]
+
+
+IngestListener = Callable[[IngestNotice], None]
+
+
+@dataclass(frozen=True)
 class IngestResult:
     status: str
     stored: int
@@ -45,6 +59,7 @@ class IngestService:
         self.key = key
         self.settings = settings
         self.metrics = metrics
+        self.listeners: list[IngestListener] = []
 
     def reject(self, code: str, message: str, agent_id: str | None = None) -> Rejected:
         self.metrics.rejections.labels(code).inc()
@@ -93,7 +108,16 @@ class IngestService:
             self.metrics.integrity.labels(kind).inc()
             log.warning("agent %s: %s %s", env.agent_id, kind, detail)
         self.metrics.latency.observe(time.perf_counter() - started)
+        self._notify(IngestNotice(env.agent_id, env.batch_seq, [e.event for e in write.events], outcome.integrity))
         return IngestResult("stored", outcome.stored, outcome.quarantined, outcome.duplicates)
+
+    def _notify(self, notice: IngestNotice) -> None:
+        """Tell listeners after the commit; a failing listener never undoes or fails an ingest."""
+        for listener in self.listeners:
+            try:
+                listener(notice)
+            except Exception:  # listeners are extensions: log and carry on, the batch is already safe
+                log.exception("ingest listener %r failed", listener)
 
     def _duplicate(self, stored_hash: str, env: wire.Envelope) -> IngestResult:
         if stored_hash != env.batch_hash:
