@@ -20,8 +20,8 @@ log = logging.getLogger(__name__)
 SPOOL_FILE = "spool.db"
 
 
-def open_spool(home: Path, config: AgentConfig) -> Spool:
-    return Spool(home / SPOOL_FILE, max_bytes=int(config.spool_max_mb * 1024 * 1024)).open()
+def open_spool(home: Path, config: AgentConfig, salvage: bool = True) -> Spool:
+    return Spool(home / SPOOL_FILE, max_bytes=int(config.spool_max_mb * 1024 * 1024)).open(salvage)
 
 
 def make_sealer(identity: Identity) -> Sealer:

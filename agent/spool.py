@@ -92,11 +92,16 @@ class Spool:
         self.salvage_report: dict[str, int] | None = None
 
     # -- opening, corruption and salvage ------------------------------------------------------
-    def open(self) -> Spool:
+    def open(self, salvage: bool = True) -> Spool:
+        """Open (or create) the spool; a damaged file is salvaged unless ``salvage`` is false (another
+        process, the running agent, owns it), in which case :class:`SpoolError` says so."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self._check_healthy()
         except sqlite3.DatabaseError as exc:
+            if not salvage:
+                self._close_all()
+                raise SpoolError(f"spool {self.path} is damaged ({exc}); the agent salvages it when it starts") from exc
             log.error("spool %s is damaged (%s); salvaging intact batches", self.path, exc)
             self._close_all()
             self._salvage()

@@ -43,7 +43,8 @@ def _running_pid(home: Path) -> int | None:
 
 def collect_status(home: Path, config: AgentConfig) -> dict[str, Any]:
     identity = load_identity(home)
-    spool = open_spool(home, config)
+    running = _running_pid(home)
+    spool = open_spool(home, config, salvage=running is None)  # never pull a file from under the agent
     try:
         stats = spool.stats()
     finally:
@@ -58,7 +59,7 @@ def collect_status(home: Path, config: AgentConfig) -> dict[str, Any]:
         "agent_id": identity.agent_id,
         "team": identity.team,
         "collector": identity.collector_url,
-        "running_pid": _running_pid(home),
+        "running_pid": running,
         "spool": stats,
         "sensors": run_status.get("sensors", {}),
         "notice": NOTICE,
