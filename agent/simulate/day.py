@@ -10,6 +10,7 @@ from random import Random
 
 from agent.simulate import activities
 from agent.simulate.apps import BROWSERS, MESSENGER_HOME, MESSENGERS, SOFTPHONES, system_name
+from agent.simulate.casework import casework
 from agent.simulate.clock import HOUR, MINUTE, SECOND
 from agent.simulate.desktop import Desktop, Record
 from agent.simulate.identifiers import Customer, case_id
@@ -18,6 +19,7 @@ from agent.simulate.roster import Member
 
 AGENT_VERSION = "0.1.0"
 IDLE_THRESHOLD = 300 * SECOND
+WIND_DOWN = 8 * MINUTE  # no new case this close to the end of the shift
 ORDER = attrgetter("t", "prio")  # sort key: time, then agent.start first and agent.stop last
 
 
@@ -164,6 +166,8 @@ class WorkDay:
     def _activity(self, t: int, limit: int) -> int:
         if t < self.plan.begin:
             return activities.filler(self, t, min(limit, self.plan.begin))
+        if t > self.plan.finish - WIND_DOWN:
+            return activities.filler(self, t, limit)
         if not self.plan.cases:
             return activities.jiggle(self, t, limit)
         if self.member.role == "lead":
@@ -171,7 +175,7 @@ class WorkDay:
         share = (0.16 if self.member.team.kind == "cs" else 0.1) * self.member.traits.switching
         if self.rng.random() < share:
             return activities.filler(self, t, limit)
-        return activities.casework(self, t)
+        return casework(self, t)
 
     def _run(self, item: Break | Block, t: int) -> int:
         self.close_case(t)

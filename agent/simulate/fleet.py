@@ -59,9 +59,7 @@ class ScenarioSpec:
         if not 0 <= self.agent_index < agents:
             raise ValueError(f"{self.name}: agent index {self.agent_index} is outside 0..{agents - 1}")
         if not -len(days) <= self.day_offset < len(days):
-            raise ValueError(
-                f"{self.name}: day offset {self.day_offset} is outside the {len(days)}-day window"
-            )
+            raise ValueError(f"{self.name}: day offset {self.day_offset} is outside the {len(days)}-day window")
         return self.agent_index, days[self.day_offset]
 
 
@@ -112,9 +110,7 @@ def _render_member(
             detail: dict[str, Any] = {}
             ctx = Context(member, plan, Random(f"{seed}|scenario|{name}|{n}|{member.agent_id}|{day}"), detail)
             SCENARIOS[name]().apply(ctx)
-            truth.append(
-                {"agent_id": member.agent_id, "date": day.isoformat(), "scenario": name, "detail": detail}
-            )
+            truth.append({"agent_id": member.agent_id, "date": day.isoformat(), "scenario": name, "detail": detail})
         if plan.works or plan.sessions:
             records.extend(WorkDay(member, plan, rng, portfolio).render())
     return records, truth

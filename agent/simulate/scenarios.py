@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from random import Random
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from agent.simulate.activities import sec, workbench
+from agent.simulate.activities import workbench
 from agent.simulate.apps import (
     EXPLORER,
     JIGGLER,
@@ -25,6 +25,7 @@ from agent.simulate.apps import (
     customer_page,
     customer_tab,
 )
+from agent.simulate.casework import sec
 from agent.simulate.clock import HOUR, MINUTE, time_of_day
 from agent.simulate.identifiers import Customer, case_id, mask_id, mask_phone
 from agent.simulate.plan import Block, DayPlan, Kill, Session
@@ -91,9 +92,7 @@ class BulkIdCopy(Scenario):
         def render(day: WorkDay, t: int, _end: int) -> int:
             r, desk = day.rng, day.desk
             chat_app = target or day.messenger
-            chat_title = (
-                r.choice(("微信", "文件传输助手", "张先生", "老刘")) if target else f"{day.im_home} - 李总"
-            )
+            chat_title = r.choice(("微信", "文件传输助手", "张先生", "老刘")) if target else f"{day.im_home} - 李总"
             ctx.detail.update(to_app=chat_app.name, start=time_of_day(t))
             ids = 0
             customer = Customer.make(r)
@@ -149,6 +148,7 @@ class UsbExport(Scenario):
         def render(day: WorkDay, t: int, _end: int) -> int:
             r, desk = day.rng, day.desk
             stamp = day.plan.day.strftime("%m%d")
+            began = t
             names = [
                 f"客户名单_{day.bucket}_{stamp}.xlsx",
                 f"逾期客户_{stamp}.csv",
@@ -173,10 +173,11 @@ class UsbExport(Scenario):
                 t += sec(r, 3, 40)
                 desk.file(t, f"{mountpoint}{name}", "created", size, removable=True)
                 if r.random() < 0.4:
-                    desk.file(t + sec(r, 1, 5), f"{day.docs}\\{name}", "deleted", None)
+                    t += sec(r, 1, 5)
+                    desk.file(t, f"{day.docs}\\{name}", "deleted", None)
             t += sec(r, 30, 400)
             desk.emit(t, "device.unmount", mountpoint=mountpoint, fs=fs, label=label, removable=True)
-            ctx.detail.update(files=names, bytes=sum(sizes), start=time_of_day(t))
+            ctx.detail.update(files=names, bytes=sum(sizes), start=time_of_day(began), end=time_of_day(t))
             return t
 
         ctx.plan.blocks.append(Block(ctx.moment(HOUR, HOUR), 15 * MINUTE, render))
@@ -200,9 +201,7 @@ class BrowseWithoutCase(Scenario):
                     t = _crm_back(day, t, customer)
                     if r.random() < 0.3:
                         tab = r.choice(("repayments", "contacts", "loans"))
-                        t = day.desk.page(
-                            t + sec(r, 3, 15), day.browser, *customer_tab(customer, tab, day.system)
-                        )
+                        t = day.desk.page(t + sec(r, 3, 15), day.browser, *customer_tab(customer, tab, day.system))
                     t += sec(r, 8, 55)
                 ctx.detail["pages"] += pages
                 return t
@@ -268,9 +267,7 @@ class RemoteAccess(Scenario):
         rng = ctx.rng
         tool = rng.choice(REMOTE_TOOLS)
         home, connected = _REMOTE_TITLES[tool.name]
-        connected = connected.format(
-            a=rng.randint(100, 999), b=rng.randint(100, 999), c=rng.randint(100, 999)
-        )
+        connected = connected.format(a=rng.randint(100, 999), b=rng.randint(100, 999), c=rng.randint(100, 999))
         first = ctx.moment(HOUR, 3 * HOUR)
         ctx.detail.update(process=tool.name, start=time_of_day(first), uses=0)
 
@@ -342,9 +339,7 @@ class IdleFreeNoWork(Scenario):
             def start_jiggler(day: WorkDay, t: int, _end: int) -> int:
                 return day.desk.launch(t, JIGGLER)
 
-            ctx.plan.blocks.append(
-                Block(ctx.plan.begin + ctx.rng.randint(1, 15) * MINUTE, MINUTE, start_jiggler)
-            )
+            ctx.plan.blocks.append(Block(ctx.plan.begin + ctx.rng.randint(1, 15) * MINUTE, MINUTE, start_jiggler))
 
 
 @register

@@ -50,8 +50,8 @@ class Schedule:
         recent = self._recent_weekdays()
         if pool:
             member = pool.pop()
-            back = rng.choice(recent)
-            self._leave[member.index] = (back - timedelta(days=rng.randint(8, 11)), back)
+            back = rng.choice(recent[-3:])  # late in the window, so there is a baseline before the leave
+            self._leave[member.index] = (back - timedelta(days=rng.randint(7, 9)), back)
             self._special[(member.index, back)] = DayInfo(works=True, kind="return_from_leave")
         if pool:
             member = pool.pop()
