@@ -13,7 +13,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import AGENT, COLLECTOR, FAST_AGENT_ENV, CollectorProcess, run_cli, stored_markers, wait_for, write_events
+from tests.conftest import (
+    AGENT,
+    COLLECTOR,
+    FAST_AGENT_ENV,
+    CollectorProcess,
+    run_cli,
+    stored_markers,
+    wait_for,
+    write_events,
+)
 
 
 def _assert_exactly_once(collector: CollectorProcess, agent_id: str, n: int) -> None:

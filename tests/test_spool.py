@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from agent.errors import SpoolFull
 from agent.spool import Spool
 from tests.conftest import AGENT, FAST_AGENT_ENV, CollectorProcess, run_cli, wait_for, write_events
 
