@@ -71,16 +71,20 @@ class AccountService:
                 raise Unauthorized("account locked after repeated failures; try again later", code="locked")
             try:
                 _hasher.verify(row.password_hash, password)
+                ok = True
             except (VerificationError, InvalidHashError):
-                failed = int(row.failed) + 1
-                values: dict[str, object] = {"failed": failed}
-                if failed >= MAX_FAILURES:
+                ok = False
+            values: dict[str, object] = {"failed": 0, "locked_until": None}
+            if not ok:
+                values = {"failed": int(row.failed) + 1}
+                if int(row.failed) + 1 >= MAX_FAILURES:
                     values.update(failed=0, locked_until=now + LOCKOUT_S)
-                    log.warning("user %s locked after %d failed logins", name, failed)
-                conn.execute(update(t.users).where(t.users.c.name == name).values(**values))
-                raise Unauthorized("wrong user name or password") from None
-            conn.execute(update(t.users).where(t.users.c.name == name).values(failed=0, locked_until=None))
-            return self._principal(row)
+                    log.warning("user %s locked after %d failed logins", name, MAX_FAILURES)
+            conn.execute(update(t.users).where(t.users.c.name == name).values(**values))
+        # raised only after the transaction committed: a failure must be counted, not rolled back
+        if not ok:
+            raise Unauthorized("wrong user name or password")
+        return self._principal(row)
 
     def create_token(self, name: str) -> str:
         token = "sgk_" + secrets.token_urlsafe(32)

@@ -80,7 +80,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     DailyReportJob(collector.reports, settings.report_time).start()
     log.info("collector serving on http://%s:%s (data %s)", settings.host, settings.port, args.data)
     try:
-        uvicorn.run(app, host=settings.host, port=int(settings.port), log_level="warning", access_log=False)
+        uvicorn.run(app, host=settings.host, port=int(settings.port), log_level="warning", access_log=False,
+                    timeout_graceful_shutdown=5)
     finally:
         collector.close()
     return 0
@@ -143,7 +144,7 @@ def cmd_timeline(args: argparse.Namespace) -> int:
     else:
         from collector.timeline_html import render_timeline
 
-        text = render_timeline(data)
+        text = render_timeline(data, load_settings(args.data).tz)
         if args.out:
             args.out.write_text(text, encoding="utf-8")
         else:

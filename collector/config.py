@@ -38,6 +38,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("retention_days", int, 180, "Events older than this are purged."),
     Setting("enroll_token_ttl_h", float, 72.0, "Lifetime of a one-time enrollment token (hours)."),
     Setting("report_time", str, "06:00", "Local time at which `serve` builds yesterday's report (HH:MM)."),
+    Setting("session_idle_min", float, 30.0, "Web sessions end after this many minutes without a request."),
+    Setting("cookie_secure", str, "auto",
+            "Session cookie Secure flag: auto (https, or plain http from loopback only), always, never."),
     Setting("log_level", str, "INFO", "Logging level of the collector process."),
 )
 _BY_NAME = {s.name: s for s in SETTINGS}

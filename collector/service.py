@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 
 
 REVIEWERS = ("admin", "security")
+LABELS = ("confirmed", "benign", "follow_up")
 WALL_ROLES = ("admin", "security", "manager")
 AUDIT_ROLES = ("admin", "security", "auditor")
 
@@ -108,7 +109,11 @@ class Collector:
     def label_for(self, who: Principal, agent_id: str, day: str, label: str, note: str = "",
                   remote: str | None = None) -> None:
         _check_day(day)
-        self.access.require_role(who, REVIEWERS, "label_finding", f"{agent_id} {day} {label}", remote)
+        target = f"{agent_id} {day} {label}"
+        self.access.refuse_unless(who, REVIEWERS, "label_finding", target, remote)
+        if label not in LABELS:
+            raise CollectorError(f"label must be one of {', '.join(LABELS)}", code="bad_label", status=400)
+        self.access.audit(who, "label_finding", target, True, remote)
         self.reports.label(agent_id, day, label, who.name, note)
 
     def build_report_for(self, who: Principal, day: str, remote: str | None = None) -> dict[str, Any]:
@@ -256,5 +261,6 @@ def cases_from(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
             cases.append({"case_id": e["case_id"], "opened": open_at.pop(e["case_id"], None), "closed": e["ts"],
                           "active_s": e["active_s"], "idle_s": e["idle_s"], "wall_s": e["wall_s"]})
     for case_id, ts in open_at.items():
-        cases.append({"case_id": case_id, "opened": ts, "closed": None})
+        cases.append({"case_id": case_id, "opened": ts, "closed": None, "active_s": None, "idle_s": None,
+                      "wall_s": None})
     return cases

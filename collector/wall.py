@@ -9,9 +9,11 @@ State of one agent, from the store (never from the agent's say-so alone):
 - ``idle``: its latest input event today is ``input.idle``;
 - ``active``: otherwise.
 
-:func:`notify_ingest` is the hook ingest calls after each stored batch. It is thread-safe, cheap,
-and reaches the server-sent-event listeners of this process only; listeners also poll, so several
-collector processes behind one load balancer still see each other's agents within seconds.
+:func:`notify_ingest` wakes the live wall after a stored batch; :func:`ingest_listener` is the same
+as an ``IngestService.listeners`` entry (``collector.web.mount_web`` registers it). It is
+thread-safe, cheap, and reaches the server-sent-event listeners of this process only; listeners
+also poll, so several collector processes behind one load balancer still see each other's agents
+within seconds.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import orjson
 from sqlalchemy import and_, func, select
 
 from collector.config import Settings
+from collector.ingest import IngestNotice
 from collector.storage import tables as t
 from collector.storage.sql import SqlStore
 
@@ -106,6 +109,11 @@ def hub() -> WallHub:
 def notify_ingest(agent_id: str) -> None:
     """Tell this process's live-wall listeners that ``agent_id`` has newly stored events."""
     _HUB.publish(agent_id)
+
+
+def ingest_listener(notice: IngestNotice) -> None:
+    """An :attr:`IngestService.listeners` entry: every committed batch wakes the live wall."""
+    notify_ingest(notice.agent_id)
 
 
 class WallService:

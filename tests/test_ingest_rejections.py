@@ -19,11 +19,12 @@ from agent.schema import format_ts
 from collector.cli import main as collector_main
 from collector.service import Collector
 from tests.conftest import DATA_DIRS, RAW_IDS
+from tests.storage_fixtures import BACKENDS, fresh_url
 
 
 class Harness:
-    def __init__(self, data: Path) -> None:
-        assert collector_main(["init", "--data", str(data)]) == 0
+    def __init__(self, data: Path, db_url: str | None = None) -> None:
+        assert collector_main(["init", "--data", str(data), *(["--db", db_url] if db_url else [])]) == 0
         DATA_DIRS.append(data)
         self.collector = Collector.open(data)
         from collector.api import create_app
@@ -62,12 +63,13 @@ class Harness:
         return self.collector.store.stats()
 
 
-@pytest.fixture
-def h(tmp_path: Path) -> Iterator[Harness]:
-    harness = Harness(tmp_path / "c")
-    yield harness
-    harness.client.close()
-    harness.collector.close()
+@pytest.fixture(params=BACKENDS)
+def h(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]:
+    with fresh_url(request.param, tmp_path / "db") as url:
+        harness = Harness(tmp_path / "c", None if request.param == "sqlite" else url)
+        yield harness
+        harness.client.close()
+        harness.collector.close()
 
 
 def _code(resp: httpx.Response) -> str:

@@ -1,4 +1,9 @@
-"""Storage backends, chosen by database URL scheme from one registry."""
+"""Storage backends, chosen by database URL scheme from one registry.
+
+``sqlite:///PATH`` -> :class:`~collector.storage.sqlite.SqliteStore` (embedded default);
+``postgresql://`` or ``postgresql+psycopg://`` -> :class:`~collector.storage.postgres.PostgresStore`
+(psycopg 3; several collector processes may share one database).
+"""
 
 from __future__ import annotations
 
@@ -14,9 +19,17 @@ def register_backend(scheme: str, factory: Callable[[str], Store]) -> None:
     BACKENDS[scheme] = factory
 
 
-def open_store(url: str) -> Store:
-    from collector.storage import sql  # noqa: F401  (registers the built-in backends)
+def _register_builtins() -> None:
+    """The built-in backends, registered like any extension's (which may replace them)."""
+    from collector.storage.postgres import PostgresStore
+    from collector.storage.sqlite import SqliteStore
 
+    BACKENDS.setdefault("sqlite", SqliteStore)
+    BACKENDS.setdefault("postgresql", PostgresStore)
+
+
+def open_store(url: str) -> Store:
+    _register_builtins()
     scheme = url.split(":", 1)[0].split("+", 1)[0]
     factory = BACKENDS.get(scheme)
     if factory is None:

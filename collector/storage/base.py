@@ -54,7 +54,12 @@ class Store(ABC):
     """Everything the collector keeps. Implementations must make ``ingest`` one atomic transaction."""
 
     @abstractmethod
-    def create_schema(self) -> None: ...
+    def create_schema(self) -> None:
+        """Create a new database at the newest schema; refuse one that needs ``migrate`` first."""
+
+    @abstractmethod
+    def migrate(self) -> tuple[str | None, str]:
+        """Upgrade the schema in place; returns (revision before, revision after)."""
 
     @abstractmethod
     def close(self) -> None: ...
@@ -98,6 +103,10 @@ class Store(ABC):
 
     @abstractmethod
     def integrity_records(self, agent_id: str | None = None) -> list[dict[str, Any]]: ...
+
+    @abstractmethod
+    def purge(self, before_day: str, before_ts: float) -> dict[str, int]:
+        """Retention: remove events of days before ``before_day`` and records older than ``before_ts``."""
 
     @abstractmethod
     def get_kv(self, key: str) -> str | None: ...

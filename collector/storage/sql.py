@@ -1,23 +1,23 @@
-"""SQL backend over SQLAlchemy Core: SQLite (WAL, one writer) and PostgreSQL share this code."""
+"""SQL backends over SQLAlchemy Core: the queries SQLite (WAL, one writer) and PostgreSQL share."""
 
 from __future__ import annotations
 
 import logging
 import threading
-import time
+from abc import abstractmethod
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Engine, and_, create_engine, event, func, insert, select, update
+from sqlalchemy import Connection, Engine, Table, and_, func, insert, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
-from collector.errors import EnrollmentRefused, StorageError
+from collector.errors import ConfigError, EnrollmentRefused, StorageError
 from collector.integrity import AgentState, check_batch
-from collector.storage import register_backend
+from collector.storage import schema
 from collector.storage import tables as t
-from collector.storage.base import BatchWrite, IngestOutcome, RollupHook, Store
+from collector.storage.base import BatchWrite, IngestOutcome, RollupHook, Store, StoredEvent
 
 log = logging.getLogger(__name__)
 
@@ -49,44 +49,37 @@ class RollupAccess:
 
 
 class SqlStore(Store):
+    """Queries shared by every SQL backend (SQLAlchemy Core); subclasses own engines, locks and bulk writes.
+
+    ``sqlite:`` -> :class:`collector.storage.sqlite.SqliteStore`,
+    ``postgresql:`` -> :class:`collector.storage.postgres.PostgresStore`.
+    """
+
+    is_sqlite = False
+
     def __init__(self, url: str) -> None:
         self.url = url
-        self.is_sqlite = url.startswith("sqlite")
-        self._write_lock = threading.Lock()
         self.rollup_hook: RollupHook | None = None
+        self._write_lock: threading.Lock | None = None
         try:
-            if self.is_sqlite:
-                self.writer = self._sqlite_engine(url, immediate=True)
-                self.reader = self._sqlite_engine(url, immediate=False)
-            else:
-                self.writer = create_engine(url, pool_size=5, max_overflow=5, pool_pre_ping=True)
-                self.reader = self.writer
+            self.writer, self.reader = self._engines(url)
         except SQLAlchemyError as exc:
             raise StorageError(f"cannot open database: {exc}") from exc
 
-    @staticmethod
-    def _sqlite_engine(url: str, immediate: bool) -> Engine:
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 60})
+    @abstractmethod
+    def _engines(self, url: str) -> tuple[Engine, Engine]:
+        """The (writer, reader) engines; they may be one engine."""
 
-        @event.listens_for(engine, "connect")
-        def _on_connect(dbapi_conn: Any, _record: Any) -> None:
-            dbapi_conn.isolation_level = None
-            cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA synchronous=FULL")
-            cur.execute("PRAGMA busy_timeout=60000")
-            cur.execute("PRAGMA foreign_keys=ON")
-            cur.close()
+    @abstractmethod
+    def _insert(self, table: Table) -> Any:
+        """The dialect's INSERT construct (with ``on_conflict_do_update`` / ``on_conflict_do_nothing``)."""
 
-        @event.listens_for(engine, "begin")
-        def _on_begin(conn: Connection) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
-
-        return engine
+    def _schema_lock(self, conn: Connection) -> None:
+        """Serialise schema changes between processes (inside the write transaction)."""
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
-        lock = self._write_lock if self.is_sqlite else None
+        lock = self._write_lock
         if lock is not None:
             lock.acquire()
         try:
@@ -107,15 +100,43 @@ class SqlStore(Store):
             raise StorageError(f"database unavailable: {exc.orig}") from exc
 
     def create_schema(self) -> None:
+        """A new database gets every migration; an existing one must already be at the newest revision."""
         with self._write() as conn:
-            t.metadata.create_all(conn)
-            if conn.execute(select(t.kv.c.value).where(t.kv.c.key == "schema_version")).first() is None:
-                conn.execute(insert(t.kv).values(key="schema_version", value=str(t.SCHEMA_VERSION)))
+            self._schema_lock(conn)
+            rev = schema.current(conn)
+            if rev is None:
+                schema.upgrade(conn)
+                return
+        latest = schema.head()
+        if rev != latest and not schema.known(rev):
+            raise ConfigError(f"the database schema is at revision {rev}, newer than this collector knows "
+                              f"({latest}): run the collector version that made it")
+        if rev != latest:
+            raise ConfigError(f"the database schema is at revision {rev} and this collector needs {latest}: "
+                              "back the database up, then run `seatguard-collector migrate --data DIR`")
+
+    def migrate(self) -> tuple[str | None, str]:
+        """Upgrade the schema in place to the newest revision; returns (revision before, revision now)."""
+        with self._write() as conn:
+            self._schema_lock(conn)
+            before = schema.current(conn)
+            schema.upgrade(conn)
+        return before, schema.head()
+
+    def schema_revision(self) -> str | None:
+        with self._read() as conn:
+            return schema.current(conn)
 
     def close(self) -> None:
         self.writer.dispose()
         if self.reader is not self.writer:
             self.reader.dispose()
+
+    def _upsert(self, conn: Connection, table: Table, key: dict[str, Any], values: dict[str, Any],
+                on_conflict: dict[str, Any] | None = None) -> None:
+        """Insert a row, or update it (``on_conflict``, default ``values``) when its key exists."""
+        stmt = self._insert(table).values(**key, **values)
+        conn.execute(stmt.on_conflict_do_update(index_elements=list(key), set_=on_conflict or values))
 
     # -- enrollment ---------------------------------------------------------------------------------
     def add_enroll_token(self, token_hash: str, team: str, role: str, shift: tuple[str, str] | None,
@@ -128,7 +149,8 @@ class SqlStore(Store):
     def enroll_agent(self, token_hash: str, agent: dict[str, Any], now: float) -> dict[str, Any]:
         try:
             with self._write() as conn:
-                tok = conn.execute(select(t.enroll_tokens).where(t.enroll_tokens.c.token_hash == token_hash)).first()
+                tok = conn.execute(select(t.enroll_tokens).where(t.enroll_tokens.c.token_hash == token_hash)
+                                   .with_for_update()).first()
                 if tok is None:
                     raise EnrollmentRefused("unknown enrollment token", code="invalid_token", status=401)
                 if tok.used_at is not None:
@@ -177,19 +199,26 @@ class SqlStore(Store):
         try:
             with self._write() as conn:
                 return self._ingest(conn, batch)
-        except IntegrityError:
-            # a concurrent collector stored the same batch first (PostgreSQL scale-out)
-            stored = self.batch_hash(batch.agent_id, batch.batch_seq)
-            return IngestOutcome("duplicate" if stored == batch.batch_hash else "conflict")
+        except IntegrityError as exc:
+            return self._settled(batch, exc)
+
+    def _settled(self, batch: BatchWrite, exc: IntegrityError) -> IngestOutcome:
+        """After a constraint refused the batch: it was stored meanwhile (duplicate or conflict), or fail."""
+        stored = self.batch_hash(batch.agent_id, batch.batch_seq)
+        if stored is None:
+            raise StorageError(f"could not store batch {batch.batch_seq} of {batch.agent_id}: {exc.orig}") from exc
+        return IngestOutcome("duplicate" if stored == batch.batch_hash else "conflict")
 
     def _ingest(self, conn: Connection, batch: BatchWrite) -> IngestOutcome:
         aid = batch.agent_id
+        # The agent's row lock serialises every batch of one agent across threads and collector processes
+        # (PostgreSQL: SELECT ... FOR UPDATE; SQLite: the database write lock already does).
+        agent = conn.execute(select(t.agents.c.last_seq, t.agents.c.last_batch_seq, t.agents.c.last_batch_hash)
+                             .where(t.agents.c.agent_id == aid).with_for_update()).one()
         existing = conn.execute(select(t.batches.c.hash).where(
             and_(t.batches.c.agent_id == aid, t.batches.c.batch_seq == batch.batch_seq))).first()
         if existing is not None:
             return IngestOutcome("duplicate" if existing[0] == batch.batch_hash else "conflict")
-        agent = conn.execute(select(t.agents.c.last_seq, t.agents.c.last_batch_seq, t.agents.c.last_batch_hash)
-                             .where(t.agents.c.agent_id == aid)).one()
         state = AgentState(int(agent.last_seq), int(agent.last_batch_seq), agent.last_batch_hash)
         prev_row = conn.execute(select(t.batches.c.hash).where(
             and_(t.batches.c.agent_id == aid, t.batches.c.batch_seq == batch.batch_seq - 1))).first()
@@ -199,28 +228,11 @@ class SqlStore(Store):
         conn.execute(insert(t.batches).values(agent_id=aid, batch_seq=batch.batch_seq, hash=batch.batch_hash,
                                               received_at=batch.received_at,
                                               n_events=len(batch.events) + len(batch.quarantined)))
-        fresh = batch.events
-        if fresh:
-            lo, hi = min(e.seq for e in fresh), max(e.seq for e in fresh)
-            have = {r[0] for r in conn.execute(select(t.events.c.seq).where(
-                and_(t.events.c.agent_id == aid, t.events.c.seq >= lo, t.events.c.seq <= hi)))}
-            seen: set[int] = set()
-            kept = []
-            for e in fresh:
-                if e.seq in have or e.seq in seen:
-                    continue
-                seen.add(e.seq)
-                kept.append(e)
-            duplicates = len(fresh) - len(kept)
-            if duplicates:
-                findings.add("duplicate_seq", count=duplicates, batch_seq=batch.batch_seq)
-            fresh = kept
-        else:
-            duplicates = 0
-        if fresh:
-            conn.execute(insert(t.events), [
-                {"agent_id": aid, "seq": e.seq, "ts": e.ts, "ts_ms": e.ts_ms, "day": e.day, "kind": e.kind,
-                 "data": e.data} for e in fresh])
+        fresh = self._unseen(conn, aid, batch.events, state.last_seq)
+        stored = self._insert_events(conn, aid, fresh) if fresh else 0
+        duplicates = len(batch.events) - stored
+        if duplicates:
+            findings.add("duplicate_seq", count=duplicates, batch_seq=batch.batch_seq)
         if batch.quarantined:
             conn.execute(insert(t.quarantine), [
                 {"agent_id": aid, "batch_seq": batch.batch_seq, "received_at": batch.received_at,
@@ -231,22 +243,48 @@ class SqlStore(Store):
                 for kind, detail in findings.records])
         new_last_seq = max([state.last_seq, *all_seqs])
         values: dict[str, Any] = {"last_seq": new_last_seq, "last_seen": batch.received_at,
-                                  "events": t.agents.c.events + len(fresh)}
+                                  "events": t.agents.c.events + stored}
         if batch.batch_seq > state.last_batch_seq:
             values.update(last_batch_seq=batch.batch_seq, last_batch_hash=batch.batch_hash)
         conn.execute(update(t.agents).where(t.agents.c.agent_id == aid).values(**values))
         if self.rollup_hook is not None and (fresh or findings.records):
             self.rollup_hook(RollupAccess(conn, batch.received_at), aid, fresh, findings.records)
-        return IngestOutcome("stored", stored=len(fresh), duplicates=duplicates,
+        return IngestOutcome("stored", stored=stored, duplicates=duplicates,
                              quarantined=len(batch.quarantined), integrity=findings.records)
+
+    @staticmethod
+    def _unseen(conn: Connection, agent_id: str, events: list[StoredEvent], last_seq: int) -> list[StoredEvent]:
+        """The batch's events whose seq is neither stored already nor repeated earlier in the batch.
+
+        Every stored seq is at most the agent's ``last_seq``, so a batch entirely above it (the usual
+        case) needs no lookup.
+        """
+        if not events:
+            return []
+        lo, hi = min(e.seq for e in events), max(e.seq for e in events)
+        have: set[int] = set()
+        if lo <= last_seq:
+            have = {int(r[0]) for r in conn.execute(select(t.events.c.seq).where(
+                and_(t.events.c.agent_id == agent_id, t.events.c.seq >= lo, t.events.c.seq <= min(hi, last_seq))))}
+        kept = []
+        for e in events:
+            if e.seq not in have:
+                have.add(e.seq)
+                kept.append(e)
+        return kept
+
+    def _insert_events(self, conn: Connection, agent_id: str, events: list[StoredEvent]) -> int:
+        """Write new events in bulk; returns how many rows were stored."""
+        conn.execute(insert(t.events), [
+            {"agent_id": agent_id, "seq": e.seq, "ts": e.ts, "ts_ms": e.ts_ms, "day": e.day, "kind": e.kind,
+             "data": e.data} for e in events])
+        return len(events)
 
     def count_rejection(self, code: str) -> None:
         try:
             with self._write() as conn:
-                res = conn.execute(update(t.rejections).where(t.rejections.c.code == code)
-                                   .values(count=t.rejections.c.count + 1))
-                if not res.rowcount:
-                    conn.execute(insert(t.rejections).values(code=code, count=1))
+                self._upsert(conn, t.rejections, {"code": code}, {"count": 1},
+                             on_conflict={"count": t.rejections.c.count + 1})
         except (StorageError, IntegrityError):
             log.warning("could not count rejection %s", code)
 
@@ -324,9 +362,7 @@ class SqlStore(Store):
 
     def save_report(self, day: str, body: str, now: float) -> None:
         with self._write() as conn:
-            res = conn.execute(update(t.reports).where(t.reports.c.day == day).values(body=body, created_at=now))
-            if not res.rowcount:
-                conn.execute(insert(t.reports).values(day=day, body=body, created_at=now))
+            self._upsert(conn, t.reports, {"day": day}, {"body": body, "created_at": now})
 
     def load_report(self, day: str) -> str | None:
         with self._read() as conn:
@@ -345,16 +381,20 @@ class SqlStore(Store):
 
     def purge(self, before_day: str, before_ts: float) -> dict[str, int]:
         """Delete events, quarantined events, integrity records and rollups older than the cut-off."""
+        events = self._purge_events(before_day)
         with self._write() as conn:
             out = {
-                "events": conn.execute(t.events.delete().where(t.events.c.day < before_day)).rowcount,
                 "quarantine": conn.execute(
                     t.quarantine.delete().where(t.quarantine.c.received_at < before_ts)).rowcount,
                 "integrity": conn.execute(t.integrity.delete().where(t.integrity.c.at < before_ts)).rowcount,
                 "rollups": conn.execute(t.rollups.delete().where(t.rollups.c.day < before_day)).rowcount,
                 "reports": conn.execute(t.reports.delete().where(t.reports.c.day < before_day)).rowcount,
             }
-        return {k: int(v or 0) for k, v in out.items()}
+        return {"events": events, **{k: int(v or 0) for k, v in out.items()}}
+
+    def _purge_events(self, before_day: str) -> int:
+        with self._write() as conn:
+            return int(conn.execute(t.events.delete().where(t.events.c.day < before_day)).rowcount or 0)
 
     def get_kv(self, key: str) -> str | None:
         with self._read() as conn:
@@ -363,14 +403,5 @@ class SqlStore(Store):
 
     def set_kv(self, key: str, value: str) -> None:
         with self._write() as conn:
-            res = conn.execute(update(t.kv).where(t.kv.c.key == key).values(value=value))
-            if not res.rowcount:
-                conn.execute(insert(t.kv).values(key=key, value=value))
+            self._upsert(conn, t.kv, {"key": key}, {"value": value})
 
-
-def _now() -> float:
-    return time.time()
-
-
-register_backend("sqlite", SqlStore)
-register_backend("postgresql", SqlStore)

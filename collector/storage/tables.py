@@ -1,4 +1,10 @@
-"""Table definitions shared by every SQL backend (SQLAlchemy Core)."""
+"""The newest schema as SQLAlchemy Core tables: what the queries are written against.
+
+The DDL itself lives in the Alembic revisions (``collector/migrations``), which differ per backend
+where they must: on PostgreSQL ``events`` is partitioned by day with the primary key
+``(agent_id, seq, day)``; SQLite keeps one ``events`` table (rowid ``id``, unique ``(agent_id, seq)``).
+A test checks that the migrated databases match these tables.
+"""
 
 from __future__ import annotations
 
@@ -13,10 +19,9 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    UniqueConstraint,
 )
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # kv "schema_version"; the Alembic head revision is "0002"
 metadata = MetaData()
 
 agents = Table(
@@ -62,16 +67,13 @@ batches = Table(
 
 events = Table(
     "events", metadata,
-    Column("id", Integer().with_variant(BigInteger, "postgresql"), primary_key=True, autoincrement=True),
-    Column("agent_id", String(64), nullable=False),
-    Column("seq", BigInteger, nullable=False),
+    Column("agent_id", String(64), primary_key=True),
+    Column("seq", BigInteger, primary_key=True),
     Column("ts", String(40), nullable=False),
     Column("ts_ms", BigInteger, nullable=False),
-    Column("day", String(10), nullable=False),
+    Column("day", String(10), primary_key=True),
     Column("kind", String(32), nullable=False),
     Column("data", Text, nullable=False),
-    UniqueConstraint("agent_id", "seq", name="uq_events_agent_seq"),
-    Index("ix_events_agent_day", "agent_id", "day"),
 )
 
 quarantine = Table(
@@ -82,6 +84,7 @@ quarantine = Table(
     Column("received_at", Float, nullable=False),
     Column("reason", Text, nullable=False),
     Column("raw", Text, nullable=False),
+    Index("ix_quarantine_agent", "agent_id"),
 )
 
 integrity = Table(

@@ -9,13 +9,16 @@ are the timeline zoom, the live wall's server-sent events and the report's revie
 
 from __future__ import annotations
 
+import inspect
+
 from fastapi import FastAPI
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 from starlette.staticfiles import StaticFiles
 
 from collector.errors import CollectorError
 from collector.service import Collector
+from collector.wall import ingest_listener
 from collector.web import admin, audit_page, login, me, report_page, timeline_page, wall_page
 from collector.web.site import STATIC, Web
 
@@ -27,6 +30,8 @@ def mount_web(app: FastAPI, collector: Collector) -> None:
     app.state.web = web
     app.state.web_sessions = web.sessions  # the API's principal() accepts the session cookie through it
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    if ingest_listener not in collector.ingest.listeners:
+        collector.ingest.listeners.append(ingest_listener)
     for page in PAGES:
         page.register(app, web)
     json_handler = app.exception_handlers.get(CollectorError)
@@ -35,9 +40,11 @@ def mount_web(app: FastAPI, collector: Collector) -> None:
         """Pages answer errors with a page (or the sign-in form); /api and the rest keep the JSON shape."""
         if isinstance(exc, CollectorError) and _is_page(request):
             return web.error_page(request, exc)
-        assert json_handler is not None  # create_app registers it before mounting the web UI
+        if json_handler is None:
+            status, code, message = getattr(exc, "status", 500), getattr(exc, "code", "internal"), str(exc)
+            return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
         result = json_handler(request, exc)
-        return await result if hasattr(result, "__await__") else result  # type: ignore[no-any-return]
+        return await result if inspect.isawaitable(result) else result
 
     app.add_exception_handler(CollectorError, collector_error)
 

@@ -19,7 +19,7 @@ from collector.enrollment import ROLES as AGENT_ROLES
 from collector.errors import CollectorError
 from collector.web.site import HEADERS, Web, remote
 
-USER_ROLES = ("admin", "security", "manager", "auditor", "agent")
+USER_ROLES = ("manager", "security", "auditor", "agent", "admin")  # the least surprising first
 
 
 def _page(web: Web, request: Request, who: Principal, status: int = 200, **extra: Any) -> Response:

@@ -18,11 +18,12 @@ from collector.web.site import Web, remote
 
 PAGE_ROWS = 500
 EXPORT_ROWS = 100_000
+FIELDS = ("actor", "action", "target", "allowed", "from", "to")
 
 
 def filters(params: Any, tz: tzinfo) -> tuple[dict[str, Any], dict[str, str]]:
     """Query parameters -> (keyword arguments of ``AccessService.search``, the form's values)."""
-    shown = {k: str(params.get(k, "")).strip()[:100] for k in ("actor", "action", "target", "allowed", "from", "to")}
+    shown = {k: str(params.get(k, "")).strip()[:100] for k in FIELDS}
     allowed = {"yes": True, "no": False}.get(shown["allowed"])
     out: dict[str, Any] = {"actor": shown["actor"], "action": shown["action"], "target": shown["target"],
                            "allowed": allowed}
@@ -53,8 +54,9 @@ def register(app: FastAPI, web: Web) -> None:
         search, _shown = filters(request.query_params, tz)
         rows = web.collector.audit_for(who, {**search, "limit": EXPORT_ROWS}, remote(request), "export_audit")
         stamp = datetime.now(tz).strftime("%Y%m%d-%H%M%S")
-        return Response(audit_csv(rows, tz), media_type="text/csv; charset=utf-8", headers={
-            "Content-Disposition": f'attachment; filename="seatguard-audit-{stamp}.csv"', "Cache-Control": "no-store"})
+        headers = {"Content-Disposition": f'attachment; filename="seatguard-audit-{stamp}.csv"',
+                   "Cache-Control": "no-store"}
+        return Response(audit_csv(rows, tz), media_type="text/csv; charset=utf-8", headers=headers)
 
     @app.get("/api/v1/audit", responses={c: {"description": "error"} for c in (400, 401, 403)})
     def audit_api(request: Request, actor: str = "", action: str = "", target: str = "", allowed: str = "",
@@ -62,5 +64,6 @@ def register(app: FastAPI, web: Web) -> None:
         """Audit records, newest first (auditor, security, admin); filters match part of a field."""
         who = web.who(request)
         search, _shown = filters(request.query_params, tz)
-        rows = web.collector.audit_for(who, {**search, "limit": max(1, min(limit, EXPORT_ROWS))}, remote(request))
+        search["limit"] = max(1, min(limit, EXPORT_ROWS))
+        rows = web.collector.audit_for(who, search, remote(request))
         return {"records": rows}

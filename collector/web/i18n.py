@@ -123,11 +123,12 @@ STRINGS: dict[str, tuple[str, str]] = {
     "timeline.handling": ("handling time", "处理时长"),
     "timeline.no_events": ("No events were stored for this day.", "该日期没有存储任何事件。"),
     "timeline.flagged": ("flagged", "已标记"),
-    "timeline.legend": ("Bars: time in front; ◆ copy (red: ID/phone/card numbers); ▲ file write (red: removable "
-                        "drive); ● device or process; ⚑ flagged by the report or the rules.",
-                        "色条：前台时间；◆ 复制（红色：含身份证/手机/银行卡号）；▲ 文件写入（红色：移动存储）；"
-                        "● 设备或进程；⚑ 报告或规则标记的时刻。"),
+    "timeline.legend": ("Bars: time in front; ◆ copy (red: ID or card numbers, or many phones); ▲ file write "
+                        "(red: removable drive); ● device or process; ⚑ flagged by the report.",
+                        "色条：前台时间；◆ 复制（红色：含身份证号、银行卡号或大量手机号）；"
+                        "▲ 文件写入（红色：移动存储）；● 设备或进程；⚑ 报告标记的时刻。"),
     "timeline.events_count": ("events", "个事件"),
+    "timeline.show_heartbeats": ("show heartbeats", "显示心跳事件"),
     # wall
     "wall.title": ("Live wall", "实时看板"),
     "wall.state.active": ("active", "在岗"),
@@ -141,7 +142,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "wall.reconnecting": ("reconnecting…", "正在重新连接…"),
     "wall.revoked": ("revoked", "已吊销"),
     "wall.explain": ("Agent silent: the PC was running today but nothing has arrived for 5 minutes "
-                     "without a clean stop.", "客户端失联：该电脑今天曾运行，但已 5 分钟没有上报且未正常退出。"),
+                     "without a clean stop.",
+                     "客户端失联：该电脑今天曾运行，但已 5 分钟没有上报且未正常退出。"),
     # admin
     "admin.title": ("Administration", "系统管理"),
     "admin.tokens": ("Enrollment tokens", "注册令牌"),
@@ -185,7 +187,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "admin.retention": ("Retention", "数据保留"),
     "admin.retention_text": ("Events are purged after {days} days. Days are calendar days in {tz}. "
                              "Change retention_days in collector.toml.",
-                             "事件保留 {days} 天后清除。日期按 {tz} 时区计算。可在 collector.toml 中修改 retention_days。"),
+                             "事件保留 {days} 天后清除。日期按 {tz} 时区计算。"
+                             "可在 collector.toml 中修改 retention_days。"),
     "admin.done": ("Done.", "已完成。"),
     # audit
     "audit.title": ("Audit log", "审计日志"),

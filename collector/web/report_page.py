@@ -21,6 +21,7 @@ from collector.web.site import HEADERS, Web, check_day, remote, shift_day
 
 SEVERITIES = ("critical", "high", "medium", "low", "none")
 VERDICTS = ("confirmed", "benign", "follow_up")
+ERRORS: dict[int | str, dict[str, Any]] = {c: {"description": "error"} for c in (400, 401, 403, 404)}
 
 
 class LabelRequest(BaseModel):
@@ -35,15 +36,20 @@ def _team_names(report: dict[str, Any]) -> list[str]:
     return sorted(names)
 
 
+def _pick(item: dict[str, Any], key: str, lang: str) -> Any:
+    """The Chinese variant ``key_zh`` on a Chinese page when the report has it, else ``key``."""
+    return item.get(f"{key}_zh") if lang == "zh-CN" and item.get(f"{key}_zh") else item.get(key)
+
+
 def view(report: dict[str, Any], team: str, severity: str, lang: str) -> dict[str, Any]:
     """What the page shows of an (already scoped) report: filtered findings, in the page's language."""
     findings = []
     for f in report.get("findings", []):
         if (team and f.get("team") != team) or (severity and f.get("severity") != severity):
             continue
-        reasons = f.get("reasons_zh") if lang == "zh-CN" and f.get("reasons_zh") else f.get("reasons", [])
-        evidence = [{**e, "text": e.get("what_zh") if lang == "zh-CN" and e.get("what_zh") else e.get("what", "")}
-                    for e in f.get("evidence", []) if isinstance(e, dict)]
+        reasons = _pick(f, "reasons", lang) or []
+        evidence = [{**e, "text": _pick(e, "what", lang)} for e in f.get("evidence", [])
+                    if isinstance(e, dict)]
         findings.append({**f, "reasons_shown": reasons, "evidence_shown": evidence})
     counts = {s: sum(1 for f in report.get("findings", []) if f.get("severity") == s) for s in SEVERITIES}
     teams = [t for t in report.get("teams", []) if isinstance(t, dict)]
@@ -63,8 +69,8 @@ def register(app: FastAPI, web: Web) -> None:
             report = None
         context: dict[str, Any] = {
             "day": day, "prev_day": shift_day(day, -1), "next_day": shift_day(day, 1), "team": team,
-            "severity": severity if severity in SEVERITIES else "", "severities": SEVERITIES, "verdicts": VERDICTS,
-            "report": report, "can_review": who.role in REVIEWERS,
+            "severity": severity if severity in SEVERITIES else "", "severities": SEVERITIES,
+            "verdicts": VERDICTS, "report": report, "can_review": who.role in REVIEWERS,
         }
         if report is not None:
             context.update(view(report, team, context["severity"], lang))
@@ -79,7 +85,7 @@ def register(app: FastAPI, web: Web) -> None:
         await run_in_threadpool(web.collector.build_report_for, who, day, remote(request))
         return RedirectResponse(f"/report?date={day}", status_code=303, headers=HEADERS)
 
-    @app.post("/api/v1/reports/{day}/labels", responses={c: {"description": "error"} for c in (400, 401, 403, 404)})
+    @app.post("/api/v1/reports/{day}/labels", responses=ERRORS)
     def label_finding(day: str, body: LabelRequest, request: Request) -> dict[str, Any]:
         """A reviewer's verdict on one finding: confirmed, benign or follow_up (admin and security)."""
         who = web.who(request)

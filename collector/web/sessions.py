@@ -1,18 +1,17 @@
 """Web sessions: a random id in a cookie, the session itself on the server, CSRF per session.
 
-- The cookie holds only a random id (256 bits); the database keeps its SHA-256, the user name, the
-  session's CSRF token and when it was last used. It is HttpOnly, SameSite=Strict, path ``/``, and
-  Secure whenever the UI is served over https (``cookie_secure``: ``auto`` | ``always`` | ``never``;
-  ``auto`` allows plain http only to a loopback client, for the demo and tests).
+- The cookie holds only a random id (256 bits); the server keeps a hash of it with the user name,
+  the session's CSRF token and when it was last used (rows ``sess:<hash>`` of the shared ``kv``
+  table, so no schema change and several collector processes accept each other's sessions). The
+  cookie is HttpOnly, SameSite=Strict, path ``/``, and Secure whenever the UI is served over https
+  (``cookie_secure``: ``auto`` | ``always`` | ``never``; ``auto`` lets only a loopback client sign
+  in over plain http, for the demo and tests).
 - A session ends after ``session_idle_min`` minutes without a request, after :data:`ABSOLUTE_S`
   in any case, and on logout. The user's role and teams are re-read on every request, so a disabled
   account or a changed scope takes effect at once.
 - Every state-changing request made with the cookie must carry the session's CSRF token: forms in
   a hidden ``csrf`` field, JSON calls from the UI in the ``X-CSRF-Token`` header. Bearer-token
   calls (scripts) carry no cookie and need none. The login form has its own double-submit token.
-
-Sessions live in the shared database (table ``web_sessions``), so several collector processes
-behind one load balancer accept each other's sessions.
 """
 
 from __future__ import annotations
@@ -23,15 +22,17 @@ import ipaddress
 import logging
 import secrets
 import time
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 
-from sqlalchemy import Column, Float, MetaData, String, Table, delete, insert, or_, select, update
+import orjson
+from sqlalchemy import delete, insert, select, update
 from starlette.requests import Request
 from starlette.responses import Response
 
 from collector.accounts import AccountService, Principal
 from collector.errors import Forbidden, Unauthorized
+from collector.storage import tables as t
 from collector.storage.sql import SqlStore
 
 log = logging.getLogger(__name__)
@@ -45,29 +46,36 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 SECURE_MODES = ("auto", "always", "never")
 _UNSET = object()
 
-_metadata = MetaData()
-web_sessions = Table(
-    "web_sessions", _metadata,
-    Column("sid_hash", String(64), primary_key=True),
-    Column("user", String(64), nullable=False),
-    Column("csrf", String(64), nullable=False),
-    Column("created_at", Float, nullable=False),
-    Column("seen_at", Float, nullable=False),
-    Column("remote", String(64)),
-)
+PREFIX = "sess:"  # + 59 hex digits of the id's SHA-256: fits the kv key column (64)
 
 
 @dataclass(frozen=True)
 class Session:
-    sid_hash: str
+    key: str
     user: str
     csrf: str
     created_at: float
     seen_at: float
 
 
-def _digest(sid: str) -> str:
-    return hashlib.sha256(sid.encode()).hexdigest()
+def _key(sid: str) -> str:
+    return PREFIX + hashlib.sha256(sid.encode()).hexdigest()[:59]
+
+
+def _dump(session: Session, remote: str | None = None) -> str:
+    return orjson.dumps({"user": session.user, "csrf": session.csrf, "created_at": session.created_at,
+                         "seen_at": session.seen_at, "remote": remote}).decode()
+
+
+def _load(key: str, raw: str | None) -> Session | None:
+    if raw is None:
+        return None
+    try:
+        d = orjson.loads(raw)
+        return Session(key, str(d["user"]), str(d["csrf"]), float(d["created_at"]), float(d["seen_at"]))
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+        log.warning("unreadable web session %s dropped", key[:12])
+        return None
 
 
 def remote_of(request: Request) -> str | None:
@@ -75,7 +83,7 @@ def remote_of(request: Request) -> str | None:
 
 
 def is_loopback(host: str | None) -> bool:
-    if host in ("localhost", "testclient"):
+    if host == "localhost":
         return True
     try:
         return host is not None and ipaddress.ip_address(host).is_loopback
@@ -92,47 +100,55 @@ class SessionManager:
         self.accounts = accounts
         self.idle_s = idle_s
         self.secure_mode = secure
-        with store._write() as conn:
-            _metadata.create_all(conn)
 
-    # -- the session table -------------------------------------------------------------------------------
+    # -- the sessions kept on the server -----------------------------------------------------------------
     def create(self, user: str, remote: str | None) -> tuple[str, Session]:
         sid = secrets.token_urlsafe(32)
         now = time.time()
-        session = Session(_digest(sid), user, secrets.token_urlsafe(32), now, now)
+        session = Session(_key(sid), user, secrets.token_urlsafe(32), now, now)
+        self._purge(lambda s: self._expired(s, now))
         with self.store._write() as conn:
-            conn.execute(delete(web_sessions).where(or_(web_sessions.c.seen_at < now - self.idle_s,
-                                                        web_sessions.c.created_at < now - ABSOLUTE_S)))
-            conn.execute(insert(web_sessions).values(sid_hash=session.sid_hash, user=user, csrf=session.csrf,
-                                                     created_at=now, seen_at=now, remote=(remote or "")[:64]))
+            conn.execute(insert(t.kv).values(key=session.key, value=_dump(session, remote)))
         return sid, session
 
     def lookup(self, sid: str) -> Session | None:
         if not sid or len(sid) > 100:
             return None
-        key = _digest(sid)
+        key = _key(sid)
         with self.store._read() as conn:
-            row = conn.execute(select(web_sessions).where(web_sessions.c.sid_hash == key)).first()
-        if row is None:
+            raw = conn.execute(select(t.kv.c.value).where(t.kv.c.key == key)).scalar()
+        session = _load(key, raw)
+        if session is None:
             return None
         now = time.time()
-        if now - row.seen_at > self.idle_s or now - row.created_at > ABSOLUTE_S:
-            self._delete(web_sessions.c.sid_hash == key)
+        if self._expired(session, now):
+            self._delete([key])
             return None
-        if now - row.seen_at > TOUCH_EVERY_S:
+        if now - session.seen_at > TOUCH_EVERY_S:
+            session = replace(session, seen_at=now)
             with self.store._write() as conn:
-                conn.execute(update(web_sessions).where(web_sessions.c.sid_hash == key).values(seen_at=now))
-        return Session(row.sid_hash, row.user, row.csrf, row.created_at, now)
+                conn.execute(update(t.kv).where(t.kv.c.key == key).values(value=_dump(session)))
+        return session
 
     def end(self, sid: str) -> None:
-        self._delete(web_sessions.c.sid_hash == _digest(sid))
+        self._delete([_key(sid)])
 
     def end_all(self, user: str) -> None:
-        self._delete(web_sessions.c.user == user)
+        self._purge(lambda s: s.user == user)
 
-    def _delete(self, where: Any) -> None:
-        with self.store._write() as conn:
-            conn.execute(delete(web_sessions).where(where))
+    def _expired(self, session: Session, now: float) -> bool:
+        return now - session.seen_at > self.idle_s or now - session.created_at > ABSOLUTE_S
+
+    def _purge(self, doomed: Callable[[Session], bool]) -> None:
+        with self.store._read() as conn:
+            rows = conn.execute(select(t.kv.c.key, t.kv.c.value).where(t.kv.c.key.startswith(PREFIX))).all()
+        sessions = [_load(str(k), v) for k, v in rows]
+        self._delete([s.key for s in sessions if s is not None and doomed(s)])
+
+    def _delete(self, keys: list[str]) -> None:
+        if keys:
+            with self.store._write() as conn:
+                conn.execute(delete(t.kv).where(t.kv.c.key.in_(keys)))
 
     # -- requests ------------------------------------------------------------------------------------------
     def current(self, request: Request) -> Session | None:
@@ -184,8 +200,8 @@ class SessionManager:
         return token if 20 <= len(token) <= 100 else secrets.token_urlsafe(24)
 
     def set_login_cookie(self, response: Response, request: Request, token: str) -> None:
-        response.set_cookie(LOGIN_COOKIE, token, max_age=3600, path="/login", httponly=True, samesite="strict",
-                            secure=self.secure(request))
+        response.set_cookie(LOGIN_COOKIE, token, max_age=3600, path="/login", httponly=True,
+                            samesite="strict", secure=self.secure(request))
 
     @staticmethod
     def check_login_token(request: Request, token: str | None) -> None:

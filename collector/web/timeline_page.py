@@ -24,6 +24,7 @@ MAX_APP_LANES = 8
 OTHER = "…"
 _ENVELOPE = ("schema", "agent_id", "seq", "ts", "kind")
 _DANGER_PROCESS = ("remote_access", "screen_capture")
+MANY_PHONES = 5  # one phone number copied during a call is ordinary work; ID and card numbers are not
 
 
 @dataclass
@@ -107,12 +108,14 @@ def details(event: dict[str, Any]) -> str:
 def _marker(e: dict[str, Any], sec: float) -> Marker | None:
     kind, seq = e["kind"], int(e["seq"])
     if kind == "clipboard.copy":
-        classes = e.get("classes") or {}
-        n = sum(int(v) for v in classes.values() if isinstance(v, int | float))
+        classes = {k: int(v) for k, v in (e.get("classes") or {}).items() if isinstance(v, int | float)}
+        n = sum(classes.values())
+        risky = classes.get("id_number", 0) + classes.get("bank_card", 0) > 0 or classes.get("phone", 0) >= MANY_PHONES
         return Marker(sec, seq, "◆", f"copy in {e.get('app', '?')}: {e.get('chars', 0)} chars, {n} numbers",
-                      "danger" if n else "")
+                      "danger" if risky else "")
     if kind == "file.write":
-        return Marker(sec, seq, "▲", f"{e.get('op', '')} {e.get('path', '')}", "danger" if e.get("removable") else "")
+        return Marker(sec, seq, "▲", f"{e.get('op', '')} {e.get('path', '')}",
+                      "danger" if e.get("removable") else "")
     if kind in ("device.mount", "device.unmount"):
         return Marker(sec, seq, "●", f"{kind} {e.get('label', '')} {e.get('mountpoint', '')}",
                       "danger" if e.get("removable") and kind == "device.mount" else "")
@@ -139,6 +142,7 @@ def layout(timeline: dict[str, Any], flagged: dict[int, str], tz: tzinfo) -> dic
     idle: list[tuple[float, float]] = []
     idle_from: float | None = None
     held: tuple[str, str, float] | None = None
+    page_app = ""
     markers: list[Marker] = []
     rows = []
     for e in events:
@@ -146,10 +150,11 @@ def layout(timeline: dict[str, Any], flagged: dict[int, str], tz: tzinfo) -> dic
         kind = e["kind"]
         if kind == "app.focus":
             apps.start(str(e.get("app", "?")), str(e.get("title", "")), sec)
-            if pages.current and pages.current[1] != str(e.get("app", "")):
-                pages.stop(sec)
+            if pages.current and page_app != str(e.get("app", "")):
+                pages.stop(sec)  # the browser went to the background: its page is no longer in front
         elif kind == "page.open":
-            pages.start(_host(str(e.get("url", ""))), str(e.get("app", "")), sec)
+            page_app = str(e.get("app", ""))
+            pages.start(_host(str(e.get("url", ""))), str(e.get("title", "")), sec)
         elif kind == "input.idle":
             idle_from = max(sec - float(e.get("threshold_s", 0)), apps.current[2] if apps.current else 0.0)
             held = apps.pause(idle_from)
@@ -168,7 +173,8 @@ def layout(timeline: dict[str, Any], flagged: dict[int, str], tz: tzinfo) -> dic
         if marker is not None:
             markers.append(marker)
         rows.append({"seq": int(e["seq"]), "ts": e["ts"], "kind": kind, "details": details(e),
-                     "flag": flagged.get(int(e["seq"])), "danger": marker is not None and marker.cls == "danger"})
+                     "flag": flagged.get(int(e["seq"])),
+                     "danger": marker is not None and marker.cls == "danger"})
     end = sec_of(events[-1]["ts"]) if events else 0.0
     apps.stop(end)
     pages.stop(end)
@@ -177,11 +183,12 @@ def layout(timeline: dict[str, Any], flagged: dict[int, str], tz: tzinfo) -> dic
 
     lo, hi = _window([sec_of(e["ts"]) for e in events])
     lanes = _app_lanes(apps.spans)
-    lanes.append(Lane("pages", "timeline.lane.pages", True,
-                      [Bar(a, b, name, f"{name} — {tip}", hue=_hue(name)) for name, tip, a, b in pages.spans]))
+    page_bars = [Bar(a, b, name, f"{name} — {tip}", hue=_hue(name)) for name, tip, a, b in pages.spans]
+    lanes.append(Lane("pages", "timeline.lane.pages", True, page_bars))
     cases = []
     for c in timeline.get("cases", []):
-        a, b = sec_of(c.get("opened")) if c.get("opened") else lo, sec_of(c.get("closed")) if c.get("closed") else end
+        a = sec_of(c["opened"]) if c.get("opened") else lo
+        b = sec_of(c["closed"]) if c.get("closed") else end
         took = duration(c.get("wall_s")) if c.get("closed") else "…"
         cases.append(Bar(a, max(b, a + 1), f"{c['case_id']} · {took}",
                          f"{c['case_id']}: {took} (active {duration(c.get('active_s'))}, "
@@ -199,8 +206,11 @@ def layout(timeline: dict[str, Any], flagged: dict[int, str], tz: tzinfo) -> dic
             bar.w = max(0.15, (min(bar.end, hi) - max(bar.start, lo)) / span * 100)
         for m in lane.markers:
             m.x = min(100.0, max(0.0, (m.sec - lo) / span * 100))
-    ticks = [{"x": (h * 3600 - lo) / span * 100, "label": f"{h:02d}:00"}
-             for h in range(int(lo // 3600), int(hi // 3600) + 1) if lo <= h * 3600 <= hi]
+    ticks = []
+    for h in range(int(lo // 3600), int(hi // 3600) + 1):
+        x = (h * 3600 - lo) / span * 100
+        if 0 <= x <= 100:
+            ticks.append({"x": x, "label": f"{h:02d}:00", "edge": "first" if x < 1 else "last" if x > 99 else ""})
     return {"lanes": lanes, "ticks": ticks, "rows": rows, "cases": timeline.get("cases", [])}
 
 

@@ -23,7 +23,7 @@ from collector.accounts import Principal
 from collector.wall import hub
 from collector.web.site import Web, remote
 
-POLL_S = 5.0
+POLL_S = 2.0
 PING_S = 15.0
 STREAM_S = 120.0
 RETRY_MS = 2000
@@ -62,7 +62,7 @@ def register(app: FastAPI, web: Web) -> None:
     def wall_page(request: Request) -> Response:
         who = web.who(request)
         agents = web.collector.wall_for(who, remote(request))
-        return web.render(request, "wall.html", {"agents": agents}, who=who)
+        return web.render(request, "wall.html", {"agents": agents, "today": web.today()}, who=who)
 
     @app.get("/api/v1/wall", responses={c: {"description": "error"} for c in (401, 403)})
     def wall(request: Request) -> dict[str, Any]:
@@ -72,8 +72,9 @@ def register(app: FastAPI, web: Web) -> None:
 
     @app.get("/api/v1/wall/events", responses={c: {"description": "error"} for c in (401, 403)})
     async def wall_events(request: Request, once: bool = False) -> Response:
-        """Server-sent events: ``snapshot`` then ``agent`` per changed row; ``once=true`` ends after the snapshot."""
+        """Server-sent events: ``snapshot``, then ``agent`` per changed row (``once=true``: snapshot only)."""
         who = web.who(request)
         first = await run_in_threadpool(web.collector.wall_for, who, remote(request), False)
-        return StreamingResponse(stream(web, who, first, once, remote(request)), media_type="text/event-stream",
+        return StreamingResponse(stream(web, who, first, once, remote(request)),
+                                 media_type="text/event-stream",
                                  headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})

@@ -1,0 +1,45 @@
+"""SQLite backend, the embedded default: WAL, one writer (a process lock + ``BEGIN IMMEDIATE``), readers apart."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Table, create_engine, event
+from sqlalchemy.dialects import sqlite
+
+from collector.storage.sql import SqlStore
+
+
+class SqliteStore(SqlStore):
+    is_sqlite = True
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self._write_lock = threading.Lock()
+
+    def _engines(self, url: str) -> tuple[Engine, Engine]:
+        return _engine(url, immediate=True), _engine(url, immediate=False)
+
+    def _insert(self, table: Table) -> Any:
+        return sqlite.insert(table)
+
+
+def _engine(url: str, immediate: bool) -> Engine:
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 60})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=FULL")
+        cur.execute("PRAGMA busy_timeout=60000")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine

@@ -1,0 +1,68 @@
+// Live wall: a server-sent-event stream sends a snapshot, then one "agent" event per changed tile.
+(function () {
+  "use strict";
+  var wall = document.getElementById("wall");
+  var live = document.getElementById("wall-live");
+  var template = document.getElementById("tile-template");
+  if (!wall || !window.EventSource) { return; }
+  var STATES = ["active", "idle", "agent_silent", "offline"];
+
+  function tile(row) {
+    var el = document.getElementById("agent-" + row.agent_id);
+    if (!el) {
+      el = template.content.firstElementChild.cloneNode(true);
+      el.id = "agent-" + row.agent_id;
+      el.setAttribute("data-agent", row.agent_id);
+      el.href = "/agents/" + encodeURIComponent(row.agent_id) + "/timeline";
+      el.querySelector(".name").textContent = row.agent_id;
+      wall.appendChild(el);
+    }
+    return el;
+  }
+
+  function update(row) {
+    var el = tile(row);
+    STATES.forEach(function (s) { el.classList.remove("state-" + s); });
+    el.classList.add("state-" + row.state);
+    el.setAttribute("data-state", row.state);
+    var fields = {
+      state: wall.getAttribute("data-label-" + row.state) || row.state,
+      app: row.app || "\u2014",
+      cases_today: String(row.cases_today),
+      last_event: row.last_clock || "\u2014",
+      team: row.team
+    };
+    Object.keys(fields).forEach(function (key) {
+      var node = el.querySelector('[data-field="' + key + '"]');
+      if (node && node.textContent !== fields[key]) {
+        node.textContent = fields[key];
+        if (key !== "state") { node.classList.remove("flash"); void node.offsetWidth; node.classList.add("flash"); }
+      }
+    });
+  }
+
+  function counts() {
+    STATES.forEach(function (s) {
+      var node = document.querySelector('[data-count="' + s + '"]');
+      if (node) { node.textContent = String(wall.querySelectorAll(".tile.state-" + s).length); }
+    });
+  }
+
+  function setLive(on) {
+    live.classList.toggle("off", !on);
+    live.textContent = live.getAttribute(on ? "data-live" : "data-off");
+  }
+
+  var source = new EventSource("/api/v1/wall/events");
+  source.addEventListener("open", function () { setLive(true); });
+  source.addEventListener("error", function () { setLive(false); });
+  source.addEventListener("snapshot", function (event) {
+    JSON.parse(event.data).forEach(update);
+    counts();
+    setLive(true);
+  });
+  source.addEventListener("agent", function (event) {
+    update(JSON.parse(event.data));
+    counts();
+  });
+})();

@@ -1,0 +1,69 @@
+"""Database URLs for tests that run on every storage backend.
+
+A test module parametrizes over :data:`BACKENDS` and turns a backend name into a fresh, empty
+database with :func:`fresh_url`: a SQLite file in the test's folder, or a PostgreSQL schema of its
+own (``search_path`` in the URL) that is dropped afterwards. PostgreSQL cases are skipped, saying
+why, only when no server answers at 127.0.0.1:5432.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import cache
+from pathlib import Path
+
+import pytest
+
+PG_HOST, PG_PORT = "127.0.0.1", 5432
+PG_BASE = os.environ.get("SEATGUARD_TEST_PG", f"postgresql://postgres@{PG_HOST}:{PG_PORT}/test")
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+@cache
+def pg_unavailable() -> str | None:
+    """Why PostgreSQL tests cannot run here (None when they can)."""
+    try:
+        with socket.create_connection((PG_HOST, PG_PORT), timeout=2):
+            pass
+    except OSError as exc:
+        return f"no PostgreSQL server reachable at {PG_HOST}:{PG_PORT} ({exc})"
+    import psycopg
+
+    try:
+        with psycopg.connect(PG_BASE, connect_timeout=5) as conn:
+            conn.execute("SELECT 1")
+    except psycopg.Error as exc:
+        return f"PostgreSQL at {PG_HOST}:{PG_PORT} refused the test connection: {exc}"
+    return None
+
+
+@contextmanager
+def pg_schema() -> Iterator[str]:
+    """A URL whose connections use a new, empty schema; the schema is dropped on exit."""
+    import psycopg
+
+    reason = pg_unavailable()
+    if reason:
+        pytest.skip(reason)
+    name = f"sgt_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(PG_BASE, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {name}")
+    try:
+        yield f"{PG_BASE}?options=-csearch_path%3D{name}"
+    finally:
+        with psycopg.connect(PG_BASE, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA {name} CASCADE")
+
+
+@contextmanager
+def fresh_url(backend: str, folder: Path) -> Iterator[str]:
+    if backend == "sqlite":
+        folder.mkdir(parents=True, exist_ok=True)
+        yield f"sqlite:///{folder / 'store.db'}"
+        return
+    with pg_schema() as url:
+        yield url

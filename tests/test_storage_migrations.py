@@ -1,0 +1,140 @@
+"""Schema migrations: a version-1 database (as released) upgrades in place on every backend."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, insert, text
+
+from collector.config import load_settings
+from collector.errors import ConfigError
+from collector.migrate import migrate
+from collector.migrations.versions.v0001_initial import v1_metadata
+from collector.storage import open_store, schema
+from collector.storage.postgres import driver_url
+from collector.storage.sql import SqlStore
+from tests.storage_fixtures import BACKENDS, fresh_url
+from tests.test_storage_backends import batch, ev
+
+
+@pytest.fixture(params=BACKENDS)
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    with fresh_url(request.param, tmp_path) as url:
+        yield url
+
+
+def make_v1(url: str, through_alembic: bool) -> None:
+    """A version-1 database holding one agent's data: via the initial migration, or as the release made it."""
+    engine = create_engine(driver_url(url))
+    md = v1_metadata()
+    tables = md.tables
+    try:
+        with engine.begin() as conn:
+            if through_alembic:
+                schema.upgrade(conn, "0001")
+            else:  # what version 1 did: create_all, then the schema_version row
+                md.create_all(conn)
+                conn.execute(insert(tables["kv"]).values(key="schema_version", value="1"))
+            conn.execute(insert(tables["agents"]).values(
+                agent_id="pc-1", team="cs-a", role="agent", public_key="k", enrolled_at=1.0, last_seq=3,
+                last_batch_seq=1, last_batch_hash="h1", events=3))
+            conn.execute(insert(tables["batches"]).values(agent_id="pc-1", batch_seq=1, hash="h1", received_at=1.0,
+                                                          n_events=3))
+            for e in (ev(1, "2026-11-22"), ev(2, "2026-11-23"), ev(3, "2026-11-23")):
+                conn.execute(insert(tables["events"]).values(agent_id="pc-1", seq=e.seq, ts=e.ts, ts_ms=e.ts_ms,
+                                                             day=e.day, kind=e.kind, data=e.data))
+            conn.execute(insert(tables["rollups"]).values(agent_id="pc-1", day="2026-11-23", state="{}",
+                                                          updated_at=1.0))
+            conn.execute(insert(tables["audit"]).values(at=1.0, actor="sec", action="read_timeline",
+                                                        target="pc-1", allowed=True))
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("through_alembic", [True, False], ids=["initial-migration", "as-released"])
+def test_version_1_upgrades_in_place_and_keeps_working(store_url: str, tmp_path: Path,
+                                                       through_alembic: bool) -> None:
+    make_v1(store_url, through_alembic)
+    store = open_store(store_url)
+    assert isinstance(store, SqlStore)
+    try:
+        assert store.schema_revision() == "0001"
+        with pytest.raises(ConfigError, match="seatguard-collector migrate"):
+            store.create_schema()
+        settings = load_settings(tmp_path, {"db_url": store_url})
+        assert "upgraded from revision 0001 to 0002" in migrate(settings)
+        assert "already at revision 0002" in migrate(settings)
+        store.create_schema()
+        assert store.schema_revision() == schema.head() and store.get_kv("schema_version") == "2"
+        assert [e["seq"] for e in store.timeline("pc-1", "2026-11-23")] == [2, 3]
+        # ingest carries on from the migrated state: seq 3 is known, the chain continues from h1
+        out = store.ingest(batch("pc-1", 2, [ev(3, "2026-11-23"), ev(4, "2026-11-24"), ev(5, "2026-11-24")]))
+        assert (out.stored, out.duplicates, [k for k, _ in out.integrity]) == (2, 1, ["duplicate_seq"])
+        stats = store.stats("pc-1")
+        assert stats["events"] == 5 and stats["agent"]["last_seq"] == 5
+        assert store.rollups_for_day("2026-11-23") == [("pc-1", {})]
+        if not store.is_sqlite:
+            with store._read() as conn:
+                kind = conn.execute(text("SELECT relkind FROM pg_class WHERE oid = 'events'::regclass")).scalar()
+                parts = conn.execute(text("SELECT count(*) FROM pg_inherits WHERE inhparent = 'events'::regclass"))
+                assert kind == "p" and parts.scalar() == 4  # 22, 23, 24 and the day after
+    finally:
+        store.close()
+
+
+def test_downgrade_and_upgrade_again_keep_the_data(store_url: str) -> None:
+    store = open_store(store_url)
+    assert isinstance(store, SqlStore)
+    try:
+        store.create_schema()
+        store.add_enroll_token("t", "cs-a", "agent", None, 0.0, 4e9)
+        store.enroll_agent("t", {"agent_id": "pc-1", "public_key": "k"}, 1.0)
+        store.ingest(batch("pc-1", 1, [ev(1, "2026-11-22"), ev(2, "2026-11-23")]))
+        with store._write() as conn:
+            schema.downgrade(conn, "0001")
+        assert store.schema_revision() == "0001"
+        assert store.migrate() == ("0001", schema.head())
+        assert [e["seq"] for e in store.timeline("pc-1", "2026-11-22")] == [1]
+        assert store.stats()["events"] == 2
+    finally:
+        store.close()
+
+
+def test_collectors_starting_together_create_the_schema_once(store_url: str) -> None:
+    stores = [open_store(store_url) for _ in range(3)]
+    barrier = threading.Barrier(len(stores))
+    errors: list[BaseException] = []
+
+    def start(s: SqlStore) -> None:
+        try:
+            barrier.wait()
+            s.create_schema()
+        except BaseException as exc:  # collected and re-raised in the test thread
+            errors.append(exc)
+
+    try:
+        threads = [threading.Thread(target=start, args=(s,)) for s in stores]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join(60)
+        assert errors == []
+        assert {s.schema_revision() for s in stores} == {schema.head()}
+    finally:
+        for s in stores:
+            s.close()
+
+
+def test_a_database_newer_than_this_collector_is_refused(store_url: str) -> None:
+    store = open_store(store_url)
+    try:
+        store.create_schema()
+        with store._write() as conn:  # type: ignore[attr-defined]
+            conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+        with pytest.raises(ConfigError, match="newer than this collector"):
+            store.create_schema()
+    finally:
+        store.close()
