@@ -61,7 +61,7 @@ class RollupUpdater:
         by_day: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for e in events:
             by_day[e.day].append(e.event)
-        counted = [kind for kind, _ in integrity if kind in INTEGRITY_KINDS]
+        counted = [(kind, _missing(kind, detail)) for kind, detail in integrity if kind in INTEGRITY_KINDS]
         if counted:
             first_day = min(by_day) if by_day else datetime.now(self.settings.tz).date().isoformat()
             by_day.setdefault(first_day, [])
@@ -76,6 +76,14 @@ class RollupUpdater:
             for event in day_events:
                 rollup.add(event)
             if counted and day == min(by_day):
-                for kind in counted:
-                    rollup.add_integrity(kind)
+                for kind, count in counted:
+                    rollup.add_integrity(kind, count)
             access.save(agent_id, day, rollup.to_state(), existed=state is not None, features=rollup.features())
+
+
+def _missing(kind: str, detail: dict[str, Any]) -> int:
+    """How many events (seq_gap) or batches (batch_gap) a finding stands for; 1 for a chain break."""
+    try:
+        return max(1, int(detail["missing_to"]) - int(detail["missing_from"]) + 1)
+    except (KeyError, TypeError, ValueError):
+        return 1

@@ -50,6 +50,7 @@ class Detector(abc.ABC):
     view: ClassVar[str] = "peer"
     help: ClassVar[str] = ""
     min_samples: ClassVar[int] = 2
+    learns: ClassVar[bool] = True  # False: fit only checks the rows (rules), so any number will do
 
     def __init__(self, contamination: float = 0.1, random_state: int = 0) -> None:
         if isinstance(contamination, bool) or not isinstance(contamination, int | float) \

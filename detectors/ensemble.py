@@ -10,6 +10,10 @@ Combinations (``combine``):
 - ``fisher`` (default): the weighted mean of ``-log p`` over the members that scored the agent,
   divided by ``log(n + 1)`` so the score lies in (0, 1]. Like Fisher's method, one very small p
   counts for a lot and several moderately small ones add up.
+
+Weights are balanced by view: each view (peer, self, rules) weighs the same in total, shared by its
+members, so adding a second model of one view does not drown the others; a configured weight
+multiplies a member's share.
 - ``max``: the largest ``-log p / log(n + 1)`` (plus 1 % of the mean, to break ties).
 - ``mean_rank``: the mean percentile rank, ``1 - p``.
 
@@ -30,7 +34,8 @@ from detectors.base import Matrix, Vector
 from detectors.errors import ConfigError, InvalidInput
 
 COMBINATIONS = ("fisher", "max", "mean_rank")
-DEFAULT_MEMBERS = ("peer_iforest", "peer_ecod", "self_ecod", "self_zscore", "rules")
+DEFAULT_MEMBERS = ("peer_iforest", "peer_ecod", "peer_zscore", "self_iforest", "self_ecod", "self_zscore",
+                   "rules")
 
 
 def tail_pvalues(scores: Vector) -> Vector:
@@ -119,7 +124,7 @@ class Ensemble:
         scores = np.full(X.shape[0], np.nan)
         pool = np.flatnonzero(available)
         det = self._member(name)
-        if pool.size >= max(self.min_fit, det.min_samples):
+        if pool.size >= (max(self.min_fit, det.min_samples) if det.learns else det.min_samples):
             scores[pool] = det.fit(X[pool]).decision_scores_
         return scores
 
@@ -134,5 +139,6 @@ class Ensemble:
             scores = self._run_member(name, views[view], available[view])
             results.append(MemberResult(name, view, scores, tail_pvalues(scores)))
         pvals = np.vstack([r.pvalues for r in results])
-        weights = [self.weights.get(r.name, 1.0) for r in results]
+        per_view = {v: sum(1 for r in results if r.view == v) for v in {r.view for r in results}}
+        weights = [self.weights.get(r.name, 1.0) / per_view[r.view] for r in results]
         return EnsembleResult(results, combine(pvals, self.combine, weights))

@@ -76,8 +76,8 @@ def rollups_from_files(folder: Path) -> dict[str, dict[date, DayRollup]]:
 class MethodResult:
     name: str
     ranks: list[int] = field(default_factory=list)         # rank of each scenario agent-day in its day
+    ahead: list[int] = field(default_factory=list)         # non-scenario agents ranked above each of them
     decoy_ranks: list[int] = field(default_factory=list)   # rank of each decoy agent-day in its day
-    pool: list[int] = field(default_factory=list)          # agents ranked on the scenario's day
 
     def recall(self, k: int) -> float:
         return sum(r <= k for r in self.ranks) / len(self.ranks) if self.ranks else 0.0
@@ -85,13 +85,17 @@ class MethodResult:
     def mean_rank(self) -> float:
         return float(np.mean(self.ranks)) if self.ranks else 0.0
 
+    def false_alarms_ahead(self) -> float:
+        """Mean number of non-scenario agents a reviewer reads before each scenario agent."""
+        return float(np.mean(self.ahead)) if self.ahead else 0.0
+
     def decoys_in(self, k: int) -> int:
         return sum(r <= k for r in self.decoy_ranks)
 
     def as_dict(self) -> dict[str, Any]:
         return {"method": self.name, "recall@5": round(self.recall(5), 3),
                 "recall@10": round(self.recall(10), 3), "mean_rank": round(self.mean_rank(), 2),
-                "ranks": self.ranks,
+                "false_alarms_ahead": round(self.false_alarms_ahead(), 3), "ranks": self.ranks,
                 "decoys_in_top5": self.decoys_in(5), "decoys_in_top10": self.decoys_in(10),
                 "decoy_median_rank": float(np.median(self.decoy_ranks)) if self.decoy_ranks else None}
 
@@ -104,24 +108,26 @@ class Evaluation:
     days: list[date]
 
     def beats(self, a: str, b: str) -> bool:
-        """True when method a is at least as good as b at top 5 and top 10 and better in one of them
-        or, on a tie, in mean rank."""
+        """True when method a is no worse than b at top 5 and at top 10 and better on the first of
+        these that differ: recall at 5, recall at 10, false alarms ahead of the scenario agents,
+        decoys in the top 10 (in that order of importance)."""
         x, y = self.methods[a], self.methods[b]
-        kx, ky = (x.recall(5), x.recall(10)), (y.recall(5), y.recall(10))
-        if kx[0] < ky[0] or kx[1] < ky[1]:
+        if x.recall(5) < y.recall(5) or x.recall(10) < y.recall(10):
             return False
-        return kx != ky or x.mean_rank() < y.mean_rank()
+        kx = (-x.recall(5), -x.recall(10), round(x.false_alarms_ahead(), 9), x.decoys_in(10))
+        ky = (-y.recall(5), -y.recall(10), round(y.false_alarms_ahead(), 9), y.decoys_in(10))
+        return kx < ky
 
     def table(self) -> str:
-        head = f"{'method':<14} {'recall@5':>8} {'recall@10':>9} {'mean rank':>9} {'decoys top5':>11} " \
-               f"{'decoys top10':>12} {'decoy median':>12}"
+        head = f"{'method':<14} {'recall@5':>8} {'recall@10':>9} {'mean rank':>9} {'alarms ahead':>12} " \
+               f"{'decoys top5':>11} {'decoys top10':>12} {'decoy median':>12}"
         lines = [head, "-" * len(head)]
         order = [ENSEMBLE] + sorted(n for n in self.methods if n != ENSEMBLE)
         for name in order:
             m = self.methods[name]
             med = f"{np.median(m.decoy_ranks):.1f}" if m.decoy_ranks else "-"
             lines.append(f"{name:<14} {m.recall(5):>8.2f} {m.recall(10):>9.2f} {m.mean_rank():>9.1f} "
-                         f"{m.decoys_in(5):>11} {m.decoys_in(10):>12} {med:>12}")
+                         f"{m.false_alarms_ahead():>12.2f} {m.decoys_in(5):>11} {m.decoys_in(10):>12} {med:>12}")
         return "\n".join(lines)
 
 
@@ -174,10 +180,11 @@ def evaluate(folder: Path, days: int = 5, config: ScoringConfig | None = None,
         ranks = rank_methods(compute(today, history, config, rules))
         for name, by_agent in ranks.items():
             m = methods.setdefault(name, MethodResult(name))
-            for agent_id, _ in sorted(p for p in positives if p[1] == day.isoformat()):
-                if agent_id in by_agent:
-                    m.ranks.append(by_agent[agent_id])
-                    m.pool.append(len(by_agent))
+            todays = {a for a, d in positives if d == day.isoformat() and a in by_agent}
+            for agent_id in sorted(todays):
+                rank = by_agent[agent_id]
+                m.ranks.append(rank)
+                m.ahead.append(sum(1 for a, r in by_agent.items() if r < rank and a not in todays))
             for d in decoys:
                 key = (d["agent_id"], d["date"])
                 if d["date"] == day.isoformat() and d["agent_id"] in by_agent and key not in positives:

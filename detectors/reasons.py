@@ -22,39 +22,39 @@ PHRASES: dict[str, tuple[str, str]] = {
     "last_activity": ("last active {v} from the shift end", "最后活动距排班结束 {v}"),
     "outside_shift_min": ("active {v} outside the shift", "排班外活动 {v}"),
     "night_min": ("active {v} at night", "夜间活动 {v}"),
-    "cases_closed": ("closed {v} cases", "结案 {v} 件"),
+    "cases_closed": ("closed {v} case{s}", "结案 {v} 件"),
     "handle_mean_s": ("mean handling time {v}", "平均处理时长 {v}"),
     "handle_median_s": ("median handling time {v}", "处理时长中位数 {v}"),
     "cases_per_hour": ("{v} cases per active hour", "每活动小时结案 {v} 件"),
     "utilisation": ("a case was open for {v} of active time", "有案件打开的时间占活动时间的 {v}"),
-    "customers_viewed": ("viewed {v} distinct customers", "查看了 {v} 位不同客户"),
-    "customer_pages": ("opened {v} customer pages", "打开客户页面 {v} 次"),
-    "pages_without_case": ("opened {v} customer pages with no case open", "无案件时打开客户页面 {v} 次"),
-    "copies": ("made {v} copies", "复制 {v} 次"),
-    "copied_ids": ("copied {v} ID numbers", "复制身份证号 {v} 个"),
-    "copied_phones": ("copied {v} phone numbers", "复制手机号 {v} 个"),
-    "copied_cards": ("copied {v} bank card numbers", "复制银行卡号 {v} 个"),
-    "copies_to_offlist": ("{v} copies of customer data were followed by a non-allowed app",
+    "customers_viewed": ("viewed {v} distinct customer{s}", "查看了 {v} 位不同客户"),
+    "customer_pages": ("opened {v} customer page{s}", "打开客户页面 {v} 次"),
+    "pages_without_case": ("opened {v} customer page{s} with no case open", "无案件时打开客户页面 {v} 次"),
+    "copies": ("made {v} cop{ies}", "复制 {v} 次"),
+    "copied_ids": ("copied {v} ID number{s}", "复制身份证号 {v} 个"),
+    "copied_phones": ("copied {v} phone number{s}", "复制手机号 {v} 个"),
+    "copied_cards": ("copied {v} bank card number{s}", "复制银行卡号 {v} 个"),
+    "copies_to_offlist": ("{v} cop{ies} of customer data {were} followed by a non-allowed app",
                           "{v} 次复制客户数据后切换到非白名单应用"),
-    "ids_to_messaging": ("{v} copied ID numbers were followed by a messaging app",
+    "ids_to_messaging": ("{v} copied ID number{s} {were} followed by a messaging app",
                          "{v} 个身份证号复制后切换到聊天软件"),
-    "removable_writes": ("wrote {v} files to removable drives", "向移动存储写入 {v} 个文件"),
+    "removable_writes": ("wrote {v} file{s} to removable drives", "向移动存储写入 {v} 个文件"),
     "removable_mb": ("wrote {v} to removable drives", "向移动存储写入 {v}"),
-    "drive_mounts": ("plugged in {v} removable drives", "插入移动存储 {v} 次"),
-    "remote_access_starts": ("started a remote access tool {v} times", "启动远程控制软件 {v} 次"),
+    "drive_mounts": ("plugged in {v} removable drive{s}", "插入移动存储 {v} 次"),
+    "remote_access_starts": ("started a remote access tool {v} time{s}", "启动远程控制软件 {v} 次"),
     "remote_access_min": ("spent {v} in a remote access tool", "在远程控制软件中 {v}"),
-    "screen_capture_starts": ("started a screen capture tool {v} times", "启动截屏或录屏软件 {v} 次"),
+    "screen_capture_starts": ("started a screen capture tool {v} time{s}", "启动截屏或录屏软件 {v} 次"),
     "screen_capture_min": ("spent {v} in a screen capture tool", "在截屏或录屏软件中 {v}"),
     "messaging_min": ("spent {v} in messaging apps", "使用聊天软件 {v}"),
     "offlist_app_min": ("spent {v} in apps outside the allow-list", "使用白名单以外应用 {v}"),
     "offlist_site_min": ("spent {v} on sites outside the allow-list", "浏览白名单以外网站 {v}"),
     "silent_shift_min": ("the agent was silent for {v} during the shift", "排班时间内客户端 {v} 无上报"),
-    "seq_missing": ("{v} events missing from the sequence", "缺失事件 {v} 个"),
-    "chain_breaks": ("the batch chain broke {v} times", "批次哈希链断裂 {v} 次"),
-    "batch_gaps": ("{v} upload batches missing", "缺失上传批次 {v} 个"),
-    "screenshots": ("{v} policy screenshots", "策略截屏 {v} 次"),
-    "focus_switches": ("switched windows {v} times", "切换窗口 {v} 次"),
-    "pages": ("opened {v} web pages", "打开网页 {v} 次"),
+    "seq_missing": ("{v} event{s} missing from the sequence", "缺失事件 {v} 个"),
+    "chain_breaks": ("the batch chain broke {v} time{s}", "批次哈希链断裂 {v} 次"),
+    "batch_gaps": ("{v} upload batch{es} missing", "缺失上传批次 {v} 个"),
+    "screenshots": ("{v} policy screenshot{s}", "策略截屏 {v} 次"),
+    "focus_switches": ("switched windows {v} time{s}", "切换窗口 {v} 次"),
+    "pages": ("opened {v} web page{s}", "打开网页 {v} 次"),
 }
 SCOPE_TEXT = {
     ("team", "agent"): ("team median", "团队中位数"),
@@ -85,6 +85,13 @@ def fmt(feature: str, value: float, lang: str = "en") -> str:
     if unit == "per active h":
         return f"{value:.1f}"
     return f"{value:.0f}" if abs(value - round(value)) < 1e-9 else f"{value:.1f}"
+
+
+def english(template: str, feature: str, value: float) -> str:
+    """Fill an English phrase, with singular or plural words for the value."""
+    one = fmt(feature, value) == "1"
+    return template.format(v=fmt(feature, value), s="" if one else "s", es="" if one else "es",
+                           ies="y" if one else "ies", were="was" if one else "were")
 
 
 @dataclass
@@ -124,7 +131,7 @@ def _text(feature: str, value: float, median: float, scope: str, role: str, own_
           kind: str, days: int, rule_threshold: float | None) -> tuple[str, str]:
     en, zh = PHRASES[feature]
     scope_en, scope_zh = SCOPE_TEXT[(scope, role if role in ("agent", "lead") else "agent")]
-    parts_en = [en.format(v=fmt(feature, value)), f"{scope_en} {fmt(feature, median)}"]
+    parts_en = [english(en, feature, value), f"{scope_en} {fmt(feature, median)}"]
     parts_zh = [zh.format(v=fmt(feature, value, "zh")), f"{scope_zh} {fmt(feature, median, 'zh')}"]
     if own_ref is None:
         parts_en.append("no own history yet")

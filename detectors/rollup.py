@@ -18,6 +18,7 @@ import bisect
 import hashlib
 import re
 from collections.abc import Iterable
+from copy import deepcopy
 from dataclasses import asdict, dataclass, field, fields
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -44,6 +45,10 @@ def _names(values: Iterable[str]) -> tuple[str, ...]:
     return tuple(sorted({_app_key(v) for v in values if v}))
 
 
+def _p(default: Any, help_text: str) -> Any:
+    return field(default=default, metadata={"help": help_text})
+
+
 def _app_key(app: str) -> str:
     """Normalise an app or process name: lower case, no folder, no .exe/.app suffix."""
     name = app.replace("\\", "/").rsplit("/", 1)[-1].strip().lower()
@@ -53,40 +58,54 @@ def _app_key(app: str) -> str:
     return name
 
 
+_CATEGORY_FIELDS = {"remote_access": "remote_access_apps", "screen_capture": "screen_capture_apps",
+                    "messaging": "messaging_apps"}
+
+
 @dataclass(frozen=True)
 class Policy:
     """What counts as work, as customer data and as a flagged tool; part of the collector's policy.
 
     ``from_dict`` ignores keys it does not know (the same policy object also carries agent-side
-    settings such as the idle threshold) but validates the type of every key it does know.
+    settings such as the idle threshold) but validates the type of every key it does know. Its
+    ``process_categories`` ({"remote_access": [...], "screen_capture": [...], "messaging": [...]}), if
+    present, extend the matching app lists.
     """
 
-    case_id_patterns: tuple[str, ...] = (r"C-\d{4}-\d{7}",)
-    customer_url_patterns: tuple[str, ...] = (r"/customers?/(\d+)",)
-    allowed_apps: tuple[str, ...] = (
+    case_id_patterns: tuple[str, ...] = _p(
+        (r"C-\d{4}-\d{7}",), "Regular expressions of case numbers; a page whose URL or title has one is "
+        "covered by a case.")
+    customer_url_patterns: tuple[str, ...] = _p(
+        (r"/customers?/(\d+)",), "Regular expressions of customer page URLs; group 1 (or the match) is the "
+        "customer.")
+    allowed_apps: tuple[str, ...] = _p((
         "crm", "chrome", "msedge", "firefox", "agentbar", "microsip", "zoiper5", "softphone", "outlook",
         "excel", "winword", "notepad", "explorer", "calc", "onedrive", "wemeetapp", "wxwork", "dingtalk",
         "seatguard", "seatguard-agent", "lockapp", "logonui",
-    )
-    allowed_sites: tuple[str, ...] = ("crm.internal", "kb.internal", "lender.example")
-    browser_apps: tuple[str, ...] = ("chrome", "msedge", "firefox", "safari", "brave", "opera", "360se")
-    messaging_apps: tuple[str, ...] = (
+    ), "Apps allowed at the seat (process names; case and .exe do not matter); empty: all allowed.")
+    allowed_sites: tuple[str, ...] = _p(
+        ("crm.internal", "kb.internal", "lender.example"), "Allowed web sites (a host or its parent domain); "
+        "empty: all allowed.")
+    browser_apps: tuple[str, ...] = _p(
+        ("chrome", "msedge", "firefox", "safari", "brave", "opera", "360se"),
+        "Browsers: their minutes count as on- or off-list by the site in front.")
+    messaging_apps: tuple[str, ...] = _p((
         "wxwork", "wechat", "weixin", "qq", "tim", "dingtalk", "feishu", "lark", "telegram", "whatsapp",
         "skype", "slack", "discord", "line", "signal",
-    )
-    sensitive_apps: tuple[str, ...] = ("crm",)
-    remote_access_apps: tuple[str, ...] = (
-        "teamviewer", "anydesk", "todesk", "sunloginclient", "sunlogin", "rustdesk", "mstsc", "vncviewer",
-        "parsec", "remoting_host",
-    )
-    screen_capture_apps: tuple[str, ...] = (
-        "obs", "obs64", "bdcam", "bandicam", "evcapture", "camtasia", "sharex", "snagit", "screenrec",
-    )
-    night_start: str = "22:00"
-    night_end: str = "06:00"
-    paste_window_s: float = 30.0
-    shift_grace_min: int = 30
-    silence_min_gap_min: int = 3
+    ), "Messaging apps (even allowed ones): copies followed by a switch to them are counted.")
+    sensitive_apps: tuple[str, ...] = _p(
+        ("crm",), "Apps showing customer data: any copy made in them counts as a copy of customer data.")
+    remote_access_apps: tuple[str, ...] = _p((
+        "teamviewer", "anydesk", "todesk", "sunlogin", "rustdesk", "mstsc", "vnc", "parsec", "remoting_host",
+    ), "Remote access tools (name prefixes), besides processes the agent reports as remote_access.")
+    screen_capture_apps: tuple[str, ...] = _p((
+        "obs", "bdcam", "bandicam", "evcapture", "camtasia", "sharex", "snagit", "screenrec",
+    ), "Screen capture tools (name prefixes), besides processes the agent reports as screen_capture.")
+    night_start: str = _p("22:00", "Start of the night (HH:MM, local time).")
+    night_end: str = _p("06:00", "End of the night (HH:MM, local time).")
+    paste_window_s: float = _p(30.0, "Seconds after a copy in which switching to an app counts as taking it there.")
+    shift_grace_min: int = _p(30, "Minutes before and after the shift that do not count as outside it.")
+    silence_min_gap_min: int = _p(3, "Shortest run of minutes without any event that counts as silence.")
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -130,6 +149,16 @@ class Policy:
                 if isinstance(value, bool) or not isinstance(value, int | float):
                     raise InvalidInput(f"policy: {f.name} must be a number")
                 kwargs[f.name] = float(value) if isinstance(default, float) else int(value)
+        categories = data.get("process_categories") or {}
+        if not isinstance(categories, dict):
+            raise InvalidInput("policy: process_categories must map a category to a list of names")
+        for category, target in _CATEGORY_FIELDS.items():
+            names = categories.get(category) or []
+            if not isinstance(names, list) or not all(isinstance(v, str) for v in names):
+                raise InvalidInput(f"policy: process_categories.{category} must be a list of strings")
+            if names:
+                base = kwargs.get(target, getattr(cls, target))
+                kwargs[target] = tuple(dict.fromkeys([*base, *names]))
         return cls(**kwargs)
 
     def to_dict(self) -> dict[str, Any]:
@@ -186,13 +215,13 @@ class Feature:
 
 
 FEATURES: tuple[Feature, ...] = (
-    Feature("active_min", "min", "both", 30, "Minutes with input activity (present and not idle).",
+    Feature("active_min", "min", "up", 30, "Minutes with input activity (present and not idle).",
             "有输入活动的分钟数（在线且未空闲）。"),
     Feature("idle_min", "min", "both", 15, "Minutes the PC was on but idle.", "电脑开着但空闲的分钟数。"),
-    Feature("first_activity", "min vs shift", "both", 20,
+    Feature("first_activity", "min vs shift", "down", 20,
             "First active minute relative to the shift start (negative: before it; 0 without activity).",
             "首次活动时间相对排班开始的分钟数（负数为提前；无活动时为 0）。"),
-    Feature("last_activity", "min vs shift", "both", 20,
+    Feature("last_activity", "min vs shift", "up", 20,
             "End of the last active minute relative to the shift end (positive: after it).",
             "最后活动时间相对排班结束的分钟数（正数为延后）。"),
     Feature("outside_shift_min", "min", "up", 15,
@@ -258,6 +287,24 @@ FEATURES: tuple[Feature, ...] = (
     Feature("pages", "count", "both", 10, "Browser pages opened.", "打开的网页数。"),
 )
 FEATURE_NAMES: tuple[str, ...] = tuple(f.name for f in FEATURES)
+
+
+def features_markdown() -> str:
+    """The feature table as Markdown (for the README), generated from :data:`FEATURES`."""
+    lines = ["| feature | unit | look at | meaning | 含义 |", "|---|---|---|---|---|"]
+    look = {"up": "higher", "down": "lower", "both": "either way"}
+    for f in FEATURES:
+        lines.append(f"| `{f.name}` | {f.unit} | {look[f.direction]} | {f.help_en} | {f.help_zh} |")
+    return "\n".join(lines)
+
+
+def policy_markdown() -> str:
+    """The policy keys the rollups read, as Markdown, generated from :class:`Policy`."""
+    lines = ["| policy key | default | meaning |", "|---|---|---|"]
+    for f in fields(Policy):
+        default = list(f.default) if isinstance(f.default, tuple) else f.default
+        lines.append(f"| `{f.name}` | `{default}` | {f.metadata['help']} |")
+    return "\n".join(lines)
 FEATURE_BY_NAME: dict[str, Feature] = {f.name: f for f in FEATURES}
 
 # focus codes
@@ -320,17 +367,20 @@ class DayRollup:
         self._allowed = _names(pol.allowed_apps)
         self._sites = tuple(s.lower() for s in pol.allowed_sites)
         self._browsers = _names(pol.browser_apps)
-        self._static = {**{a: _MESSAGING for a in _names(pol.messaging_apps)},
-                        **{a: _REMOTE for a in _names(pol.remote_access_apps)},
-                        **{a: _CAPTURE for a in _names(pol.screen_capture_apps)}}
+        self._static = {a: _MESSAGING for a in _names(pol.messaging_apps)}
+        self._prefixes = ((_names(pol.remote_access_apps), _REMOTE), (_names(pol.screen_capture_apps), _CAPTURE))
         self._sensitive = _names(pol.sensitive_apps)
         self._app_index = {name: i for i, name in enumerate(state["apps"])}
 
     # ------------------------------------------------------------------ construction and state
     @classmethod
     def new(cls, ctx: AgentContext, day: date) -> DayRollup:
-        state: dict[str, Any] = {
-            "v": STATE_VERSION, "agent_id": ctx.agent_id, "day": day.isoformat(),
+        return cls(ctx, day, cls._empty(ctx.agent_id, day))
+
+    @staticmethod
+    def _empty(agent_id: str, day: date) -> dict[str, Any]:
+        return {
+            "v": STATE_VERSION, "agent_id": agent_id, "day": day.isoformat(),
             "events": 0, "misrouted": 0, "present": 0, "slot_seq": {}, "starts": [], "stops": [],
             "idle_starts": [], "idle_spans": [], "case_spans": [], "closed": [], "open_cases": {},
             "handles": [], "handle_n": 0, "handle_sum": 0.0, "customers": [], "customer_pages": 0,
@@ -341,7 +391,6 @@ class DayRollup:
             "focus_switches": 0, "pages": 0, "integrity": {k: 0 for k in INTEGRITY_KINDS},
             "outside": [], "evidence": [],
         }
-        return cls(ctx, day, state)
 
     @classmethod
     def from_state(cls, ctx: AgentContext, state: dict[str, Any]) -> DayRollup:
@@ -349,13 +398,12 @@ class DayRollup:
             raise InvalidInput(f"rollup state: expected a version {STATE_VERSION} state object")
         if state.get("agent_id") != ctx.agent_id:
             raise InvalidInput("rollup state: belongs to another agent")
-        template = cls.new(ctx, date.today())._s
-        missing = [k for k in template if k not in state]
+        missing = [k for k in _STATE_KEYS if k not in state]
         if missing:
             raise InvalidInput(f"rollup state: missing {', '.join(missing)}")
         try:
             day = date.fromisoformat(state["day"])
-            restored = dict(state)
+            restored = deepcopy(state)
             restored["present"] = int(state["present"], 16) if isinstance(state["present"], str) else 0
             restored["slot_seq"] = {int(k): int(v) for k, v in state["slot_seq"].items()}
             restored["focus"] = {int(k): list(v) for k, v in state["focus"].items()}
@@ -367,7 +415,7 @@ class DayRollup:
 
     def to_state(self) -> dict[str, Any]:
         """A JSON-serialisable copy of the rollup (bounded size: no raw event lists)."""
-        out = dict(self._s)
+        out = deepcopy(self._s)
         out["present"] = format(self._s["present"], "x")
         out["slot_seq"] = {str(k): v for k, v in self._s["slot_seq"].items()}
         out["focus"] = {str(k): v for k, v in self._s["focus"].items()}
@@ -471,7 +519,7 @@ class DayRollup:
         if cur is None or seq > cur[0]:
             s["focus"][minute] = [seq, app]
         key = s["apps"][app] if app >= 0 else ""
-        if app < 0 or key not in self._allowed or key in self._static:
+        if app < 0 or key not in self._allowed or key in self._static or self._code(app) != _WORK:
             _push(s["switches"], [int(sec), seq, app], MAX_MOMENTS)
 
     def _on_page(self, e: dict[str, Any], sec: float, seq: int) -> None:
@@ -579,6 +627,9 @@ class DayRollup:
         name = self._s["apps"][app_idx]
         if name in self._s["proc_cat"]:
             return _CATEGORY_CODE[self._s["proc_cat"][name]]
+        for prefixes, code in self._prefixes:
+            if name.startswith(prefixes):
+                return code
         if name in self._static:
             return self._static[name]
         if name in self._browsers:
@@ -823,14 +874,16 @@ def _median(values: list[int]) -> float:
 def describe_moment(kind: str, p: dict[str, Any]) -> tuple[str, str]:
     """English and Chinese text for one evidence moment."""
     if kind == "id_copy":
-        return (f"copied {p['ids']} ID and {p['cards']} bank card numbers in {p['app']}",
+        what = [f"{n} {label}{'s' if n != 1 else ''}" for n, label in
+                ((p["ids"], "ID number"), (p["cards"], "bank card number")) if n]
+        return (f"copied {' and '.join(what)} in {p['app']}",
                 f"在 {p['app']} 中复制了 {p['ids']} 个身份证号、{p['cards']} 个银行卡号")
     if kind == "copy_to_offlist":
         n = p["ids"] + p["phones"] + p["cards"]
         if not n:
             return (f"switched to {p['app']} {p['after_s']} s after a copy in a customer-data app",
                     f"在客户数据应用中复制后 {p['after_s']} 秒切换到 {p['app']}")
-        return (f"switched to {p['app']} {p['after_s']} s after copying {n} customer numbers",
+        return (f"switched to {p['app']} {p['after_s']} s after copying {n} customer number{'s' if n != 1 else ''}",
                 f"复制 {n} 个客户号码后 {p['after_s']} 秒切换到 {p['app']}")
     if kind == "usb_write":
         return (f"wrote {p['file']} ({p['mb']} MB) to a removable drive",
@@ -858,6 +911,7 @@ def describe_moment(kind: str, p: dict[str, Any]) -> tuple[str, str]:
     return kind, kind
 
 
+_STATE_KEYS = tuple(DayRollup._empty("x", date(2000, 1, 1)))
 _HANDLERS = {
     "agent.start": DayRollup._on_start,
     "agent.stop": DayRollup._on_stop,

@@ -154,6 +154,7 @@ class RulesDetector(Detector):
     view = "raw"
     help = "Hard policy breaches, weighted by severity (see detectors.rules.RULES)."
     min_samples = 1
+    learns = False
 
     def __init__(self, contamination: float = 0.1, random_state: int = 0,
                  rules: RuleSet | None = None) -> None:

@@ -41,7 +41,8 @@ class ScoringConfig:
 
     members: tuple[str, ...] = _s(DEFAULT_MEMBERS, "Ensemble members, by detector registry name.")
     combine: str = _s("fisher", f"How member ranks combine: {', '.join(COMBINATIONS)}.")
-    weights: tuple[tuple[str, float], ...] = _s((), "Member weights in the combination (default 1 each).")
+    weights: tuple[tuple[str, float], ...] = _s(
+        (), "Member weight multipliers (default 1; each view weighs the same in total).")
     min_peers: int = _s(5, "Smallest peer group (same team and role); smaller groups widen to the role.")
     min_history: int = _s(5, "Days of own history before the agent is also compared with its past.")
     history_days: int = _s(30, "Trailing days of own history used.")
@@ -277,6 +278,7 @@ def _evidence(row: AgentDayInput, day: date, reasons: list[Reason], limit: int) 
                     key=lambda e: (wanted.index(str(e.get("kind"))), str(e.get("ts", ""))))[:limit]
     if not picked and not wanted:
         picked = items[:limit]
+    picked.sort(key=lambda e: (str(e.get("ts", "")), int(e["seq"])))
     for e in picked:
         e["link"] = f"/agents/{row.ctx.agent_id}/timeline?date={day.isoformat()}#seq-{int(e['seq'])}"
     return picked

@@ -8,7 +8,7 @@ anomalies can be planted. Nothing here is used when scoring real data.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
 import numpy as np
 
@@ -166,6 +166,3 @@ def bulk_features(seed: int, n_agents: int, days: int) -> np.ndarray:
         out[:, :, col[name]] = arr
     return out
 
-
-def dates_back(day: date, days: int) -> list[date]:
-    return [day - timedelta(days=k) for k in range(days, 0, -1)]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import random
-from datetime import date, datetime, timezone
+from dataclasses import fields
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
@@ -17,6 +18,8 @@ from detectors.rollup import (
     AgentContext,
     DayRollup,
     Policy,
+    features_markdown,
+    policy_markdown,
 )
 
 DAY = date(2024, 5, 6)
@@ -62,6 +65,13 @@ def test_feature_table_documents_every_feature() -> None:
     for f in FEATURES:
         assert f.unit and f.help_en.endswith(".") and f.help_zh.endswith("。"), f.name
         assert f.direction in ("up", "down", "both") and f.floor > 0, f.name
+
+
+def test_tables_render_for_the_docs() -> None:
+    features, policy = features_markdown(), policy_markdown()
+    assert all(f"`{name}`" in features for name in FEATURE_NAMES)
+    for f in fields(Policy):
+        assert f.metadata["help"] and f"`{f.name}`" in policy
 
 
 def test_an_empty_day_is_all_zero() -> None:
@@ -214,7 +224,7 @@ def test_silence_before_now_only_and_short_gaps_ignored() -> None:
     d.heartbeats("09:00", "10:00")
     d.heartbeats("10:02", "12:00")                        # a 2-minute hole: below silence_min_gap_min
     r = rollup(d.events)
-    now = datetime(2024, 5, 6, 4, 30, tzinfo=timezone.utc)   # 12:30 local
+    now = datetime(2024, 5, 6, 4, 30, tzinfo=UTC)   # 12:30 local
     assert r.features(now=now)["silent_shift_min"] == 30
     assert r.features()["silent_shift_min"] == 360
 
@@ -336,6 +346,23 @@ def test_policy_round_trip_and_validation() -> None:
                 {"paste_window_s": "soon"}, {"silence_min_gap_min": 0}):
         with pytest.raises(InvalidInput):
             Policy.from_dict(bad)
+
+
+def test_the_collectors_process_categories_extend_the_lists() -> None:
+    p = Policy.from_dict({"process_categories": {"screen_capture": ["kazam"], "remote_access": ["splashtop"]},
+                          "allowed_apps": ["chrome.exe"]})
+    assert "kazam" in p.screen_capture_apps and "obs" in p.screen_capture_apps
+    assert "splashtop" in p.remote_access_apps
+    with pytest.raises(InvalidInput):
+        Policy.from_dict({"process_categories": {"messaging": "qq"}})
+    d = Day()
+    d.heartbeats("09:00", "10:00")
+    d("09:00:00", "app.focus", app="Kazam.exe", title="rec", pid=3)
+    d("09:10:00", "app.focus", app="obs64.exe", title="OBS", pid=4)     # prefix "obs"
+    d("09:20:00", "app.focus", app="SplashtopStreamer.exe", title="x", pid=5)
+    d("09:30:00", "app.focus", app="chrome.exe", title="x", pid=6)
+    f = rollup(d.events, ctx(policy=p)).features()
+    assert (f["screen_capture_min"], f["remote_access_min"], f["offlist_app_min"]) == (20, 10, 0)
 
 
 def test_policy_decides_what_is_off_list() -> None:

@@ -123,6 +123,16 @@ def test_history_is_trimmed_and_labels_are_shown() -> None:
     assert labelled.findings[0].label == "confirmed"
 
 
+def test_a_tiny_day_still_ranks_rule_breaches() -> None:
+    sd = fleet_day(12, teams=1, per_team=3, anomalies=0)
+    f = dict(sd.today[1].features)
+    f["remote_access_starts"] = 1
+    sd.today[1] = AgentDayInput(sd.today[1].ctx, f)
+    report = score_day(sd.day, sd.today, sd.history)
+    assert report.ranking[0][0] == sd.today[1].ctx.agent_id
+    assert report.findings[0].severity == "high" and report.findings[0].members["peer_ecod"] is None
+
+
 def test_bad_input() -> None:
     sd = fleet_day(9, teams=2, per_team=6, anomalies=0)
     with pytest.raises(InvalidInput):
