@@ -77,7 +77,7 @@ def run_demo(root: Path, agents: int, days: int, seed: int, port: int, serve: bo
     end = datetime.now(ZoneInfo("Asia/Shanghai")).date() - timedelta(days=1)
     print(f"[1/6] simulating {agents} agents x {days} days up to {end} ...", flush=True)
     _run(_cli("seatguard-agent"), "simulate", "--out", str(sim), "--agents", str(agents), "--days", str(days),
-         "--seed", str(seed), "--end", end.isoformat())
+         "--seed", str(seed), "--end", end.isoformat(), *_scenarios(agents, days))
     print("[2/6] initialising the collector (SQLite) ...", flush=True)
     init = json.loads(_run(_cli("seatguard-collector"), "init", "--data", str(data)))
     url = f"http://127.0.0.1:{port}"
@@ -142,6 +142,26 @@ def run_demo(root: Path, agents: int, days: int, seed: int, port: int, serve: bo
                 server.kill()
         (root / "serve.pid").unlink(missing_ok=True)
         log_fh.close()
+
+
+DEMO_SCENARIOS = (  # (scenario, share of the fleet where the agent sits, day offset): most on the report day
+    ("bulk_id_copy", 0.08, -1), ("usb_export", 0.22, -1), ("remote_access", 0.37, -1),
+    ("browse_without_case", 0.52, -1), ("killed_mid_shift", 0.67, -1), ("screen_recorder", 0.81, -1),
+    ("after_hours", 0.93, -1), ("idle_free_no_work", 0.45, -2), ("bulk_id_copy", 0.6, -3),
+)
+
+
+def _scenarios(agents: int, days: int) -> list[str]:
+    """--scenario arguments that give the report day several kinds of misconduct to find."""
+    out: list[str] = []
+    used: set[tuple[int, int]] = set()
+    for name, share, offset in DEMO_SCENARIOS:
+        index = min(agents - 1, int(share * agents))
+        if -offset > days or (index, offset) in used:
+            continue
+        used.add((index, offset))
+        out += ["--scenario", f"{name}:{index}:{offset}"]
+    return out
 
 
 def _people(data: Path, fleet: list[dict[str, Any]]) -> list[dict[str, Any]]:
