@@ -80,8 +80,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     config = load_config(args.home, {"heartbeat_s": args.heartbeat_s})
     identity = load_identity(args.home)
+    from agent.status import NOTICE
+
     lock = InstanceLock(args.home)
     lock.acquire()
+    log.warning("%s", NOTICE)  # privacy rule 3: every start says what is recorded
     spool = open_spool(args.home, config)
     try:
         factory = None if args.no_sensors else _sensor_factory()

@@ -7,7 +7,6 @@ on a clean stop, agent.stop.
 
 from __future__ import annotations
 
-import fcntl
 import getpass
 import logging
 import os
@@ -26,6 +25,7 @@ from agent import __version__
 from agent.config import AgentConfig
 from agent.errors import ConfigError
 from agent.identity import Identity, save_policy
+from agent.locking import try_lock, unlock
 from agent.pipeline import BatchBuilder
 from agent.spool import Spool
 from agent.transport import RequestsTransport
@@ -47,10 +47,10 @@ class InstanceLock:
 
     def acquire(self) -> None:
         self._fh = self.path.open("a+")
-        try:
-            fcntl.flock(self._fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as exc:
-            raise ConfigError(f"another seatguard-agent is already running for {self.path.parent}") from exc
+        if not try_lock(self._fh.fileno()):
+            self._fh.close()
+            self._fh = None
+            raise ConfigError(f"another seatguard-agent is already running for {self.path.parent}")
         self._fh.seek(0)
         self._fh.truncate()
         self._fh.write(str(os.getpid()))
@@ -58,7 +58,7 @@ class InstanceLock:
 
     def release(self) -> None:
         if self._fh is not None:
-            fcntl.flock(self._fh.fileno(), fcntl.LOCK_UN)
+            unlock(self._fh.fileno())
             self._fh.close()
             self._fh = None
 

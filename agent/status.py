@@ -12,6 +12,7 @@ import orjson
 
 from agent.config import AgentConfig
 from agent.identity import load_identity
+from agent.locking import try_lock, unlock
 from agent.pipeline import open_spool
 from agent.runner import LOCK_FILE, RUN_STATUS_FILE
 
@@ -26,19 +27,15 @@ NOTICE = (
 
 
 def _running_pid(home: Path) -> int | None:
-    import fcntl
-
     path = home / LOCK_FILE
     if not path.exists():
         return None
-    with path.open("r") as fh:
-        try:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            text = fh.read().strip()
-            return int(text) if text.isdigit() else -1
-        fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
-    return None
+    with path.open("r+") as fh:
+        if try_lock(fh.fileno()):
+            unlock(fh.fileno())
+            return None
+        text = fh.read().strip()
+        return int(text) if text.isdigit() else -1
 
 
 def collect_status(home: Path, config: AgentConfig) -> dict[str, Any]:

@@ -36,7 +36,7 @@ class RequestsTransport:
         self.base_url = base_url.rstrip("/")
         self.timeout_s = timeout_s
         self._session = requests.Session()
-        self._session.verify = verify
+        self.verify = verify
         self._requests = requests
 
     def post(self, path: str, body: bytes) -> Reply:
@@ -46,7 +46,11 @@ class RequestsTransport:
                 data=body,
                 headers={"Content-Type": "application/json"},
                 timeout=self.timeout_s,
+                # passed per request: requests lets REQUESTS_CA_BUNDLE override a Session's verify
+                verify=self.verify,
             )
+        except self._requests.exceptions.SSLError as exc:
+            raise TransportError(f"TLS certificate verify failed for {self.base_url}: {_short(exc)}") from exc
         except self._requests.RequestException as exc:
             raise TransportError(f"{type(exc).__name__}: {exc}") from exc
         try:
@@ -67,3 +71,11 @@ class HandlerTransport:
 
     def post(self, path: str, body: bytes) -> Reply:
         return self.handler(path, body)
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc)
+    for marker in ("CERTIFICATE_VERIFY_FAILED", "hostname mismatch", "self-signed", "unable to get local issuer"):
+        if marker in text:
+            return marker
+    return text[:120]

@@ -163,6 +163,9 @@ def create_app(collector: Collector) -> FastAPI:
     def metrics() -> Response:
         return Response(collector.metrics.render(), media_type="text/plain; version=0.0.4")
 
+    from collector.alerts.routes import register as register_alert_routes
+
+    register_alert_routes(app, collector)
     _mount_web(app, collector)
     return app
 

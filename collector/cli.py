@@ -74,14 +74,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from collector.reports import DailyReportJob
     from collector.service import Collector
 
-    collector = Collector.open(args.data, {"host": args.host, "port": args.port})
+    collector = Collector.open(args.data, {"host": args.host, "port": args.port, "tls_certfile": args.ssl_certfile,
+                                           "tls_keyfile": args.ssl_keyfile})
     app = create_app(collector)
     settings = collector.settings
     DailyReportJob(collector.reports, settings.report_time).start()
-    log.info("collector serving on http://%s:%s (data %s)", settings.host, settings.port, args.data)
+    collector.alerts.start()
+    scheme = "https" if settings.tls_certfile else "http"
+    log.info("collector serving on %s://%s:%s (data %s)", scheme, settings.host, settings.port, args.data)
     try:
         uvicorn.run(app, host=settings.host, port=int(settings.port), log_level="warning", access_log=False,
-                    timeout_graceful_shutdown=5)
+                    timeout_graceful_shutdown=5, ssl_certfile=settings.tls_certfile or None,
+                    ssl_keyfile=settings.tls_keyfile or None)
     finally:
         collector.close()
     return 0
@@ -172,6 +176,12 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export_ecs(args: argparse.Namespace) -> int:
+    from collector.alerts.ecs import cmd_export_ecs as run
+
+    return int(run(args))
+
+
 def cmd_purge(args: argparse.Namespace) -> int:
     collector = _open(args)
     try:
@@ -217,6 +227,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = data_cmd("serve", "ingest API + query API + web UI")
     p.add_argument("--host")
     p.add_argument("--port", type=int)
+    p.add_argument("--ssl-certfile", help="serve HTTPS with this PEM certificate (setting tls_certfile)")
+    p.add_argument("--ssl-keyfile", help="PEM private key for --ssl-certfile (setting tls_keyfile)")
     p.set_defaults(func=cmd_serve)
 
     p = data_cmd("enroll-token", "create a one-time enrollment token bound to a team")
@@ -259,6 +271,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["html", "json", "csv"], default="html")
     p.add_argument("--out", type=Path)
     p.set_defaults(func=cmd_report)
+
+    p = data_cmd("export-ecs", "one day's events, alerts and findings as ECS JSON lines (SIEM)")
+    p.add_argument("--date", required=True)
+    p.add_argument("--out", type=Path)
+    p.set_defaults(func=cmd_export_ecs)
 
     p = data_cmd("purge", "delete events older than the retention period (also runs daily inside serve)")
     p.set_defaults(func=cmd_purge)

@@ -55,6 +55,10 @@ class Collector:
         self.access = AccessService(self.store)
         self.wall = WallService(self.store, self.settings)
         self._install_rollups()
+        from collector.alerts import AlertService
+
+        self.alerts = AlertService(self)
+        self.ingest.listeners.append(self.alerts.on_ingest)
 
     def _install_rollups(self) -> None:
         from collector.reports import ReportService
@@ -71,6 +75,7 @@ class Collector:
         return cls(load_settings(data_dir, overrides))
 
     def close(self) -> None:
+        self.alerts.close()
         self.store.close()
 
     # -- queries (scope enforced and audited) -----------------------------------------------------------
@@ -91,6 +96,7 @@ class Collector:
         now = now or datetime.now(self.settings.tz)
         cutoff = now - timedelta(days=int(self.settings.retention_days))
         removed = self.store.purge(cutoff.date().isoformat(), cutoff.timestamp())
+        removed.update(self.alerts.purge(cutoff.timestamp()))
         log.info("retention purge before %s: %s", cutoff.date(), removed)
         return {"before": cutoff.date().isoformat(), "removed": removed}
 

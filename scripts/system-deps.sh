@@ -7,6 +7,8 @@ command -v xdotool >/dev/null || need+=(xdotool)
 command -v xclip >/dev/null || need+=(xclip)
 command -v xmessage >/dev/null || need+=(x11-utils)
 command -v chromium >/dev/null || need+=(chromium)
+command -v shellcheck >/dev/null || need+=(shellcheck)
+command -v desktop-file-validate >/dev/null || need+=(desktop-file-utils)
 fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || need+=(fonts-noto-cjk)  # Chinese text in browser screenshots
 for pkg in ${SEATGUARD_EXTRA_APT:-}; do need+=("$pkg"); done
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi

@@ -18,6 +18,9 @@ from pathlib import Path
 
 import pytest
 
+from collector.storage import open_store
+from collector.storage.sql import SqlStore
+
 PG_HOST, PG_PORT = "127.0.0.1", 5432
 PG_BASE = os.environ.get("SEATGUARD_TEST_PG", f"postgresql://postgres@{PG_HOST}:{PG_PORT}/test")
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
@@ -57,6 +60,12 @@ def pg_schema() -> Iterator[str]:
     finally:
         with psycopg.connect(PG_BASE, autocommit=True) as conn:
             conn.execute(f"DROP SCHEMA {name} CASCADE")
+
+
+def sql_store(url: str) -> SqlStore:
+    store = open_store(url)
+    assert isinstance(store, SqlStore)
+    return store
 
 
 @contextmanager

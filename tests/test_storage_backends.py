@@ -12,10 +12,10 @@ import pytest
 from sqlalchemy import inspect, select, text
 
 from collector.errors import EnrollmentRefused
-from collector.storage import BatchWrite, QuarantinedEvent, StoredEvent, open_store, schema
+from collector.storage import BatchWrite, QuarantinedEvent, StoredEvent, schema
 from collector.storage import tables as t
 from collector.storage.sql import SqlStore
-from tests.storage_fixtures import BACKENDS, fresh_url
+from tests.storage_fixtures import BACKENDS, fresh_url, sql_store
 
 GENESIS = "0" * 64
 
@@ -28,8 +28,7 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 @pytest.fixture
 def store(store_url: str) -> Iterator[SqlStore]:
-    s = open_store(store_url)
-    assert isinstance(s, SqlStore)
+    s = sql_store(store_url)
     s.create_schema()
     yield s
     s.close()
@@ -55,10 +54,15 @@ def batch(agent_id: str, batch_seq: int, events: list[StoredEvent], prev: str | 
 
 
 def test_new_database_is_at_the_newest_revision_and_create_is_idempotent(store: SqlStore) -> None:
-    assert store.schema_revision() == schema.head()
+    assert store.schema_revision() == schema.HEAD
     store.create_schema()
     assert store.get_kv("schema_version") == str(t.SCHEMA_VERSION)
-    assert store.migrate() == (schema.head(), schema.head())
+    assert store.migrate() == (schema.HEAD, schema.HEAD)
+
+
+def test_the_head_constant_is_the_newest_migration() -> None:
+    assert schema.revisions()[0] == schema.HEAD
+    assert int(schema.HEAD) == t.SCHEMA_VERSION
 
 
 def test_migrated_schema_matches_the_table_model(store: SqlStore) -> None:
@@ -185,7 +189,7 @@ def test_retention_removes_whole_old_days(store: SqlStore) -> None:
 def test_the_same_batch_from_many_threads_is_stored_once(store_url: str, store: SqlStore) -> None:
     """Two collector processes = two stores with their own connection pools on one database."""
     enroll(store, "pc-1")
-    other = open_store(store_url)
+    other = sql_store(store_url)
     try:
         stores = [store, other] * 4
         barrier = threading.Barrier(len(stores))
@@ -212,7 +216,7 @@ def test_agents_spread_over_two_stores_lose_and_double_nothing(store_url: str, s
     agents = [f"pc-{i}" for i in range(4)]
     for a in agents:
         enroll(store, a)
-    other = open_store(store_url)
+    other = sql_store(store_url)
     n_batches, per = 30, 50
     errors: list[BaseException] = []
 
@@ -252,10 +256,51 @@ def test_agents_spread_over_two_stores_lose_and_double_nothing(store_url: str, s
         other.close()
 
 
+def test_concurrent_batches_of_one_agent_apply_one_after_the_other(store_url: str, store: SqlStore) -> None:
+    """Different batches of one agent at the same moment on two stores: the agent's state and its
+    rollups (read-modify-write inside the ingest transaction) must see every batch exactly once."""
+    enroll(store, "pc-1")
+    other = sql_store(store_url)
+    n_batches, per = 40, 25
+
+    def count_per_day(access: Any, agent_id: str, events: list[StoredEvent], integrity: Any) -> None:
+        state = access.load(agent_id, "2026-11-23")
+        n = 0 if state is None else state["n"]
+        access.save(agent_id, "2026-11-23", {"n": n + len(events)}, existed=state is not None)
+
+    store.rollup_hook = other.rollup_hook = count_per_day
+    writes = [batch("pc-1", b, [ev((b - 1) * per + i) for i in range(1, per + 1)]) for b in range(1, n_batches + 1)]
+    barrier = threading.Barrier(8)
+    errors: list[BaseException] = []
+
+    def worker(k: int) -> None:
+        try:
+            barrier.wait()
+            for w in writes[k::8]:
+                (store if k % 2 else other).ingest(w)
+        except BaseException as exc:  # collected and re-raised in the test thread
+            errors.append(exc)
+
+    try:
+        threads = [threading.Thread(target=worker, args=(k,)) for k in range(8)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join(120)
+        assert errors == []
+        stats = store.stats("pc-1")
+        assert stats["events"] == n_batches * per and stats["batches"] == n_batches
+        assert stats["agent"]["last_seq"] == n_batches * per and stats["agent"]["last_batch_seq"] == n_batches
+        assert store.rollups_for_day("2026-11-23") == [("pc-1", {"n": n_batches * per})]
+        assert store.get_agent("pc-1")["events"] == n_batches * per  # type: ignore[index]
+    finally:
+        other.close()
+
+
 @pytest.mark.postgres
 def test_postgres_partitions_are_made_on_demand_even_when_collectors_race(tmp_path: Path) -> None:
     with fresh_url("postgresql", tmp_path) as url:
-        stores = [open_store(url) for _ in range(4)]
+        stores = [sql_store(url) for _ in range(4)]
         try:
             stores[0].create_schema()
             for i in range(4):

@@ -13,10 +13,10 @@ from collector.config import load_settings
 from collector.errors import ConfigError
 from collector.migrate import migrate
 from collector.migrations.versions.v0001_initial import v1_metadata
-from collector.storage import open_store, schema
+from collector.storage import schema
 from collector.storage.postgres import driver_url
 from collector.storage.sql import SqlStore
-from tests.storage_fixtures import BACKENDS, fresh_url
+from tests.storage_fixtures import BACKENDS, fresh_url, sql_store
 from tests.test_storage_backends import batch, ev
 
 
@@ -58,8 +58,7 @@ def make_v1(url: str, through_alembic: bool) -> None:
 def test_version_1_upgrades_in_place_and_keeps_working(store_url: str, tmp_path: Path,
                                                        through_alembic: bool) -> None:
     make_v1(store_url, through_alembic)
-    store = open_store(store_url)
-    assert isinstance(store, SqlStore)
+    store = sql_store(store_url)
     try:
         assert store.schema_revision() == "0001"
         with pytest.raises(ConfigError, match="seatguard-collector migrate"):
@@ -68,7 +67,7 @@ def test_version_1_upgrades_in_place_and_keeps_working(store_url: str, tmp_path:
         assert "upgraded from revision 0001 to 0002" in migrate(settings)
         assert "already at revision 0002" in migrate(settings)
         store.create_schema()
-        assert store.schema_revision() == schema.head() and store.get_kv("schema_version") == "2"
+        assert store.schema_revision() == schema.HEAD and store.get_kv("schema_version") == "2"
         assert [e["seq"] for e in store.timeline("pc-1", "2026-11-23")] == [2, 3]
         # ingest carries on from the migrated state: seq 3 is known, the chain continues from h1
         out = store.ingest(batch("pc-1", 2, [ev(3, "2026-11-23"), ev(4, "2026-11-24"), ev(5, "2026-11-24")]))
@@ -86,8 +85,7 @@ def test_version_1_upgrades_in_place_and_keeps_working(store_url: str, tmp_path:
 
 
 def test_downgrade_and_upgrade_again_keep_the_data(store_url: str) -> None:
-    store = open_store(store_url)
-    assert isinstance(store, SqlStore)
+    store = sql_store(store_url)
     try:
         store.create_schema()
         store.add_enroll_token("t", "cs-a", "agent", None, 0.0, 4e9)
@@ -96,7 +94,7 @@ def test_downgrade_and_upgrade_again_keep_the_data(store_url: str) -> None:
         with store._write() as conn:
             schema.downgrade(conn, "0001")
         assert store.schema_revision() == "0001"
-        assert store.migrate() == ("0001", schema.head())
+        assert store.migrate() == ("0001", schema.HEAD)
         assert [e["seq"] for e in store.timeline("pc-1", "2026-11-22")] == [1]
         assert store.stats()["events"] == 2
     finally:
@@ -104,7 +102,7 @@ def test_downgrade_and_upgrade_again_keep_the_data(store_url: str) -> None:
 
 
 def test_collectors_starting_together_create_the_schema_once(store_url: str) -> None:
-    stores = [open_store(store_url) for _ in range(3)]
+    stores = [sql_store(store_url) for _ in range(3)]
     barrier = threading.Barrier(len(stores))
     errors: list[BaseException] = []
 
@@ -122,17 +120,17 @@ def test_collectors_starting_together_create_the_schema_once(store_url: str) -> 
         for th in threads:
             th.join(60)
         assert errors == []
-        assert {s.schema_revision() for s in stores} == {schema.head()}
+        assert {s.schema_revision() for s in stores} == {schema.HEAD}
     finally:
         for s in stores:
             s.close()
 
 
 def test_a_database_newer_than_this_collector_is_refused(store_url: str) -> None:
-    store = open_store(store_url)
+    store = sql_store(store_url)
     try:
         store.create_schema()
-        with store._write() as conn:  # type: ignore[attr-defined]
+        with store._write() as conn:
             conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
         with pytest.raises(ConfigError, match="newer than this collector"):
             store.create_schema()

@@ -132,6 +132,9 @@ def test_two_collectors_one_database_nothing_lost_nothing_doubled(
             assert proc.returncode == 0, err
             assert json.loads(out)["spool_depth_events"] == 0
         assert lb.sent_twice > 10 and lb.acks_lost > 5
+        counts = [_batch_counts(c.url) for c in (a, b)]
+        assert all(c["stored"] > 0 for c in counts), counts
+        assert sum(c["duplicate"] for c in counts) >= lb.sent_twice + lb.acks_lost, counts
     schema_name = url.rsplit("%3D", 1)[1]
     with psycopg.connect(url.split("?")[0], options=f"-csearch_path={schema_name}") as conn:
         for name in agents:
@@ -146,3 +149,12 @@ def test_two_collectors_one_database_nothing_lost_nothing_doubled(
             assert stats["events"] == n and stats["gaps"] == {}, stats
             assert stats["agent"]["last_seq"] == n and stats["agent"]["last_batch_seq"] == stats["batches"]
     run_cli(COLLECTOR, "stats", "--data", str(b.data))
+
+
+def _batch_counts(url: str) -> dict[str, float]:
+    out = {"stored": 0.0, "duplicate": 0.0}
+    for line in requests.get(url + "/metrics", timeout=10).text.splitlines():
+        for outcome in out:
+            if line.startswith(f'seatguard_batches_total{{outcome="{outcome}"}}'):
+                out[outcome] = float(line.split()[-1])
+    return out

@@ -66,6 +66,10 @@ def api_matrix(day: str) -> list[tuple[str, str, Any, dict[str, int], str | None
         ("GET", "/api/v1/wall/events?once=true", None, WALL, None),
         ("GET", "/api/v1/audit?actor=mgr", None, AUDIT, "read_audit"),
         ("GET", f"/api/v1/me?date={day}", None, ME, "read_timeline"),
+        ("GET", f"/api/v1/alerts?date={day}", None, WALL, "read_alerts"),
+        ("POST", "/api/v1/alerts/999999/ack", {"note": "matrix"}, row(404, 404, 404, 404, 404, 404, 401), None),
+        ("GET", "/api/v1/alerts/dead-letters", None, row(200, 403, 403, 403, 403, 403, 401), "read_dead_letters"),
+        ("POST", "/api/v1/alerts/dead-letters/999999/retry", None, row(404, 403, 403, 403, 403, 403, 401), None),
         # agent-facing routes: a person's session or token grants nothing there
         ("POST", "/api/v1/enroll", {"token": "sgt_nope", "public_key": KEY, "name": "pc-x"},
          row(401, 401, 401, 401, 401, 401, 401), None),
@@ -190,6 +194,8 @@ def test_pages_by_role(world: World, people: People) -> None:
 def test_every_api_route_is_in_the_matrix(world: World) -> None:
     covered = {re.sub(r"\?.*", "", p) for _m, p, *_ in api_matrix("D")}
     covered = {re.sub(r"/agents/pc-[ab]1/", "/agents/{agent_id}/", p).replace("/D", "/{day}") for p in covered}
+    covered = {p.replace("/alerts/999999/", "/alerts/{alert_id}/")
+               .replace("/dead-letters/999999/", "/dead-letters/{delivery_id}/") for p in covered}
     routes = {getattr(r, "path", "") for r in world.app.routes}
     api = {p for p in routes if p.startswith("/api/v1/") or p in ("/healthz", "/metrics")}
     assert api <= covered, f"routes missing from the matrix: {sorted(api - covered)}"

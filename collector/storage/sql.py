@@ -107,21 +107,22 @@ class SqlStore(Store):
             if rev is None:
                 schema.upgrade(conn)
                 return
-        latest = schema.head()
-        if rev != latest and not schema.known(rev):
+        if rev == schema.HEAD:
+            return
+        if rev not in schema.revisions():
             raise ConfigError(f"the database schema is at revision {rev}, newer than this collector knows "
-                              f"({latest}): run the collector version that made it")
-        if rev != latest:
-            raise ConfigError(f"the database schema is at revision {rev} and this collector needs {latest}: "
-                              "back the database up, then run `seatguard-collector migrate --data DIR`")
+                              f"({schema.HEAD}): run the collector version that made it")
+        raise ConfigError(f"the database schema is at revision {rev} and this collector needs {schema.HEAD}: "
+                          "back the database up, then run `seatguard-collector migrate --data DIR`")
 
     def migrate(self) -> tuple[str | None, str]:
         """Upgrade the schema in place to the newest revision; returns (revision before, revision now)."""
         with self._write() as conn:
             self._schema_lock(conn)
             before = schema.current(conn)
-            schema.upgrade(conn)
-        return before, schema.head()
+            if before != schema.HEAD:
+                schema.upgrade(conn)
+        return before, schema.HEAD
 
     def schema_revision(self) -> str | None:
         with self._read() as conn:

@@ -1,0 +1,96 @@
+"""Alert settings: rows for the collector's settings table, and the validated object built from them.
+
+:data:`ALERT_SETTINGS` holds the rows (name, type, default, help) that belong in
+``collector.config.SETTINGS``; until they are there, :meth:`AlertConfig.from_settings` falls back to
+these defaults, so the two never disagree (a test checks that they match).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any
+from urllib.parse import urlsplit
+
+from collector.alerts.errors import AlertConfigError
+from collector.config import Setting, Settings
+
+ALERT_SETTINGS: tuple[Setting, ...] = (
+    Setting("alert_rate_limit_s", float, 900.0,
+            "Alerts: at most one delivery per agent and rule in this many seconds (repeats are counted)."),
+    Setting("alert_silent_after_min", float, 10.0,
+            "Alerts: 'agent silent' after this many minutes without a batch during the shift (0: off)."),
+    Setting("alert_silence_check_s", float, 30.0, "Alerts: how often `serve` looks for silent agents."),
+    Setting("alert_base_url", str, "",
+            "Alerts: https://host prefix for timeline links in delivered alerts (empty: relative links)."),
+    Setting("alert_wall", str, "on", "Alerts: push alerts to open live-wall pages (on/off)."),
+    Setting("alert_webhook_url", str, "", "Alerts: http(s) URL that receives each alert as JSON (empty: off)."),
+    Setting("alert_webhook_secret", str, "",
+            "Alerts: HMAC-SHA256 key of the X-SeatGuard-Signature header (required with a webhook URL)."),
+    Setting("alert_webhook_timeout_s", float, 5.0, "Alerts: webhook connect and answer timeout (seconds)."),
+    Setting("alert_syslog_udp", str, "", "Alerts: HOST:PORT of a syslog receiver, RFC 5424 over UDP (empty: off)."),
+    Setting("alert_syslog_tcp", str, "",
+            "Alerts: HOST:PORT of a syslog receiver, RFC 5424 over TCP, octet-counting framing (empty: off)."),
+    Setting("alert_syslog_facility", int, 10, "Alerts: syslog facility number (10: security/authorization)."),
+    Setting("alert_retry_attempts", int, 6, "Alerts: delivery attempts per channel before the dead-letter list."),
+    Setting("alert_retry_base_s", float, 2.0, "Alerts: first retry delay; it doubles on every further attempt."),
+    Setting("alert_retry_max_s", float, 300.0, "Alerts: longest delay between two delivery attempts."),
+)
+
+
+@dataclass(frozen=True)
+class AlertConfig:
+    rate_limit_s: float = 900.0
+    silent_after_min: float = 10.0
+    silence_check_s: float = 30.0
+    base_url: str = ""
+    wall: str = "on"
+    webhook_url: str = ""
+    webhook_secret: str = ""
+    webhook_timeout_s: float = 5.0
+    syslog_udp: str = ""
+    syslog_tcp: str = ""
+    syslog_facility: int = 10
+    retry_attempts: int = 6
+    retry_base_s: float = 2.0
+    retry_max_s: float = 300.0
+
+    def __post_init__(self) -> None:
+        if self.wall not in ("on", "off"):
+            raise AlertConfigError("setting 'alert_wall' must be 'on' or 'off'")
+        if self.webhook_url:
+            parts = urlsplit(self.webhook_url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise AlertConfigError("setting 'alert_webhook_url' must be an http:// or https:// URL")
+            if not self.webhook_secret:
+                raise AlertConfigError("setting 'alert_webhook_secret' is required with a webhook URL")
+        for name in ("syslog_udp", "syslog_tcp"):
+            if getattr(self, name):
+                host_port(getattr(self, name), f"alert_{name}")
+        if not 0 <= self.syslog_facility <= 23:
+            raise AlertConfigError("setting 'alert_syslog_facility' must be within 0..23")
+        if self.retry_attempts < 1:
+            raise AlertConfigError("setting 'alert_retry_attempts' must be at least 1")
+        if self.silence_check_s <= 0 or self.webhook_timeout_s <= 0:
+            raise AlertConfigError("alert check interval and webhook timeout must be positive")
+        if self.base_url and urlsplit(self.base_url).scheme not in ("http", "https"):
+            raise AlertConfigError("setting 'alert_base_url' must start with http:// or https://")
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> AlertConfig:
+        values: dict[str, Any] = {}
+        for setting in ALERT_SETTINGS:
+            values[setting.name.removeprefix("alert_")] = settings.values.get(setting.name, setting.default)
+        return cls(**values)
+
+    def describe(self) -> dict[str, Any]:
+        """The configuration without the webhook secret (for logs and the admin API)."""
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        out["webhook_secret"] = "set" if self.webhook_secret else ""
+        return out
+
+
+def host_port(text: str, name: str = "address") -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise AlertConfigError(f"setting {name!r} must look like HOST:PORT, got {text!r}")
+    return host.strip("[]"), int(port)

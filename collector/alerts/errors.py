@@ -1,0 +1,34 @@
+"""Exceptions of the real-time alerts package.
+
+Every one derives from :class:`collector.errors.CollectorError`, so the HTTP layer answers with the
+collector's one error shape::
+
+    CollectorError
+    └── AlertError (500 alerts)             base of this package
+        ├── AlertConfigError (500 config)    an alert setting is invalid (raised at start-up)
+        └── DeliveryFailed (502 delivery)    one channel could not take one payload; ``permanent``
+                                             says whether retrying can help (a 4xx answer cannot)
+
+Foreign exceptions (``OSError``, ``http.client`` errors) are wrapped at the channel boundary.
+"""
+
+from __future__ import annotations
+
+from collector.errors import CollectorError
+
+
+class AlertError(CollectorError):
+    code = "alerts"
+
+
+class AlertConfigError(AlertError):
+    code = "config"
+
+
+class DeliveryFailed(AlertError):
+    status = 502
+    code = "delivery"
+
+    def __init__(self, message: str, *, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.permanent = permanent

@@ -1,0 +1,139 @@
+"""Rules at ingest: the daily report's own rule definitions, evaluated on the updated rollup of each
+agent-day a batch touched (one source of truth: :mod:`detectors.rules`, tuned by reviewer labels
+exactly as :func:`detectors.scoring.score_day` tunes them).
+
+The rollup's whole-day features are read with ``now`` so that the rest of today does not count yet.
+Rules on ``silent_shift_min`` are left to :mod:`collector.alerts.silence`, which sees a silence while
+it happens instead of when the agent comes back. When several rules on one feature fire together
+(``id_to_messaging`` and ``ids_to_messaging``), the most severe raises the alert and the others are
+recorded as covered by it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from sqlalchemy import and_, select
+
+from collector.alerts.clock import Clock
+from collector.alerts.model import Alert, Reason
+from collector.storage import tables as t
+from detectors.labels import tune
+from detectors.reasons import PHRASES, english, fmt
+from detectors.rollup import DayRollup
+from detectors.rules import RuleHit, RuleSet
+from detectors.scoring import ScoringConfig
+
+if TYPE_CHECKING:
+    from collector.service import Collector
+
+log = logging.getLogger(__name__)
+SILENCE_FEATURE = "silent_shift_min"
+EVIDENCE_KINDS: dict[str, tuple[str, ...]] = {
+    "ids_to_messaging": ("copy_to_offlist",),
+    "copies_to_offlist": ("copy_to_offlist",),
+    "copied_ids": ("id_copy",),
+    "copied_cards": ("id_copy",),
+    "removable_writes": ("usb_write",),
+    "drive_mounts": ("drive_mount",),
+    "remote_access_starts": ("remote_access",),
+    "screen_capture_starts": ("screen_capture",),
+    "pages_without_case": ("page_without_case",),
+    "offlist_site_min": ("offlist_site",),
+    "outside_shift_min": ("outside_shift",),
+    "night_min": ("outside_shift",),
+    "silent_shift_min": ("silence",),
+}
+MAX_EVIDENCE = 3
+
+
+def reason(feature: str, value: float, threshold: float) -> Reason:
+    """A rule reason in the daily report's words: the number, then the rule's threshold."""
+    en, zh = PHRASES[feature]
+    return Reason(feature, round(value, 3), float(threshold),
+                  f"{english(en, feature, value)}; rule threshold {fmt(feature, threshold)}",
+                  f"{zh.format(v=fmt(feature, value, 'zh'))}；规则阈值 {fmt(feature, threshold, 'zh')}")
+
+
+class RuleSource:
+    """The report's rule set for a day (defaults, scoring overrides, label tuning), cached briefly."""
+
+    def __init__(self, collector: Collector, clock: Clock, ttl_s: float = 60.0) -> None:
+        self.collector = collector
+        self.clock = clock
+        self.ttl_s = ttl_s
+        self._lock = threading.Lock()
+        self._cache: dict[str, tuple[float, RuleSet]] = {}
+
+    def for_day(self, day: str) -> RuleSet:
+        now = self.clock.time()
+        with self._lock:
+            hit = self._cache.get(day)
+        if hit is not None and now - hit[0] < self.ttl_s:
+            return hit[1]
+        config = ScoringConfig()
+        rules = config.rule_set()
+        if config.tune_from_labels:
+            when = date.fromisoformat(day)
+            labels = [lab for lab in self.collector.reports._labels() if lab.day < when]
+            if labels:
+                _, rules = tune(labels, config.thresholds(), rules, min_labels=config.min_labels)
+        with self._lock:
+            self._cache = {k: v for k, v in self._cache.items() if now - v[0] < self.ttl_s}
+            self._cache[day] = (now, rules)
+        return rules
+
+
+class RuleEvaluator:
+    def __init__(self, collector: Collector, clock: Clock, rules: RuleSource) -> None:
+        self.collector = collector
+        self.clock = clock
+        self.rules = rules
+
+    def _state(self, agent_id: str, day: str) -> dict[str, Any] | None:
+        r = t.rollups
+        with self.collector.store._read() as conn:
+            row = conn.execute(select(r.c.state).where(and_(r.c.agent_id == agent_id, r.c.day == day))).first()
+        return None if row is None else dict(orjson.loads(row[0]))
+
+    def evaluate(self, agent_id: str, day: str, seqs: list[int]) -> list[Alert]:
+        """Candidate alerts for one agent-day; ``seqs`` are the newly stored events of that day."""
+        state = self._state(agent_id, day)
+        if state is None:
+            return []
+        ctx = self.collector.rollups.context(agent_id)
+        rollup = DayRollup.from_state(ctx, state)
+        now = datetime.fromtimestamp(self.clock.time(), self.collector.settings.tz)
+        features = rollup.features(now)
+        hits = [h for h in self.rules.for_day(day).evaluate(features) if h.rule.feature != SILENCE_FEATURE]
+        if not hits:
+            return []
+        evidence = rollup.evidence(now)
+        top: dict[str, str] = {}
+        out = []
+        for hit in hits:  # most severe first
+            covered = top.setdefault(hit.rule.feature, hit.rule.name)
+            alert = self._alert(agent_id, ctx.team, day, hit, evidence, seqs)
+            if covered != hit.rule.name:
+                alert.suppressed = f"covered by {covered}"
+            out.append(alert)
+        return out
+
+    @staticmethod
+    def _alert(agent_id: str, team: str, day: str, hit: RuleHit, evidence: list[dict[str, Any]],
+               seqs: list[int]) -> Alert:
+        rule = hit.rule
+        kinds = EVIDENCE_KINDS.get(rule.feature, ())
+        moments = [e for e in evidence if e["kind"] in kinds]
+        fresh = set(seqs)
+        in_batch = [e for e in moments if e["seq"] in fresh]
+        anchor = (in_batch or moments)[-1]["seq"] if moments else (max(seqs) if seqs else 0)
+        shown = [{k: e[k] for k in ("ts", "seq", "what", "what_zh")} for e in moments[-MAX_EVIDENCE:]]
+        return Alert(key=f"{agent_id}|{rule.name}|{day}", rule=rule.name, severity=rule.severity,
+                     agent_id=agent_id, team=team, day=day, seq=int(anchor), title=rule.help_en,
+                     title_zh=rule.help_zh, value=hit.value, threshold=float(rule.threshold),
+                     reasons=[reason(rule.feature, hit.value, rule.threshold)], evidence=shown)

@@ -1,0 +1,219 @@
+"""The alert service: hears committed batches, raises alerts, hands them to the delivery lanes.
+
+``on_ingest`` is the ingest listener: it only queues the notice and wakes the evaluator thread, so
+ingest is never slowed down or failed by alerting. The evaluator coalesces the queued notices into
+the agent-days they touched and evaluates each once. ``start`` (inside ``serve``) also runs the
+silence checker every ``silence_check_s`` and offers again whatever the outbox still holds.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections import deque
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from collector.accounts import Principal
+from collector.alerts.channels import Channel, build_channels
+from collector.alerts.clock import Clock, SystemClock
+from collector.alerts.config import AlertConfig
+from collector.alerts.evaluate import RuleEvaluator, RuleSource
+from collector.alerts.model import Alert
+from collector.alerts.outbox import Dispatcher
+from collector.alerts.silence import SilenceChecker
+from collector.alerts.store import AlertStore, Delivery
+from collector.errors import CollectorError, Forbidden
+from collector.ingest import IngestNotice
+from detectors.rollup import INTEGRITY_KINDS
+
+if TYPE_CHECKING:
+    from collector.service import Collector
+
+log = logging.getLogger(__name__)
+ALERT_ROLES = ("admin", "security", "manager")
+
+
+class AlertService:
+    def __init__(self, collector: Collector, config: AlertConfig | None = None, clock: Clock | None = None,
+                 channels: list[Channel] | None = None) -> None:
+        self.collector = collector
+        self.config = config or AlertConfig.from_settings(collector.settings)
+        self.clock = clock or SystemClock()
+        self.store = AlertStore(collector.store)
+        self.rules = RuleSource(collector, self.clock)
+        self.evaluator = RuleEvaluator(collector, self.clock, self.rules)
+        self.silence = SilenceChecker(collector, self.clock, self.rules, self.config.silent_after_min)
+        self.dispatcher = Dispatcher(build_channels(self.config) if channels is None else channels, self.store,
+                                     self.config)
+        self._inbox: deque[IngestNotice] = deque()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._busy = False
+        self._worker: threading.Thread | None = None
+        self._checker: threading.Thread | None = None
+        self.counts = {"notices": 0, "evaluated": 0, "raised": 0, "updated": 0, "errors": 0}
+
+    # -- ingest side ----------------------------------------------------------------------------------
+    def on_ingest(self, notice: IngestNotice) -> None:
+        """Ingest listener: queue and return (never blocks on the database or the network)."""
+        if self._stop.is_set():
+            return
+        self._inbox.append(notice)
+        if self._worker is None:
+            self._start_worker()
+        self._wake.set()
+
+    def _start_worker(self) -> None:
+        with self._lock:
+            if self._worker is None and not self._stop.is_set():
+                self._worker = threading.Thread(target=self._run, name="alerts-evaluator", daemon=True)
+                self._worker.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(1.0)
+            self._wake.clear()
+            self._busy = True
+            try:
+                self.evaluate_queued()
+            except Exception:  # the evaluator thread must outlive any one bad notice
+                self.counts["errors"] += 1
+                log.exception("alert evaluation failed")
+            finally:
+                self._busy = False
+
+    def evaluate_queued(self) -> list[Alert]:
+        """Evaluate every agent-day touched by the queued notices; returns the alerts raised or updated."""
+        touched: dict[tuple[str, str], list[int]] = {}
+        while self._inbox:
+            notice = self._inbox.popleft()
+            self.counts["notices"] += 1
+            for event in notice.events:
+                touched.setdefault((notice.agent_id, self._day(str(event["ts"]))), []).append(int(event["seq"]))
+            if not notice.events and any(kind in INTEGRITY_KINDS for kind, _ in notice.integrity):
+                touched.setdefault((notice.agent_id, self._day(None)), [])
+        out: list[Alert] = []
+        for (agent_id, day), seqs in touched.items():
+            try:
+                candidates = self.evaluator.evaluate(agent_id, day, seqs)
+                self.counts["evaluated"] += 1
+                out.extend(a for a in (self.record(c) for c in candidates) if a is not None)
+            except Exception:  # one bad agent-day must not stop alerting for everyone else
+                self.counts["errors"] += 1
+                log.exception("alert evaluation of %s on %s failed", agent_id, day)
+        return out
+
+    def _day(self, ts: str | None) -> str:
+        tz = self.collector.settings.tz
+        moment = datetime.fromisoformat(ts).astimezone(tz) if ts else datetime.fromtimestamp(self.clock.time(), tz)
+        return moment.date().isoformat()
+
+    # -- raising and delivering -------------------------------------------------------------------------
+    def record(self, candidate: Alert, repeats: bool = True) -> Alert | None:
+        """Store a candidate (dedupe, rate limit) and queue its deliveries; the alert if it is news."""
+        outcome = self.store.record(candidate, self.clock.time(), self.config.rate_limit_s,
+                                    self.dispatcher.durable, self.config.base_url, repeats)
+        if outcome.event is None:
+            return None
+        self.counts["raised" if outcome.event == "alert.raised" else "updated"] += 1
+        alert = outcome.alert
+        log.info("%s %s: %s %s (%s) value %s", outcome.event, alert.id, alert.agent_id, alert.rule,
+                 alert.severity, alert.value)
+        for delivery in outcome.deliveries:
+            self.dispatcher.submit(delivery)
+        if "wall" in self.dispatcher.lanes and alert.id is not None:
+            uid = uuid.uuid4().hex
+            payload = {"event": outcome.event, "delivery_id": uid, "alert": alert.to_dict(self.config.base_url)}
+            self.dispatcher.submit(Delivery(0, uid, alert.id, "wall", outcome.event, payload))
+        return alert
+
+    def check_silence(self) -> list[Alert]:
+        """One pass of the silence checker; returns the new "agent silent" alerts."""
+        return [a for a in (self.record(c, repeats=False) for c in self.silence.check()) if a is not None]
+
+    def _check_loop(self) -> None:
+        while not self._stop.wait(self.config.silence_check_s):
+            try:
+                self.check_silence()
+            except Exception:  # keep checking: the next pass may well succeed (database back, etc.)
+                self.counts["errors"] += 1
+                log.exception("silence check failed")
+
+    # -- life cycle -------------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Inside ``serve``: the silence checker, and the outbox's pending deliveries offered again."""
+        resumed = 0
+        for delivery in self.store.pending():
+            if self.dispatcher.submit(delivery):
+                resumed += 1
+            else:
+                self.store.mark(delivery.id, "dead", delivery.attempts, "channel no longer configured", time.time())
+        self._start_worker()
+        if self.config.silent_after_min > 0 and self._checker is None:
+            self._checker = threading.Thread(target=self._check_loop, name="alerts-silence", daemon=True)
+            self._checker.start()
+        log.info("alerts: channels %s, %d pending deliveries resumed", ", ".join(self.dispatcher.lanes) or "none",
+                 resumed)
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until queued notices are evaluated and every lane is idle (tests and benchmarks)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self._inbox and not self._busy and self.dispatcher.idle():
+                return True
+            self._wake.set()
+            time.sleep(0.01)
+        return False
+
+    def close(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        for thread in (self._worker, self._checker):
+            if thread is not None:
+                thread.join(5)
+        self.dispatcher.close()
+
+    def purge(self, before_ts: float) -> dict[str, int]:
+        """Retention: drop alerts (and their deliveries) raised before ``before_ts``."""
+        return self.store.purge(before_ts)
+
+    def stats(self) -> dict[str, Any]:
+        return {**self.counts, "deliveries": self.store.counts(), "channels": self.dispatcher.stats()}
+
+    # -- people (scope enforced and audited) ----------------------------------------------------------
+    def list_for(self, who: Principal, state: str | None = None, agent_id: str | None = None,
+                 day: str | None = None, since: float | None = None, limit: int = 100,
+                 remote: str | None = None) -> list[dict[str, Any]]:
+        if state not in (None, "", "open", "acked"):
+            raise CollectorError("state must be open or acked", code="bad_request", status=400)
+        filters = {"state": state, "agent": agent_id, "date": day}
+        summary = " ".join(f"{k}={v}" for k, v in filters.items() if v) or "all"
+        self.collector.access.require_role(who, ALERT_ROLES, "read_alerts", summary, remote)
+        teams = self.collector.access.visible_teams(who)
+        found = self.store.search(teams, state or None, agent_id, day, since, limit)
+        return [a.to_dict(self.config.base_url) for a in found]
+
+    def ack_for(self, who: Principal, alert_id: int, note: str = "", remote: str | None = None) -> dict[str, Any]:
+        alert = self.store.get(alert_id)
+        allowed = who.role in ALERT_ROLES and who.can_see_team(alert.team)
+        self.collector.access.audit(who, "ack_alert", f"{alert_id} {alert.agent_id}", allowed, remote)
+        if not allowed:
+            raise Forbidden(f"alert {alert_id} is outside your scope")
+        return self.store.ack(alert_id, who.name, note, self.clock.time()).to_dict(self.config.base_url)
+
+    def dead_letters_for(self, who: Principal, remote: str | None = None) -> list[dict[str, Any]]:
+        self.collector.access.require_role(who, ("admin",), "read_dead_letters", "alerts", remote)
+        return self.store.dead_letters()
+
+    def retry_dead_letter_for(self, who: Principal, delivery_id: int, remote: str | None = None) -> dict[str, Any]:
+        self.collector.access.require_role(who, ("admin",), "retry_dead_letter", str(delivery_id), remote)
+        delivery = self.store.requeue(delivery_id, time.time())
+        if not self.dispatcher.submit(delivery):
+            self.store.mark(delivery.id, "dead", 0, "channel no longer configured", time.time())
+            raise CollectorError(f"channel {delivery.channel!r} is not configured any more", code="bad_request",
+                                 status=409)
+        return {"id": delivery.id, "delivery_id": delivery.uid, "channel": delivery.channel, "state": "pending"}
