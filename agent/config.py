@@ -32,6 +32,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("heartbeat_s", float, 60.0, "Seconds between agent.heartbeat events while running."),
     Setting("http_timeout_s", float, 30.0, "Timeout of one upload request."),
     Setting("tls_verify", str, "true", "'true', 'false' (tests only) or the path of a CA bundle / pinned certificate."),
+    Setting("watchdog_rss_mb", float, 200.0, "Self-watchdog: restart the sensors when RSS stays above this (MB)."),
+    Setting("watchdog_cpu_pct", float, 25.0, "Self-watchdog: ... or when CPU stays above this (% of one core)."),
+    Setting("watchdog_samples", int, 5, "Self-watchdog: consecutive heartbeats over a limit before a restart."),
     Setting("log_level", str, "INFO", "Logging level of the agent process."),
 )
 _BY_NAME = {s.name: s for s in SETTINGS}

@@ -78,6 +78,19 @@ class BatchBuilder:
         if full:
             self.flush()
 
+    def emit_blob(self, blob_id: str, data: bytes) -> None:
+        """Seal a blob (a screenshot PNG) at once and keep it in the spool for the uploader."""
+        body = wire.seal_blob(agent_id=self.identity.agent_id, blob_id=blob_id, data=data,
+                              sealed_at=format_ts(datetime.now(UTC)), collector_key=self.identity.collector_key,
+                              agent_key=self.identity.agent_key)
+        try:
+            self.spool.append_blob(blob_id, body)
+        except SpoolError as exc:
+            log.error("could not keep screenshot %s: %s", blob_id, exc)
+            return
+        if self._on_sealed is not None:
+            self._on_sealed.set()
+
     def flush_if_old(self) -> None:
         with self._lock:
             due = bool(self._buffer) and time.monotonic() - self._oldest >= self.max_age_s

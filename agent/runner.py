@@ -35,7 +35,8 @@ log = logging.getLogger(__name__)
 LOCK_FILE = "agent.lock"
 RUN_STATUS_FILE = "run_status.json"
 
-SensorFactory = Callable[[BatchBuilder, dict[str, Any]], list[Any]]
+SensorFactory = Callable[..., list[Any]]
+"""(sink, policy dict, home=Path) -> sensors in start order (``agent.sensors.factory.build_sensors``)."""
 
 
 class InstanceLock:
@@ -105,6 +106,8 @@ class Runner:
         self.sensors: list[Any] = []
         self.probe = ProcessProbe()
         self.policy = dict(identity.policy)
+        self.policy_changed = threading.Event()
+        self._over_limit = 0
 
     def _on_reply(self, body: dict[str, Any]) -> None:
         policy = body.get("policy")
@@ -112,10 +115,44 @@ class Runner:
             self.policy = policy
             save_policy(self.home, policy)
             log.info("policy updated by the collector (version %s)", policy.get("version"))
+            self.policy_changed.set()
+
+    def start_sensors(self) -> None:
+        if self.sensor_factory is None:
+            return
+        self.sensors = self.sensor_factory(self.builder, self.policy, home=self.home)
+        for sensor in self.sensors:
+            try:
+                sensor.start()
+            except Exception:  # one broken sensor must not stop the others (or the uploads)
+                log.exception("sensor %s failed to start", getattr(sensor, "name", sensor))
+
+    def stop_sensors(self) -> None:
+        for sensor in reversed(self.sensors):
+            try:
+                sensor.stop()
+            except Exception:  # a broken sensor must not keep the agent from stopping cleanly
+                log.exception("sensor %s failed to stop", getattr(sensor, "name", sensor))
+        self.sensors = []
+
+    def restart_sensors(self, why: str) -> None:
+        log.warning("restarting the sensors: %s", why)
+        self.stop_sensors()
+        self.start_sensors()
+
+    def watchdog(self, cpu: float, rss: float) -> None:
+        """Restart the sensors when the agent's own CPU or memory stays above its limits."""
+        over = rss > float(self.config.watchdog_rss_mb) or cpu > float(self.config.watchdog_cpu_pct)
+        self._over_limit = self._over_limit + 1 if over else 0
+        if self._over_limit >= int(self.config.watchdog_samples):
+            self._over_limit = 0
+            self.restart_sensors(f"cpu {cpu:.1f}% / rss {rss:.0f} MB above the limits for "
+                                 f"{self.config.watchdog_samples} heartbeats")
 
     def heartbeat(self) -> None:
         stats = self.spool.stats()
         cpu, rss = self.probe.sample()
+        self.watchdog(cpu, rss)
         self.builder.emit("agent.heartbeat", {
             "spool_depth": stats["depth_events"],
             "dropped_total": stats["dropped_total"] + self.builder.lost_events,
@@ -145,10 +182,7 @@ class Runner:
             "version": __version__, "os": f"{platform.system()} {platform.release()}",
             "hostname": socket.gethostname(), "user": getpass.getuser(),
         })
-        if self.sensor_factory is not None:
-            self.sensors = self.sensor_factory(self.builder, self.policy)
-            for sensor in self.sensors:
-                sensor.start()
+        self.start_sensors()
         upload_thread = threading.Thread(target=self.uploader.run, name="uploader",
                                          args=(self.stop_event, 1.0, self.wake), daemon=True)
         upload_thread.start()
@@ -159,12 +193,11 @@ class Runner:
                 self.heartbeat()
                 next_beat = time.monotonic() + float(self.config.heartbeat_s)
             self.builder.flush_if_old()
+            if self.policy_changed.is_set():
+                self.policy_changed.clear()
+                self.restart_sensors("the collector sent a new policy")
             self.stop_event.wait(min(0.5, max(0.05, next_beat - time.monotonic())))
-        for sensor in self.sensors:
-            try:
-                sensor.stop()
-            except Exception:  # a broken sensor must not keep the agent from stopping cleanly
-                log.exception("sensor %s failed to stop", getattr(sensor, "name", sensor))
+        self.stop_sensors()
         self.builder.emit("agent.stop", {"reason": "signal"})
         self.builder.flush()
         upload_thread.join(timeout=10)

@@ -50,7 +50,15 @@ CREATE TABLE IF NOT EXISTS batches (
   reason TEXT,
   attempts INTEGER NOT NULL DEFAULT 0
 );
+CREATE TABLE IF NOT EXISTS blobs (
+  blob_id TEXT PRIMARY KEY,
+  created REAL NOT NULL,
+  body BLOB NOT NULL,
+  state TEXT NOT NULL DEFAULT 'ready',
+  reason TEXT
+);
 """
+MAX_BLOBS = 50
 
 Sealer = Callable[[int, str, list[Any]], tuple[bytes, str]]
 """(batch_seq, prev_batch_hash, events with seq) -> (envelope bytes, batch hash)."""
@@ -424,6 +432,40 @@ class Spool:
                 cur = conn.execute("UPDATE batches SET state='ready', reason=NULL WHERE state='parked'")
                 return int(cur.rowcount)
 
+    # -- blobs (sealed screenshots) --------------------------------------------------------------------
+    def append_blob(self, blob_id: str, body: bytes) -> None:
+        """Keep a sealed blob; beyond MAX_BLOBS the oldest ready one is dropped and counted."""
+        with self._write_lock:
+            conn = self._connect()
+            try:
+                with self._txn(conn):
+                    conn.execute("INSERT OR IGNORE INTO blobs(blob_id, created, body) VALUES (?, ?, ?)",
+                                 (blob_id, time.time(), body))
+                    extra = int(conn.execute("SELECT count(*) FROM blobs").fetchone()[0]) - MAX_BLOBS
+                    if extra > 0:
+                        conn.execute("DELETE FROM blobs WHERE blob_id IN (SELECT blob_id FROM blobs"
+                                     " WHERE state='ready' ORDER BY created LIMIT ?)", (extra,))
+                        self._bump(conn, "dropped_blobs", extra)
+            except (sqlite3.OperationalError, OSError) as exc:
+                raise SpoolFull(str(exc)) if _is_disk_full(exc) else SpoolError(str(exc)) from exc
+
+    def peek_blob(self) -> tuple[str, bytes] | None:
+        row = self._connect().execute(
+            "SELECT blob_id, body FROM blobs WHERE state='ready' ORDER BY created LIMIT 1").fetchone()
+        return None if row is None else (str(row[0]), bytes(row[1]))
+
+    def ack_blob(self, blob_id: str) -> None:
+        with self._write_lock:
+            conn = self._connect()
+            with self._txn(conn):
+                conn.execute("DELETE FROM blobs WHERE blob_id = ?", (blob_id,))
+
+    def park_blob(self, blob_id: str, reason: str) -> None:
+        with self._write_lock:
+            conn = self._connect()
+            with self._txn(conn):
+                conn.execute("UPDATE blobs SET state='parked', reason=? WHERE blob_id=?", (reason[:500], blob_id))
+
     # -- reporting -------------------------------------------------------------------------------------
     def stats(self) -> dict[str, Any]:
         conn = self._connect()
@@ -449,6 +491,10 @@ class Spool:
         }
         for key in _COUNTERS:
             out[key] = int(self._meta_get(conn, key) or 0)
+        blobs = conn.execute("SELECT count(*), coalesce(sum(state='parked'), 0) FROM blobs").fetchone()
+        out["blobs"] = int(blobs[0])
+        out["parked_blobs"] = int(blobs[1])
+        out["dropped_blobs"] = int(self._meta_get(conn, "dropped_blobs") or 0)
         out["lost_unstored_events"] += self._pending_lost
         out["dropped_total"] = out["dropped_events"] + out["lost_unstored_events"]
         return out

@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 
 RETRY_STATUSES = frozenset({408, 429})
 BATCH_PATH = "/api/v1/batches"
+BLOB_PATH = "/api/v1/blobs"
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,7 @@ class Uploader:
         """
         item = self.spool.peek()
         if item is None:
-            return None
+            return self._step_blob()
         try:
             reply = self.transport.post(BATCH_PATH, item.body)
         except TransportError as exc:
@@ -73,6 +74,27 @@ class Uploader:
         log.error("collector refused batch %d: %s; parked", item.batch_seq, reason)
         self.spool.park(item.batch_seq, reason)
         self._failures = 0
+        return 0.0
+
+    def _step_blob(self) -> float | None:
+        """Ship one sealed screenshot once no batch waits (events first: they are what reports need)."""
+        blob = self.spool.peek_blob()
+        if blob is None:
+            return None
+        blob_id, body = blob
+        try:
+            reply = self.transport.post(BLOB_PATH, body)
+        except TransportError as exc:
+            return self._retry(0, f"blob {blob_id}: {exc}")
+        if 200 <= reply.status < 300:
+            self.spool.ack_blob(blob_id)
+            self._failures = 0
+            return 0.0
+        reason = _reason(reply.status, reply.body)
+        if reply.status in RETRY_STATUSES or reply.status >= 500:
+            return self._retry(0, f"blob {blob_id}: {reason}")
+        log.error("collector refused blob %s: %s; parked", blob_id, reason)
+        self.spool.park_blob(blob_id, reason)
         return 0.0
 
     def _retry(self, batch_seq: int, reason: str) -> float:

@@ -186,3 +186,62 @@ def new_collector_key() -> X25519PrivateKey:
 
 def new_agent_key() -> Ed25519PrivateKey:
     return Ed25519PrivateKey.generate()
+
+
+# -- blobs (screenshots): sealed and signed like batches, uploaded to POST /api/v1/blobs ----------------
+BLOB_ID_MAX = 64
+
+
+@dataclass(frozen=True)
+class BlobEnvelope:
+    agent_id: str
+    blob_id: str
+    sealed_at: str
+    ct: bytes
+    sig: bytes
+
+
+def _blob_header(agent_id: str, blob_id: str, sealed_at: str) -> bytes:
+    return f"seatguard-blob/v{WIRE_VERSION}\n{agent_id}\n{blob_id}\n{sealed_at}\n".encode()
+
+
+def seal_blob(*, agent_id: str, blob_id: str, data: bytes, sealed_at: str, collector_key: X25519PublicKey,
+              agent_key: Ed25519PrivateKey) -> bytes:
+    """Seal and sign one blob (a screenshot PNG); the envelope is what the spool keeps and ships."""
+    header = _blob_header(agent_id, blob_id, sealed_at)
+    ct = _SUITE.encrypt(data, collector_key, info=header)
+    sig = agent_key.sign(header + hashlib.sha256(ct).digest())
+    return orjson.dumps({"v": WIRE_VERSION, "agent_id": agent_id, "blob_id": blob_id, "sealed_at": sealed_at,
+                         "ct": base64.b64encode(ct).decode(), "sig": base64.b64encode(sig).decode()})
+
+
+def parse_blob_envelope(body: bytes) -> BlobEnvelope:
+    try:
+        obj = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise WireError("malformed", "body is not JSON") from exc
+    if not isinstance(obj, dict) or obj.get("v") != WIRE_VERSION:
+        raise WireError("malformed", "not a v1 blob envelope")
+    agent_id, blob_id, sealed_at = obj.get("agent_id"), obj.get("blob_id"), obj.get("sealed_at")
+    if not isinstance(agent_id, str) or not AGENT_ID_RE.match(agent_id):
+        raise WireError("malformed", "'agent_id' is missing or invalid")
+    if not isinstance(blob_id, str) or not AGENT_ID_RE.match(blob_id):
+        raise WireError("malformed", "'blob_id' is missing or invalid")
+    if not isinstance(sealed_at, str) or len(sealed_at) > 40:
+        raise WireError("malformed", "'sealed_at' is missing or invalid")
+    return BlobEnvelope(agent_id, blob_id, sealed_at, _b64(obj.get("ct"), "ct"), _b64(obj.get("sig"), "sig"))
+
+
+def verify_blob(env: BlobEnvelope, agent_public_key: Ed25519PublicKey) -> None:
+    header = _blob_header(env.agent_id, env.blob_id, env.sealed_at)
+    try:
+        agent_public_key.verify(env.sig, header + hashlib.sha256(env.ct).digest())
+    except InvalidSignature as exc:
+        raise WireError("bad_signature", "the blob signature does not verify with the agent's key") from exc
+
+
+def open_blob(env: BlobEnvelope, collector_key: X25519PrivateKey) -> bytes:
+    try:
+        return _SUITE.decrypt(env.ct, collector_key, info=_blob_header(env.agent_id, env.blob_id, env.sealed_at))
+    except (InvalidTag, ValueError) as exc:
+        raise WireError("tampered_ciphertext", "the blob does not open with the collector key") from exc

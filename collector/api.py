@@ -74,6 +74,25 @@ _BATCH_BODY = {
 }
 
 
+_BLOB_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": {
+            "type": "object",
+            "required": ["v", "agent_id", "blob_id", "sealed_at", "ct", "sig"],
+            "properties": {
+                "v": {"type": "integer", "enum": [1]},
+                "agent_id": {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,64}$"},
+                "blob_id": {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,64}$"},
+                "sealed_at": {"type": "string"},
+                "ct": {"type": "string", "description": "base64 HPKE ciphertext of a PNG"},
+                "sig": {"type": "string", "description": "base64 Ed25519 signature"},
+            },
+        }}},
+    }
+}
+
+
 def _error(status: int, code: str, message: str) -> JSONResponse:
     return JSONResponse({"error": {"code": code, "message": mask_text(message)}}, status_code=status)
 
@@ -139,6 +158,22 @@ def create_app(collector: Collector) -> FastAPI:
 
         result = await run_in_threadpool(collector.ingest.handle, body)
         return JSONResponse({**result.as_dict(), "policy": collector.policy.current()})
+
+    @app.post("/api/v1/blobs", responses=_ERRORS, openapi_extra=_BLOB_BODY)
+    async def blobs(request: Request) -> dict[str, Any]:
+        """A sealed, signed screenshot from an agent; stored sealed."""
+        body = await _read_body(request, collector.settings.max_body_bytes)
+        from starlette.concurrency import run_in_threadpool
+
+        return await run_in_threadpool(collector.screenshots.handle, body)
+
+    @app.get("/api/v1/agents/{agent_id}/screenshots/{blob_id}", responses=_ERRORS,
+             response_class=Response)
+    def screenshot(agent_id: str, blob_id: str, who: Who, request: Request) -> Response:
+        """One screenshot as PNG (admin and security only; audited)."""
+        remote = request.client.host if request.client else None
+        png = collector.screenshots.image_for(who, agent_id, blob_id, remote)
+        return Response(png, media_type="image/png", headers={"Cache-Control": "no-store"})
 
     @app.get("/api/v1/agents", responses=_ERRORS)
     def agents(who: Who) -> dict[str, Any]:

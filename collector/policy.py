@@ -8,27 +8,46 @@ import orjson
 
 from collector.storage import Store
 
+# What a new collector hands out. Keys whose meaning the agent's sensors (globs) and the detectors
+# (name prefixes, regexes) read differently are left to each side's own defaults; an admin can still
+# set them (see ``known_policy_keys``), and both sides validate what they read.
 DEFAULT_POLICY: dict[str, Any] = {
     "version": 1,
-    "case_id_patterns": [r"\bC-\d{4}-\d{7}\b"],
-    "customer_url_patterns": [r"/customers/(\d+)"],
-    "allowed_apps": ["chrome.exe", "msedge.exe", "softphone.exe", "microsip.exe", "zoiper5.exe", "agentbar.exe",
-                     "excel.exe", "outlook.exe", "wxwork.exe", "notepad.exe", "explorer.exe", "wemeetapp.exe",
-                     "dingtalk.exe"],
-    "allowed_sites": ["crm.lender.example", "kb.lender.example"],
-    "sensitive_apps": ["chrome.exe", "msedge.exe"],
-    "messaging_apps": ["wechat.exe", "weixin.exe", "qq.exe", "dingtalk.exe", "telegram.exe", "wxwork.exe"],
-    "process_categories": {
-        "remote_access": ["anydesk", "teamviewer", "sunlogin", "todesk", "rustdesk", "vnc"],
-        "screen_capture": ["obs", "bandicam", "camtasia", "sharex", "screenrec"],
-        "messaging": ["wechat", "weixin", "qq", "telegram", "dingtalk", "whatsapp"],
-    },
+    "case_id_patterns": [r"\b(C-\d{4}-\d{7})\b"],
     "idle_threshold_s": 300,
     "case_absence_s": 600,
-    "screenshot_triggers": ["remote_access", "bulk_id_copy"],
+    "screenshot_triggers": ["remote_access_process", "screen_capture_process", "messaging_after_sensitive_copy"],
     "clear_sensitive_copies": False,
     "watched_folders": ["~/Downloads", "~/Desktop", "~/Documents"],
 }
+
+
+def known_policy_keys() -> set[str]:
+    from dataclasses import fields
+
+    from agent.sensors.policy import AgentPolicy
+    from detectors.rollup import Policy
+
+    return {f.name for f in fields(AgentPolicy) if not f.name.startswith("_")} | {
+        f.name for f in fields(Policy)} | {"process_categories"}
+
+
+def policy_problem(policy: dict[str, Any]) -> str | None:
+    """Why the agents' sensors or the detectors would refuse this policy (None when both accept it)."""
+    from agent.sensors.errors import PolicyError
+    from agent.sensors.policy import AgentPolicy
+    from detectors.errors import DetectorError
+    from detectors.rollup import Policy
+
+    try:
+        AgentPolicy.from_dict(policy)
+    except PolicyError as exc:
+        return f"the agents would refuse it: {exc}"
+    try:
+        Policy.from_dict(policy)
+    except DetectorError as exc:
+        return f"the detectors would refuse it: {exc}"
+    return None
 
 
 class PolicyService:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 import time
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -22,7 +21,7 @@ from collector.errors import CollectorError, ConfigError, Forbidden, NotFound
 from collector.ingest import IngestService
 from collector.keys import load_key
 from collector.metrics import Metrics
-from collector.policy import DEFAULT_POLICY, PolicyService
+from collector.policy import PolicyService, known_policy_keys, policy_problem
 from collector.storage import open_store
 from collector.storage import tables as t
 from collector.storage.sql import SqlStore
@@ -58,6 +57,9 @@ class Collector:
         from collector.alerts import AlertService
 
         self.alerts = AlertService(self)
+        from collector.screenshots import ScreenshotService
+
+        self.screenshots = ScreenshotService(self)
         self.ingest.listeners.append(self.alerts.on_ingest)
 
     def _install_rollups(self) -> None:
@@ -97,6 +99,7 @@ class Collector:
         cutoff = now - timedelta(days=int(self.settings.retention_days))
         removed = self.store.purge(cutoff.date().isoformat(), cutoff.timestamp())
         removed.update(self.alerts.purge(cutoff.timestamp()))
+        removed.update(self.screenshots.purge(cutoff.timestamp()))
         log.info("retention purge before %s: %s", cutoff.date(), removed)
         return {"before": cutoff.date().isoformat(), "removed": removed}
 
@@ -217,7 +220,8 @@ class Collector:
 
 
 def validated_policy(text: str) -> dict[str, Any]:
-    """Parse an edited policy: a JSON object whose keys and value types are those of the default policy."""
+    """Parse an edited policy: a JSON object whose every key is understood by the agent's sensors or by
+    the detectors, and that both accept (each validates the keys it uses)."""
     try:
         data = orjson.loads(text)
     except orjson.JSONDecodeError as exc:
@@ -225,24 +229,12 @@ def validated_policy(text: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise CollectorError("the policy must be a JSON object", code="bad_policy", status=400)
     data.pop("version", None)
-    for key, value in data.items():
-        if key not in DEFAULT_POLICY:
-            raise CollectorError(f"unknown policy key {key!r}", code="bad_policy", status=400)
-        want = type(DEFAULT_POLICY[key])
-        if not isinstance(value, want) or isinstance(value, bool) != isinstance(DEFAULT_POLICY[key], bool):
-            raise CollectorError(f"policy key {key!r} must be a JSON {_JSON_TYPE[want]}", code="bad_policy",
-                                 status=400)
-        if want is list and not all(isinstance(x, str) for x in value):
-            raise CollectorError(f"policy key {key!r} must list strings", code="bad_policy", status=400)
-        if want is int and value < 0:
-            raise CollectorError(f"policy key {key!r} must not be negative", code="bad_policy", status=400)
-    for key in ("case_id_patterns", "customer_url_patterns"):
-        for pattern in data.get(key, []):
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise CollectorError(f"{key}: {pattern!r} is not a regular expression ({exc})",
-                                     code="bad_policy", status=400) from exc
+    unknown = sorted(set(data) - known_policy_keys())
+    if unknown:
+        raise CollectorError(f"unknown policy key(s) {', '.join(unknown)}", code="bad_policy", status=400)
+    problem = policy_problem(data)
+    if problem:
+        raise CollectorError(problem, code="bad_policy", status=400)
     return data
 
 

@@ -67,6 +67,8 @@ def api_matrix(day: str) -> list[tuple[str, str, Any, dict[str, int], str | None
         ("GET", "/api/v1/audit?actor=mgr", None, AUDIT, "read_audit"),
         ("GET", f"/api/v1/me?date={day}", None, ME, "read_timeline"),
         ("GET", f"/api/v1/alerts?date={day}", None, WALL, "read_alerts"),
+        ("GET", "/api/v1/agents/pc-a1/screenshots/nope", None, row(404, 404, 403, 403, 403, 403, 401), None),
+        ("POST", "/api/v1/blobs", b"not a blob", row(400, 400, 400, 400, 400, 400, 400), None),
         ("POST", "/api/v1/alerts/999999/ack", {"note": "matrix"}, row(404, 404, 404, 404, 404, 404, 401), None),
         ("GET", "/api/v1/alerts/dead-letters", None, row(200, 403, 403, 403, 403, 403, 401), "read_dead_letters"),
         ("POST", "/api/v1/alerts/dead-letters/999999/retry", None, row(404, 403, 403, 403, 403, 403, 401), None),
@@ -195,7 +197,8 @@ def test_every_api_route_is_in_the_matrix(world: World) -> None:
     covered = {re.sub(r"\?.*", "", p) for _m, p, *_ in api_matrix("D")}
     covered = {re.sub(r"/agents/pc-[ab]1/", "/agents/{agent_id}/", p).replace("/D", "/{day}") for p in covered}
     covered = {p.replace("/alerts/999999/", "/alerts/{alert_id}/")
-               .replace("/dead-letters/999999/", "/dead-letters/{delivery_id}/") for p in covered}
+               .replace("/dead-letters/999999/", "/dead-letters/{delivery_id}/")
+               .replace("/screenshots/nope", "/screenshots/{blob_id}") for p in covered}
     routes = {getattr(r, "path", "") for r in world.app.routes}
     api = {p for p in routes if p.startswith("/api/v1/") or p in ("/healthz", "/metrics")}
     assert api <= covered, f"routes missing from the matrix: {sorted(api - covered)}"
