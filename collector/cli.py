@@ -35,6 +35,7 @@ def _setup_logging(level: str, data_dir: Path | None) -> None:
         handler.setFormatter(fmt)
         handler.addFilter(MaskingFilter())
     logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO), handlers=handlers, force=True)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 def _open(args: argparse.Namespace) -> Any:
@@ -182,6 +183,13 @@ def cmd_export_ecs(args: argparse.Namespace) -> int:
     return int(run(args))
 
 
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from collector.migrate import migrate
+
+    print(migrate(load_settings(args.data)))
+    return 0
+
+
 def cmd_purge(args: argparse.Namespace) -> int:
     collector = _open(args)
     try:
@@ -276,6 +284,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--date", required=True)
     p.add_argument("--out", type=Path)
     p.set_defaults(func=cmd_export_ecs)
+
+    p = data_cmd("migrate", "upgrade the database schema in place (SQLite or PostgreSQL; back it up first)")
+    p.set_defaults(func=cmd_migrate)
 
     p = data_cmd("purge", "delete events older than the retention period (also runs daily inside serve)")
     p.set_defaults(func=cmd_purge)

@@ -3,7 +3,7 @@
 A test module parametrizes over :data:`BACKENDS` and turns a backend name into a fresh, empty
 database with :func:`fresh_url`: a SQLite file in the test's folder, or a PostgreSQL schema of its
 own (``search_path`` in the URL) that is dropped afterwards. PostgreSQL cases are skipped, saying
-why, only when no server answers at 127.0.0.1:5432.
+why, only when no server answers at 127.0.0.1:5432 (``SEATGUARD_TEST_PG`` overrides the base URL).
 """
 
 from __future__ import annotations
@@ -28,20 +28,16 @@ BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 
 @cache
 def pg_unavailable() -> str | None:
-    """Why PostgreSQL tests cannot run here (None when they can)."""
+    """Why PostgreSQL tests are skipped here: no server listens (None when one does).
+
+    A server that listens but refuses the test connection is a broken set-up, not a reason to skip:
+    the tests then fail and say why.
+    """
     try:
         with socket.create_connection((PG_HOST, PG_PORT), timeout=2):
-            pass
+            return None
     except OSError as exc:
         return f"no PostgreSQL server reachable at {PG_HOST}:{PG_PORT} ({exc})"
-    import psycopg
-
-    try:
-        with psycopg.connect(PG_BASE, connect_timeout=5) as conn:
-            conn.execute("SELECT 1")
-    except psycopg.Error as exc:
-        return f"PostgreSQL at {PG_HOST}:{PG_PORT} refused the test connection: {exc}"
-    return None
 
 
 @contextmanager
@@ -53,8 +49,11 @@ def pg_schema() -> Iterator[str]:
     if reason:
         pytest.skip(reason)
     name = f"sgt_{uuid.uuid4().hex[:16]}"
-    with psycopg.connect(PG_BASE, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {name}")
+    try:
+        with psycopg.connect(PG_BASE, autocommit=True, connect_timeout=10) as conn:
+            conn.execute(f"CREATE SCHEMA {name}")
+    except psycopg.Error as exc:
+        pytest.fail(f"PostgreSQL at {PG_HOST}:{PG_PORT} refused the test connection ({PG_BASE}): {exc}")
     try:
         yield f"{PG_BASE}?options=-csearch_path%3D{name}"
     finally:

@@ -97,6 +97,32 @@ def test_enrollment_tokens_are_single_use(store: SqlStore) -> None:
     assert store.revoke_agent("pc-1", 3.0) and not store.revoke_agent("nobody", 3.0)
 
 
+def test_one_token_used_at_once_by_two_collectors_enrolls_one_agent(store_url: str, store: SqlStore) -> None:
+    store.add_enroll_token("tok", "cs-a", "agent", None, 0.0, 4e9)
+    other = sql_store(store_url)
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def use(s: SqlStore, name: str) -> None:
+        barrier.wait()
+        try:
+            s.enroll_agent("tok", {"agent_id": name, "public_key": "k"}, 1.0)
+            outcomes.append("enrolled")
+        except EnrollmentRefused as exc:
+            outcomes.append(exc.code)
+
+    try:
+        threads = [threading.Thread(target=use, args=(s, n)) for s, n in ((store, "pc-1"), (other, "pc-2"))]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join(60)
+        assert sorted(outcomes) == ["enrolled", "token_used"]
+        assert len(store.list_agents()) == 1
+    finally:
+        other.close()
+
+
 def test_ingest_stores_dedupes_and_tracks_sequence(store: SqlStore) -> None:
     enroll(store, "pc-1")
     first = store.ingest(batch("pc-1", 1, [ev(i) for i in range(1, 11)]))
