@@ -123,6 +123,9 @@ class Spool:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=FULL")
             conn.execute("PRAGMA busy_timeout=30000")
+            # keep the write-ahead log small on a PC's disk: checkpoint every ~1 MB and truncate after
+            conn.execute("PRAGMA wal_autocheckpoint=256")
+            conn.execute("PRAGMA journal_size_limit=1048576")
             self._local.conn = conn
             conns = getattr(self, "_all_conns", [])
             conns.append(conn)
@@ -271,10 +274,16 @@ class Spool:
         conn.execute("BEGIN IMMEDIATE")
         try:
             yield
+            conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            # also when COMMIT itself fails (e.g. SQLITE_FULL leaves the transaction open): never keep
+            # the write lock, or every other writer of the spool would wait on it forever
+            if conn.in_transaction:
+                try:
+                    conn.execute("ROLLBACK")
+                except sqlite3.Error:
+                    log.warning("rollback of a failed spool transaction failed", exc_info=True)
             raise
-        conn.execute("COMMIT")
 
     # -- producer side -------------------------------------------------------------------------------
     def append(self, events: list[Any], seal: Sealer, meta: dict[str, str] | None = None,

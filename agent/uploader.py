@@ -76,6 +76,17 @@ class Uploader:
         self._failures = 0
         return 0.0
 
+    def _safe_step(self) -> float | None:
+        try:
+            return self.step()
+        except (SpoolError, sqlite3.Error, OSError) as exc:
+            # e.g. the disk is full and the acknowledgement could not be written: the batch stays in
+            # the spool, is sent again later and the collector answers "duplicate"
+            log.error("spool unavailable to the uploader (%s); retrying", exc)
+            delay = self.backoff.delay(self._failures, self._rng)
+            self._failures += 1
+            return delay
+
     def _step_blob(self) -> float | None:
         """Ship one sealed screenshot once no batch waits (events first: they are what reports need)."""
         blob = self.spool.peek_blob()
@@ -107,14 +118,7 @@ class Uploader:
     def run(self, stop: threading.Event, idle_wait_s: float = 1.0, wake: threading.Event | None = None) -> None:
         """Upload until ``stop`` is set; ``wake`` shortens the idle wait when new batches arrive."""
         while not stop.is_set():
-            try:
-                wait = self.step()
-            except (SpoolError, sqlite3.Error, OSError) as exc:
-                # e.g. the disk is full and the acknowledgement could not be written: the batch stays
-                # in the spool, is sent again later and the collector answers "duplicate"
-                log.error("spool unavailable to the uploader (%s); retrying", exc)
-                wait = self.backoff.delay(self._failures, self._rng)
-                self._failures += 1
+            wait = self._safe_step()
             if wait == 0.0:
                 continue
             timeout = idle_wait_s if wait is None else wait
@@ -128,7 +132,7 @@ class Uploader:
         """Send until the spool has no ready batch; True when drained."""
         stop = stop or threading.Event()
         while not stop.is_set():
-            wait = self.step()
+            wait = self._safe_step()
             if wait is None:
                 return True
             if wait > 0:

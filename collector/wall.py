@@ -47,10 +47,25 @@ class Subscription:
         self.loop = loop
         self.queue: asyncio.Queue[str] = asyncio.Queue(maxsize=_QUEUE_MAX)
         self.overflowed = False
+        self.alerts: list[dict[str, Any]] = []
 
     def push(self, agent_id: str) -> None:
         with contextlib.suppress(RuntimeError):  # a closed loop: that listener is going away anyway
             self.loop.call_soon_threadsafe(self._put, agent_id)
+
+    def push_alert(self, alert: dict[str, Any]) -> None:
+        with contextlib.suppress(RuntimeError):
+            self.loop.call_soon_threadsafe(self._put_alert, alert)
+
+    def _put_alert(self, alert: dict[str, Any]) -> None:
+        if len(self.alerts) < _QUEUE_MAX:
+            self.alerts.append(alert)
+        self._put(str(alert.get("agent_id", "")))
+
+    def take_alerts(self) -> list[dict[str, Any]]:
+        """Alerts pushed since the last call (called in the listener's event loop)."""
+        out, self.alerts = self.alerts, []
+        return out
 
     def _put(self, agent_id: str) -> None:
         try:
@@ -93,6 +108,12 @@ class WallHub:
         for sub in subs:
             sub.push(agent_id)
 
+    def publish_alert(self, alert: dict[str, Any]) -> None:
+        with self._lock:
+            subs = list(self._subs)
+        for sub in subs:
+            sub.push_alert(alert)
+
     @property
     def listeners(self) -> int:
         with self._lock:
@@ -109,6 +130,14 @@ def hub() -> WallHub:
 def notify_ingest(agent_id: str) -> None:
     """Tell this process's live-wall listeners that ``agent_id`` has newly stored events."""
     _HUB.publish(agent_id)
+
+
+def publish_alert(payload: dict[str, Any]) -> None:
+    """Push a raised or updated alert (masked) to this process's open live-wall pages; each stream
+    forwards it only to viewers whose scope includes the alert's team."""
+    alert = payload.get("alert")
+    if isinstance(alert, dict):
+        _HUB.publish_alert({**alert, "event": payload.get("event")})
 
 
 def ingest_listener(notice: IngestNotice) -> None:

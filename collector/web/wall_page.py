@@ -45,6 +45,9 @@ async def stream(web: Web, who: Principal, first: list[dict[str, Any]], once: bo
         ends, pinged = loop.time() + STREAM_S, loop.time()
         while loop.time() < ends:
             woke = await sub.wait(min(POLL_S, max(0.0, ends - loop.time())))
+            for alert in sub.take_alerts():
+                if who.can_see_team(str(alert.get("team", ""))):
+                    yield sse("alert", alert)
             rows = await run_in_threadpool(web.collector.wall_for, who, where, False)
             changed = [r for r in rows if last.get(r["agent_id"]) != r]
             for row in changed:

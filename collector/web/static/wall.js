@@ -65,4 +65,18 @@
     update(JSON.parse(event.data));
     counts();
   });
+  var alerts = document.getElementById("wall-alerts");
+  source.addEventListener("alert", function (event) {
+    if (!alerts) { return; }
+    var alert = JSON.parse(event.data);
+    var item = document.createElement("li");
+    item.className = "alert sev-" + (alert.severity || "low");
+    var link = document.createElement("a");
+    link.href = alert.link || ("/agents/" + encodeURIComponent(alert.agent_id) + "/timeline");
+    link.textContent = (alert.severity || "") + " · " + alert.agent_id + " · " + (alert.reasons || [alert.rule]).join("; ");
+    item.appendChild(link);
+    alerts.insertBefore(item, alerts.firstChild);
+    alerts.hidden = false;
+    while (alerts.children.length > 20) { alerts.removeChild(alerts.lastChild); }
+  });
 })();
