@@ -133,7 +133,8 @@ def test_full_disk_keeps_the_agent_running_counts_losses_and_recovers(
         collector.stop()  # nothing can be acknowledged: the spool has to grow and hit the full disk
         filler = tiny_disk / f"filler-{uuid.uuid4().hex}"
         _fill(filler)
-        wait_for(lambda: b"disk full" in log_path.read_bytes(), 30, what="the agent to notice the full disk")
+        wait_for(lambda: b"could not be kept" in log_path.read_bytes(), 30,
+                 what="the spool to refuse events on the full disk")
         assert agent.poll() is None, "the agent must keep running on a full disk"
         filler.unlink()
         collector.start()
