@@ -6,22 +6,12 @@ The README's configuration reference is generated from ``SETTINGS`` (``seatguard
 
 from __future__ import annotations
 
-import os
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from agent.errors import ConfigError
-
-
-@dataclass(frozen=True)
-class Setting:
-    name: str
-    type: type
-    default: Any
-    help: str
-
+from agent.settings_table import Setting, SettingsError, load_layers, markdown
 
 SETTINGS: tuple[Setting, ...] = (
     Setting("batch_max_events", int, 1000, "Seal a batch once it holds this many events."),
@@ -37,7 +27,6 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("watchdog_samples", int, 5, "Self-watchdog: consecutive heartbeats over a limit before a restart."),
     Setting("log_level", str, "INFO", "Logging level of the agent process."),
 )
-_BY_NAME = {s.name: s for s in SETTINGS}
 
 
 @dataclass(frozen=True)
@@ -60,37 +49,11 @@ class AgentConfig:
         return value
 
 
-def _coerce(setting: Setting, raw: Any, source: str) -> Any:
-    try:
-        if setting.type is bool and isinstance(raw, str):
-            return raw.lower() in ("1", "true", "yes", "on")
-        value = setting.type(raw)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{source}: setting {setting.name!r} must be {setting.type.__name__}, got {raw!r}") from exc
-    if isinstance(value, int | float) and not isinstance(value, bool) and value < 0:
-        raise ConfigError(f"{source}: setting {setting.name!r} must not be negative")
-    return value
-
-
 def load_config(home: Path, overrides: dict[str, Any] | None = None) -> AgentConfig:
-    values = {s.name: s.default for s in SETTINGS}
-    path = home / "agent.toml"
-    if path.exists():
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"{path}: not valid TOML ({exc})") from exc
-        for key, raw in data.items():
-            if key not in _BY_NAME:
-                raise ConfigError(f"{path}: unknown setting {key!r} (known: {', '.join(sorted(_BY_NAME))})")
-            values[key] = _coerce(_BY_NAME[key], raw, str(path))
-    for setting in SETTINGS:
-        env = os.environ.get(f"SEATGUARD_AGENT_{setting.name.upper()}")
-        if env is not None:
-            values[setting.name] = _coerce(setting, env, f"environment SEATGUARD_AGENT_{setting.name.upper()}")
-    for key, raw in (overrides or {}).items():
-        if raw is not None:
-            values[key] = _coerce(_BY_NAME[key], raw, "command line")
+    try:
+        values = load_layers(SETTINGS, home / "agent.toml", "SEATGUARD_AGENT_", overrides)
+    except SettingsError as exc:
+        raise ConfigError(str(exc)) from exc
     if values["batch_max_events"] < 1:
         raise ConfigError("setting 'batch_max_events' must be at least 1")
     if values["backoff_min_s"] > values["backoff_max_s"]:
@@ -99,7 +62,4 @@ def load_config(home: Path, overrides: dict[str, Any] | None = None) -> AgentCon
 
 
 def settings_markdown() -> str:
-    lines = ["| setting | type | default | meaning |", "|---|---|---|---|"]
-    for s in SETTINGS:
-        lines.append(f"| `{s.name}` | {s.type.__name__} | `{s.default}` | {s.help} |")
-    return "\n".join(lines)
+    return markdown(SETTINGS)

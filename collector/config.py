@@ -7,25 +7,14 @@ that every setting is documented there.
 
 from __future__ import annotations
 
-import os
-import tomllib
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from agent.settings_table import Setting, SettingsError, load_layers, markdown
 from collector.errors import ConfigError
 
-
-@dataclass(frozen=True)
-class Setting:
-    name: str
-    type: type
-    default: Any
-    help: str
-
-
-SETTINGS: tuple[Setting, ...] = (
+CORE_SETTINGS: tuple[Setting, ...] = (
     Setting("db_url", str, "",
             "Database URL; empty means SQLite at DATA/seatguard.db. postgresql://... for scale-out."),
     Setting("host", str, "127.0.0.1", "Address `serve` listens on."),
@@ -44,6 +33,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("cookie_secure", str, "auto",
             "Session cookie Secure flag: auto (https, or plain http from loopback only), always, never."),
     Setting("log_level", str, "INFO", "Logging level of the collector process."),
+)
+
+# Real-time alerts (collector.alerts reads these rows through AlertConfig).
+ALERT_SETTINGS: tuple[Setting, ...] = (
     Setting("alert_rate_limit_s", float, 900.0,
             "Alerts: at most one delivery per agent and rule in this many seconds (repeats are counted)."),
     Setting("alert_silent_after_min", float, 10.0,
@@ -64,7 +57,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("alert_retry_base_s", float, 2.0, "Alerts: first retry delay; it doubles on every further attempt."),
     Setting("alert_retry_max_s", float, 300.0, "Alerts: longest delay between two delivery attempts."),
 )
-_BY_NAME = {s.name: s for s in SETTINGS}
+SETTINGS: tuple[Setting, ...] = CORE_SETTINGS + ALERT_SETTINGS
 
 
 class Settings:
@@ -90,42 +83,15 @@ class Settings:
         return url or f"sqlite:///{(self.data_dir / 'seatguard.db').resolve()}"
 
 
-def _coerce(setting: Setting, raw: Any, source: str) -> Any:
-    try:
-        value = setting.type(raw)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{source}: setting {setting.name!r} must be {setting.type.__name__}, got {raw!r}") from exc
-    if isinstance(value, int | float) and value < 0:
-        raise ConfigError(f"{source}: setting {setting.name!r} must not be negative")
-    return value
-
-
 def load_settings(data_dir: Path, overrides: dict[str, Any] | None = None) -> Settings:
-    values = {s.name: s.default for s in SETTINGS}
-    path = data_dir / "collector.toml"
-    if path.exists():
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"{path}: not valid TOML ({exc})") from exc
-        for key, raw in data.items():
-            if key not in _BY_NAME:
-                raise ConfigError(f"{path}: unknown setting {key!r}")
-            values[key] = _coerce(_BY_NAME[key], raw, str(path))
-    for setting in SETTINGS:
-        env = os.environ.get(f"SEATGUARD_{setting.name.upper()}")
-        if env is not None:
-            values[setting.name] = _coerce(setting, env, f"environment SEATGUARD_{setting.name.upper()}")
-    for key, raw in (overrides or {}).items():
-        if raw is not None:
-            values[key] = _coerce(_BY_NAME[key], raw, "command line")
+    try:
+        values = load_layers(SETTINGS, data_dir / "collector.toml", "SEATGUARD_", overrides)
+    except SettingsError as exc:
+        raise ConfigError(str(exc)) from exc
     if values["max_body_bytes"] < 1024:
         raise ConfigError("setting 'max_body_bytes' must be at least 1024")
     return Settings(data_dir, values)
 
 
 def settings_markdown() -> str:
-    lines = ["| setting | type | default | meaning |", "|---|---|---|---|"]
-    for s in SETTINGS:
-        lines.append(f"| `{s.name}` | {s.type.__name__} | `{s.default}` | {s.help} |")
-    return "\n".join(lines)
+    return markdown(SETTINGS)

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from agent import wire
@@ -75,13 +76,8 @@ class IngestService:
             env = wire.parse_envelope(body)
         except WireError as exc:
             raise self.reject(exc.code, exc.message) from exc
-        agent = self.store.get_agent(env.agent_id)
-        if agent is None:
-            raise self.reject("unknown_agent", f"agent {env.agent_id!r} is not enrolled", env.agent_id)
-        if agent["revoked_at"] is not None:
-            raise self.reject("revoked_agent", f"agent {env.agent_id!r} was revoked", env.agent_id)
         try:
-            wire.verify_envelope(env, wire.load_ed25519_public(agent["public_key"]))
+            wire.verify_envelope(env, self.agent_key(env.agent_id))
         except WireError as exc:
             raise self.reject(exc.code, exc.message, env.agent_id) from exc
         now = datetime.now(UTC)
@@ -118,6 +114,15 @@ class IngestService:
                 listener(notice)
             except Exception:  # listeners are extensions: log and carry on, the batch is already safe
                 log.exception("ingest listener %r failed", listener)
+
+    def agent_key(self, agent_id: str) -> Ed25519PublicKey:
+        """The enrolled, unrevoked agent's public key, or a counted refusal."""
+        agent = self.store.get_agent(agent_id)
+        if agent is None:
+            raise self.reject("unknown_agent", f"agent {agent_id!r} is not enrolled", agent_id)
+        if agent["revoked_at"] is not None:
+            raise self.reject("revoked_agent", f"agent {agent_id!r} was revoked", agent_id)
+        return wire.load_ed25519_public(agent["public_key"])
 
     def _duplicate(self, stored_hash: str, env: wire.Envelope) -> IngestResult:
         if stored_hash != env.batch_hash:

@@ -61,13 +61,9 @@ class ScreenshotService:
             env = wire.parse_blob_envelope(body)
         except WireError as exc:
             raise ingest.reject(exc.code, exc.message) from exc
-        agent = self.store.get_agent(env.agent_id)
-        if agent is None:
-            raise ingest.reject("unknown_agent", f"agent {env.agent_id!r} is not enrolled", env.agent_id)
-        if agent["revoked_at"] is not None:
-            raise ingest.reject("revoked_agent", f"agent {env.agent_id!r} was revoked", env.agent_id)
+        key = ingest.agent_key(env.agent_id)
         try:
-            wire.verify_blob(env, wire.load_ed25519_public(agent["public_key"]))
+            wire.verify_blob(env, key)
             moment = parse_ts(env.sealed_at)
             data = wire.open_blob(env, self.collector.key)
         except WireError as exc:

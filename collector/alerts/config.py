@@ -1,8 +1,8 @@
 """Alert settings: rows for the collector's settings table, and the validated object built from them.
 
-:data:`ALERT_SETTINGS` holds the rows (name, type, default, help) that belong in
-``collector.config.SETTINGS``; until they are there, :meth:`AlertConfig.from_settings` falls back to
-these defaults, so the two never disagree (a test checks that they match).
+:data:`collector.config.ALERT_SETTINGS` holds the rows (name, type, default, help), part of the
+collector's one settings table; :meth:`AlertConfig.from_settings` builds the validated object from
+them (a test checks that the rows and this dataclass's defaults match).
 """
 
 from __future__ import annotations
@@ -12,29 +12,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from collector.alerts.errors import AlertConfigError
-from collector.config import Setting, Settings
-
-ALERT_SETTINGS: tuple[Setting, ...] = (
-    Setting("alert_rate_limit_s", float, 900.0,
-            "Alerts: at most one delivery per agent and rule in this many seconds (repeats are counted)."),
-    Setting("alert_silent_after_min", float, 10.0,
-            "Alerts: 'agent silent' after this many minutes without a batch during the shift (0: off)."),
-    Setting("alert_silence_check_s", float, 30.0, "Alerts: how often `serve` looks for silent agents."),
-    Setting("alert_base_url", str, "",
-            "Alerts: https://host prefix for timeline links in delivered alerts (empty: relative links)."),
-    Setting("alert_wall", str, "on", "Alerts: push alerts to open live-wall pages (on/off)."),
-    Setting("alert_webhook_url", str, "", "Alerts: http(s) URL that receives each alert as JSON (empty: off)."),
-    Setting("alert_webhook_secret", str, "",
-            "Alerts: HMAC-SHA256 key of the X-SeatGuard-Signature header (required with a webhook URL)."),
-    Setting("alert_webhook_timeout_s", float, 5.0, "Alerts: webhook connect and answer timeout (seconds)."),
-    Setting("alert_syslog_udp", str, "", "Alerts: HOST:PORT of a syslog receiver, RFC 5424 over UDP (empty: off)."),
-    Setting("alert_syslog_tcp", str, "",
-            "Alerts: HOST:PORT of a syslog receiver, RFC 5424 over TCP, octet-counting framing (empty: off)."),
-    Setting("alert_syslog_facility", int, 10, "Alerts: syslog facility number (10: security/authorization)."),
-    Setting("alert_retry_attempts", int, 6, "Alerts: delivery attempts per channel before the dead-letter list."),
-    Setting("alert_retry_base_s", float, 2.0, "Alerts: first retry delay; it doubles on every further attempt."),
-    Setting("alert_retry_max_s", float, 300.0, "Alerts: longest delay between two delivery attempts."),
-)
+from collector.config import ALERT_SETTINGS, Settings
 
 
 @dataclass(frozen=True)
