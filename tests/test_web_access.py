@@ -91,6 +91,7 @@ def page_matrix(day: str) -> list[tuple[str, str, Any, dict[str, int], str | Non
         ("GET", f"/agents/pc-a1/timeline?date={day}", None, page(TIMELINE_A1), "read_timeline"),
         ("GET", f"/agents/pc-b1/timeline?date={day}", None, page(TIMELINE_B1), "read_timeline"),
         ("GET", "/wall", None, page(WALL), "read_wall"),
+        ("GET", "/alerts", None, page(WALL), "read_alerts"),
         ("GET", "/audit?allowed=no", None, page(AUDIT), "read_audit"),
         ("GET", "/audit.csv", None, page(AUDIT), "export_audit"),
         ("GET", f"/me?date={day}", None, page(ME), "read_timeline"),

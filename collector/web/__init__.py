@@ -19,10 +19,10 @@ from starlette.staticfiles import StaticFiles
 from collector.errors import CollectorError
 from collector.service import Collector
 from collector.wall import ingest_listener
-from collector.web import admin, audit_page, login, me, report_page, timeline_page, wall_page
+from collector.web import admin, alerts_page, audit_page, login, me, report_page, timeline_page, wall_page
 from collector.web.site import STATIC, Web
 
-PAGES = (login, report_page, timeline_page, wall_page, admin, audit_page, me)
+PAGES = (login, report_page, timeline_page, wall_page, alerts_page, admin, audit_page, me)
 
 
 def mount_web(app: FastAPI, collector: Collector) -> None:

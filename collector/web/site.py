@@ -30,6 +30,7 @@ HEADERS = {"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff", 
 HOME = {"admin": "/report", "security": "/report", "manager": "/report", "auditor": "/audit", "agent": "/me"}
 NAV = (("/report", "nav.report", ("admin", "security", "manager")),
        ("/wall", "nav.wall", ("admin", "security", "manager")),
+       ("/alerts", "nav.alerts", ("admin", "security", "manager")),
        ("/audit", "nav.audit", ("admin", "security", "auditor")),
        ("/me", "nav.me", ("agent",)),
        ("/admin", "nav.admin", ("admin",)))

@@ -73,7 +73,8 @@
     item.className = "alert sev-" + (alert.severity || "low");
     var link = document.createElement("a");
     link.href = alert.link || ("/agents/" + encodeURIComponent(alert.agent_id) + "/timeline");
-    link.textContent = (alert.severity || "") + " · " + alert.agent_id + " · " + (alert.reasons || [alert.rule]).join("; ");
+    var why = alert.title || (alert.reasons || []).map(function (r) { return r.text || ""; }).join("; ") || alert.rule;
+    link.textContent = (alert.severity || "") + " · " + alert.agent_id + " · " + why;
     item.appendChild(link);
     alerts.insertBefore(item, alerts.firstChild);
     alerts.hidden = false;
