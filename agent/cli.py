@@ -108,7 +108,7 @@ def cmd_config_doc(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(simulate: bool = True) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="seatguard-agent", description=__doc__)
     parser.add_argument("--log-level", default=None, help="DEBUG, INFO, WARNING or ERROR")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -140,19 +140,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("config-doc", help="print the settings reference (Markdown)")
     p.set_defaults(func=cmd_config_doc)
 
-    try:
+    p = sub.add_parser("simulate", help="write a simulated call-center fleet as v1 event files")
+    if simulate:  # imported only when asked for: it validates with pydantic, which `run` never loads
         from agent.simulate import add_arguments, run_from_args
-    except ImportError:
-        pass
-    else:
-        p = sub.add_parser("simulate", help="write a simulated call-center fleet as v1 event files")
+
         add_arguments(p)
-        p.set_defaults(func=lambda a: run_from_args(a))
+        p.set_defaults(func=run_from_args)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    words = sys.argv[1:] if argv is None else argv
+    args = build_parser(simulate="simulate" in words).parse_args(argv)
     level = args.log_level
     if level is None and getattr(args, "home", None) is not None:
         try:

@@ -11,9 +11,9 @@ from typing import Any
 
 from agent import wire
 from agent.config import AgentConfig
+from agent.envelope import SCHEMA_VERSION, format_ts
 from agent.errors import SpoolError, SpoolFull
 from agent.identity import Identity
-from agent.schema import SCHEMA_VERSION, format_ts
 from agent.spool import AppendResult, Sealer, Spool
 
 log = logging.getLogger(__name__)

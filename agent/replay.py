@@ -17,10 +17,10 @@ from typing import Any
 
 import orjson
 
+from agent.envelope import KINDS, SCHEMA_VERSION
 from agent.errors import ConfigError, SpoolFull
 from agent.identity import Identity
 from agent.pipeline import make_sealer
-from agent.schema import KINDS, SCHEMA_VERSION
 from agent.spool import Spool
 
 log = logging.getLogger(__name__)

@@ -7,17 +7,14 @@ and the collector (ingest) use it, so the two sides can never disagree about wha
 
 from __future__ import annotations
 
-import re
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from agent.envelope import AGENT_ID_RE, KINDS, SCHEMA_VERSION, format_ts, parse_ts
 from agent.errors import InvalidEvent
 
-SCHEMA_VERSION = 1
-AGENT_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
-_TS_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$")
 MAX_STR = 65536
 
 Text = Annotated[str, Field(max_length=MAX_STR)]
@@ -142,26 +139,9 @@ KIND_MODELS: dict[str, type[_Fields]] = {
     "process.start": ProcessStart,
     "screenshot": Screenshot,
 }
-KINDS = frozenset(KIND_MODELS)
+if frozenset(KIND_MODELS) != KINDS:  # the light envelope module and the models must agree
+    raise RuntimeError("agent.envelope.KINDS and agent.schema.KIND_MODELS disagree")
 ENVELOPE_KEYS = ("schema", "agent_id", "seq", "ts", "kind")
-
-
-def parse_ts(value: Any) -> datetime:
-    """Parse an RFC 3339 timestamp that carries a UTC offset; raise InvalidEvent otherwise."""
-    if not isinstance(value, str) or not _TS_RE.match(value):
-        raise InvalidEvent("field 'ts': must be an RFC 3339 timestamp with a UTC offset")
-    try:
-        return datetime.fromisoformat(value)
-    except ValueError as exc:
-        raise InvalidEvent(f"field 'ts': not a real date or time ({exc})") from exc
-
-
-def format_ts(moment: datetime) -> str:
-    """RFC 3339, millisecond precision, keeping the moment's own offset (UTC when naive)."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    text = moment.isoformat(timespec="milliseconds")
-    return text.replace("+00:00", "Z")
 
 
 def _describe(exc: ValidationError) -> str:

@@ -28,8 +28,8 @@ from cryptography.hazmat.primitives import hpke
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
+from agent.envelope import AGENT_ID_RE
 from agent.errors import WireError
-from agent.schema import AGENT_ID_RE
 
 WIRE_VERSION = 1
 GENESIS_HASH = "0" * 64

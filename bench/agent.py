@@ -100,6 +100,9 @@ def play(x: Any, windows: list[int], seconds: float, stop: threading.Event) -> d
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=600.0, help="length of the scripted session")
+    parser.add_argument("--full", action="store_true",
+                        help="measure the whole `seatguard-agent run` process (sensors, sealing, spool, uploads to a "
+                             "real local collector) instead of the sensors with a null sink")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--home", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--watch", type=Path, help=argparse.SUPPRESS)
@@ -116,15 +119,27 @@ def main() -> int:
         (folder / "Downloads").mkdir()
         windows = [x.open_window("Case 4000 - CRM", "crm", folder), x.open_window("Inbox", "mail", folder),
                    x.open_window("Notes", "notes", folder)]
-        proc = subprocess.Popen([sys.executable, __file__, "--child", "--home", str(folder / "home"),
-                                 "--watch", str(folder / "Downloads")],
-                                env=x.env, stdout=subprocess.PIPE, text=True)
-        assert proc.stdout is not None
-        ready = proc.stdout.readline()
-        if "ready" not in ready:
-            proc.kill()
-            print("the sensor process did not start", file=sys.stderr)
-            return 1
+        collector = None
+        if args.full:
+            from tests.conftest import AGENT, CollectorProcess, wait_for
+
+            collector = CollectorProcess(folder / "collector")
+            collector.start()
+            collector.enroll(folder / "home", "bench-seat")
+            proc = subprocess.Popen([AGENT, "run", "--home", str(folder / "home")],
+                                    env={**x.env, "HOME": str(folder)}, stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL, text=True)
+            wait_for(lambda: collector.stats()["events"] > 0, 60, what="agent.start at the collector")
+        else:
+            proc = subprocess.Popen([sys.executable, __file__, "--child", "--home", str(folder / "home"),
+                                     "--watch", str(folder / "Downloads")],
+                                    env=x.env, stdout=subprocess.PIPE, text=True)
+            assert proc.stdout is not None
+            ready = proc.stdout.readline()
+            if "ready" not in ready:
+                proc.kill()
+                print("the sensor process did not start", file=sys.stderr)
+                return 1
         measured = psutil.Process(proc.pid)
         samples: list[float] = []
         stop = threading.Event()
@@ -144,6 +159,11 @@ def main() -> int:
         threads = measured.num_threads()
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=60)
+        if collector is not None:
+            stats = collector.stats()
+            collector.stop()
+            out = json.dumps({"events": {"stored_at_collector": stats["events"]}, "blobs": None,
+                              "status": "full agent process"})
     report = json.loads(out.strip().splitlines()[-1])
     cpu_s = (cpu1.user + cpu1.system) - (cpu0.user + cpu0.system)
     figures = {
