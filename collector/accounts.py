@@ -12,6 +12,7 @@ from typing import Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from collector.errors import CollectorError, Unauthorized
 from collector.storage import tables as t
@@ -46,12 +47,16 @@ class AccountService:
         if role == "manager" and not teams:
             raise CollectorError("a manager needs at least one --team", code="bad_role", status=400)
         password = password or secrets.token_urlsafe(12)
-        with self.store._write() as conn:
-            if conn.execute(select(t.users.c.name).where(t.users.c.name == name)).first():
-                raise CollectorError(f"user {name!r} already exists", code="user_exists", status=409)
-            conn.execute(insert(t.users).values(name=name, role=role, teams=",".join(teams or []),
-                                                agent_id=agent_id, password_hash=_hasher.hash(password),
-                                                failed=0, created_at=time.time(), disabled=False))
+        exists = CollectorError(f"user {name!r} already exists", code="user_exists", status=409)
+        try:
+            with self.store._write() as conn:
+                if conn.execute(select(t.users.c.name).where(t.users.c.name == name)).first():
+                    raise exists
+                conn.execute(insert(t.users).values(name=name, role=role, teams=",".join(teams or []),
+                                                    agent_id=agent_id, password_hash=_hasher.hash(password),
+                                                    failed=0, created_at=time.time(), disabled=False))
+        except IntegrityError as exc:  # another collector process added the same name at the same moment
+            raise exists from exc
         log.info("user %s added with role %s", name, role)
         return password
 

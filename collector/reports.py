@@ -39,7 +39,8 @@ class ReportService:
             out.append(AgentDayInput(ctx, rollup.features(moment), rollup.evidence(moment), rollup.strip()))
         return out
 
-    def _labels(self) -> list[Label]:
+    def labels(self) -> list[Label]:
+        """Every reviewer label so far (any day), as the detectors take them."""
         out = []
         for row in self.store.load_labels():
             snapshot = orjson.loads(row["note"]) if str(row["note"] or "").startswith("{") else {}
@@ -53,7 +54,7 @@ class ReportService:
         first = (day - timedelta(days=HISTORY_DAYS)).isoformat()
         last = (day - timedelta(days=1)).isoformat()
         history = self.store.feature_history(first, last)
-        return score_day(day, self._inputs(day), history, self._labels())
+        return score_day(day, self._inputs(day), history, self.labels())
 
     def build(self, day: str) -> dict[str, Any]:
         when = _day(day)

@@ -79,7 +79,7 @@ class RuleSource:
         rules = config.rule_set()
         if config.tune_from_labels:
             when = date.fromisoformat(day)
-            labels = [lab for lab in self.collector.reports._labels() if lab.day < when]
+            labels = [lab for lab in self.collector.reports.labels() if lab.day < when]
             if labels:
                 _, rules = tune(labels, config.thresholds(), rules, min_labels=config.min_labels)
         with self._lock:
