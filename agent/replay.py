@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 
 from agent.envelope import KINDS, SCHEMA_VERSION
-from agent.errors import ConfigError, SpoolFull
+from agent.errors import ConfigError
 from agent.identity import Identity
 from agent.pipeline import make_sealer
 from agent.spool import Spool
@@ -107,5 +107,3 @@ def replay_file(identity: Identity, spool: Spool, path: Path, batch_size: int = 
                     result.invalid_events)
     return result
 
-
-__all__ = ["ReplayResult", "SpoolFull", "replay_file", "replay_key"]

@@ -55,42 +55,24 @@ class ErrorAnswer(BaseModel):
 _ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorAnswer} for code in (400, 401, 403, 404, 409, 413, 503)
 }
-_BATCH_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {"application/json": {"schema": {
-            "type": "object",
-            "required": ["v", "agent_id", "batch_seq", "sealed_at", "ct", "sig"],
-            "properties": {
-                "v": {"type": "integer", "enum": [1]},
-                "agent_id": {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,64}$"},
-                "batch_seq": {"type": "integer", "minimum": 1},
-                "sealed_at": {"type": "string"},
-                "ct": {"type": "string", "description": "base64 HPKE ciphertext"},
-                "sig": {"type": "string", "description": "base64 Ed25519 signature"},
-            },
-        }}},
-    }
-}
+def _sealed_body(id_field: str, id_schema: dict[str, Any], what: str) -> dict[str, Any]:
+    """OpenAPI request body of a sealed, signed envelope (a batch or a blob) from an agent."""
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": {
+        "type": "object",
+        "required": ["v", "agent_id", id_field, "sealed_at", "ct", "sig"],
+        "properties": {
+            "v": {"type": "integer", "enum": [1]},
+            "agent_id": {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,64}$"},
+            id_field: id_schema,
+            "sealed_at": {"type": "string"},
+            "ct": {"type": "string", "description": f"base64 HPKE ciphertext of {what}"},
+            "sig": {"type": "string", "description": "base64 Ed25519 signature"},
+        },
+    }}}}}
 
 
-_BLOB_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {"application/json": {"schema": {
-            "type": "object",
-            "required": ["v", "agent_id", "blob_id", "sealed_at", "ct", "sig"],
-            "properties": {
-                "v": {"type": "integer", "enum": [1]},
-                "agent_id": {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,64}$"},
-                "blob_id": {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,64}$"},
-                "sealed_at": {"type": "string"},
-                "ct": {"type": "string", "description": "base64 HPKE ciphertext of a PNG"},
-                "sig": {"type": "string", "description": "base64 Ed25519 signature"},
-            },
-        }}},
-    }
-}
+_BATCH_BODY = _sealed_body("batch_seq", {"type": "integer", "minimum": 1}, "a compressed batch")
+_BLOB_BODY = _sealed_body("blob_id", {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,64}$"}, "a PNG")
 
 
 def _error(status: int, code: str, message: str) -> JSONResponse:

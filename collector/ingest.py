@@ -81,7 +81,7 @@ class IngestService:
         except WireError as exc:
             raise self.reject(exc.code, exc.message, env.agent_id) from exc
         now = datetime.now(UTC)
-        self._check_window(env.sealed_at, now, env.agent_id)
+        self.check_window(env.sealed_at, now, env.agent_id)
         stored_hash = self.store.batch_hash(env.agent_id, env.batch_seq)
         if stored_hash is not None:
             return self._duplicate(stored_hash, env)
@@ -132,15 +132,16 @@ class IngestService:
         log.info("agent %s re-sent batch %d: already stored", env.agent_id, env.batch_seq)
         return IngestResult("duplicate", 0, 0, 0)
 
-    def _check_window(self, sealed_at: str, now: datetime, agent_id: str) -> None:
+    def check_window(self, sealed_at: str, now: datetime, agent_id: str, what: str = "batch") -> None:
+        """Refuse (and count) a batch or blob sealed too long ago or in the future."""
         try:
             moment = parse_ts(sealed_at)
         except InvalidEvent as exc:
             raise self.reject("malformed", "'sealed_at' is not an RFC 3339 timestamp", agent_id) from exc
         if moment > now + timedelta(seconds=self.settings.max_clock_skew_s):
-            raise self.reject("timestamp_out_of_window", f"batch sealed in the future ({sealed_at})", agent_id)
+            raise self.reject("timestamp_out_of_window", f"{what} sealed in the future ({sealed_at})", agent_id)
         if moment < now - timedelta(days=self.settings.max_batch_age_days):
-            raise self.reject("timestamp_out_of_window", f"batch sealed too long ago ({sealed_at})", agent_id)
+            raise self.reject("timestamp_out_of_window", f"{what} sealed too long ago ({sealed_at})", agent_id)
 
     def _prepare(self, batch: wire.Batch, batch_hash: str, now: datetime) -> BatchWrite:
         tz = self.settings.tz

@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import BigInteger, Column, Float, Integer, MetaData, String, Table, Text, and_, insert, inspect, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from agent import wire
-from agent.errors import InvalidEvent, WireError
-from agent.schema import parse_ts
+from agent.errors import WireError
 from collector.accounts import Principal
 from collector.errors import NotFound, Rejected, StorageError
 
@@ -64,16 +63,13 @@ class ScreenshotService:
         key = ingest.agent_key(env.agent_id)
         try:
             wire.verify_blob(env, key)
-            moment = parse_ts(env.sealed_at)
+        except WireError as exc:
+            raise ingest.reject(exc.code, exc.message, env.agent_id) from exc
+        ingest.check_window(env.sealed_at, datetime.now(UTC), env.agent_id, "blob")
+        try:
             data = wire.open_blob(env, self.collector.key)
         except WireError as exc:
             raise ingest.reject(exc.code, exc.message, env.agent_id) from exc
-        except InvalidEvent as exc:
-            raise ingest.reject("malformed", "'sealed_at' is not an RFC 3339 timestamp", env.agent_id) from exc
-        now = datetime.now(UTC)
-        if not now - timedelta(days=self.collector.settings.max_batch_age_days) <= moment <= now + timedelta(
-                seconds=self.collector.settings.max_clock_skew_s):
-            raise ingest.reject("timestamp_out_of_window", f"blob sealed at {env.sealed_at}", env.agent_id)
         if not data.startswith(PNG_MAGIC):
             raise ingest.reject("malformed", "the blob is not a PNG image", env.agent_id)
         try:

@@ -82,9 +82,11 @@ class Collector:
 
     # -- queries (scope enforced and audited) -----------------------------------------------------------
     def agents_for(self, who: Principal) -> list[dict[str, Any]]:
-        rows = self.store.list_agents(self.access.visible_teams(who))
-        if who.role == "agent":
-            rows = [r for r in self.store.list_agents() if r["agent_id"] == who.agent_id]
+        if who.role == "agent":  # a person with an agent account sees that one PC only
+            own = self.store.get_agent(who.agent_id) if who.agent_id else None
+            rows = [own] if own is not None else []
+        else:
+            rows = self.store.list_agents(self.access.visible_teams(who))
         return [{"agent_id": r["agent_id"], "team": r["team"], "role": r["role"], "events": r["events"],
                  "last_seen": r["last_seen"], "revoked": r["revoked_at"] is not None} for r in rows]
 

@@ -7,6 +7,7 @@ inlined, so the file opens anywhere (for example attached to an investigation) w
 from __future__ import annotations
 
 from datetime import datetime, tzinfo
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
 from collector.web import i18n
-from collector.web.site import duration
+from collector.web.site import clock, duration, when
 from collector.web.timeline_page import layout
 
 WEB = Path(__file__).resolve().parent / "web"
@@ -37,11 +38,7 @@ def render_timeline(timeline: dict[str, Any], tz: tzinfo, lang: str = "en", flag
     env = Environment(loader=FileSystemLoader(WEB / "templates"), autoescape=select_autoescape(["html"]),
                       trim_blocks=True, lstrip_blocks=True)
 
-    def clock(ts: str | None) -> str:
-        return "" if not ts else datetime.fromisoformat(ts).astimezone(tz).strftime("%H:%M:%S")
-
-    env.filters.update(clock=clock, duration=duration,
-                       when=lambda epoch: "" if epoch is None else datetime.fromtimestamp(epoch, tz).isoformat())
+    env.filters.update(clock=partial(clock, tz=tz), when=partial(when, tz=tz), duration=duration)
     moment = (generated_at or datetime.now(tz)).strftime("%Y-%m-%d %H:%M %Z")
     return env.from_string(_PAGE).render(
         t=i18n.Translator(lang), lang=lang, tl=timeline, view=layout(timeline, flagged or {}, tz),

@@ -8,13 +8,14 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
+
+from agent.sensors.testing import wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -26,14 +27,8 @@ RAW_IDS = ["11010519491231002X", "440308199901011234", "13800138000", "622202123
 
 
 def wait_for(cond: Callable[[], Any], timeout: float = 30.0, interval: float = 0.05, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = cond()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)
+    """Poll ``cond`` until it is truthy, failing after ``timeout`` s (the suite's one waiting helper)."""
+    return wait_until(cond, timeout, what, every=interval)
 
 
 def free_port() -> int:

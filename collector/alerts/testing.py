@@ -22,6 +22,7 @@ import orjson
 
 from agent import wire
 from agent.schema import format_ts
+from agent.sensors.testing import wait_until as poll_until
 
 LOOPBACK = "127.0.0.1"
 
@@ -241,14 +242,7 @@ class SealedAgent:
 
 def wait_until(cond: Callable[[], Any], timeout: float, what: str = "condition") -> Any:
     """Poll ``cond`` until it is truthy; AssertionError after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = cond()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.02)
+    return poll_until(cond, timeout, what, every=0.02)
 
 
 def open_collector(data: Any, db_url: str | None = None) -> Any:

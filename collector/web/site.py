@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -75,17 +75,10 @@ class Web:
         return (datetime.now(self.collector.settings.tz).date() - timedelta(days=1)).isoformat()
 
     def clock(self, ts: str | None) -> str:
-        if not ts:
-            return "—"
-        try:
-            return datetime.fromisoformat(ts).astimezone(self.collector.settings.tz).strftime("%H:%M:%S")
-        except ValueError:
-            return ts
+        return clock(ts, self.collector.settings.tz)
 
     def when(self, epoch: float | None) -> str:
-        if epoch is None:
-            return "—"
-        return datetime.fromtimestamp(float(epoch), self.collector.settings.tz).strftime("%Y-%m-%d %H:%M:%S")
+        return when(epoch, self.collector.settings.tz)
 
     # -- responses ----------------------------------------------------------------------------------------
     def remember_lang(self, request: Request, response: Response) -> None:
@@ -118,6 +111,23 @@ class Web:
                                                                                                 "error.other")
         return self.render(request, "error.html", {"message_key": key, "detail": exc.message},
                            status=exc.status, who=self.maybe_who(request))
+
+
+def clock(ts: str | None, tz: tzinfo) -> str:
+    """An event's time of day in the collector's zone (templates' ``clock`` filter)."""
+    if not ts:
+        return "—"
+    try:
+        return datetime.fromisoformat(ts).astimezone(tz).strftime("%H:%M:%S")
+    except ValueError:
+        return ts
+
+
+def when(epoch: float | None, tz: tzinfo) -> str:
+    """An epoch moment as a local date and time (templates' ``when`` filter)."""
+    if epoch is None:
+        return "—"
+    return datetime.fromtimestamp(float(epoch), tz).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def remote(request: Request) -> str | None:
