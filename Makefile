@@ -14,7 +14,7 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
-# Debian packages the real-sensor and browser tests use (Xvfb, xdotool, xclip, chromium).
+# Debian packages the real-sensor and browser tests use (Xvfb, openbox, xdotool, xclip, chromium).
 system-deps:
 	bash scripts/system-deps.sh
 

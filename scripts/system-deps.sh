@@ -4,6 +4,7 @@ set -euo pipefail
 need=()
 command -v Xvfb >/dev/null || need+=(xvfb)
 command -v xdotool >/dev/null || need+=(xdotool)
+command -v openbox >/dev/null || need+=(openbox)  # EWMH window manager the X11 tests run under
 command -v xclip >/dev/null || need+=(xclip)
 command -v xmessage >/dev/null || need+=(x11-utils)
 command -v chromium >/dev/null || need+=(chromium)
