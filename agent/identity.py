@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import getpass
 import logging
 import os
@@ -14,20 +16,17 @@ from typing import Any
 import orjson
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
-from cryptography.hazmat.primitives.serialization import (
-    Encoding,
-    NoEncryption,
-    PrivateFormat,
-    load_pem_private_key,
-)
 
 from agent import wire
 from agent.errors import ConfigError, EnrollmentError
-from agent.transport import RequestsTransport, TransportError
+from agent.transport import HttpTransport, TransportError
 
 log = logging.getLogger(__name__)
 ENROLLMENT_FILE = "enrollment.json"
 KEY_FILE = "agent_ed25519.pem"
+# RFC 8410: an Ed25519 key in PKCS#8 (as `enroll` writes it) is this DER prefix and the 32-byte seed
+_PKCS8_ED25519 = bytes.fromhex("302e020100300506032b657004220420")
+_PEM_LABEL = b"PRIVATE KEY"
 
 
 @dataclass(frozen=True)
@@ -63,7 +62,7 @@ def enroll(home: Path, collector_url: str, token: str, name: str | None = None,
         "hostname": socket.gethostname(),
         "user": getpass.getuser(),
     }
-    transport = RequestsTransport(collector_url, timeout_s=30, verify=tls_verify)
+    transport = HttpTransport(collector_url, timeout_s=30, verify=tls_verify)
     try:
         reply = transport.post("/api/v1/enroll", orjson.dumps(request))
     except TransportError as exc:
@@ -75,6 +74,8 @@ def enroll(home: Path, collector_url: str, token: str, name: str | None = None,
         detail = err.get("message") if isinstance(err, dict) else reply.body
         raise EnrollmentError(f"enrollment refused (HTTP {reply.status}): {detail}")
     body = reply.body
+    from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
+
     key_path = home / KEY_FILE
     fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as fh:
@@ -97,13 +98,31 @@ def load_identity(home: Path) -> Identity:
         raise ConfigError(f"{home} is not enrolled: run `seatguard-agent enroll --home {home} ...` first")
     try:
         record = orjson.loads(path.read_bytes())
-        key = load_pem_private_key((home / KEY_FILE).read_bytes(), password=None)
-    except (OSError, orjson.JSONDecodeError, ValueError) as exc:
+        key = load_key((home / KEY_FILE).read_bytes())
+    except (OSError, orjson.JSONDecodeError, ValueError, TypeError) as exc:  # TypeError: a password-protected key
         raise ConfigError(f"{home}: enrollment files are unreadable ({exc})") from exc
     if not isinstance(key, Ed25519PrivateKey):
         raise ConfigError(f"{home / KEY_FILE}: not an Ed25519 key")
     return Identity(record["agent_id"], record.get("team", ""), record["collector_url"],
                     record["collector_key"], key, record.get("policy", {}))
+
+
+def load_key(pem: bytes) -> object:
+    """The private key in a PEM file. The PKCS#8 Ed25519 form `enroll` writes is read directly, which
+    spares the running agent cryptography's serialization package (about 1 MB resident); any other
+    PEM goes through cryptography's parser. Raises ValueError when the file holds no key."""
+    lines = pem.strip().splitlines()
+    if len(lines) >= 3 and lines[0] == b"-----BEGIN " + _PEM_LABEL + b"-----" \
+            and lines[-1] == b"-----END " + _PEM_LABEL + b"-----":
+        try:
+            der = base64.b64decode(b"".join(lines[1:-1]), validate=True)
+        except binascii.Error:
+            der = b""
+        if len(der) == len(_PKCS8_ED25519) + 32 and der.startswith(_PKCS8_ED25519):
+            return Ed25519PrivateKey.from_private_bytes(der[len(_PKCS8_ED25519):])
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    return load_pem_private_key(pem, password=None)
 
 
 def save_policy(home: Path, policy: dict[str, Any]) -> None:

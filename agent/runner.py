@@ -28,7 +28,7 @@ from agent.identity import Identity, save_policy
 from agent.locking import try_lock, unlock
 from agent.pipeline import BatchBuilder
 from agent.spool import Spool
-from agent.transport import RequestsTransport
+from agent.transport import HttpTransport
 from agent.uploader import Backoff, Uploader
 
 log = logging.getLogger(__name__)
@@ -99,7 +99,7 @@ class Runner:
         self.stop_event = threading.Event()
         self.wake = threading.Event()
         self.builder = BatchBuilder(identity, spool, config, on_sealed=self.wake)
-        self.transport = RequestsTransport(identity.collector_url, config.http_timeout_s, config.tls)
+        self.transport = HttpTransport(identity.collector_url, config.http_timeout_s, config.tls)
         self.uploader = Uploader(spool, self.transport, Backoff(config.backoff_min_s, config.backoff_max_s),
                                  on_reply=self._on_reply)
         self.sensor_factory = sensor_factory

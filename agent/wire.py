@@ -161,9 +161,7 @@ def open_envelope(env: Envelope, collector_key: X25519PrivateKey) -> Batch:
 
 
 def public_key_b64(key: X25519PublicKey | Ed25519PublicKey) -> str:
-    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-
-    return base64.b64encode(key.public_bytes(Encoding.Raw, PublicFormat.Raw)).decode()
+    return base64.b64encode(key.public_bytes_raw()).decode()
 
 
 def load_x25519_public(b64: str) -> X25519PublicKey:

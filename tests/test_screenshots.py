@@ -14,7 +14,7 @@ import requests
 from agent.config import load_config
 from agent.identity import load_identity
 from agent.pipeline import BatchBuilder, open_spool
-from agent.transport import RequestsTransport
+from agent.transport import HttpTransport
 from agent.uploader import Backoff, Uploader
 from tests.conftest import COLLECTOR, CollectorProcess, run_cli
 
@@ -38,7 +38,7 @@ def test_screenshot_is_sealed_uploaded_and_viewable_by_security_only(collector: 
     BatchBuilder(identity, spool, config).emit_blob("shot1", png)
     on_disk = (home / "spool.db").read_bytes() + (home / "spool.db-wal").read_bytes()
     assert b"SCREEN-MARKER-7731" not in on_disk, "the PC keeps the screenshot sealed"
-    transport = RequestsTransport(identity.collector_url)
+    transport = HttpTransport(identity.collector_url)
     assert Uploader(spool, transport, Backoff(0.05, 0.2)).drain(threading.Event())
     assert spool.stats()["blobs"] == 0
     spool.close()
