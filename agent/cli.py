@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 import threading
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from agent.config import load_config, settings_markdown
 from agent.errors import AgentError
 from agent.identity import enroll, load_identity
 from agent.pipeline import open_spool
-from agent.replay import replay_file
 from agent.transport import HttpTransport
 from agent.uploader import Backoff, Uploader
 
@@ -30,7 +28,7 @@ def _setup_logging(level: str) -> None:
 def cmd_enroll(args: argparse.Namespace) -> int:
     config = load_config(args.home)
     identity = enroll(args.home, args.collector, args.token, args.name, config.tls)
-    print(orjson.dumps({"agent_id": identity.agent_id, "team": identity.team}).decode())
+    print(json.dumps({"agent_id": identity.agent_id, "team": identity.team}))
     return 0
 
 
@@ -38,11 +36,13 @@ def cmd_status(args: argparse.Namespace) -> int:
     from agent.status import collect_status, format_status
 
     status = collect_status(args.home, load_config(args.home))
-    print(orjson.dumps(status, option=orjson.OPT_INDENT_2).decode() if args.json else format_status(status))
+    print(json.dumps(status, indent=2, ensure_ascii=False) if args.json else format_status(status))
     return 0
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
+    from agent.replay import replay_file  # bulk JSON Lines parsing with orjson; `run` never needs it
+
     config = load_config(args.home)
     identity = load_identity(args.home)
     spool = open_spool(args.home, config)
@@ -71,7 +71,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         transport.close()
     total["spool_depth_events"] = stats["depth_events"]
     total["parked_batches"] = stats["parked_batches"]
-    print(orjson.dumps(total).decode())
+    print(json.dumps(total))
     return 0 if stats["parked_batches"] == 0 else 3
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import getpass
+import json
 import logging
 import os
 import re
@@ -13,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import orjson
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 
@@ -64,7 +64,7 @@ def enroll(home: Path, collector_url: str, token: str, name: str | None = None,
     }
     transport = HttpTransport(collector_url, timeout_s=30, verify=tls_verify)
     try:
-        reply = transport.post("/api/v1/enroll", orjson.dumps(request))
+        reply = transport.post("/api/v1/enroll", json.dumps(request).encode())
     except TransportError as exc:
         raise EnrollmentError(f"collector {collector_url} not reachable: {exc}") from exc
     finally:
@@ -87,7 +87,7 @@ def enroll(home: Path, collector_url: str, token: str, name: str | None = None,
         "collector_key": body["collector_key"],
         "policy": body.get("policy", {}),
     }
-    (home / ENROLLMENT_FILE).write_bytes(orjson.dumps(record, option=orjson.OPT_INDENT_2))
+    (home / ENROLLMENT_FILE).write_bytes(json.dumps(record, indent=2, ensure_ascii=False).encode())
     log.info("enrolled as %s with %s", record["agent_id"], collector_url)
     return load_identity(home)
 
@@ -97,9 +97,9 @@ def load_identity(home: Path) -> Identity:
     if not path.exists():
         raise ConfigError(f"{home} is not enrolled: run `seatguard-agent enroll --home {home} ...` first")
     try:
-        record = orjson.loads(path.read_bytes())
+        record = json.loads(path.read_bytes())
         key = load_key((home / KEY_FILE).read_bytes())
-    except (OSError, orjson.JSONDecodeError, ValueError, TypeError) as exc:  # TypeError: a password-protected key
+    except (OSError, ValueError, TypeError) as exc:  # ValueError: bad JSON or PEM; TypeError: a key with a password
         raise ConfigError(f"{home}: enrollment files are unreadable ({exc})") from exc
     if not isinstance(key, Ed25519PrivateKey):
         raise ConfigError(f"{home / KEY_FILE}: not an Ed25519 key")
@@ -127,8 +127,8 @@ def load_key(pem: bytes) -> object:
 
 def save_policy(home: Path, policy: dict[str, Any]) -> None:
     path = home / ENROLLMENT_FILE
-    record = orjson.loads(path.read_bytes())
+    record = json.loads(path.read_bytes())
     record["policy"] = policy
     tmp = path.with_suffix(".tmp")
-    tmp.write_bytes(orjson.dumps(record, option=orjson.OPT_INDENT_2))
+    tmp.write_bytes(json.dumps(record, indent=2, ensure_ascii=False).encode())
     os.replace(tmp, path)

@@ -8,6 +8,7 @@ on a clean stop, agent.stop.
 from __future__ import annotations
 
 import getpass
+import json
 import logging
 import os
 import platform
@@ -18,8 +19,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-
-import orjson
 
 from agent import __version__
 from agent.config import AgentConfig
@@ -170,7 +169,7 @@ class Runner:
         }
         try:
             tmp = self.home / (RUN_STATUS_FILE + ".tmp")
-            tmp.write_bytes(orjson.dumps(status))
+            tmp.write_bytes(json.dumps(status).encode())
             os.replace(tmp, self.home / RUN_STATUS_FILE)
         except OSError:
             log.warning("could not write %s (disk full?)", RUN_STATUS_FILE)

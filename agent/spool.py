@@ -15,6 +15,7 @@ batch row by row into a new file and counts the rest as lost.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sqlite3
@@ -25,8 +26,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import orjson
 
 from agent.errors import SpoolError, SpoolFull
 
@@ -126,6 +125,9 @@ class Spool:
             # keep the write-ahead log small on a PC's disk: checkpoint every ~1 MB and truncate after
             conn.execute("PRAGMA wal_autocheckpoint=256")
             conn.execute("PRAGMA journal_size_limit=1048576")
+            # the spool is appended at one end and read at the other: a big page cache buys nothing and
+            # would grow each connection by up to 2 MB while the collector is away and the spool fills
+            conn.execute("PRAGMA cache_size=-256")
             self._local.conn = conn
             conns = getattr(self, "_all_conns", [])
             conns.append(conn)
@@ -214,8 +216,8 @@ class Spool:
                         " attempts FROM batches WHERE batch_seq = ?",
                         (batch_seq,),
                     ).fetchone()
-                    orjson.loads(row[6]) if row is not None else None
-                except (sqlite3.Error, orjson.JSONDecodeError):
+                    json.loads(row[6]) if row is not None else None
+                except (sqlite3.Error, json.JSONDecodeError):
                     lost += 1
                     continue
                 if row is None or row[0] != batch_seq:
@@ -251,9 +253,9 @@ class Spool:
 
     def _read_hwm(self) -> dict[str, Any]:
         try:
-            data = orjson.loads(self.hwm_path.read_bytes())
+            data = json.loads(self.hwm_path.read_bytes())
             return data if isinstance(data, dict) else {}
-        except (OSError, orjson.JSONDecodeError):
+        except (OSError, json.JSONDecodeError):
             return {}
 
     def _hwm_update(self, **changes: Any) -> None:
@@ -266,7 +268,7 @@ class Spool:
 
     def _write_hwm(self, data: dict[str, Any]) -> None:
         tmp = self.hwm_path.with_suffix(".hwm.tmp")
-        tmp.write_bytes(orjson.dumps(data))
+        tmp.write_bytes(json.dumps(data).encode())
         os.replace(tmp, self.hwm_path)
 
     @contextmanager

@@ -5,10 +5,9 @@ Privacy rule 3: the agent is visible to the person at the PC; this is the comman
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
-
-import orjson
 
 from agent.config import AgentConfig
 from agent.identity import load_identity
@@ -49,8 +48,8 @@ def collect_status(home: Path, config: AgentConfig) -> dict[str, Any]:
     run_status: dict[str, Any] = {}
     if (home / RUN_STATUS_FILE).exists():
         try:
-            run_status = orjson.loads((home / RUN_STATUS_FILE).read_bytes())
-        except orjson.JSONDecodeError:
+            run_status = json.loads((home / RUN_STATUS_FILE).read_bytes())
+        except json.JSONDecodeError:
             run_status = {}
     return {
         "agent_id": identity.agent_id,

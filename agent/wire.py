@@ -18,11 +18,11 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import json
 import zlib
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
 from cryptography.exceptions import InvalidSignature, InvalidTag
 from cryptography.hazmat.primitives import hpke
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -81,12 +81,12 @@ def seal_batch(
     agent_key: Ed25519PrivateKey,
 ) -> tuple[bytes, str]:
     """Seal and sign a batch; return (envelope bytes, batch hash)."""
-    payload = orjson.dumps(
+    payload = _dumps(
         {"agent_id": agent_id, "batch_seq": batch_seq, "prev_batch_hash": prev_batch_hash, "events": events}
     )
     ct = _SUITE.encrypt(zlib.compress(payload, 6), collector_key, info=_header(agent_id, batch_seq, sealed_at))
     sig = agent_key.sign(_signed_bytes(agent_id, batch_seq, sealed_at, ct))
-    body = orjson.dumps(
+    body = _dumps(
         {
             "v": WIRE_VERSION,
             "agent_id": agent_id,
@@ -97,6 +97,19 @@ def seal_batch(
         }
     )
     return body, hashlib.sha256(ct).hexdigest()
+
+
+def _dumps(obj: Any) -> bytes:
+    """Compact UTF-8 JSON. Sealing runs in the agent, where the standard library's encoder keeps the
+    process about 2 MB smaller than orjson; NaN and infinities are refused, as the collector would."""
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+
+
+def _loads(data: bytes) -> Any:
+    """Parse JSON on the collector's hot path (orjson; JSONDecodeError is a ValueError)."""
+    import orjson
+
+    return orjson.loads(data)
 
 
 def _b64(value: Any, name: str) -> bytes:
@@ -111,8 +124,8 @@ def _b64(value: Any, name: str) -> bytes:
 def parse_envelope(body: bytes) -> Envelope:
     """Parse the JSON envelope; raise WireError('malformed') on any deviation."""
     try:
-        obj = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
+        obj = _loads(body)
+    except ValueError as exc:
         raise WireError("malformed", "body is not JSON") from exc
     if not isinstance(obj, dict):
         raise WireError("malformed", "body must be a JSON object")
@@ -147,8 +160,8 @@ def open_envelope(env: Envelope, collector_key: X25519PrivateKey) -> Batch:
         plain = inflater.decompress(packed, MAX_PLAINTEXT)
         if inflater.unconsumed_tail:
             raise WireError("too_large", "the batch inflates beyond the size limit")
-        payload = orjson.loads(plain)
-    except (zlib.error, orjson.JSONDecodeError) as exc:
+        payload = _loads(plain)
+    except (zlib.error, ValueError) as exc:
         raise WireError("malformed", "the sealed payload is not compressed JSON") from exc
     if not isinstance(payload, dict) or not isinstance(payload.get("events"), list):
         raise WireError("malformed", "the sealed payload has no event list")
@@ -209,14 +222,14 @@ def seal_blob(*, agent_id: str, blob_id: str, data: bytes, sealed_at: str, colle
     header = _blob_header(agent_id, blob_id, sealed_at)
     ct = _SUITE.encrypt(data, collector_key, info=header)
     sig = agent_key.sign(header + hashlib.sha256(ct).digest())
-    return orjson.dumps({"v": WIRE_VERSION, "agent_id": agent_id, "blob_id": blob_id, "sealed_at": sealed_at,
+    return _dumps({"v": WIRE_VERSION, "agent_id": agent_id, "blob_id": blob_id, "sealed_at": sealed_at,
                          "ct": base64.b64encode(ct).decode(), "sig": base64.b64encode(sig).decode()})
 
 
 def parse_blob_envelope(body: bytes) -> BlobEnvelope:
     try:
-        obj = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
+        obj = _loads(body)
+    except ValueError as exc:
         raise WireError("malformed", "body is not JSON") from exc
     if not isinstance(obj, dict) or obj.get("v") != WIRE_VERSION:
         raise WireError("malformed", "not a v1 blob envelope")

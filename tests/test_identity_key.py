@@ -1,4 +1,5 @@
-"""The agent reads its own PKCS#8 Ed25519 key without cryptography's serialization package."""
+"""The agent reads its own PKCS#8 Ed25519 key without cryptography's serialization package, and its run
+path stays clear of the libraries it does not need (each costs resident memory on every PC)."""
 
 from __future__ import annotations
 
@@ -56,6 +57,6 @@ def test_damaged_key_files_are_refused() -> None:
 def test_the_run_path_does_not_load_the_serialization_package() -> None:
     code = ("import sys; import agent.cli, agent.runner, agent.identity, agent.wire, agent.transport; "
             "print(sorted(m for m in sys.modules if m.startswith(('cryptography.hazmat.primitives.serialization', "
-            "'requests', 'charset_normalizer', 'pydantic'))))")
+            "'requests', 'charset_normalizer', 'pydantic', 'orjson'))))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]", out
