@@ -1,13 +1,18 @@
 """Benchmark: every sensor in one process during a scripted desktop session on Xvfb.
 
-    .venv/bin/python bench/agent.py [--seconds 600]
+    .venv/bin/python bench/agent.py [--seconds 600]                 # the sensors alone, null sink
+    .venv/bin/python bench/agent.py --full [--tls] [--seconds 90]  # the whole `seatguard-agent run`
 
 Starts Xvfb with openbox and three windows, then a child process running all sensors (a null
 sink: events are counted and dropped) while this process plays a seat: the focus moves every 2 s
 (titles carry case numbers), the mouse moves with it, a copy (ctrl+c, then xclip with an ID
 number) every 30 s, and a 40 s idle stretch (nobody at the PC) in every 150 s, from its 15th
 second on. It samples the child's RSS once a second and its CPU time at the start and end, and
-prints the figures (targets: RSS <= 40 MB, CPU <= 1 % of one core).
+prints the figures (targets: RSS <= 40 MB, CPU <= 1 % of one core), with the resident memory split
+into anonymous (heap, Python objects) and file-backed (mapped libraries) parts.
+
+``--full`` measures the real ``seatguard-agent run`` process instead (sensors, sealing, spool and
+uploads to a local collector); ``--tls`` adds HTTPS with a private CA, as deployments run it.
 """
 
 from __future__ import annotations
@@ -97,12 +102,37 @@ def play(x: Any, windows: list[int], seconds: float, stop: threading.Event) -> d
     return acted
 
 
+def _rss_split(pid: int) -> dict[str, float]:
+    """Where the resident memory is: heap and Python objects (anon) against mapped code and libraries (file),
+    and the biggest file mappings (Linux only; empty elsewhere)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+        smaps = Path(f"/proc/{pid}/smaps").read_text()
+    except OSError:
+        return {}
+    split = {line.split(":")[0].replace("Rss", "").lower(): round(int(line.split()[1]) / 1024, 1)
+             for line in status.splitlines() if line.startswith(("RssAnon", "RssFile"))}
+    per_file: dict[str, int] = {}
+    name = ""
+    for line in smaps.splitlines():
+        head = line.split()
+        if len(head) >= 5 and "-" in head[0] and ":" not in head[0]:
+            name = Path(head[5]).name if len(head) >= 6 and head[5].startswith("/") else ""
+        elif line.startswith("Rss:") and name:
+            per_file[name] = per_file.get(name, 0) + int(head[1])
+    for lib, kb in sorted(per_file.items(), key=lambda kv: -kv[1])[:5]:
+        split[f"file:{lib}"] = round(kb / 1024, 1)
+    return split
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=600.0, help="length of the scripted session")
     parser.add_argument("--full", action="store_true",
                         help="measure the whole `seatguard-agent run` process (sensors, sealing, spool, uploads to a "
                              "real local collector) instead of the sensors with a null sink")
+    parser.add_argument("--tls", action="store_true",
+                        help="with --full: the collector serves HTTPS and the agent trusts a private CA (tls_verify)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--home", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--watch", type=Path, help=argparse.SUPPRESS)
@@ -123,7 +153,15 @@ def main() -> int:
         if args.full:
             from tests.conftest import AGENT, CollectorProcess, wait_for
 
-            collector = CollectorProcess(folder / "collector")
+            if args.tls:  # HTTPS with the company's own CA, as a deployment would run it
+                from tests.tls_fixtures import TlsCollector, make_pki
+
+                pki = make_pki(folder / "pki")
+                collector = TlsCollector(folder / "collector", pki.server, pki.ca)
+                (folder / "home").mkdir()
+                (folder / "home" / "agent.toml").write_text(f'tls_verify = "{pki.ca}"\n', encoding="utf-8")
+            else:
+                collector = CollectorProcess(folder / "collector")
             collector.start()
             collector.enroll(folder / "home", "bench-seat")
             proc = subprocess.Popen([AGENT, "run", "--home", str(folder / "home")],
@@ -157,13 +195,14 @@ def main() -> int:
         stop.set()
         sampler.join()
         threads = measured.num_threads()
+        split = _rss_split(proc.pid)
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=60)
         if collector is not None:
             stats = collector.stats()
             collector.stop()
             out = json.dumps({"events": {"stored_at_collector": stats["events"]}, "blobs": None,
-                              "status": "full agent process"})
+                              "status": "full agent process" + (" over HTTPS" if args.tls else "")})
     report = json.loads(out.strip().splitlines()[-1])
     cpu_s = (cpu1.user + cpu1.system) - (cpu0.user + cpu0.system)
     figures = {
@@ -172,6 +211,7 @@ def main() -> int:
         "rss_mb_start": round(samples[0], 1),
         "rss_mb_mean": round(statistics.mean(samples), 1),
         "rss_mb_peak": round(max(samples), 1),
+        "rss_split_mb": split,
         "threads": threads,
         "session": acted,
         "events": report["events"],

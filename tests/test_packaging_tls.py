@@ -1,53 +1,27 @@
 """TLS between agent and collector: the agent verifies the collector certificate (``tls_verify``).
 
-A throw-away CA and server certificate are made with ``cryptography``; the collector app is served
-by uvicorn with TLS on loopback through a tiny launcher (the same calls ``serve`` makes, plus the
-certificate paths). The agent enrolls and replays with ``tls_verify`` set to the CA bundle or to a
-pinned self-signed certificate, and fails with a certificate error when given the wrong CA.
+A throw-away CA and server certificate are made with ``cryptography``; the collector is served with
+``serve --ssl-certfile/--ssl-keyfile`` on loopback (tests/tls_fixtures.py). The agent enrolls and
+replays with ``tls_verify`` set to the CA bundle or to a pinned self-signed certificate, and fails
+with a certificate error when given the wrong CA.
 """
 
 from __future__ import annotations
 
-import datetime
-import ipaddress
 import json
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import requests
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from tests.conftest import AGENT, ROOT, CollectorProcess, wait_for, write_events
+from tests.conftest import AGENT, wait_for, write_events
+from tests.tls_fixtures import Pki, TlsCollector, make_pki
 
-# What `seatguard-collector serve` does, with uvicorn's TLS options (see packaging/README.md, TLS).
-TLS_LAUNCHER = """
-import sys
-from pathlib import Path
-
-import uvicorn
-
-from collector.api import create_app
-from collector.service import Collector
-
-data, port, certfile, keyfile = sys.argv[1:]
-collector = Collector.open(Path(data))
-try:
-    uvicorn.run(create_app(collector), host="127.0.0.1", port=int(port), log_level="warning",
-                access_log=False, ssl_certfile=certfile, ssl_keyfile=keyfile)
-finally:
-    collector.close()
-"""
 FAST = {"SEATGUARD_AGENT_BACKOFF_MIN_S": "0.05", "SEATGUARD_AGENT_BACKOFF_MAX_S": "0.2"}
-# requests lets these override a session's ``verify`` (and so the agent's tls_verify, until the
-# transport passes verify per request; see test_tls_verify_wins_over_requests_ca_bundle).
+# CA bundles some HTTP clients take from the environment; the agent's tls_verify must win over them
+# (see test_tls_verify_wins_over_requests_ca_bundle).
 CA_ENV = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
 
 
@@ -62,102 +36,9 @@ def agent(*args: str, extra: dict[str, str] | None = None, keep_ca_env: bool = F
                           env=agent_env(extra, keep_ca_env))
 
 
-# ---- certificates -----------------------------------------------------------------------------------
-
-
-def _name(cn: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
-
-
-def _builder(subject: str, issuer: x509.Name, public_key: ec.EllipticCurvePublicKey) -> x509.CertificateBuilder:
-    now = datetime.datetime.now(datetime.UTC)
-    return (x509.CertificateBuilder().subject_name(_name(subject)).issuer_name(issuer).public_key(public_key)
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=1)))
-
-
-def _make_ca(cn: str) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    usage = x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True, content_commitment=False,
-                          key_encipherment=False, data_encipherment=False, key_agreement=False,
-                          encipher_only=False, decipher_only=False)
-    cert = (_builder(cn, _name(cn), key.public_key())
-            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-            .add_extension(usage, critical=True)
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-            .sign(key, hashes.SHA256()))
-    return key, cert
-
-
-def _make_server(issuer: tuple[ec.EllipticCurvePrivateKey, x509.Certificate] | None,
-                 ) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
-    """A loopback server certificate signed by ``issuer``, or self-signed (the pinned case) when None."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    issuer_name = issuer[1].subject if issuer else _name("127.0.0.1")
-    builder = (_builder("127.0.0.1", issuer_name, key.public_key())
-               .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
-                                                           x509.DNSName("localhost")]), critical=False)
-               .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-               .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True))
-    if issuer:
-        builder = builder.add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer[0].public_key()), critical=False)
-    return key, builder.sign(issuer[0] if issuer else key, hashes.SHA256())
-
-
-def _write(path: Path, cert: x509.Certificate, key: ec.EllipticCurvePrivateKey | None = None) -> Path:
-    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    if key is not None:
-        path.with_suffix(".key").write_bytes(key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
-    return path
-
-
-@dataclass
-class Pki:
-    ca: Path
-    wrong_ca: Path
-    server: Path  # signed by ca; its key beside it (.key)
-    pinned: Path  # self-signed server certificate; its key beside it (.key)
-
-
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
-    d = tmp_path_factory.mktemp("pki")
-    ca = _make_ca("SeatGuard test CA")
-    wrong = _make_ca("Some other CA")
-    server_key, server = _make_server(ca)
-    pinned_key, pinned = _make_server(None)
-    return Pki(_write(d / "ca.pem", ca[1]), _write(d / "wrong-ca.pem", wrong[1]),
-               _write(d / "server.pem", server, server_key), _write(d / "pinned.pem", pinned, pinned_key))
-
-
-# ---- a collector behind TLS ---------------------------------------------------------------------------
-
-
-class TlsCollector(CollectorProcess):
-    """A collector data folder served over HTTPS on loopback by the TLS launcher."""
-
-    def __init__(self, data: Path, cert: Path, trust: Path) -> None:
-        super().__init__(data)
-        self.cert, self.trust = cert, trust
-        self.url = f"https://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        log = (self.data / "serve.out").open("ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-c", TLS_LAUNCHER, str(self.data), str(self.port), str(self.cert),
-             str(self.cert.with_suffix(".key"))], stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
-        wait_for(self.healthy, 30, what="TLS collector /healthz")
-
-    def healthy(self) -> bool:
-        assert self.proc is not None
-        if self.proc.poll() is not None:
-            raise AssertionError(f"TLS launcher exited: {(self.data / 'serve.out').read_text()[-2000:]}")
-        try:
-            return requests.get(self.url + "/healthz", timeout=2, verify=str(self.trust)).status_code == 200
-        except requests.RequestException:
-            return False
+    return make_pki(tmp_path_factory.mktemp("pki"))
 
 
 @pytest.fixture(scope="module")
