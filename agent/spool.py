@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.errors import SpoolError, SpoolFull
+from agent.sqlite_wal import switch_to_wal
 
 log = logging.getLogger(__name__)
 
@@ -89,9 +90,10 @@ def _is_disk_full(exc: BaseException) -> bool:
 class Spool:
     """A bounded SQLite queue of sealed batches, safe for one producer and one uploader thread."""
 
-    def __init__(self, path: Path, max_bytes: int = 512 * 1024 * 1024) -> None:
+    def __init__(self, path: Path, max_bytes: int = 512 * 1024 * 1024, busy_timeout_s: float = 30.0) -> None:
         self.path = Path(path)
         self.max_bytes = max_bytes
+        self.busy_timeout_s = busy_timeout_s  # how long to wait for another process holding the file
         self.hwm_path = self.path.with_suffix(".hwm")
         self._local = threading.local()
         self._write_lock = threading.Lock()
@@ -106,6 +108,10 @@ class Spool:
         try:
             self._check_healthy()
         except sqlite3.DatabaseError as exc:
+            if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
+                # busy is not damage: another process held the file for longer than the busy timeout
+                self._close_all()
+                raise SpoolError(f"spool {self.path} is busy ({exc}); try again") from exc
             if not salvage:
                 self._close_all()
                 raise SpoolError(f"spool {self.path} is damaged ({exc}); the agent salvages it when it starts") from exc
@@ -118,16 +124,20 @@ class Spool:
     def _connect(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=FULL")
-            conn.execute("PRAGMA busy_timeout=30000")
-            # keep the write-ahead log small on a PC's disk: checkpoint every ~1 MB and truncate after
-            conn.execute("PRAGMA wal_autocheckpoint=256")
-            conn.execute("PRAGMA journal_size_limit=1048576")
-            # the spool is appended at one end and read at the other: a big page cache buys nothing and
-            # would grow each connection by up to 2 MB while the collector is away and the spool fills
-            conn.execute("PRAGMA cache_size=-256")
+            conn = sqlite3.connect(self.path, timeout=self.busy_timeout_s, isolation_level=None,
+                                   check_same_thread=False)
+            try:
+                switch_to_wal(conn, self.busy_timeout_s)
+                conn.execute("PRAGMA synchronous=FULL")
+                # keep the write-ahead log small on a PC's disk: checkpoint every ~1 MB and truncate after
+                conn.execute("PRAGMA wal_autocheckpoint=256")
+                conn.execute("PRAGMA journal_size_limit=1048576")
+                # appended at one end and read at the other: a big page cache buys nothing, and would grow
+                # each connection by up to 2 MB while the collector is away and the spool fills
+                conn.execute("PRAGMA cache_size=-256")
+            except sqlite3.Error:
+                conn.close()
+                raise
             self._local.conn = conn
             conns = getattr(self, "_all_conns", [])
             conns.append(conn)

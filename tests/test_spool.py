@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from agent.errors import SpoolError
 from agent.spool import Spool
 from tests.conftest import AGENT, FAST_AGENT_ENV, CollectorProcess, run_cli, wait_for, write_events
 
@@ -159,3 +160,54 @@ def test_full_disk_keeps_the_agent_running_counts_losses_and_recovers(
         log.close()
     status = json.loads(run_cli(AGENT, "status", "--home", str(home), "--json"))
     assert status["spool"]["lost_unstored_events"] > 0
+
+
+_OPEN_AT = """
+import sys, time
+from pathlib import Path
+from agent.errors import SpoolError
+from agent.spool import Spool
+path, at = Path(sys.argv[1]), float(sys.argv[2])
+time.sleep(max(0.0, at - time.time()))
+spool = Spool(path).open()
+print(spool.stats()["depth_batches"])
+spool.close()
+"""
+
+
+def test_processes_opening_a_new_spool_together_neither_fail_nor_salvage(tmp_path: Path) -> None:
+    # `run` and `status` (or two runs a lock refuses) may open a brand-new spool in the same instant:
+    # switching the new file to WAL then answers "database is locked" at once, which was taken for damage.
+    import sys
+    import time
+
+    for round_ in range(12):
+        path = tmp_path / f"r{round_}" / "spool.db"
+        at = time.time() + 1.0
+        procs = [subprocess.Popen([sys.executable, "-c", _OPEN_AT, str(path), str(at)], stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True) for _ in range(4)]
+        results = [p.communicate(timeout=60) for p in procs]
+        for p, (out, err) in zip(procs, results, strict=True):
+            assert p.returncode == 0, err[-1500:]
+            assert "damaged" not in err and "salvag" not in err and out.strip() == "0", err[-1500:]
+        assert not list(path.parent.glob("*.corrupt-*"))
+
+
+def test_a_spool_held_locked_is_reported_busy_not_salvaged(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "spool.db"
+    spool = Spool(path).open()
+    spool.close()
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("PRAGMA locking_mode=EXCLUSIVE")  # in WAL mode, only this keeps readers out
+    holder.execute("BEGIN EXCLUSIVE")
+    holder.execute("INSERT OR REPLACE INTO meta VALUES ('held', '1')")
+    try:
+        with pytest.raises(SpoolError, match="busy"):
+            Spool(path, busy_timeout_s=0.3).open()
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert not list(tmp_path.glob("*.corrupt-*"))  # nothing was moved aside to be salvaged
+    Spool(path).open(salvage=False).close()  # and the file is intact

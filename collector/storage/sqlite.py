@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import sqlite3
 import threading
-import time
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, create_engine, event
 from sqlalchemy.dialects import sqlite
 
+from agent.sqlite_wal import switch_to_wal
 from collector.storage.sql import SqlStore
 
 
@@ -35,7 +34,7 @@ def _engine(url: str, immediate: bool) -> Engine:
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA busy_timeout=60000")
-        _wal(cur)
+        switch_to_wal(cur)
         cur.execute("PRAGMA synchronous=FULL")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.close()
@@ -47,22 +46,3 @@ def _engine(url: str, immediate: bool) -> Engine:
     return engine
 
 
-def _wal(cur: Any, deadline_s: float = 30.0) -> None:
-    """Switch a new database file to WAL (a persistent setting, so usually already done).
-
-    The switch needs an exclusive lock and SQLite answers "database is locked" at once, without its busy
-    handler, when several collectors open a fresh file together: retry for a while.
-    """
-    if str(cur.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal":
-        return
-    give_up = time.monotonic() + deadline_s
-    delay = 0.01
-    while True:
-        try:
-            cur.execute("PRAGMA journal_mode=WAL")
-            return
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or time.monotonic() > give_up:
-                raise
-            time.sleep(delay)  # back off before the next attempt at the exclusive lock
-            delay = min(delay * 2, 0.5)
