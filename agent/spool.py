@@ -87,6 +87,23 @@ def _is_disk_full(exc: BaseException) -> bool:
     )
 
 
+def _intact(row: tuple[Any, ...], batch_seq: int) -> bool:
+    """Whether a row read from a damaged spool can be shipped: damage may hit any column, not only the
+    body, and a row with, say, a garbled state would otherwise be neither shipped nor counted lost."""
+    seq, _sealed_at, n_events, first_seq, last_seq, size, body, state, _reason, attempts = row
+    if seq != batch_seq or state not in ("ready", "parked"):
+        return False
+    if not all(isinstance(v, int) and v >= 0 for v in (n_events, first_seq, last_seq, size, attempts)):
+        return False
+    if not isinstance(body, bytes) or len(body) != size:
+        return False
+    try:
+        envelope = json.loads(body)
+    except ValueError:  # not JSON, or not UTF-8 at all
+        return False
+    return isinstance(envelope, dict) and envelope.get("batch_seq", batch_seq) == batch_seq
+
+
 class Spool:
     """A bounded SQLite queue of sealed batches, safe for one producer and one uploader thread."""
 
@@ -226,11 +243,9 @@ class Spool:
                         " attempts FROM batches WHERE batch_seq = ?",
                         (batch_seq,),
                     ).fetchone()
-                    json.loads(row[6]) if row is not None else None
-                except (sqlite3.Error, json.JSONDecodeError):
-                    lost += 1
-                    continue
-                if row is None or row[0] != batch_seq:
+                except sqlite3.Error:
+                    row = None
+                if row is None or not _intact(row, batch_seq):
                     lost += 1  # it was never acknowledged or dropped, so its absence is damage
                     continue
                 rows.append(tuple(row))

@@ -12,13 +12,13 @@ import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import BigInteger, Column, Float, Integer, MetaData, String, Table, Text, and_, insert, inspect, select
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy import BigInteger, Column, Float, Integer, MetaData, String, Table, Text, and_, insert, select
+from sqlalchemy.exc import IntegrityError
 
 from agent import wire
 from agent.errors import WireError
 from collector.accounts import Principal
-from collector.errors import NotFound, Rejected, StorageError
+from collector.errors import NotFound, Rejected
 
 if TYPE_CHECKING:
     from collector.service import Collector
@@ -43,14 +43,7 @@ screenshots = Table(
 class ScreenshotService:
     def __init__(self, collector: Collector) -> None:
         self.collector = collector
-        self.store = collector.store
-        try:
-            with self.store._write() as conn:
-                screenshots.create(conn, checkfirst=True)
-        except SQLAlchemyError as exc:  # another collector process created it at the same moment
-            with self.store._read() as conn:
-                if not inspect(conn).has_table("screenshots"):
-                    raise StorageError(f"cannot create table screenshots: {exc}") from exc
+        self.store = collector.store  # the screenshots table comes with the schema (revision 0003)
 
     def handle(self, body: bytes) -> dict[str, Any]:
         ingest = self.collector.ingest

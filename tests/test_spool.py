@@ -211,3 +211,29 @@ def test_a_spool_held_locked_is_reported_busy_not_salvaged(tmp_path: Path) -> No
         holder.close()
     assert not list(tmp_path.glob("*.corrupt-*"))  # nothing was moved aside to be salvaged
     Spool(path).open(salvage=False).close()  # and the file is intact
+
+
+def test_salvage_counts_rows_damaged_in_any_column_as_lost(tmp_path: Path) -> None:
+    # Damage may garble a row's state, size or body while the row still reads: such a row must be counted
+    # lost, not recovered in a state nothing ships (depth + lost must add up to what was sealed).
+    import sqlite3
+
+    def seal(batch_seq: int, prev: str, events: list[object]) -> tuple[bytes, str]:
+        return json.dumps({"batch_seq": batch_seq, "n": len(events)}).encode(), f"{batch_seq:064d}"
+
+    path = tmp_path / "spool.db"
+    spool = Spool(path).open()
+    for _ in range(6):
+        spool.append([{"k": 1}] * 2, seal)
+    spool.close()
+    conn = sqlite3.connect(path)
+    with conn:
+        conn.execute("UPDATE batches SET state = ? WHERE batch_seq = 2", ("r\u00e9ad\u0000y",))
+        conn.execute("UPDATE batches SET size = size + 1 WHERE batch_seq = 3")
+        conn.execute("UPDATE batches SET body = X'FFFE7B7D', size = 4 WHERE batch_seq = 4")
+        conn.execute("UPDATE batches SET body = ?, size = ? WHERE batch_seq = 5",
+                     (b'{"batch_seq": 9}', len(b'{"batch_seq": 9}')))
+    conn.close()
+    hwm = json.loads((tmp_path / "spool.hwm").read_text())
+    rows, lost = Spool._read_intact_rows(path, hwm)
+    assert [r[0] for r in rows] == [1, 6] and lost == 4

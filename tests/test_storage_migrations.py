@@ -7,12 +7,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, insert, text
+from sqlalchemy import create_engine, insert, inspect, text
 
+from collector.alerts.tables import ALERT_TABLES
 from collector.config import load_settings
 from collector.errors import ConfigError
 from collector.migrate import migrate
 from collector.migrations.versions.v0001_initial import v1_metadata
+from collector.migrations.versions.v0003_alerts_screenshots import v3_tables
+from collector.screenshots import screenshots
 from collector.storage import schema
 from collector.storage.postgres import driver_url
 from collector.storage.sql import SqlStore
@@ -64,10 +67,10 @@ def test_version_1_upgrades_in_place_and_keeps_working(store_url: str, tmp_path:
         with pytest.raises(ConfigError, match="seatguard-collector migrate"):
             store.create_schema()
         settings = load_settings(tmp_path, {"db_url": store_url})
-        assert "upgraded from revision 0001 to 0002" in migrate(settings)
-        assert "already at revision 0002" in migrate(settings)
+        assert f"upgraded from revision 0001 to {schema.HEAD}" in migrate(settings)
+        assert f"already at revision {schema.HEAD}" in migrate(settings)
         store.create_schema()
-        assert store.schema_revision() == schema.HEAD and store.get_kv("schema_version") == "2"
+        assert store.schema_revision() == schema.HEAD and store.get_kv("schema_version") == str(int(schema.HEAD))
         assert [e["seq"] for e in store.timeline("pc-1", "2026-11-23")] == [2, 3]
         # ingest carries on from the migrated state: seq 3 is known, the chain continues from h1
         out = store.ingest(batch("pc-1", 2, [ev(3, "2026-11-23"), ev(4, "2026-11-24"), ev(5, "2026-11-24")]))
@@ -136,3 +139,68 @@ def test_a_database_newer_than_this_collector_is_refused(store_url: str) -> None
             store.create_schema()
     finally:
         store.close()
+
+
+NEW_IN_0003 = ("alerts", "alert_deliveries", "screenshots")
+
+
+def _columns(url: str, table: str) -> list[str]:
+    engine = create_engine(driver_url(url))
+    try:
+        with engine.connect() as conn:
+            return [c["name"] for c in inspect(conn).get_columns(table)]
+    finally:
+        engine.dispose()
+
+
+def test_revision_0003_creates_the_alert_and_screenshot_tables_as_the_code_defines_them(store_url: str) -> None:
+    store = sql_store(store_url)
+    try:
+        store.create_schema()
+    finally:
+        store.close()
+    for live in (*ALERT_TABLES, screenshots):
+        assert _columns(store_url, live.name) == [c.name for c in live.columns], live.name
+    frozen = {t.name: [c.name for c in t.columns] for t in v3_tables()}
+    assert frozen == {t.name: [c.name for c in t.columns] for t in (*ALERT_TABLES, screenshots)}
+
+
+def test_a_0002_database_whose_collector_made_the_tables_keeps_their_rows(store_url: str, tmp_path: Path) -> None:
+    # Collectors at 0002 created the alert and screenshot tables themselves on start; 0003 must adopt them.
+    engine = create_engine(driver_url(store_url))
+    try:
+        with engine.begin() as conn:
+            schema.upgrade(conn, "0002")
+            for table in ALERT_TABLES:
+                table.create(conn)
+            conn.execute(insert(ALERT_TABLES[0]).values(
+                key="k1", rule="bulk_copy", severity="high", agent_id="pc-1", team="cs-a", day="2026-11-23",
+                value=9.0, state="open", raised_at=1.0, updated_at=1.0, body="{}"))
+    finally:
+        engine.dispose()
+    assert _columns(store_url, "alerts") and not _has(store_url, "screenshots")
+    settings = load_settings(tmp_path, {"db_url": store_url})
+    assert f"upgraded from revision 0002 to {schema.HEAD}" in migrate(settings)
+    assert all(_has(store_url, name) for name in NEW_IN_0003)
+    store = sql_store(store_url)
+    try:
+        store.create_schema()
+        with store._read() as conn:
+            assert conn.execute(text("SELECT key, rule FROM alerts")).all() == [("k1", "bulk_copy")]
+        with store._write() as conn:  # back to 0002: the tables and rows stay for a 0002 collector
+            schema.downgrade(conn, "0002")
+        assert store.schema_revision() == "0002" and store.get_kv("schema_version") == "2"
+        assert store.migrate() == ("0002", schema.HEAD)
+        with store._read() as conn:
+            assert conn.execute(text("SELECT count(*) FROM alerts")).scalar() == 1
+    finally:
+        store.close()
+
+
+def _has(url: str, table: str) -> bool:
+    engine = create_engine(driver_url(url))
+    try:
+        with engine.connect() as conn:
+            return bool(inspect(conn).has_table(table))
+    finally:
+        engine.dispose()

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, and_, delete, func, insert, inspect, select, update
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy import Connection, and_, delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from collector.alerts.model import RAISED, UPDATED, Alert
-from collector.alerts.tables import ALERT_TABLES, alerts, deliveries
+from collector.alerts.tables import alerts, deliveries
 from collector.errors import NotFound, StorageError
 from collector.storage.sql import SqlStore
 
@@ -43,15 +43,7 @@ class Outcome:
 
 class AlertStore:
     def __init__(self, store: SqlStore) -> None:
-        self.store = store
-        for table in ALERT_TABLES:
-            try:
-                with store._write() as conn:
-                    table.create(conn, checkfirst=True)
-            except SQLAlchemyError as exc:  # another collector process created it at the same moment
-                with store._read() as conn:
-                    if not inspect(conn).has_table(table.name):
-                        raise StorageError(f"cannot create table {table.name}: {exc}") from exc
+        self.store = store  # its tables come with the schema (revision 0003)
 
     # -- raising ------------------------------------------------------------------------------------
     def record(self, candidate: Alert, now: float, rate_limit_s: float, channels: tuple[str, ...],

@@ -1,9 +1,8 @@
-"""The alerts' own tables.
+"""The alerts' own tables, as the alerts code reads and writes them.
 
-They live on their own ``MetaData``: the collector's schema is now made by the Alembic revisions in
-``collector/migrations`` (owned with the storage layer), and a table that no revision creates must
-not appear in ``collector.storage.tables.metadata``. :class:`collector.alerts.store.AlertStore`
-creates these two if they are missing; once a revision creates them, that step finds them there.
+They live on their own ``MetaData``, beside the storage layer's. Revision 0003 in
+``collector/migrations`` creates them (with a frozen copy of these definitions);
+``tests/test_storage_migrations.py`` checks that the two agree.
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ from sqlalchemy import (
     Text,
 )
 
-SCHEMA_VERSION = 2  # kv "schema_version"; the Alembic head revision is "0002"
+SCHEMA_VERSION = 3  # kv "schema_version"; the Alembic head revision is "0003"
 metadata = MetaData()
 
 agents = Table(
