@@ -58,7 +58,14 @@ class CollectorProcess:
         log = (self.data / "serve.out").open("ab")
         self.proc = subprocess.Popen([COLLECTOR, "serve", "--data", str(self.data), "--port", str(self.port)],
                                      stdout=log, stderr=subprocess.STDOUT)
-        wait_for(self.healthy, 30, what="collector /healthz")
+        self._wait_healthy()
+
+    def _wait_healthy(self) -> None:
+        try:
+            wait_for(self.healthy, 30, what="collector /healthz")
+        except BaseException:
+            self.kill()  # a server that never came up must not outlive the test
+            raise
 
     def healthy(self) -> bool:
         try:

@@ -35,9 +35,14 @@ class Site:
         self.server = CollectorProcess(tmp / "collector")
         self.server.start()
         self.http = httpx.Client(base_url=self.server.url, timeout=30)
-        self.world = World(self.server.data, post=self._post, init=False)
-        self.world.collector.accounts.add_user("victim", "security", password=PASSWORD)
-        self.world.populate()
+        try:
+            self.world = World(self.server.data, post=self._post, init=False)
+            self.world.collector.accounts.add_user("victim", "security", password=PASSWORD)
+            self.world.populate()
+        except BaseException:  # no teardown runs for a fixture that failed: stop the server here
+            self.http.close()
+            self.server.kill()
+            raise
         self.day = self.world.yesterday.isoformat()
 
     def _post(self, path: str, body: bytes) -> httpx.Response:

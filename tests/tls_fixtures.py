@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from tests.conftest import COLLECTOR, CollectorProcess, wait_for
+from tests.conftest import COLLECTOR, CollectorProcess
 
 # ---- certificates -----------------------------------------------------------------------------------
 
@@ -103,7 +103,7 @@ class TlsCollector(CollectorProcess):
         self.proc = subprocess.Popen(
             [COLLECTOR, "serve", "--data", str(self.data), "--port", str(self.port), "--ssl-certfile", str(self.cert),
              "--ssl-keyfile", str(self.cert.with_suffix(".key"))], stdout=log, stderr=subprocess.STDOUT)
-        wait_for(self.healthy, 30, what="TLS collector /healthz")
+        self._wait_healthy()
 
     def healthy(self) -> bool:
         assert self.proc is not None
