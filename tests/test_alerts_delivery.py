@@ -33,6 +33,7 @@ from collector.alerts.testing import (
 from collector.alerts.webhook import DELIVERY_HEADER, SIGNATURE_HEADER, verify
 from collector.api import create_app
 from tests.conftest import DATA_DIRS, RAW_IDS
+from tests.tls_fixtures import make_pki, server_context
 
 SECRET = "correct horse battery staple"
 TZ = ZoneInfo("Asia/Shanghai")
@@ -75,12 +76,14 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[dict[str, A
 
 @pytest.fixture
 def env(tmp_path: Path) -> Iterator[Env]:
-    hook, syslog = WebhookReceiver(), SyslogReceiver()
+    pki = make_pki(tmp_path / "pki")
+    hook, syslog = WebhookReceiver(), SyslogReceiver(tls=server_context(pki))
     collector = open_collector(tmp_path / "c")
     DATA_DIRS.append(tmp_path / "c")
     clock = ManualClock()
     config = AlertConfig(webhook_url=hook.url, webhook_secret=SECRET, syslog_udp=syslog.udp_address,
-                         syslog_tcp=syslog.tcp_address, retry_base_s=0.05, rate_limit_s=600)
+                         syslog_tcp=syslog.tcp_address, syslog_tls=syslog.tls_address, syslog_tls_ca=str(pki.ca),
+                         retry_base_s=0.05, rate_limit_s=600)
     service = install(collector, config, clock)
     app = create_app(collector)
     mount_routes(app, collector)
@@ -131,18 +134,21 @@ def test_scenario_alerts_reach_webhook_and_syslog_signed_and_masked(
     assert by_rule["ids_to_messaging"]["severity"] == "critical"
     assert by_rule["remote_access"]["evidence"][-1]["what"].startswith("remote access tool")
 
-    wait_until(lambda: len(env.syslog.udp_messages) == len(received) == len(env.syslog.tcp_messages), 20,
-               "one syslog message per alert on UDP and on TCP")
-    for raw in env.syslog.udp_messages + env.syslog.tcp_messages:
+    wait_until(lambda: len(env.syslog.udp_messages) == len(received) == len(env.syslog.tcp_messages)
+               == len(env.syslog.tls_messages), 20, "one syslog message per alert on UDP, TCP and TLS")
+    assert env.syslog.tls_errors == []
+    for raw in env.syslog.udp_messages + env.syslog.tcp_messages + env.syslog.tls_messages:
         msg = parse_syslog(raw)
         sd = msg["sd"][SD_ID]
         assert msg["facility"] == 10 and msg["app"] == "seatguard" and msg["msgid"] == "alert.raised"
         assert msg["severity"] == SYSLOG_SEVERITY[sd["severity"]] and msg["bom"]
         assert sd["link"] in msg["msg"] and sd["delivery"]
-    assert {parse_syslog(m)["sd"][SD_ID]["rule"] for m in env.syslog.tcp_messages} == \
-        {b["alert"]["rule"] for b in env.hook.bodies()}
+    delivered = {b["alert"]["rule"] for b in env.hook.bodies()}
+    for messages in (env.syslog.tcp_messages, env.syslog.tls_messages):
+        assert {parse_syslog(m)["sd"][SD_ID]["rule"] for m in messages} == delivered
 
-    everything = b"".join(r.body for r in received) + b"".join(env.syslog.udp_messages + env.syslog.tcp_messages)
+    everything = b"".join(r.body for r in received) + b"".join(
+        env.syslog.udp_messages + env.syslog.tcp_messages + env.syslog.tls_messages)
     for value in RAW_IDS + raw_ids:
         assert value.encode() not in everything
     usb_alert = next(b["alert"] for b in env.hook.bodies() if b["alert"]["rule"] == "removable_write"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
+import ssl
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,15 +48,17 @@ def _make_ca(cn: str) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
     return key, cert
 
 
-def _make_server(issuer: tuple[ec.EllipticCurvePrivateKey, x509.Certificate] | None,
+def _make_server(issuer: tuple[ec.EllipticCurvePrivateKey, x509.Certificate] | None, client: bool = False,
                  ) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
-    """A loopback server certificate signed by ``issuer``, or self-signed (the pinned case) when None."""
+    """A loopback server certificate signed by ``issuer``, or self-signed (the pinned case) when None;
+    with ``client``, a certificate for TLS client authentication instead."""
     key = ec.generate_private_key(ec.SECP256R1())
     issuer_name = issuer[1].subject if issuer else _name("127.0.0.1")
     builder = (_builder("127.0.0.1", issuer_name, key.public_key())
                .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
                                                            x509.DNSName("localhost")]), critical=False)
-               .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+               .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH if client
+                                                     else ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
                .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True))
     if issuer:
         builder = builder.add_extension(
@@ -77,17 +80,21 @@ class Pki:
     wrong_ca: Path
     server: Path  # signed by ca; its key beside it (.key)
     pinned: Path  # self-signed server certificate; its key beside it (.key)
+    client: Path  # a client-authentication certificate signed by ca; its key beside it (.key)
 
 
 def make_pki(d: Path) -> Pki:
-    """A CA with a loopback server certificate, another CA, and a self-signed (pinned) certificate."""
+    """A CA with a loopback server certificate and a client certificate, another CA, and a self-signed
+    (pinned) certificate."""
     d.mkdir(parents=True, exist_ok=True)
     ca = _make_ca("SeatGuard test CA")
     wrong = _make_ca("Some other CA")
     server_key, server = _make_server(ca)
     pinned_key, pinned = _make_server(None)
+    client_key, client = _make_server(ca, client=True)
     return Pki(_write(d / "ca.pem", ca[1]), _write(d / "wrong-ca.pem", wrong[1]),
-               _write(d / "server.pem", server, server_key), _write(d / "pinned.pem", pinned, pinned_key))
+               _write(d / "server.pem", server, server_key), _write(d / "pinned.pem", pinned, pinned_key),
+               _write(d / "client.pem", client, client_key))
 
 
 class TlsCollector(CollectorProcess):
@@ -113,3 +120,13 @@ class TlsCollector(CollectorProcess):
             return requests.get(self.url + "/healthz", timeout=2, verify=str(self.trust)).status_code == 200
         except requests.RequestException:
             return False
+
+
+def server_context(pki: Pki, require_client: bool = False) -> ssl.SSLContext:
+    """A TLS server context with the loopback certificate; optionally demanding a client certificate from ca."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(pki.server, pki.server.with_suffix(".key"))
+    if require_client:
+        context.verify_mode = ssl.CERT_REQUIRED
+        context.load_verify_locations(pki.ca)
+    return context

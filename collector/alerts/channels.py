@@ -51,7 +51,7 @@ class WallChannel:
 
 
 def build_channels(config: AlertConfig) -> list[Channel]:
-    from collector.alerts.syslog import SyslogTcpChannel, SyslogUdpChannel
+    from collector.alerts.syslog import SyslogTcpChannel, SyslogTlsChannel, SyslogUdpChannel
     from collector.alerts.webhook import WebhookChannel
 
     out: list[Channel] = []
@@ -63,4 +63,7 @@ def build_channels(config: AlertConfig) -> list[Channel]:
         out.append(SyslogUdpChannel(host_port(config.syslog_udp), config.syslog_facility))
     if config.syslog_tcp:
         out.append(SyslogTcpChannel(host_port(config.syslog_tcp), config.syslog_facility, config.webhook_timeout_s))
+    if config.syslog_tls:
+        out.append(SyslogTlsChannel(host_port(config.syslog_tls), config.syslog_facility, config.tls_context(),
+                                    config.webhook_timeout_s))
     return out

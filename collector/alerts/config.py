@@ -7,6 +7,7 @@ them (a test checks that the rows and this dataclass's defaults match).
 
 from __future__ import annotations
 
+import ssl
 from dataclasses import dataclass, fields
 from typing import Any
 from urllib.parse import urlsplit
@@ -27,6 +28,10 @@ class AlertConfig:
     webhook_timeout_s: float = 5.0
     syslog_udp: str = ""
     syslog_tcp: str = ""
+    syslog_tls: str = ""
+    syslog_tls_ca: str = ""
+    syslog_tls_certfile: str = ""
+    syslog_tls_keyfile: str = ""
     syslog_facility: int = 10
     retry_attempts: int = 6
     retry_base_s: float = 2.0
@@ -41,9 +46,13 @@ class AlertConfig:
                 raise AlertConfigError("setting 'alert_webhook_url' must be an http:// or https:// URL")
             if not self.webhook_secret:
                 raise AlertConfigError("setting 'alert_webhook_secret' is required with a webhook URL")
-        for name in ("syslog_udp", "syslog_tcp"):
+        for name in ("syslog_udp", "syslog_tcp", "syslog_tls"):
             if getattr(self, name):
                 host_port(getattr(self, name), f"alert_{name}")
+        if self.syslog_tls:
+            self.tls_context()  # unreadable or mismatched certificate files fail at start, not at the first alert
+        elif self.syslog_tls_ca or self.syslog_tls_certfile or self.syslog_tls_keyfile:
+            raise AlertConfigError("the alert_syslog_tls_* files are set but 'alert_syslog_tls' (HOST:PORT) is not")
         if not 0 <= self.syslog_facility <= 23:
             raise AlertConfigError("setting 'alert_syslog_facility' must be within 0..23")
         if self.retry_attempts < 1:
@@ -52,6 +61,19 @@ class AlertConfig:
             raise AlertConfigError("alert check interval and webhook timeout must be positive")
         if self.base_url and urlsplit(self.base_url).scheme not in ("http", "https"):
             raise AlertConfigError("setting 'alert_base_url' must start with http:// or https://")
+
+    def tls_context(self) -> ssl.SSLContext:
+        """The client context for the TLS syslog receiver: its certificate and name are verified."""
+        if self.syslog_tls_keyfile and not self.syslog_tls_certfile:
+            raise AlertConfigError("setting 'alert_syslog_tls_keyfile' needs 'alert_syslog_tls_certfile'")
+        try:
+            context = ssl.create_default_context(cafile=self.syslog_tls_ca or None)
+            if self.syslog_tls_certfile:
+                context.load_cert_chain(self.syslog_tls_certfile, self.syslog_tls_keyfile or None)
+        except (OSError, ssl.SSLError) as exc:
+            raise AlertConfigError(f"the TLS syslog certificate files cannot be used: {exc}") from exc
+        context.minimum_version = ssl.TLSVersion.TLSv1_2  # RFC 5425 as updated by RFC 9662
+        return context
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AlertConfig:

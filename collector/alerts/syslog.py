@@ -1,11 +1,12 @@
-"""Syslog (RFC 5424) over UDP (RFC 5426) and TCP with octet-counting framing (RFC 6587).
+"""Syslog (RFC 5424) over UDP (RFC 5426), TCP with octet-counting framing (RFC 6587), and TLS (RFC 5425).
 
 One alert is one message: ``<PRI>1 TIMESTAMP HOSTNAME seatguard PROCID MSGID [SD] BOM MSG`` with
 MSGID ``alert.raised`` / ``alert.updated`` and the alert as the structured-data element
 ``seatguard@32473`` (32473 is the private enterprise number RFC 5612 reserves for documentation;
 ask IANA for your own before relying on it). MSG is the English title, reasons and link. A UDP
 message is kept within 2048 octets by shortening MSG. Plain TCP carries no TLS: send it over a
-network you trust, or to a local relay.
+network you trust, or to a local relay; the TLS channel verifies the receiver's certificate and name
+and can present a client certificate.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import os
 import select
 import socket
+import ssl
 import threading
 import time
 from typing import Any
@@ -92,12 +94,15 @@ class SyslogTcpChannel:
 
     def _connected(self) -> socket.socket:
         sock = self._sock
-        if sock is not None and not _peer_closed(sock):
+        if sock is not None and not _peer_closed(sock, self.timeout_s):
             return sock
         self._drop()
-        sock = socket.create_connection(self.address, timeout=self.timeout_s)
+        sock = self._open()
         self._sock = sock
         return sock
+
+    def _open(self) -> socket.socket:
+        return socket.create_connection(self.address, timeout=self.timeout_s)
 
     def send(self, payload: dict[str, Any]) -> None:
         message = format_message(payload, self.facility)
@@ -105,9 +110,10 @@ class SyslogTcpChannel:
         with self._lock:
             try:
                 self._connected().sendall(frame)
-            except OSError as exc:
+            except OSError as exc:  # ssl.SSLError (a refused certificate included) is an OSError
                 self._drop()
-                raise DeliveryFailed(f"syslog tcp {self.address[0]}:{self.address[1]}: {exc}") from exc
+                raise DeliveryFailed(f"{self.name.replace('_', ' ')} {self.address[0]}:{self.address[1]}: "
+                                     f"{exc}") from exc
 
     def _drop(self) -> None:
         if self._sock is not None:
@@ -121,9 +127,68 @@ class SyslogTcpChannel:
             self._drop()
 
 
-def _peer_closed(sock: socket.socket) -> bool:
+class SyslogTlsChannel(SyslogTcpChannel):
+    """RFC 5425: the same octet-counted frames inside TLS, to a receiver whose certificate and host name
+    ``context`` verifies (see :meth:`collector.alerts.config.AlertConfig.tls_context`)."""
+
+    name = "syslog_tls"
+
+    def __init__(self, address: tuple[str, int], facility: int, context: ssl.SSLContext,
+                 timeout_s: float = 5.0) -> None:
+        super().__init__(address, facility, timeout_s)
+        self.context = context
+
+    def _open(self) -> socket.socket:
+        raw = super()._open()
+        try:
+            sock = self.context.wrap_socket(raw, server_hostname=self.address[0])
+        except BaseException:
+            raw.close()
+            raise
+        try:
+            _settle(sock, min(1.0, self.timeout_s), self.timeout_s)
+        except BaseException:
+            sock.close()
+            raise
+        return sock
+
+
+def _settle(sock: ssl.SSLSocket, wait_s: float, timeout_s: float) -> None:
+    """In TLS 1.3 the client's handshake ends before the receiver has checked the client certificate;
+    a refusal arrives afterwards, as an alert, and every message sent meanwhile would be lost unseen.
+    So wait for the receiver's first word: session tickets mean it accepted us, an alert or a close
+    that it did not. A receiver that says nothing within ``wait_s`` is taken to have accepted."""
+    if sock.version() != "TLSv1.3":
+        return  # TLS 1.2: the handshake itself carries the receiver's verdict
+    readable, _, _ = select.select([sock], [], [], wait_s)
+    if not readable:
+        return
+    sock.setblocking(False)
+    try:
+        if sock.recv(1) == b"":
+            raise ConnectionError("the receiver closed the TLS connection after the handshake "
+                                  "(was a client certificate required?)")
+    except ssl.SSLWantReadError:
+        return  # only session tickets
+    finally:
+        sock.settimeout(timeout_s)
+
+
+def _peer_closed(sock: socket.socket, timeout_s: float) -> bool:
     try:
         readable, _, _ = select.select([sock], [], [], 0)
-        return bool(readable) and sock.recv(1, socket.MSG_PEEK) == b""
+        if not readable:
+            return False
+        if not isinstance(sock, ssl.SSLSocket):
+            return sock.recv(1, socket.MSG_PEEK) == b""
+        # TLS: a receiver sends nothing, but TLS 1.3 session tickets arrive after the handshake and
+        # make the socket readable; reading consumes them (SSLWantReadError: no application data)
+        sock.setblocking(False)
+        try:
+            return sock.recv(1) == b""
+        except ssl.SSLWantReadError:
+            return False
+        finally:
+            sock.settimeout(timeout_s)
     except OSError:
         return True

@@ -10,6 +10,7 @@ import contextlib
 import io
 import re
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -84,11 +85,14 @@ class WebhookReceiver:
 
 
 class SyslogReceiver:
-    """UDP and TCP (octet-counting) syslog listeners on loopback; ``messages`` holds raw messages."""
+    """UDP and TCP (octet-counting) syslog listeners on loopback, and a TLS one (RFC 5425) when given a
+    server context; ``udp_messages``, ``tcp_messages`` and ``tls_messages`` hold the raw messages."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
         self.udp_messages: list[bytes] = []
         self.tcp_messages: list[bytes] = []
+        self.tls_messages: list[bytes] = []
+        self.tls_errors: list[str] = []  # handshakes that failed, with the reason
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -102,7 +106,16 @@ class SyslogReceiver:
         self.udp_address = f"{LOOPBACK}:{self.udp.getsockname()[1]}"
         self.tcp_address = f"{LOOPBACK}:{self.tcp.getsockname()[1]}"
         self._threads = [threading.Thread(target=self._udp_loop, daemon=True),
-                         threading.Thread(target=self._accept_loop, daemon=True)]
+                         threading.Thread(target=self._accept_loop, args=(self.tcp, None), daemon=True)]
+        self.tls_address = ""
+        if tls is not None:
+            self.tls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            self.tls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            self.tls.bind((LOOPBACK, 0))
+            self.tls.listen()
+            self.tls.settimeout(0.1)
+            self.tls_address = f"{LOOPBACK}:{self.tls.getsockname()[1]}"
+            self._threads.append(threading.Thread(target=self._accept_loop, args=(self.tls, tls), daemon=True))
         for thread in self._threads:
             thread.start()
 
@@ -117,18 +130,29 @@ class SyslogReceiver:
             with self._lock:
                 self.udp_messages.append(data)
 
-    def _accept_loop(self) -> None:
+    def _accept_loop(self, listener: socket.socket, tls: ssl.SSLContext | None) -> None:
         while not self._stop.is_set():
             try:
-                conn, _ = self.tcp.accept()
+                conn, _ = listener.accept()
             except TimeoutError:
                 continue
             except OSError:
                 return
-            threading.Thread(target=self._read_frames, args=(conn,), daemon=True).start()
+            threading.Thread(target=self._read_frames, args=(conn, tls), daemon=True).start()
 
-    def _read_frames(self, conn: socket.socket) -> None:
+    def _read_frames(self, conn: socket.socket, tls: ssl.SSLContext | None = None) -> None:
         buffer = b""
+        into = self.tcp_messages
+        if tls is not None:
+            into = self.tls_messages
+            conn.settimeout(5)
+            try:
+                conn = tls.wrap_socket(conn, server_side=True)
+            except (ssl.SSLError, OSError) as exc:
+                with self._lock:
+                    self.tls_errors.append(str(exc))
+                conn.close()
+                return
         conn.settimeout(0.1)
         with conn:
             while not self._stop.is_set():
@@ -146,13 +170,15 @@ class SyslogReceiver:
                     if not length.isdigit() or len(rest) < int(length):
                         break
                     with self._lock:
-                        self.tcp_messages.append(rest[:int(length)])
+                        into.append(rest[:int(length)])
                     buffer = rest[int(length):]
 
     def close(self) -> None:
         self._stop.set()
         self.udp.close()
         self.tcp.close()
+        if self.tls_address:
+            self.tls.close()
         for thread in self._threads:
             thread.join(2)
 
