@@ -46,6 +46,15 @@ ALLOWED = {
                    "end", "error", "group", "indicator", "info", "installation", "protocol", "start", "user"},
 }
 ARRAYS = {"event.category", "event.type"}
+# ECS's expected event types for each category the export uses (the categorisation reference pages).
+EXPECTED_TYPES = {
+    "file": {"access", "change", "creation", "deletion", "info"},
+    "host": {"access", "change", "end", "info", "start"},
+    "intrusion_detection": {"allowed", "denied", "info"},
+    "process": {"access", "change", "end", "info", "start"},
+    "session": {"start", "end", "info"},
+    "web": {"access", "error", "info"},
+}
 
 
 def _flatten(doc: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -86,6 +95,10 @@ def validate(doc: dict[str, Any]) -> None:
             assert set(values) <= ALLOWED[name], f"{name}={value!r} is not an allowed value"
         if name in ARRAYS:
             assert isinstance(value, list)
+    for category in flat.get("event.category", []):
+        assert category in EXPECTED_TYPES, f"category {category} is not one the export is meant to use"
+        assert set(flat.get("event.type", [])) <= EXPECTED_TYPES[category], \
+            f"event.type {flat.get('event.type')} is not expected with event.category {category}"
 
 
 @pytest.fixture(scope="module")
