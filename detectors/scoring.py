@@ -350,6 +350,18 @@ def _grades(ds: DayScores, thresholds: Thresholds, rules: RuleSet) -> NDArray[np
     return np.asarray(np.maximum(model, rules.grade(ds.F) + 1), dtype=np.int_)
 
 
+def tuned_for_day(day: date, labels: Sequence[Label], config: ScoringConfig | None = None,
+                  ) -> tuple[Thresholds, RuleSet]:
+    """The thresholds and rules that judge ``day``: the defaults with the configured overrides, tuned by
+    the reviewer labels of earlier days. The daily report and the real-time alerts both take them here."""
+    config = config or ScoringConfig()
+    thresholds, rules = config.thresholds(), config.rule_set()
+    earlier = [lab for lab in labels if lab.day < day]
+    if earlier and config.tune_from_labels:
+        thresholds, rules = tune(earlier, thresholds, rules, min_labels=config.min_labels)
+    return thresholds, rules
+
+
 def score_day(day: date, today: Sequence[AgentDayInput], history: Mapping[str, Sequence[Mapping[str, float]]],
               labels: Sequence[Label] | None = None, config: ScoringConfig | None = None) -> DailyReport:
     """Score, rank and explain one day. ``history`` maps agent_id to its past days' features, oldest
@@ -357,11 +369,8 @@ def score_day(day: date, today: Sequence[AgentDayInput], history: Mapping[str, S
     if not isinstance(day, date):
         raise InvalidInput("day must be a date")
     config = config or ScoringConfig()
-    thresholds, rules = config.thresholds(), config.rule_set()
     labels = list(labels or [])
-    if labels and config.tune_from_labels:
-        thresholds, rules = tune([lab for lab in labels if lab.day < day], thresholds, rules,
-                                 min_labels=config.min_labels)
+    thresholds, rules = tuned_for_day(day, labels, config)
     if not today:
         return DailyReport(day, [], [], 0, list(config.members), thresholds, rules.to_dict())
     ds = compute(today, history, config, rules)

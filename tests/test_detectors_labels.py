@@ -9,7 +9,7 @@ import pytest
 from detectors.errors import InvalidInput
 from detectors.labels import Label, Thresholds, best_threshold, tune
 from detectors.rules import RuleSet
-from detectors.scoring import ScoringConfig, score_day
+from detectors.scoring import ScoringConfig, score_day, tuned_for_day
 from detectors.synthetic import fleet_day
 
 DAY = date(2024, 5, 6)
@@ -77,3 +77,17 @@ def test_score_day_uses_past_labels_only() -> None:
     assert frozen.thresholds.medium == ScoringConfig().threshold_medium
     future = [Label(p.agent_id, sd.day + timedelta(days=1), p.verdict, p.score) for p in past]
     assert score_day(sd.day, sd.today, sd.history, labels=future).thresholds == frozen.thresholds
+
+
+def test_alerts_and_the_report_judge_a_day_with_the_same_tuned_rules() -> None:
+    # detectors.scoring.tuned_for_day is the one definition the real-time alerts and score_day share
+    sd = fleet_day(31, teams=3, per_team=10, anomalies=3)
+    past = [Label(f"x{k}", sd.day - timedelta(days=1), "benign", 0.6 + k * 0.005, ("remote_access",),
+                  {"remote_tool_starts": 1.0}) for k in range(12)]
+    report = score_day(sd.day, sd.today, sd.history, labels=past)
+    thresholds, rules = tuned_for_day(sd.day, past)
+    assert thresholds == report.thresholds and rules.to_dict() == report.rules
+    assert rules.to_dict() != ScoringConfig().rule_set().to_dict()  # the labels did change something
+    same_day = [Label(p.agent_id, sd.day, p.verdict, p.score, p.rules, p.values) for p in past]
+    untouched, _ = tuned_for_day(sd.day, same_day)
+    assert untouched == ScoringConfig().thresholds()

@@ -22,11 +22,10 @@ from sqlalchemy import and_, select
 from collector.alerts.clock import Clock
 from collector.alerts.model import Alert, Reason
 from collector.storage import tables as t
-from detectors.labels import tune
 from detectors.reasons import PHRASES, english, fmt
 from detectors.rollup import DayRollup
 from detectors.rules import RuleHit, RuleSet
-from detectors.scoring import ScoringConfig
+from detectors.scoring import tuned_for_day
 
 if TYPE_CHECKING:
     from collector.service import Collector
@@ -75,13 +74,7 @@ class RuleSource:
             hit = self._cache.get(day)
         if hit is not None and now - hit[0] < self.ttl_s:
             return hit[1]
-        config = ScoringConfig()
-        rules = config.rule_set()
-        if config.tune_from_labels:
-            when = date.fromisoformat(day)
-            labels = [lab for lab in self.collector.reports.labels() if lab.day < when]
-            if labels:
-                _, rules = tune(labels, config.thresholds(), rules, min_labels=config.min_labels)
+        _, rules = tuned_for_day(date.fromisoformat(day), self.collector.reports.labels())
         with self._lock:
             self._cache = {k: v for k, v in self._cache.items() if now - v[0] < self.ttl_s}
             self._cache[day] = (now, rules)
