@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import http.client
 import json
+import select
 import socket
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 
 from agent.transport import HttpTransport, TransportError
+from tests.tls_fixtures import make_pki, server_context
 
 
 class _Target(BaseHTTPRequestHandler):
@@ -121,3 +124,53 @@ def test_no_proxy_sends_the_upload_direct(target: str, proxy: str, monkeypatch: 
     monkeypatch.setenv("no_proxy", "127.0.0.1")
     reply = HttpTransport(target, timeout_s=5).post("/api/v1/batches", b"{}")
     assert reply.status == 201 and _Proxy.seen == []
+
+
+class _Tunnel(BaseHTTPRequestHandler):
+    """A CONNECT proxy: it relays bytes both ways and never sees inside the TLS it carries."""
+
+    seen: list[str] = []
+
+    def do_CONNECT(self) -> None:  # noqa: N802
+        _Tunnel.seen.append(self.path)
+        host, _, port = self.path.rpartition(":")
+        upstream = socket.create_connection((host, int(port)), timeout=10)
+        self.send_response(200, "Connection established")
+        self.end_headers()
+        conns = [self.connection, upstream]
+        try:
+            while True:
+                readable, _, _ = select.select(conns, [], [], 10)
+                if not readable:
+                    return
+                for conn in readable:
+                    data = conn.recv(65536)
+                    if not data:
+                        return
+                    (upstream if conn is self.connection else self.connection).sendall(data)
+        finally:
+            upstream.close()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_https_goes_through_the_proxy_as_a_tunnel_and_the_certificate_is_still_checked(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pki = make_pki(tmp_path / "pki")
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Target)
+    server.socket = server_context(pki).wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    _Tunnel.seen = []
+    try:
+        target = f"https://127.0.0.1:{server.server_address[1]}"
+        for proxy in _serve(_Tunnel):
+            monkeypatch.setenv("https_proxy", proxy)
+            reply = HttpTransport(target, timeout_s=5, verify=str(pki.ca)).post("/api/v1/batches", b'{"t":1}')
+            assert reply.status == 201 and reply.body["got"] == '{"t":1}'
+            assert _Tunnel.seen == [f"127.0.0.1:{server.server_address[1]}"]
+            with pytest.raises(TransportError, match="certificate verify failed"):
+                HttpTransport(target, timeout_s=5, verify=str(pki.wrong_ca)).post("/api/v1/batches", b"{}")
+    finally:
+        server.shutdown()
+        server.server_close()
