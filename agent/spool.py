@@ -280,7 +280,7 @@ class Spool:
         try:
             data = json.loads(self.hwm_path.read_bytes())
             return data if isinstance(data, dict) else {}
-        except (OSError, json.JSONDecodeError):
+        except (OSError, ValueError):  # ValueError: not JSON, or not even UTF-8 (a damaged file)
             return {}
 
     def _hwm_update(self, **changes: Any) -> None:

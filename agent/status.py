@@ -49,7 +49,7 @@ def collect_status(home: Path, config: AgentConfig) -> dict[str, Any]:
     if (home / RUN_STATUS_FILE).exists():
         try:
             run_status = json.loads((home / RUN_STATUS_FILE).read_bytes())
-        except json.JSONDecodeError:
+        except ValueError:  # not JSON, or not UTF-8: a torn or damaged status file
             run_status = {}
     return {
         "agent_id": identity.agent_id,

@@ -237,3 +237,13 @@ def test_salvage_counts_rows_damaged_in_any_column_as_lost(tmp_path: Path) -> No
     hwm = json.loads((tmp_path / "spool.hwm").read_text())
     rows, lost = Spool._read_intact_rows(path, hwm)
     assert [r[0] for r in rows] == [1, 6] and lost == 4
+
+
+def test_a_damaged_sidecar_is_read_as_empty_not_a_crash(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "spool.db").open()
+    spool.append([{"k": 1}] * 3, fake_seal)
+    spool.close()
+    (tmp_path / "spool.hwm").write_bytes(b"{\"next_seq\": \xc3\x28")  # torn: not JSON, not even UTF-8
+    again = Spool(tmp_path / "spool.db").open()
+    res = again.append([{"k": 1}], fake_seal)
+    assert (res.batch_seq, res.first_seq) == (2, 4)  # the database's own counters carry on
