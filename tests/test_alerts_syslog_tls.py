@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from collector.alerts.config import AlertConfig
+from collector.alerts.config import AlertConfig, host_port
 from collector.alerts.errors import AlertConfigError, DeliveryFailed
 from collector.alerts.syslog import SD_ID, SyslogTlsChannel
 from collector.alerts.testing import SyslogReceiver, parse_syslog, wait_until
@@ -37,8 +37,7 @@ def receiver(pki: Pki) -> Iterator[SyslogReceiver]:
 
 
 def _channel(config: AlertConfig) -> SyslogTlsChannel:
-    host, port = config.syslog_tls.rsplit(":", 1)
-    return SyslogTlsChannel((host, int(port)), config.syslog_facility, config.tls_context(), timeout_s=5)
+    return SyslogTlsChannel(host_port(config.syslog_tls), config.syslog_facility, config.tls_context(), timeout_s=5)
 
 
 def test_messages_arrive_verified_over_one_kept_connection(receiver: SyslogReceiver, pki: Pki) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import select
@@ -59,6 +60,7 @@ class _Proxy(BaseHTTPRequestHandler):
         pass
 
 
+@contextlib.contextmanager
 def _serve(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -72,13 +74,15 @@ def _serve(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
 
 @pytest.fixture()
 def target() -> Iterator[str]:
-    yield from _serve(_Target)
+    with _serve(_Target) as url:
+        yield url
 
 
 @pytest.fixture()
 def proxy() -> Iterator[str]:
     _Proxy.seen = []
-    yield from _serve(_Proxy)
+    with _serve(_Proxy) as url:
+        yield url
 
 
 @pytest.fixture(autouse=True)
@@ -164,7 +168,7 @@ def test_https_goes_through_the_proxy_as_a_tunnel_and_the_certificate_is_still_c
     _Tunnel.seen = []
     try:
         target = f"https://127.0.0.1:{server.server_address[1]}"
-        for proxy in _serve(_Tunnel):
+        with _serve(_Tunnel) as proxy:
             monkeypatch.setenv("https_proxy", proxy)
             reply = HttpTransport(target, timeout_s=5, verify=str(pki.ca)).post("/api/v1/batches", b'{"t":1}')
             assert reply.status == 201 and reply.body["got"] == '{"t":1}'

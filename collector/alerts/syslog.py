@@ -94,7 +94,7 @@ class SyslogTcpChannel:
 
     def _connected(self) -> socket.socket:
         sock = self._sock
-        if sock is not None and not _peer_closed(sock, self.timeout_s):
+        if sock is not None and not _peer_closed(sock):
             return sock
         self._drop()
         sock = self._open()
@@ -146,14 +146,14 @@ class SyslogTlsChannel(SyslogTcpChannel):
             raw.close()
             raise
         try:
-            _settle(sock, min(1.0, self.timeout_s), self.timeout_s)
+            _settle(sock, min(1.0, self.timeout_s))
         except BaseException:
             sock.close()
             raise
         return sock
 
 
-def _settle(sock: ssl.SSLSocket, wait_s: float, timeout_s: float) -> None:
+def _settle(sock: ssl.SSLSocket, wait_s: float) -> None:
     """In TLS 1.3 the client's handshake ends before the receiver has checked the client certificate;
     a refusal arrives afterwards, as an alert, and every message sent meanwhile would be lost unseen.
     So wait for the receiver's first word: session tickets mean it accepted us, an alert or a close
@@ -161,20 +161,25 @@ def _settle(sock: ssl.SSLSocket, wait_s: float, timeout_s: float) -> None:
     if sock.version() != "TLSv1.3":
         return  # TLS 1.2: the handshake itself carries the receiver's verdict
     readable, _, _ = select.select([sock], [], [], wait_s)
-    if not readable:
-        return
+    if readable and _tls_read_now(sock) == b"":
+        raise ConnectionError("the receiver closed the TLS connection after the handshake "
+                              "(was a client certificate required?)")
+
+
+def _tls_read_now(sock: ssl.SSLSocket) -> bytes | None:
+    """Read what a readable TLS socket holds without waiting: None when that was only TLS records such as
+    session tickets, b"" when the peer closed. A TLS alert raises its ssl.SSLError."""
+    timeout = sock.gettimeout()
     sock.setblocking(False)
     try:
-        if sock.recv(1) == b"":
-            raise ConnectionError("the receiver closed the TLS connection after the handshake "
-                                  "(was a client certificate required?)")
+        return sock.recv(1)
     except ssl.SSLWantReadError:
-        return  # only session tickets
+        return None
     finally:
-        sock.settimeout(timeout_s)
+        sock.settimeout(timeout)
 
 
-def _peer_closed(sock: socket.socket, timeout_s: float) -> bool:
+def _peer_closed(sock: socket.socket) -> bool:
     try:
         readable, _, _ = select.select([sock], [], [], 0)
         if not readable:
@@ -182,13 +187,7 @@ def _peer_closed(sock: socket.socket, timeout_s: float) -> bool:
         if not isinstance(sock, ssl.SSLSocket):
             return sock.recv(1, socket.MSG_PEEK) == b""
         # TLS: a receiver sends nothing, but TLS 1.3 session tickets arrive after the handshake and
-        # make the socket readable; reading consumes them (SSLWantReadError: no application data)
-        sock.setblocking(False)
-        try:
-            return sock.recv(1) == b""
-        except ssl.SSLWantReadError:
-            return False
-        finally:
-            sock.settimeout(timeout_s)
+        # make the socket readable; reading consumes them
+        return _tls_read_now(sock) == b""
     except OSError:
         return True

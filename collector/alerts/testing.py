@@ -84,6 +84,16 @@ class WebhookReceiver:
         self.server.server_close()
 
 
+def _listener() -> socket.socket:
+    """A TCP socket listening on a free loopback port, polled every 0.1 s so that it can be stopped."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((LOOPBACK, 0))
+    sock.listen()
+    sock.settimeout(0.1)
+    return sock
+
+
 class SyslogReceiver:
     """UDP and TCP (octet-counting) syslog listeners on loopback, and a TLS one (RFC 5425) when given a
     server context; ``udp_messages``, ``tcp_messages`` and ``tls_messages`` hold the raw messages."""
@@ -98,22 +108,14 @@ class SyslogReceiver:
         self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.udp.bind((LOOPBACK, 0))
         self.udp.settimeout(0.1)
-        self.tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.tcp.bind((LOOPBACK, 0))
-        self.tcp.listen()
-        self.tcp.settimeout(0.1)
+        self.tcp = _listener()
         self.udp_address = f"{LOOPBACK}:{self.udp.getsockname()[1]}"
         self.tcp_address = f"{LOOPBACK}:{self.tcp.getsockname()[1]}"
         self._threads = [threading.Thread(target=self._udp_loop, daemon=True),
                          threading.Thread(target=self._accept_loop, args=(self.tcp, None), daemon=True)]
         self.tls_address = ""
         if tls is not None:
-            self.tls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            self.tls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            self.tls.bind((LOOPBACK, 0))
-            self.tls.listen()
-            self.tls.settimeout(0.1)
+            self.tls = _listener()
             self.tls_address = f"{LOOPBACK}:{self.tls.getsockname()[1]}"
             self._threads.append(threading.Thread(target=self._accept_loop, args=(self.tls, tls), daemon=True))
         for thread in self._threads:
