@@ -519,8 +519,36 @@ class DayRollup:
         if cur is None or seq > cur[0]:
             s["focus"][minute] = [seq, app]
         key = s["apps"][app] if app >= 0 else ""
-        if app < 0 or key not in self._allowed or key in self._static or self._code(app) != _WORK:
-            _push(s["switches"], [int(sec), seq, app], MAX_MOMENTS)
+        flagged = app < 0 or key not in self._allowed or key in self._static or self._code(app) != _WORK
+        if flagged:
+            self._keep_switch([int(sec), seq, app])
+
+    def _keep_switch(self, item: list[Any]) -> None:
+        """Keep a switch to a flagged app; when full, first forget those no kept copy precedes.
+
+        Below the bound the pairing does not depend on arrival order; a flood of switches that follow
+        no sensitive copy is forgotten instead of crowding out the later ones that do.
+        """
+        switches = self._s["switches"]
+        if len(switches) >= MAX_MOMENTS:
+            window = self.ctx.policy.paste_window_s
+            copies = sorted(c[0] for c in self._s["sens_copies"])
+
+            def pairable(sw: list[Any]) -> bool:
+                pos = bisect.bisect_right(copies, sw[0]) - 1
+                return pos >= 0 and sw[0] - copies[pos] <= window
+
+            switches[:] = [sw for sw in switches if pairable(sw)]
+        _push(switches, item, MAX_MOMENTS)
+
+    def _keep_copy(self, item: list[Any], sec: float) -> None:
+        """Keep a sensitive copy; when full, first forget earlier copies that can no longer pair."""
+        copies = self._s["sens_copies"]
+        if len(copies) >= MAX_MOMENTS:
+            window = self.ctx.policy.paste_window_s
+            paired = {copy[1] for copy, _, _ in self._offlist_copies()}
+            copies[:] = [c for c in copies if c[1] in paired or c[0] + window >= sec]
+        _push(copies, item, MAX_MOMENTS)
 
     def _on_page(self, e: dict[str, Any], sec: float, seq: int) -> None:
         s = self._s
@@ -566,7 +594,7 @@ class DayRollup:
         s["cards"] += cards
         source = _app_key(str(e.get("app", "")))
         if ids or phones or cards or source in self._sensitive:
-            _push(s["sens_copies"], [int(sec), seq, ids, phones, cards], MAX_MOMENTS)
+            self._keep_copy([int(sec), seq, ids, phones, cards], sec)
         if ids or cards:
             self._evidence("id_copy", sec, seq, ids=ids, phones=phones, cards=cards, app=_short(source, 40))
 

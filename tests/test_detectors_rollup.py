@@ -21,6 +21,7 @@ from detectors.rollup import (
     features_markdown,
     policy_markdown,
 )
+from detectors.rules import RuleSet
 
 DAY = date(2024, 5, 6)
 
@@ -381,3 +382,25 @@ def test_strip_marks_active_idle_and_absent() -> None:
     strip = rollup(d.events).strip()
     assert len(strip) == 144
     assert strip[54:60] == "aiiaaa" and strip[:54] == "-" * 54 and strip[60:] == "-" * 84
+
+
+def test_a_flood_of_switches_and_copies_does_not_blind_the_messaging_count() -> None:
+    d = Day()
+    d.heartbeats("09:00", "11:00")
+    for k in range(1000):  # Alt-Tab between the CRM and an off-list app, 1,000 times
+        d(f"09:{k // 60 % 60:02d}:{k % 60:02d}", "app.focus", app="game.exe" if k % 2 else "crm.exe",
+          title="t", pid=3)
+    for k in range(1000):  # a flood of harmless sensitive copies that go nowhere
+        d(f"10:{k // 60 % 30:02d}:{k % 60:02d}", "clipboard.copy", app="crm.exe", title="CRM",
+          trigger="hotkey", chars=11, classes={"phone": 1}, action="allowed")
+    for k in range(8):
+        d(f"10:4{k}:00", "clipboard.copy", app="crm.exe", title="CRM", trigger="hotkey", chars=18,
+          classes={"id_number": 1}, action="allowed")
+        d(f"10:4{k}:10", "app.focus", app="WeChat.exe", title="chat", pid=2)
+        d(f"10:4{k}:20", "app.focus", app="crm.exe", title="CRM", pid=1)
+    f = rollup(d.events).features()
+    assert f["focus_switches"] == 1000 + 16
+    assert f["copied_ids"] == 8
+    assert f["ids_to_messaging"] == 8
+    hits = {h.rule.name: h.rule.severity for h in RuleSet().evaluate(f)}
+    assert hits["ids_to_messaging"] == "critical"
