@@ -4,7 +4,8 @@ State of one agent, from the store (never from the agent's say-so alone):
 
 - ``offline``: revoked, nothing stored today, or the last thing it said today was ``agent.stop``;
 - ``agent_silent``: it was running today, never said ``agent.stop``, and no batch arrived for
-  :data:`SILENT_AFTER_S` seconds (heartbeats come every minute: a killed agent, a pulled cable,
+  ``alert_silent_after_min`` minutes, the same setting the silence alerts use (:data:`SILENT_AFTER_S`
+  when that setting is 0, i.e. the alerts are off; heartbeats come every minute: a killed agent, a pulled cable,
   or tampering looks like this);
 - ``idle``: its latest input event today is ``input.idle``;
 - ``active``: otherwise.
@@ -35,7 +36,7 @@ from collector.storage import tables as t
 from collector.storage.sql import SqlStore
 
 log = logging.getLogger(__name__)
-SILENT_AFTER_S = 300.0
+SILENT_AFTER_S = 300.0  # the wall's own threshold only when the silence alerts are switched off
 STATES = ("active", "idle", "offline", "agent_silent")
 _QUEUE_MAX = 1000
 
@@ -154,6 +155,11 @@ class WallService:
         self._lock = threading.Lock()
         self._facts: dict[str, tuple[tuple[str, int], dict[str, Any]]] = {}
 
+    def silent_after_s(self) -> float:
+        """Seconds without a batch before a running agent shows as silent: the alerts' setting."""
+        minutes = float(self.settings.alert_silent_after_min)
+        return minutes * 60.0 if minutes > 0 else SILENT_AFTER_S
+
     def states(self, agents: list[dict[str, Any]], now: float | None = None) -> list[dict[str, Any]]:
         now = time.time() if now is None else now
         day = datetime.fromtimestamp(now, self.settings.tz).date().isoformat()
@@ -164,7 +170,7 @@ class WallService:
         last_seen = agent.get("last_seen")
         if agent.get("revoked_at") is not None or facts["last_kind"] in (None, "agent.stop"):
             state = "offline"
-        elif last_seen is None or now - float(last_seen) > SILENT_AFTER_S:
+        elif last_seen is None or now - float(last_seen) > self.silent_after_s():
             state = "agent_silent"
         elif facts["input"] == "input.idle":
             state = "idle"

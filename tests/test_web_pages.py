@@ -190,7 +190,12 @@ def test_wall_states_and_live_update(world: World) -> None:
     states = {s["agent_id"]: s for s in wall.states(world.collector.store.list_agents())}
     assert states["pc-a2"]["state"] == "active" and states["pc-a2"]["app"] == "excel.exe"
     assert states["pc-a2"]["cases_today"] == 1 and states["pc-a2"]["last_clock"]
-    later = time.time() + SILENT_AFTER_S + 60
+    silent_after = world.collector.settings.alert_silent_after_min * 60
+    assert silent_after != SILENT_AFTER_S and wall.silent_after_s() == silent_after  # the configured setting
+    sooner = time.time() + silent_after - 60
+    still = {s["agent_id"]: s for s in wall.states(world.collector.store.list_agents(), now=sooner)}
+    assert still["pc-a2"]["state"] == "active"
+    later = time.time() + silent_after + 60
     silent = {s["agent_id"]: s for s in wall.states(world.collector.store.list_agents(), now=later)}
     assert silent["pc-a2"]["state"] == "agent_silent"
     world.agents["pc-a2"].send(world.post, [{"ts": live_events()[1]["ts"], "kind": "input.idle",
