@@ -5,11 +5,16 @@ event whenever an agent's row changes. It wakes on :func:`collector.wall.notify_
 every :data:`POLL_S` seconds as well (time passing turns "active" into "agent silent", and other
 collector processes do not share this one's pub/sub). A stream ends after :data:`STREAM_S` seconds
 and the browser reconnects by itself, so a stopping server is never held open for long.
+
+The viewer is signed in again (session or API token, role and teams re-read) before every update: a
+disabled account, a revoked session or token, or a role that no longer sees the wall gets an ``end``
+event with the reason and the stream closes within :data:`POLL_S` seconds.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -20,8 +25,11 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from collector.accounts import Principal
+from collector.errors import CollectorError
 from collector.wall import hub
 from collector.web.site import Web, remote
+
+log = logging.getLogger(__name__)
 
 POLL_S = 2.0
 PING_S = 15.0
@@ -33,7 +41,13 @@ def sse(event: str, data: Any) -> bytes:
     return f"event: {event}\ndata: ".encode() + orjson.dumps(data) + b"\n\n"
 
 
-async def stream(web: Web, who: Principal, first: list[dict[str, Any]], once: bool,
+def _recheck(web: Web, request: Request, where: str | None) -> tuple[Principal, list[dict[str, Any]]]:
+    """The viewer as the accounts store sees them now, and the rows that viewer may see now."""
+    who = web.who(request)
+    return who, web.collector.wall_for(who, where, False)
+
+
+async def stream(web: Web, request: Request, who: Principal, first: list[dict[str, Any]], once: bool,
                  where: str | None) -> AsyncIterator[bytes]:
     loop = asyncio.get_running_loop()
     sub = hub().subscribe()
@@ -45,10 +59,15 @@ async def stream(web: Web, who: Principal, first: list[dict[str, Any]], once: bo
         ends, pinged = loop.time() + STREAM_S, loop.time()
         while loop.time() < ends:
             woke = await sub.wait(min(POLL_S, max(0.0, ends - loop.time())))
+            try:
+                who, rows = await run_in_threadpool(_recheck, web, request, where)
+            except CollectorError as exc:
+                log.info("wall stream for %s ended: %s", who.name, exc)
+                yield sse("end", {"reason": str(exc)})
+                return
             for alert in sub.take_alerts():
                 if who.can_see_team(str(alert.get("team", ""))):
                     yield sse("alert", alert)
-            rows = await run_in_threadpool(web.collector.wall_for, who, where, False)
             changed = [r for r in rows if last.get(r["agent_id"]) != r]
             for row in changed:
                 yield sse("agent", row)
@@ -78,6 +97,6 @@ def register(app: FastAPI, web: Web) -> None:
         """Server-sent events: ``snapshot``, then ``agent`` per changed row (``once=true``: snapshot only)."""
         who = web.who(request)
         first = await run_in_threadpool(web.collector.wall_for, who, remote(request), False)
-        return StreamingResponse(stream(web, who, first, once, remote(request)),
+        return StreamingResponse(stream(web, request, who, first, once, remote(request)),
                                  media_type="text/event-stream",
                                  headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
