@@ -180,7 +180,7 @@ def neg_bad_id18(rng: random.Random) -> str:
     year = rng.randint(1900, 2020)
     month, day = rng.randint(1, 12), rng.randint(1, 28)
     bad_date = rng.choice([f"{year}0230", f"{year}13{day:02d}", f"{year}{month:02d}00", f"{year}0431",
-                           f"2{rng.randint(100, 999)}0101", f"18{rng.randint(0, 99):02d}0101"])
+                           f"2{rng.randint(100, 999)}0101", f"17{rng.randint(0, 99):02d}0101"])  # before 1850
     first17 = f"{area}{bad_date}{order}"
     return first17 + id_check(first17)
 
@@ -271,4 +271,4 @@ def test_bad_ids_really_are_bad() -> None:
             real = datetime.date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
         except ValueError:
             continue
-        assert not 1900 <= real.year <= TODAY.year or id_check(number[:17]) != number[17]
+        assert not 1850 <= real.year <= TODAY.year or id_check(number[:17]) != number[17]

@@ -11,7 +11,7 @@ import logging
 from agent.masking.detect import KINDS, Detector, Finding, NumberDetector
 from agent.masking.errors import MaskingError
 from agent.masking.fallback import conservative_mask
-from agent.masking.normalize import MAYBE_NUMBER_RE
+from agent.masking.normalize import MAYBE_NUMBER_RE, reveal_digits
 from agent.masking.truncate import MAX_FIELD_CHARS, truncate
 
 logger = logging.getLogger(__name__)
@@ -61,9 +61,12 @@ class MaskingEngine:
         try:
             if total_chars is not None or len(text) > self.max_chars:
                 text = truncate(text, self.max_chars, total_chars)
-            if MAYBE_NUMBER_RE.search(text) is None:
+            revealed = reveal_digits(text)
+            if MAYBE_NUMBER_RE.search(revealed) is None:
                 return text
-            return self._mask_until_stable(text, id_hint)
+            masked = self._mask_until_stable(revealed, id_hint)
+            # Hidden digits are shown only when they held a number; other texts keep their bytes.
+            return text if masked == revealed else masked
         except Exception as exc:  # fail closed: never let a number through because of a bug
             logger.error("masking failed with %s; masked every digit run instead", type(exc).__name__)
             return conservative_mask(text)
@@ -73,7 +76,7 @@ class MaskingEngine:
         if not isinstance(text, str):
             raise MaskingError(f"classify expects str, got {type(text).__name__}")
         counts = dict.fromkeys(KINDS, 0)
-        text = text[: self.classify_max_chars]
+        text = reveal_digits(text[: self.classify_max_chars])
         if MAYBE_NUMBER_RE.search(text) is None:
             return counts
         try:

@@ -29,6 +29,8 @@ ID_KEYWORD_RE = re.compile(
     re.IGNORECASE,
 )
 KEYWORD_WINDOW = 20
+# GB 11643's own example, 440524188001010014, was born in 1880.
+EARLIEST_BIRTH_YEAR = 1850
 
 
 def check_char(first17: str) -> str:
@@ -38,8 +40,8 @@ def check_char(first17: str) -> str:
 
 
 def valid_date(year: int, month: int, day: int) -> bool:
-    """A real calendar date between 1900-01-01 and the end of the current year."""
-    if not 1900 <= year <= datetime.date.today().year or not 1 <= month <= 12:
+    """A real calendar date between 1850-01-01 and the end of the current year."""
+    if not EARLIEST_BIRTH_YEAR <= year <= datetime.date.today().year or not 1 <= month <= 12:
         return False
     if month == 2 and day == 29:
         return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
@@ -55,10 +57,13 @@ def _province(number: str) -> bool:
 def is_id18(number: str, keyword_near: bool = False) -> bool:
     """``number`` (17 ASCII digits and a digit or ``X``) is a valid 18-character ID.
 
-    Next to an ID keyword a wrong check character is forgiven (a typo is still an ID).
+    Next to an ID keyword a wrong check character is forgiven (a typo is still an ID), and so is
+    an implausible birth date when the check character is right.
     """
     if len(number) != 18 or not number[:17].isdigit() or not _province(number):
         return False
+    if keyword_near and check_char(number[:17]) == number[17]:
+        return True
     if not valid_date(int(number[6:10]), int(number[10:12]), int(number[12:14])):
         return False
     return keyword_near or check_char(number[:17]) == number[17]

@@ -17,6 +17,7 @@ SEPARATOR_CHARS = (
     ".\uff0e"  # full stop, full-width full stop
     "-\u2010\u2011\u2012\u2013\u2014\u2015\u2212\uff0d"  # hyphens, dashes, minus, full-width hyphen
     "+"  # form-encoded space in URLs
+    "/_|\t"  # slash, underscore, pipe, tab between digit groups
 )
 
 _SEP_CLASS = "[" + re.escape(SEPARATOR_CHARS) + "]"
@@ -33,6 +34,28 @@ CHUNK_RE = re.compile(rf"{ATOMS}(?:{SEPARATOR}{ATOMS})*+")
 ATOM_RE = re.compile(rf"({SEPARATOR})?+(\d++{_X_CLASS}?+)")
 # Cheap necessary condition for any match: eleven digits with at most one separator between two.
 MAYBE_NUMBER_RE = re.compile(rf"\d(?:{SEPARATOR}?\d){{10}}")
+
+# Invisible format characters (Unicode category Cf: soft hyphen, zero-width space, word joiner,
+# BOM, bidi controls, tags...) between two digits are dropped before detection, and so are
+# percent-encoded digits decoded (``%31%33%38...``): both hide a number from the eye of a regex only.
+_FORMAT_CLASS = (
+    "[\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e\u200b-\u200f\u202a-\u202e"
+    "\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb\U000110bd\U000110cd\U00013430-\U0001343f"
+    "\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001\U000e0020-\U000e007f]"
+)
+_FORMAT_RE = re.compile(_FORMAT_CLASS)
+_FORMAT_BETWEEN_DIGITS_RE = re.compile(rf"(?<=\d){_FORMAT_CLASS}+(?=[\d{CHECK_X_CHARS}])")
+_PERCENT_DIGIT_RE = re.compile(r"%3([0-9])")
+
+
+def reveal_digits(text: str) -> str:
+    """``text`` with format characters between digits removed and percent-encoded digits decoded."""
+    if _FORMAT_RE.search(text) is not None:
+        text = _FORMAT_BETWEEN_DIGITS_RE.sub("", text)
+    if "%3" in text:
+        text = _PERCENT_DIGIT_RE.sub(r"\1", text)
+    return text
+
 
 _HEX_LETTERS = frozenset("ABCDEFabcdef")
 _HEX = frozenset("0123456789ABCDEFabcdef")

@@ -7,16 +7,31 @@ from typing import Any
 
 from agent.masking.engine import MaskingEngine
 from agent.masking.errors import MaskingError
+from agent.masking.fallback import conservative_mask
 from agent.masking.idcard import ID_KEYWORD_RE
 
 MAX_DEPTH = 256
 _LONG_INT = 10**10  # integers of 11 digits or more may be phone, card or ID numbers
+_FLOAT_EXACT = 10**15
 
 
 def _mask_number(engine: MaskingEngine, value: int, id_hint: bool) -> int | str:
     text = str(value)
     masked = engine.mask_text(text, id_hint=id_hint)
     return value if masked == text else masked
+
+
+def _mask_fraction(engine: MaskingEngine, value: float, id_hint: bool) -> float | str:
+    # A non-integral float's integer part may still be a phone or ID number (13800138000.25).
+    # Beyond 15 digits a float has no fraction left and its digits are only a rounded number:
+    # those are never quantities, so every digit but the last four goes.
+    whole = str(int(value))
+    masked = engine.mask_text(whole, id_hint=id_hint)
+    if abs(value) >= _FLOAT_EXACT:
+        return conservative_mask(whole) if masked == whole else masked
+    if masked == whole:
+        return value
+    return masked + repr(abs(value) % 1)[1:]
 
 
 def _mask(engine: MaskingEngine, obj: Any, id_hint: bool, depth: int) -> Any:
@@ -31,7 +46,11 @@ def _mask(engine: MaskingEngine, obj: Any, id_hint: bool, depth: int) -> Any:
     if isinstance(obj, float):
         if math.isfinite(obj) and obj.is_integer() and abs(obj) >= _LONG_INT:
             masked = _mask_number(engine, int(obj), id_hint)
+            if abs(obj) >= _FLOAT_EXACT and isinstance(masked, int):
+                return _mask_fraction(engine, obj, id_hint)
             return obj if isinstance(masked, int) else masked
+        if math.isfinite(obj) and abs(obj) >= _LONG_INT:
+            return _mask_fraction(engine, obj, id_hint)
         return obj
     if isinstance(obj, dict):
         out: dict[Any, Any] = {}
