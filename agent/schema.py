@@ -16,10 +16,22 @@ from agent.envelope import AGENT_ID_RE, KINDS, SCHEMA_VERSION, format_ts, parse_
 from agent.errors import InvalidEvent
 
 MAX_STR = 65536
+MAX_SEQ = 2**63 - 1  # fits the databases' BIGINT
 
 Text = Annotated[str, Field(max_length=MAX_STR)]
-NonNegInt = Annotated[int, Field(ge=0)]
-NonNegFloat = Annotated[float, Field(ge=0)]
+# Quantities are numbers, never personal data: range-checked here (implausible -> InvalidEvent, so the
+# collector quarantines the event), never masked. The bounds are generous physical limits, not policy.
+MAX_COUNT = 10**12          # pids, chars, counters, pixel sizes, queue depths
+MAX_SIZE = 2**53            # file sizes in bytes (exact in a JSON double)
+MAX_SECONDS = 400 * 86400.0  # idle, handling and threshold durations
+NonNegInt = Annotated[int, Field(ge=0, le=MAX_COUNT)]
+NonNegFloat = Annotated[float, Field(ge=0, le=MAX_COUNT, allow_inf_nan=False)]
+Seconds = Annotated[float, Field(ge=0, le=MAX_SECONDS, allow_inf_nan=False)]
+ByteSize = Annotated[int, Field(ge=0, le=MAX_SIZE)]
+QUANTITY_FIELDS = frozenset({
+    "seq", "pid", "size", "chars", "w", "h", "threshold_s", "idle_s", "active_s", "wall_s", "spool_depth",
+    "dropped_total", "cpu_pct", "rss_mb", "policy_version", "unsigned_answers",
+})
 
 
 class _Fields(BaseModel):
@@ -73,11 +85,11 @@ class ClipboardCopy(_Fields):
 
 
 class InputIdle(_Fields):
-    threshold_s: Annotated[float, Field(gt=0)]
+    threshold_s: Annotated[float, Field(gt=0, le=MAX_SECONDS, allow_inf_nan=False)]
 
 
 class InputActive(_Fields):
-    idle_s: NonNegFloat
+    idle_s: Seconds
 
 
 class CaseOpen(_Fields):
@@ -88,15 +100,15 @@ class CaseOpen(_Fields):
 
 class CaseClose(_Fields):
     case_id: Text
-    active_s: NonNegFloat
-    idle_s: NonNegFloat
-    wall_s: NonNegFloat
+    active_s: Seconds
+    idle_s: Seconds
+    wall_s: Seconds
 
 
 class FileWrite(_Fields):
     path: Text
     op: Literal["created", "modified", "moved", "deleted"]
-    size: NonNegInt | None = None
+    size: ByteSize | None = None
     removable: bool
     dest_path: Text | None = None
 
@@ -170,8 +182,8 @@ def validate_event_at(obj: Any) -> tuple[dict[str, Any], datetime]:
     if not isinstance(agent_id, str) or not AGENT_ID_RE.match(agent_id):
         raise InvalidEvent("field 'agent_id': must match [A-Za-z0-9._-]{1,64}")
     seq = obj["seq"]
-    if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1:
-        raise InvalidEvent("field 'seq': must be an integer >= 1")
+    if not isinstance(seq, int) or isinstance(seq, bool) or not 1 <= seq <= MAX_SEQ:
+        raise InvalidEvent(f"field 'seq': must be an integer from 1 to {MAX_SEQ}")
     moment = parse_ts(obj["ts"])
     kind = obj["kind"]
     model = KIND_MODELS.get(kind) if isinstance(kind, str) else None

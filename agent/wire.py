@@ -149,17 +149,21 @@ def verify_envelope(env: Envelope, agent_public_key: Ed25519PublicKey) -> None:
         raise WireError("bad_signature", "the batch signature does not verify with the agent's key") from exc
 
 
-def open_envelope(env: Envelope, collector_key: X25519PrivateKey) -> Batch:
-    """Decrypt, decompress and parse a verified envelope."""
+def open_envelope(env: Envelope, collector_key: X25519PrivateKey, *, max_plaintext: int = MAX_PLAINTEXT,
+                  max_ratio: float = 0.0) -> Batch:
+    """Decrypt, decompress (bounded: never more than ``max_plaintext`` bytes are inflated, and with
+    ``max_ratio`` > 0 never more than that many times the compressed size) and parse a verified envelope."""
     try:
         packed = _SUITE.decrypt(env.ct, collector_key, info=_header(env.agent_id, env.batch_seq, env.sealed_at))
     except (InvalidTag, ValueError) as exc:
         raise WireError("tampered_ciphertext", "the ciphertext does not open with the collector key") from exc
     try:
+        limit = max_plaintext if max_ratio <= 0 else min(max_plaintext, int(len(packed) * max_ratio) + 1)
         inflater = zlib.decompressobj()
-        plain = inflater.decompress(packed, MAX_PLAINTEXT)
-        if inflater.unconsumed_tail:
-            raise WireError("too_large", "the batch inflates beyond the size limit")
+        plain = inflater.decompress(packed, limit)
+        if inflater.unconsumed_tail or (len(plain) >= limit and not inflater.eof):
+            code = "too_large" if limit == max_plaintext else "inflate_ratio"
+            raise WireError(code, "the batch inflates beyond the size or ratio limit")
         payload = _loads(plain)
     except (zlib.error, ValueError) as exc:
         raise WireError("malformed", "the sealed payload is not compressed JSON") from exc

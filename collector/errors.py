@@ -43,6 +43,8 @@ class StorageError(CollectorError):
 
 REJECT_STATUS = {
     "too_large": 413,
+    "too_many_events": 413,
+    "inflate_ratio": 413,
     "malformed": 400,
     "bad_signature": 401,
     "unknown_agent": 401,

@@ -18,8 +18,8 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from agent import wire
 from agent.errors import InvalidEvent, WireError
-from agent.masking import mask_obj, mask_text
-from agent.schema import parse_ts, validate_event_at
+from agent.masking import MaskingError, mask_obj, mask_text
+from agent.schema import QUANTITY_FIELDS, parse_ts, validate_event_at
 from collector.config import Settings
 from collector.errors import Rejected
 from collector.metrics import Metrics
@@ -86,9 +86,13 @@ class IngestService:
         if stored_hash is not None:
             return self._duplicate(stored_hash, env)
         try:
-            batch = wire.open_envelope(env, self.key)
+            batch = wire.open_envelope(env, self.key, max_plaintext=self.settings.max_inflated_bytes,
+                                       max_ratio=self.settings.max_inflate_ratio)
         except WireError as exc:
             raise self.reject(exc.code, exc.message, env.agent_id) from exc
+        if len(batch.events) > self.settings.max_batch_events:
+            raise self.reject("too_many_events", f"batch of {len(batch.events)} events exceeds "
+                              f"{self.settings.max_batch_events}", env.agent_id)
         write = self._prepare(batch, env.batch_hash, now)
         outcome = self.store.ingest(write)
         if outcome.status == "conflict":
@@ -158,22 +162,67 @@ class IngestService:
                 if moment > future:
                     raise InvalidEvent(f"field 'ts': {event['ts']} is in the future")
             except InvalidEvent as exc:
-                bad.append(QuarantinedEvent(seq, mask_text(exc.reason), _masked_raw(raw)))
+                bad.append(QuarantinedEvent(seq, _clean(exc.reason), _masked_raw(raw)))
                 continue
-            masked = {k: event[k] for k in _ENVELOPE}
-            for key, value in event.items():
-                if key not in _ENVELOPE:
-                    masked[key] = mask_text(value) if isinstance(value, str) else mask_obj(value)
+            try:
+                masked = _mask_fields(event)
+                data = orjson.dumps(masked).decode()
+            except (MaskingError, RecursionError, TypeError, ValueError, orjson.JSONEncodeError) as exc:
+                bad.append(QuarantinedEvent(seq, f"masking failed: {_clean(str(exc))[:200]}", _masked_raw(raw)))
+                continue
             good.append(StoredEvent(
                 seq=event["seq"], ts=event["ts"], ts_ms=int(moment.timestamp() * 1000),
-                day=moment.astimezone(tz).date().isoformat(), kind=event["kind"],
-                data=orjson.dumps(masked).decode(), event=masked))
+                day=moment.astimezone(tz).date().isoformat(), kind=event["kind"], data=data, event=masked))
+        bad = self._cap_quarantine(bad, batch.agent_id)
         return BatchWrite(batch.agent_id, batch.batch_seq, batch_hash, batch.prev_batch_hash, good, bad,
                           now.timestamp())
 
 
+    def _cap_quarantine(self, bad: list[QuarantinedEvent], agent_id: str) -> list[QuarantinedEvent]:
+        """Keep at most ``max_quarantine_per_batch`` rows; the excess is counted and logged, not stored."""
+        cap = self.settings.max_quarantine_per_batch
+        if len(bad) <= cap:
+            return bad
+        excess = len(bad) - cap
+        self.metrics.quarantine_dropped.inc(excess)
+        log.warning("agent %s: %d quarantined events over the per-batch cap of %d counted, not stored",
+                    agent_id, excess, cap)
+        kept = bad[:cap]
+        if kept:
+            last = kept[-1]
+            kept[-1] = QuarantinedEvent(last.seq, f"{last.reason} (and {excess} more quarantined events in this "
+                                        "batch, counted, not stored)", last.raw)
+        return kept
+
+
+def _mask_fields(event: dict[str, Any]) -> dict[str, Any]:
+    """Mask every text value; envelope keys and quantity fields (validated numbers) pass unchanged."""
+    masked = {k: event[k] for k in _ENVELOPE}
+    for key, value in event.items():
+        if key in _ENVELOPE:
+            continue
+        if key in QUANTITY_FIELDS and isinstance(value, int | float) and not isinstance(value, bool):
+            masked[key] = value
+        elif key == "classes" and isinstance(value, dict) and all(type(v) is int for v in value.values()):
+            masked[key] = dict(value)  # class counts (validated numbers)
+        elif isinstance(value, str):
+            masked[key] = mask_text(value)
+        else:
+            masked[key] = mask_obj(value)
+    return masked
+
+
+def _clean(text: str) -> str:
+    """A masked reason with NULs spelled out (PostgreSQL text refuses them)."""
+    return mask_text(text.replace("\x00", "\\u0000"))
+
+
 def _masked_raw(raw: Any) -> str:
+    """The quarantined event as masked JSON text; never raises (it runs on what failed everything else)."""
     try:
         return orjson.dumps(mask_obj(raw)).decode()[:65536]
-    except (TypeError, orjson.JSONEncodeError):
-        return mask_text(repr(raw))[:65536]
+    except (MaskingError, RecursionError, TypeError, ValueError, orjson.JSONEncodeError):
+        try:
+            return _clean(repr(raw)[:65536])
+        except (MaskingError, RecursionError, ValueError):
+            return "(unrepresentable event)"

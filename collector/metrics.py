@@ -13,6 +13,9 @@ class Metrics:
         self.events = Counter("seatguard_events_total", "Events stored", registry=self.registry)
         self.quarantined = Counter("seatguard_events_quarantined_total", "Events kept in quarantine",
                                    registry=self.registry)
+        self.quarantine_dropped = Counter("seatguard_quarantine_dropped_total",
+                                          "Quarantined events over the per-batch cap: counted, not stored",
+                                          registry=self.registry)
         self.rejections = Counter("seatguard_rejections_total", "Refused ingest requests, by reason", ["reason"],
                                   registry=self.registry)
         self.integrity = Counter("seatguard_integrity_findings_total", "Sequence gaps and chain breaks, by kind",

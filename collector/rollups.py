@@ -74,7 +74,12 @@ class RollupUpdater:
                 log.error("rollup %s/%s unreadable (%s); starting it afresh", agent_id, day, exc)
                 rollup, state = DayRollup.new(ctx, date.fromisoformat(day)), None
             for event in day_events:
-                rollup.add(event)
+                try:
+                    rollup.add(event)
+                except (DetectorError, TypeError, ValueError, KeyError, OverflowError, AttributeError) as exc:
+                    # validated events should never get here; one odd event must not fail its batch
+                    log.error("rollup %s/%s skipped event seq %s: %s", agent_id, day, event.get("seq"),
+                              type(exc).__name__)
             if counted and day == min(by_day):
                 for kind, count in counted:
                     rollup.add_integrity(kind, count)

@@ -69,7 +69,7 @@ class PostgresStore(SqlStore):
         self.partitions.ensure(days)
         return super().ingest(batch)
 
-    def _insert_events(self, conn: Connection, agent_id: str, events: list[StoredEvent]) -> int:
+    def _bulk_insert(self, conn: Connection, agent_id: str, events: list[StoredEvent]) -> int:
         """COPY the batch into a session-local staging table, then one INSERT ... ON CONFLICT DO NOTHING."""
         conn.exec_driver_sql(f"CREATE TEMP TABLE IF NOT EXISTS {_STAGING} (LIKE events INCLUDING DEFAULTS) "
                              "ON COMMIT DELETE ROWS")

@@ -11,13 +11,13 @@ from typing import Any
 
 import orjson
 from sqlalchemy import Connection, Engine, Table, and_, func, insert, select, update
-from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
 
 from collector.errors import ConfigError, EnrollmentRefused, StorageError
 from collector.integrity import AgentState, check_batch
 from collector.storage import schema
 from collector.storage import tables as t
-from collector.storage.base import BatchWrite, IngestOutcome, RollupHook, Store, StoredEvent
+from collector.storage.base import BatchWrite, IngestOutcome, QuarantinedEvent, RollupHook, Store, StoredEvent
 
 log = logging.getLogger(__name__)
 
@@ -230,7 +230,9 @@ class SqlStore(Store):
                                               received_at=batch.received_at,
                                               n_events=len(batch.events) + len(batch.quarantined)))
         fresh = self._unseen(conn, aid, batch.events, state.last_seq)
-        stored = self._insert_events(conn, aid, fresh) if fresh else 0
+        stored = 0
+        if fresh:
+            fresh, stored = self._insert_events(conn, aid, fresh, batch.quarantined)
         duplicates = len(batch.events) - stored
         if duplicates:
             findings.add("duplicate_seq", count=duplicates, batch_seq=batch.batch_seq)
@@ -274,8 +276,38 @@ class SqlStore(Store):
                 kept.append(e)
         return kept
 
-    def _insert_events(self, conn: Connection, agent_id: str, events: list[StoredEvent]) -> int:
-        """Write new events in bulk; returns how many rows were stored."""
+    def _insert_events(self, conn: Connection, agent_id: str, events: list[StoredEvent],
+                       quarantined: list[QuarantinedEvent]) -> tuple[list[StoredEvent], int]:
+        """Write new events in bulk inside a SAVEPOINT; returns the events kept and the rows stored.
+
+        Should the database refuse the bulk write, each event is retried in its own SAVEPOINT (still one
+        transaction, no commit per event) and the ones it refuses join ``quarantined`` with the reason.
+        """
+        try:
+            with conn.begin_nested():
+                return events, self._bulk_insert(conn, agent_id, events)
+        except (OperationalError, IntegrityError):
+            raise  # locks, lost connections and constraint races are the batch's, not one event's
+        except (DBAPIError, StorageError):
+            log.warning("agent %s: bulk event write refused; retrying event by event", agent_id)
+        kept, stored = [], 0
+        for e in events:
+            try:
+                with conn.begin_nested():
+                    n = SqlStore._bulk_insert(self, conn, agent_id, [e])
+                kept.append(e)
+            except (OperationalError, IntegrityError):
+                raise
+            except (DBAPIError, StorageError) as exc:
+                cause = exc.orig if isinstance(exc, DBAPIError) else exc
+                reason = f"database refused the event: {type(cause).__name__}"
+                quarantined.append(QuarantinedEvent(e.seq, reason, e.data.replace("\x00", "\\u0000")))
+                continue
+            stored += n
+        return kept, stored
+
+    def _bulk_insert(self, conn: Connection, agent_id: str, events: list[StoredEvent]) -> int:
+        """Insert events in one statement; returns how many rows were stored."""
         conn.execute(insert(t.events), [
             {"agent_id": agent_id, "seq": e.seq, "ts": e.ts, "ts_ms": e.ts_ms, "day": e.day, "kind": e.kind,
              "data": e.data} for e in events])
