@@ -51,19 +51,19 @@ def _deep(n: int) -> Any:
     return value
 
 
-def _hostile(h: Harness, kind: str, fields: dict[str, Any]) -> dict[str, Any]:
-    h.seq += 1
-    event = {"schema": 1, "agent_id": "pc-1", "seq": h.seq, "ts": format_ts(datetime.now(UTC)), "kind": kind,
+def _hostile(harness: Harness, kind: str, fields: dict[str, Any]) -> dict[str, Any]:
+    harness.seq += 1
+    event = {"schema": 1, "agent_id": "pc-1", "seq": harness.seq, "ts": format_ts(datetime.now(UTC)), "kind": kind,
              **_BASE.get(kind, {})}
     event.update(fields)
     return event
 
 
-def _check_next_batch_stored(h: Harness, batch_seq: int) -> None:
-    before = h.stats()["events"]
-    answer = h.post(h.seal(batch_seq, h.events(2)))
+def _check_next_batch_stored(harness: Harness, batch_seq: int) -> None:
+    before = harness.stats()["events"]
+    answer = harness.post(harness.seal(batch_seq, harness.events(2)))
     assert answer.status_code == 200, answer.text
-    assert h.stats()["events"] == before + 2
+    assert harness.stats()["events"] == before + 2
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
