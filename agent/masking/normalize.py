@@ -50,7 +50,7 @@ _PERCENT_DIGIT_RE = re.compile(r"%3([0-9])")
 
 def reveal_digits(text: str) -> str:
     """``text`` with format characters between digits removed and percent-encoded digits decoded."""
-    if _FORMAT_RE.search(text) is not None:
+    if not text.isascii() and _FORMAT_RE.search(text) is not None:  # every Cf is outside ASCII
         text = _FORMAT_BETWEEN_DIGITS_RE.sub("", text)
     if "%3" in text:
         text = _PERCENT_DIGIT_RE.sub(r"\1", text)
