@@ -18,7 +18,7 @@ KINDS = frozenset({
     "input.active", "case.open", "case.close", "file.write", "device.mount", "device.unmount", "process.start",
     "screenshot",
 })
-AGENT_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+AGENT_ID_RE = re.compile(r"\A[A-Za-z0-9._-]{1,64}\Z")  # \Z: no trailing newline accepted
 _TS_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$")
 
 

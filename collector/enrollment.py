@@ -7,18 +7,27 @@ import logging
 import re
 import secrets
 import time
+import unicodedata
 from typing import Any
 
 from agent import wire
 from agent.errors import WireError
+from agent.masking import classify, mask_text
 from agent.schema import AGENT_ID_RE
 from collector.errors import EnrollmentRefused
 from collector.policy import PolicyService
 from collector.storage import Store
 
 log = logging.getLogger(__name__)
+_LONG_DIGITS_RE = re.compile(r"\d{11,}")  # a mobile (11), an ID (15/18) or a card (16-19) number
 _SHIFT_RE = re.compile(r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$")
 ROLES = ("agent", "lead")
+
+
+def id_key(agent_id: str) -> str:
+    """The comparison key of an agent_id: NFKC, case-folded, format (Cf) characters removed."""
+    text = unicodedata.normalize("NFKC", agent_id)
+    return "".join(ch for ch in text if unicodedata.category(ch) != "Cf").casefold()
 
 
 def hash_token(token: str) -> str:
@@ -56,12 +65,19 @@ class EnrollmentService:
         name = request.get("name")
         if not isinstance(name, str) or not AGENT_ID_RE.match(name):
             raise EnrollmentRefused("name must match [A-Za-z0-9._-]{1,64}", code="bad_name")
+        if _LONG_DIGITS_RE.search(name) or any(classify(name).values()):
+            raise EnrollmentRefused("name must not carry an ID, phone or card number", code="name_personal")
+        key = id_key(name)
+        if any(id_key(a["agent_id"]) == key and a["agent_id"] != name for a in self.store.list_agents()):
+            raise EnrollmentRefused("name is a look-alike of an enrolled agent_id", code="agent_id_lookalike",
+                                    status=409)
         try:
             wire.load_ed25519_public(str(request.get("public_key", "")))
         except WireError as exc:
             raise EnrollmentRefused("public_key must be a base64 Ed25519 public key", code="bad_key") from exc
         agent = {"agent_id": name, "public_key": request["public_key"],
-                 "hostname": str(request.get("hostname", ""))[:255], "user": str(request.get("user", ""))[:255]}
+                 "hostname": mask_text(str(request.get("hostname", ""))[:255]),
+                 "user": mask_text(str(request.get("user", ""))[:255])}
         row = self.store.enroll_agent(hash_token(token), agent, time.time())
         log.info("agent %s enrolled into team %s", name, row["team"])
         return {"agent_id": name, "team": row["team"], "role": row["role"],
