@@ -177,7 +177,6 @@ class IngestService:
         return BatchWrite(batch.agent_id, batch.batch_seq, batch_hash, batch.prev_batch_hash, good, bad,
                           now.timestamp())
 
-
     def _cap_quarantine(self, bad: list[QuarantinedEvent], agent_id: str) -> list[QuarantinedEvent]:
         """Keep at most ``max_quarantine_per_batch`` rows; the excess is counted and logged, not stored."""
         cap = self.settings.max_quarantine_per_batch

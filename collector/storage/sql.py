@@ -294,6 +294,7 @@ class SqlStore(Store):
         for e in events:
             try:
                 with conn.begin_nested():
+                    # one row: the plain INSERT, not a backend's bulk path (PostgreSQL's COPY staging)
                     n = SqlStore._bulk_insert(self, conn, agent_id, [e])
                 kept.append(e)
             except (OperationalError, IntegrityError):
