@@ -19,6 +19,11 @@ KINDS = frozenset({
     "screenshot",
 })
 AGENT_ID_RE = re.compile(r"\A[A-Za-z0-9._-]{1,64}\Z")  # \Z: no trailing newline accepted
+# Event seq and batch_seq are counters; at a thousand events a second an agent would need three
+# centuries to reach 10**10. Keeping them under 11 digits means a counter can never spell a phone,
+# ID or card number, so they are stored and shown as the numbers they are, never masked.
+MAX_SEQ = 10**10 - 1
+HASH_RE = re.compile(r"\A[0-9a-f]{64}\Z")  # SHA-256, lowercase hex (prev_batch_hash, policy_hash)
 _TS_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$")
 
 

@@ -12,17 +12,16 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from agent.envelope import AGENT_ID_RE, KINDS, SCHEMA_VERSION, format_ts, parse_ts
+from agent.envelope import AGENT_ID_RE, KINDS, MAX_SEQ, SCHEMA_VERSION, format_ts, parse_ts
 from agent.errors import InvalidEvent
 
 MAX_STR = 65536
-MAX_SEQ = 2**63 - 1  # fits the databases' BIGINT
 
 Text = Annotated[str, Field(max_length=MAX_STR)]
 # Quantities are numbers, never personal data: range-checked here (implausible -> InvalidEvent, so the
 # collector quarantines the event), never masked. The bounds are generous physical limits, not policy.
-MAX_COUNT = 10**12          # pids, chars, counters, pixel sizes, queue depths
-MAX_SIZE = 2**53            # file sizes in bytes (exact in a JSON double)
+MAX_COUNT = MAX_SEQ         # pids, chars, counters, pixel sizes, queue depths: under 11 digits, like seq
+MAX_SIZE = 2**53            # file sizes in bytes (exact in a JSON double): the one quantity of 11+ digits
 MAX_SECONDS = 400 * 86400.0  # idle, handling and threshold durations
 NonNegInt = Annotated[int, Field(ge=0, le=MAX_COUNT)]
 NonNegFloat = Annotated[float, Field(ge=0, le=MAX_COUNT, allow_inf_nan=False)]

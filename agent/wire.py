@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives import hpke
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
-from agent.envelope import AGENT_ID_RE
+from agent.envelope import AGENT_ID_RE, HASH_RE, MAX_SEQ
 from agent.errors import WireError
 
 WIRE_VERSION = 1
@@ -134,8 +134,8 @@ def parse_envelope(body: bytes) -> Envelope:
     agent_id, batch_seq, sealed_at = obj.get("agent_id"), obj.get("batch_seq"), obj.get("sealed_at")
     if not isinstance(agent_id, str) or not AGENT_ID_RE.match(agent_id):
         raise WireError("malformed", "'agent_id' is missing or invalid")
-    if not isinstance(batch_seq, int) or isinstance(batch_seq, bool) or not 1 <= batch_seq < 2**62:
-        raise WireError("malformed", "'batch_seq' must be a positive integer")
+    if not isinstance(batch_seq, int) or isinstance(batch_seq, bool) or not 1 <= batch_seq <= MAX_SEQ:
+        raise WireError("malformed", f"'batch_seq' must be an integer from 1 to {MAX_SEQ}")
     if not isinstance(sealed_at, str) or len(sealed_at) > 40:
         raise WireError("malformed", "'sealed_at' is missing or invalid")
     return Envelope(agent_id, batch_seq, sealed_at, _b64(obj.get("ct"), "ct"), _b64(obj.get("sig"), "sig"))
@@ -172,8 +172,8 @@ def open_envelope(env: Envelope, collector_key: X25519PrivateKey, *, max_plainte
     if payload.get("agent_id") != env.agent_id or payload.get("batch_seq") != env.batch_seq:
         raise WireError("malformed", "the sealed payload does not match its envelope")
     prev = payload.get("prev_batch_hash")
-    if not isinstance(prev, str) or len(prev) != 64:
-        raise WireError("malformed", "'prev_batch_hash' is missing or invalid")
+    if not isinstance(prev, str) or not HASH_RE.match(prev):
+        raise WireError("bad_hash", "'prev_batch_hash' must be 64 lowercase hex digits")
     return Batch(env.agent_id, env.batch_seq, prev, payload["events"])
 
 

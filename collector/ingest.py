@@ -106,7 +106,7 @@ class IngestService:
         self.metrics.quarantined.inc(outcome.quarantined)
         for kind, detail in outcome.integrity:
             self.metrics.integrity.labels(kind).inc()
-            log.warning("agent %s: %s %s", env.agent_id, kind, detail)
+            log.warning("agent %s: %s %s", env.agent_id, kind, detail)  # masked by the store
         self.metrics.latency.observe(time.perf_counter() - started)
         self._notify(IngestNotice(env.agent_id, env.batch_seq, [e.event for e in write.events], outcome.integrity))
         return IngestResult("stored", outcome.stored, outcome.quarantined, outcome.duplicates)

@@ -2,7 +2,8 @@
 
 :class:`RollupUpdater` is installed as the store's rollup hook: inside the ingest transaction it
 loads the touched agent-days' rollup states, feeds them the new (masked) events and integrity
-findings, and writes them back.
+findings, and writes them back. An event a rollup refuses is handed back to the store, which
+quarantines it with the reason instead of storing it.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections import defaultdict
 from datetime import date, datetime
 from typing import Any
 
+from agent.masking import mask_text
 from collector.config import Settings
 from collector.policy import PolicyService
 from collector.storage import StoredEvent
@@ -22,6 +24,7 @@ from detectors.rollup import INTEGRITY_KINDS, AgentContext, DayRollup, Policy
 
 log = logging.getLogger(__name__)
 DEFAULT_SHIFT = ("09:00", "18:00")
+_FOLD_PASSES = 3  # a day folded again at most twice after events were refused
 
 
 class RollupUpdater:
@@ -56,34 +59,64 @@ class RollupUpdater:
         return ctx
 
     def __call__(self, access: RollupAccess, agent_id: str, events: list[StoredEvent],
-                 integrity: list[tuple[str, dict[str, Any]]]) -> None:
+                 integrity: list[tuple[str, dict[str, Any]]]) -> list[tuple[StoredEvent, str]]:
+        """Fold the new events into their days' rollups; returns the events a rollup refused, with the
+        reason (the store quarantines them). Refused events leave no trace in the saved rollup."""
         ctx = self.context(agent_id)
-        by_day: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        by_day: dict[str, list[StoredEvent]] = defaultdict(list)
         for e in events:
-            by_day[e.day].append(e.event)
+            by_day[e.day].append(e)
         counted = [(kind, _missing(kind, detail)) for kind, detail in integrity if kind in INTEGRITY_KINDS]
         if counted:
             first_day = min(by_day) if by_day else datetime.now(self.settings.tz).date().isoformat()
             by_day.setdefault(first_day, [])
+        refused: list[tuple[StoredEvent, str]] = []
         for day, day_events in by_day.items():
             state = access.load(agent_id, day)
-            try:
-                rollup = DayRollup.new(ctx, date.fromisoformat(day)) if state is None \
-                    else DayRollup.from_state(ctx, state)
-            except DetectorError as exc:
-                log.error("rollup %s/%s unreadable (%s); starting it afresh", agent_id, day, exc)
-                rollup, state = DayRollup.new(ctx, date.fromisoformat(day)), None
-            for event in day_events:
-                try:
-                    rollup.add(event)
-                except (DetectorError, TypeError, ValueError, KeyError, OverflowError, AttributeError) as exc:
-                    # validated events should never get here; one odd event must not fail its batch
-                    log.error("rollup %s/%s skipped event seq %s: %s", agent_id, day, event.get("seq"),
-                              type(exc).__name__)
+            rollup, failed = self._fold(ctx, agent_id, day, state, day_events)
+            refused.extend(failed)
             if counted and day == min(by_day):
                 for kind, count in counted:
                     rollup.add_integrity(kind, count)
             access.save(agent_id, day, rollup.to_state(), existed=state is not None, features=rollup.features())
+        return refused
+
+    def _fold(self, ctx: AgentContext, agent_id: str, day: str, state: dict[str, Any] | None,
+              events: list[StoredEvent]) -> tuple[DayRollup, list[tuple[StoredEvent, str]]]:
+        """The day's rollup with ``events`` added. An event whose ``add`` raises is set aside and the day
+        is folded again from its stored state without it, so that half an update never stays behind."""
+        refused: list[tuple[StoredEvent, str]] = []
+        skip: set[int] = set()
+        for _ in range(_FOLD_PASSES):
+            rollup = self._start(ctx, agent_id, day, state)
+            failed = []
+            for e in events:
+                if e.seq in skip:
+                    continue
+                try:
+                    rollup.add(e.event)
+                except (DetectorError, TypeError, ValueError, KeyError, OverflowError, AttributeError) as exc:
+                    failed.append((e, f"rollup failed: {type(exc).__name__}: {mask_text(str(exc))[:200]}"))
+            if not failed:
+                return rollup, refused
+            for e, reason in failed:
+                log.warning("rollup %s/%s refused event seq %s: %s", agent_id, day, e.seq, reason)
+                skip.add(e.seq)
+                refused.append((e, reason))
+        # every pass found new failures (state-dependent ones): give up on the batch's part of this day
+        log.error("rollup %s/%s kept failing; the batch's %d events of the day are quarantined",
+                  agent_id, day, len(events))
+        refused = [(e, "rollup failed repeatedly for this day's events") for e in events]
+        return self._start(ctx, agent_id, day, state), refused
+
+    @staticmethod
+    def _start(ctx: AgentContext, agent_id: str, day: str, state: dict[str, Any] | None) -> DayRollup:
+        if state is not None:
+            try:
+                return DayRollup.from_state(ctx, state)
+            except DetectorError as exc:
+                log.error("rollup %s/%s unreadable (%s); starting it afresh", agent_id, day, exc)
+        return DayRollup.new(ctx, date.fromisoformat(day))
 
 
 def _missing(kind: str, detail: dict[str, Any]) -> int:

@@ -56,6 +56,11 @@ def _hostile(harness: Harness, kind: str, fields: dict[str, Any]) -> dict[str, A
     event = {"schema": 1, "agent_id": "pc-1", "seq": harness.seq, "ts": format_ts(datetime.now(UTC)), "kind": kind,
              **_BASE.get(kind, {})}
     event.update(fields)
+    if event.get("size") == _PHONE:
+        # a file size is the one quantity that may have 11+ digits and is stored as the number it is
+        # (quantities are not personal data); the suite's raw numbers stay out of it, so that the
+        # privacy scan of the data folder keeps its meaning
+        event["size"] = _PHONE + 1
     return event
 
 

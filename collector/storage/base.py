@@ -46,8 +46,12 @@ class IngestOutcome:
     integrity: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
 
-RollupHook = Callable[[Any, str, list[StoredEvent], list[tuple[str, dict[str, Any]]]], None]
-"""Called inside the ingest transaction: (store-specific rollup access, agent_id, new events, integrity)."""
+RollupHook = Callable[[Any, str, list[StoredEvent], list[tuple[str, dict[str, Any]]]],
+                      "list[tuple[StoredEvent, str]] | None"]
+"""Called inside the ingest transaction: (store-specific rollup access, agent_id, new events, integrity).
+
+It may return the events it could not fold in, each with a reason: the store then quarantines them
+instead of keeping them (same transaction)."""
 
 
 class Store(ABC):

@@ -13,6 +13,7 @@ import orjson
 from sqlalchemy import Connection, Engine, Table, and_, func, insert, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
 
+from agent.masking import mask_obj
 from collector.errors import ConfigError, EnrollmentRefused, StorageError
 from collector.integrity import AgentState, check_batch
 from collector.storage import schema
@@ -226,20 +227,28 @@ class SqlStore(Store):
         all_seqs = [e.seq for e in batch.events] + [q.seq for q in batch.quarantined if q.seq is not None]
         findings = check_batch(state, batch.batch_seq, batch.prev_batch_hash,
                                None if prev_row is None else str(prev_row[0]), all_seqs)
+        findings.records = [(kind, mask_obj(detail)) for kind, detail in findings.records]  # hashes are the agent's
         conn.execute(insert(t.batches).values(agent_id=aid, batch_seq=batch.batch_seq, hash=batch.batch_hash,
                                               received_at=batch.received_at,
                                               n_events=len(batch.events) + len(batch.quarantined)))
         fresh = self._unseen(conn, aid, batch.events, state.last_seq)
+        quarantined = list(batch.quarantined)
         stored = 0
         if fresh:
-            fresh, stored = self._insert_events(conn, aid, fresh, batch.quarantined)
-        duplicates = len(batch.events) - stored
+            fresh, stored = self._insert_events(conn, aid, fresh, quarantined)
+        if self.rollup_hook is not None and (fresh or findings.records):
+            refused = self.rollup_hook(RollupAccess(conn, batch.received_at), aid, fresh, findings.records)
+            if refused:
+                stored -= self._unstore(conn, aid, refused, quarantined)
+                gone = {e.seq for e, _ in refused}
+                fresh = [e for e in fresh if e.seq not in gone]
+        duplicates = len(batch.events) - stored - (len(quarantined) - len(batch.quarantined))
         if duplicates:
             findings.add("duplicate_seq", count=duplicates, batch_seq=batch.batch_seq)
-        if batch.quarantined:
+        if quarantined:
             conn.execute(insert(t.quarantine), [
                 {"agent_id": aid, "batch_seq": batch.batch_seq, "received_at": batch.received_at,
-                 "reason": q.reason, "raw": q.raw} for q in batch.quarantined])
+                 "reason": q.reason, "raw": q.raw} for q in quarantined])
         if findings.records:
             conn.execute(insert(t.integrity), [
                 {"agent_id": aid, "kind": kind, "detail": orjson.dumps(detail).decode(), "at": batch.received_at}
@@ -250,10 +259,20 @@ class SqlStore(Store):
         if batch.batch_seq > state.last_batch_seq:
             values.update(last_batch_seq=batch.batch_seq, last_batch_hash=batch.batch_hash)
         conn.execute(update(t.agents).where(t.agents.c.agent_id == aid).values(**values))
-        if self.rollup_hook is not None and (fresh or findings.records):
-            self.rollup_hook(RollupAccess(conn, batch.received_at), aid, fresh, findings.records)
         return IngestOutcome("stored", stored=stored, duplicates=duplicates,
-                             quarantined=len(batch.quarantined), integrity=findings.records)
+                             quarantined=len(quarantined), integrity=findings.records)
+
+    @staticmethod
+    def _unstore(conn: Connection, agent_id: str, refused: list[tuple[StoredEvent, str]],
+                 quarantined: list[QuarantinedEvent]) -> int:
+        """Take events the rollups refused back out of ``events`` (same transaction) into quarantine."""
+        removed = 0
+        for e, reason in refused:
+            res = conn.execute(t.events.delete().where(and_(
+                t.events.c.agent_id == agent_id, t.events.c.seq == e.seq, t.events.c.day == e.day)))
+            removed += int(res.rowcount or 0)
+            quarantined.append(QuarantinedEvent(e.seq, reason, e.data.replace("\x00", "\\u0000")))
+        return removed
 
     @staticmethod
     def _unseen(conn: Connection, agent_id: str, events: list[StoredEvent], last_seq: int) -> list[StoredEvent]:
@@ -294,9 +313,9 @@ class SqlStore(Store):
         for e in events:
             try:
                 with conn.begin_nested():
-                    # one row: the plain INSERT, not a backend's bulk path (PostgreSQL's COPY staging)
-                    n = SqlStore._bulk_insert(self, conn, agent_id, [e])
-                kept.append(e)
+                    n = self._insert_one(conn, agent_id, e)
+                if n:
+                    kept.append(e)
             except (OperationalError, IntegrityError):
                 raise
             except (DBAPIError, StorageError) as exc:
@@ -306,6 +325,13 @@ class SqlStore(Store):
                 continue
             stored += n
         return kept, stored
+
+    def _insert_one(self, conn: Connection, agent_id: str, e: StoredEvent) -> int:
+        """One event by the plain INSERT (not a backend's bulk path, such as PostgreSQL's COPY staging);
+        a row already there is skipped (0), as the bulk paths skip it, not refused."""
+        stmt = self._insert(t.events).values(agent_id=agent_id, seq=e.seq, ts=e.ts, ts_ms=e.ts_ms, day=e.day,
+                                             kind=e.kind, data=e.data).on_conflict_do_nothing()
+        return max(0, int(conn.execute(stmt, execution_options={"preserve_rowcount": True}).rowcount or 0))
 
     def _bulk_insert(self, conn: Connection, agent_id: str, events: list[StoredEvent]) -> int:
         """Insert events in one statement; returns how many rows were stored."""
