@@ -95,7 +95,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_enroll_token(args: argparse.Namespace) -> int:
     collector = _open(args)
     try:
-        print(collector.enrollment.create_token(args.team, args.role, args.shift))
+        print(collector.enrollment.create_token(args.team, args.role, args.shift, args.name))
     finally:
         collector.close()
     return 0
@@ -243,6 +243,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--team", required=True)
     p.add_argument("--role", default="agent", choices=["agent", "lead"])
     p.add_argument("--shift", help="scheduled shift, e.g. 09:00-18:00")
+    p.add_argument("--name", help="the agent_id the PC must enroll as (binding: another id is refused)")
     p.set_defaults(func=cmd_enroll_token)
 
     user = sub.add_parser("user", help="manage people").add_subparsers(dest="user_command", required=True)

@@ -7,7 +7,6 @@ import logging
 import re
 import secrets
 import time
-import unicodedata
 from typing import Any
 
 from agent import wire
@@ -24,12 +23,6 @@ _SHIFT_RE = re.compile(r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$")
 ROLES = ("agent", "lead")
 
 
-def id_key(agent_id: str) -> str:
-    """The comparison key of an agent_id: NFKC, case-folded, format (Cf) characters removed."""
-    text = unicodedata.normalize("NFKC", agent_id)
-    return "".join(ch for ch in text if unicodedata.category(ch) != "Cf").casefold()
-
-
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -41,7 +34,14 @@ class EnrollmentService:
         self.policy = policy
         self.ttl_h = ttl_h
 
-    def create_token(self, team: str, role: str = "agent", shift: str | None = None) -> str:
+    def create_token(self, team: str, role: str = "agent", shift: str | None = None,
+                     name: str | None = None) -> str:
+        """A one-time token for ``team``; with ``name``, only an agent enrolling as that agent_id can use it."""
+        if name is not None:
+            self.check_name(name)
+            if self.store.id_key_taken(name):
+                raise EnrollmentRefused(f"agent_id {name!r} or a look-alike of it is already enrolled",
+                                        code="agent_id_taken", status=409)
         if not AGENT_ID_RE.match(team):
             raise EnrollmentRefused("team names use letters, digits, '.', '_' and '-' (1-64)", code="bad_team")
         if role not in ROLES:
@@ -54,23 +54,26 @@ class EnrollmentService:
             span = (start, end)
         token = "sgt_" + secrets.token_urlsafe(24)
         now = time.time()
-        self.store.add_enroll_token(hash_token(token), team, role, span, now, now + self.ttl_h * 3600)
-        log.info("enrollment token created for team %s (role %s)", team, role)
+        self.store.add_enroll_token(hash_token(token), team, role, span, now, now + self.ttl_h * 3600, name)
+        log.info("enrollment token created for team %s (role %s%s)", team, role, f", agent_id {name}" if name else "")
         return token
+
+    @staticmethod
+    def check_name(name: Any) -> str:
+        """Refuse an agent_id that is malformed (bad_name) or carries a personal number (name_personal).
+
+        Look-alikes of enrolled ids are refused by the store, in the enrolling transaction."""
+        if not isinstance(name, str) or not AGENT_ID_RE.match(name):
+            raise EnrollmentRefused("name must match [A-Za-z0-9._-]{1,64}", code="bad_name")
+        if _LONG_DIGITS_RE.search(name) or any(classify(name).values()):
+            raise EnrollmentRefused("name must not carry an ID, phone or card number", code="name_personal")
+        return name
 
     def enroll(self, request: dict[str, Any]) -> dict[str, Any]:
         token = request.get("token")
         if not isinstance(token, str) or not token:
             raise EnrollmentRefused("an enrollment token is required", code="invalid_token", status=401)
-        name = request.get("name")
-        if not isinstance(name, str) or not AGENT_ID_RE.match(name):
-            raise EnrollmentRefused("name must match [A-Za-z0-9._-]{1,64}", code="bad_name")
-        if _LONG_DIGITS_RE.search(name) or any(classify(name).values()):
-            raise EnrollmentRefused("name must not carry an ID, phone or card number", code="name_personal")
-        key = id_key(name)
-        if any(id_key(a["agent_id"]) == key and a["agent_id"] != name for a in self.store.list_agents()):
-            raise EnrollmentRefused("name is a look-alike of an enrolled agent_id", code="agent_id_lookalike",
-                                    status=409)
+        name = self.check_name(request.get("name"))
         try:
             wire.load_ed25519_public(str(request.get("public_key", "")))
         except WireError as exc:

@@ -123,6 +123,35 @@ def test_one_token_used_at_once_by_two_collectors_enrolls_one_agent(store_url: s
         other.close()
 
 
+def test_lookalike_ids_enrolling_at_once_on_two_collectors_get_one_agent(store_url: str, store: SqlStore) -> None:
+    """The agents' unique id_key decides, even between collector processes: one enrolls, one is refused."""
+    store.add_enroll_token("t1", "cs-a", "agent", None, 0.0, 4e9)
+    store.add_enroll_token("t2", "cs-a", "agent", None, 0.0, 4e9)
+    other = sql_store(store_url)
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def use(s: SqlStore, token: str, name: str) -> None:
+        barrier.wait()
+        try:
+            s.enroll_agent(token, {"agent_id": name, "public_key": "k"}, 1.0)
+            outcomes.append("enrolled")
+        except EnrollmentRefused as exc:
+            outcomes.append(exc.code)
+
+    try:
+        threads = [threading.Thread(target=use, args=args)
+                   for args in ((store, "t1", "pc-x1"), (other, "t2", "PC-X1"))]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join(60)
+        assert sorted(outcomes) == ["agent_id_lookalike", "enrolled"]
+        assert len(store.list_agents()) == 1 and store.id_key_taken("Pc-x1") and not store.id_key_taken("pc-x2")
+    finally:
+        other.close()
+
+
 def test_ingest_stores_dedupes_and_tracks_sequence(store: SqlStore) -> None:
     enroll(store, "pc-1")
     first = store.ingest(batch("pc-1", 1, [ev(i) for i in range(1, 11)]))

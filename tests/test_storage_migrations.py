@@ -11,7 +11,7 @@ from sqlalchemy import create_engine, insert, inspect, text
 
 from collector.alerts.tables import ALERT_TABLES
 from collector.config import load_settings
-from collector.errors import ConfigError
+from collector.errors import ConfigError, EnrollmentRefused
 from collector.migrate import migrate
 from collector.migrations.versions.v0001_initial import v1_metadata
 from collector.migrations.versions.v0003_alerts_screenshots import v3_tables
@@ -197,5 +197,33 @@ def test_a_0002_database_whose_collector_made_the_tables_keeps_their_rows(store_
         assert store.migrate() == ("0002", schema.HEAD)
         with store._read() as conn:
             assert conn.execute(text("SELECT count(*) FROM alerts")).scalar() == 1
+    finally:
+        store.close()
+
+
+def test_revision_0004_keys_existing_agents_even_lookalikes_enrolled_before_it(store_url: str) -> None:
+    engine = create_engine(driver_url(store_url))
+    try:
+        with engine.begin() as conn:
+            schema.upgrade(conn, "0003")
+            for n, agent_id in enumerate(("pc-a1", "PC-A1", "pc-b2")):
+                conn.execute(text("INSERT INTO agents (agent_id, team, role, public_key, enrolled_at, last_seq, "
+                                  "last_batch_seq, events) VALUES (:a, 'cs-a', 'agent', 'k', :t, 0, 0, 0)"),
+                             {"a": agent_id, "t": float(n)})
+            schema.upgrade(conn, "0004")
+            keys = dict(conn.execute(text("SELECT agent_id, id_key FROM agents")).all())
+    finally:
+        engine.dispose()
+    assert keys == {"pc-a1": "pc-a1", "PC-A1": "pc-a1|PC-A1", "pc-b2": "pc-b2"}
+    store = sql_store(store_url)
+    try:
+        store.create_schema()
+        store.add_enroll_token("t", "cs-a", "agent", None, 0.0, 4e9, name="Pc-B2")
+        with pytest.raises(EnrollmentRefused) as refused:
+            store.enroll_agent("t", {"agent_id": "Pc-B2", "public_key": "k"}, 9.0)
+        assert refused.value.code == "agent_id_lookalike"
+        with store._write() as conn:  # and back: 0003 has neither column
+            schema.downgrade(conn, "0003")
+        assert "id_key" not in _columns(store_url)["agents"] and "name" not in _columns(store_url)["enroll_tokens"]
     finally:
         store.close()

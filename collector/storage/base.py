@@ -71,10 +71,14 @@ class Store(ABC):
     # enrollment and agents
     @abstractmethod
     def add_enroll_token(self, token_hash: str, team: str, role: str, shift: tuple[str, str] | None,
-                         created_at: float, expires_at: float) -> None: ...
+                         created_at: float, expires_at: float, name: str | None = None) -> None: ...
 
     @abstractmethod
     def enroll_agent(self, token_hash: str, agent: dict[str, Any], now: float) -> dict[str, Any]: ...
+
+    @abstractmethod
+    def id_key_taken(self, agent_id: str) -> bool:
+        """Is ``agent_id`` or a look-alike of it (same :func:`collector.agent_ids.id_key`) enrolled?"""
 
     @abstractmethod
     def get_agent(self, agent_id: str) -> dict[str, Any] | None: ...

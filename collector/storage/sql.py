@@ -10,10 +10,11 @@ from contextlib import contextmanager
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Engine, Table, and_, func, insert, select, update
+from sqlalchemy import Connection, Engine, Table, and_, func, insert, or_, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
 
 from agent.masking import mask_obj
+from collector.agent_ids import id_key
 from collector.errors import ConfigError, EnrollmentRefused, StorageError
 from collector.integrity import AgentState, check_batch
 from collector.storage import schema
@@ -142,13 +143,14 @@ class SqlStore(Store):
 
     # -- enrollment ---------------------------------------------------------------------------------
     def add_enroll_token(self, token_hash: str, team: str, role: str, shift: tuple[str, str] | None,
-                         created_at: float, expires_at: float) -> None:
+                         created_at: float, expires_at: float, name: str | None = None) -> None:
         with self._write() as conn:
             conn.execute(insert(t.enroll_tokens).values(
                 token_hash=token_hash, team=team, role=role, shift_start=shift[0] if shift else None,
-                shift_end=shift[1] if shift else None, created_at=created_at, expires_at=expires_at))
+                shift_end=shift[1] if shift else None, created_at=created_at, expires_at=expires_at, name=name))
 
     def enroll_agent(self, token_hash: str, agent: dict[str, Any], now: float) -> dict[str, Any]:
+        key = id_key(agent["agent_id"])
         try:
             with self._write() as conn:
                 tok = conn.execute(select(t.enroll_tokens).where(t.enroll_tokens.c.token_hash == token_hash)
@@ -159,19 +161,40 @@ class SqlStore(Store):
                     raise EnrollmentRefused("this enrollment token was already used", code="token_used", status=401)
                 if tok.expires_at < now:
                     raise EnrollmentRefused("this enrollment token has expired", code="token_expired", status=401)
-                if conn.execute(select(t.agents.c.agent_id).where(t.agents.c.agent_id == agent["agent_id"])).first():
-                    raise EnrollmentRefused(f"agent_id {agent['agent_id']!r} is already in use",
-                                            code="agent_id_taken", status=409)
-                row = {**agent, "team": tok.team, "role": tok.role, "shift_start": tok.shift_start,
+                if tok.name is not None and tok.name != agent["agent_id"]:
+                    raise EnrollmentRefused(f"this token is for agent_id {tok.name!r}: enroll with --name {tok.name}",
+                                            code="name_not_on_token", status=403)
+                self._refuse_taken(conn, agent["agent_id"], key)
+                row = {**agent, "id_key": key, "team": tok.team, "role": tok.role, "shift_start": tok.shift_start,
                        "shift_end": tok.shift_end, "enrolled_at": now, "last_seq": 0, "last_batch_seq": 0,
                        "events": 0}
                 conn.execute(insert(t.agents).values(**row))
                 conn.execute(update(t.enroll_tokens).where(t.enroll_tokens.c.token_hash == token_hash)
                              .values(used_at=now, agent_id=agent["agent_id"]))
                 return row
-        except IntegrityError as exc:
-            raise EnrollmentRefused(f"agent_id {agent['agent_id']!r} is already in use",
-                                    code="agent_id_taken", status=409) from exc
+        except IntegrityError as exc:  # a concurrent enrollment took the id or its key first
+            with self._read() as conn:
+                self._refuse_taken(conn, agent["agent_id"], key)
+            raise StorageError(f"could not enroll {agent['agent_id']!r}: {exc.orig}") from exc
+
+    @staticmethod
+    def _refuse_taken(conn: Connection, agent_id: str, key: str) -> None:
+        """Refuse an agent_id in use (409 agent_id_taken) or a look-alike of one (409 agent_id_lookalike)."""
+        a = t.agents.c
+        found = conn.execute(select(a.agent_id).where(or_(a.agent_id == agent_id, a.id_key == key))).first()
+        if found is None:
+            return
+        if found[0] == agent_id:
+            raise EnrollmentRefused(f"agent_id {agent_id!r} is already in use", code="agent_id_taken", status=409)
+        raise EnrollmentRefused("name is a look-alike of an enrolled agent_id", code="agent_id_lookalike",
+                                status=409)
+
+    def id_key_taken(self, agent_id: str) -> bool:
+        """Is ``agent_id`` or a look-alike of it enrolled? (one indexed lookup)"""
+        with self._read() as conn:
+            a = t.agents.c
+            return conn.execute(select(a.agent_id).where(
+                or_(a.agent_id == agent_id, a.id_key == id_key(agent_id)))).first() is not None
 
     def get_agent(self, agent_id: str) -> dict[str, Any] | None:
         with self._read() as conn:

@@ -21,7 +21,7 @@ from sqlalchemy import (
     Text,
 )
 
-SCHEMA_VERSION = 3  # kv "schema_version"; the Alembic head revision is "0003"
+SCHEMA_VERSION = 4  # kv "schema_version"; the Alembic head revision is "0004"
 metadata = MetaData()
 
 agents = Table(
@@ -41,6 +41,8 @@ agents = Table(
     Column("last_batch_hash", String(64)),
     Column("last_seen", Float),
     Column("events", BigInteger, nullable=False, default=0),
+    Column("id_key", String(160)),  # collector.agent_ids.id_key: look-alike ids share it (revision 0004)
+    Index("uq_agents_id_key", "id_key", unique=True),
 )
 
 enroll_tokens = Table(
@@ -54,6 +56,7 @@ enroll_tokens = Table(
     Column("expires_at", Float, nullable=False),
     Column("used_at", Float),
     Column("agent_id", String(64)),
+    Column("name", String(64)),  # the agent_id the admin named on the token: binding (revision 0004)
 )
 
 batches = Table(
