@@ -42,8 +42,9 @@ class EnrollmentService:
             if self.store.id_key_taken(name):
                 raise EnrollmentRefused(f"agent_id {name!r} or a look-alike of it is already enrolled",
                                         code="agent_id_taken", status=409)
-        if not AGENT_ID_RE.match(team):
-            raise EnrollmentRefused("team names use letters, digits, '.', '_' and '-' (1-64)", code="bad_team")
+        if not AGENT_ID_RE.match(team) or _LONG_DIGITS_RE.search(team) or any(classify(team).values()):
+            raise EnrollmentRefused("team names use letters, digits, '.', '_' and '-' (1-64), and carry no "
+                                    "ID, phone or card number", code="bad_team")
         if role not in ROLES:
             raise EnrollmentRefused(f"role must be one of {', '.join(ROLES)}", code="bad_role")
         span = None

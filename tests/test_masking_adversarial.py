@@ -6,10 +6,21 @@ import json
 
 import pytest
 
+from agent import wire
 from agent.masking import mask_obj, mask_text
 from agent.masking.idcard import check_char
+from collector.alerts.testing import SealedAgent
+from tests.conftest import wait_for
+from tests.test_ingest_rejections import Harness, h  # noqa: F401  (fixture)
 
 GB_EXAMPLE = "440524188001010014"  # GB 11643's own example, born 1880
+# digit-like signs, each standing for the digit of the same position ("0123456789")
+CIRCLED = str.maketrans("0123456789", "⓪①②③④⑤⑥⑦⑧⑨")
+NEGATIVE_CIRCLED = str.maketrans("0123456789", "⓿❶❷❸❹❺❻❼❽❾")
+DOUBLE_CIRCLED = str.maketrans("0123456789", "⓪⓵⓶⓷⓸⓹⓺⓻⓼⓽")
+PARENTHESIZED = str.maketrans("0123456789", "⓪⑴⑵⑶⑷⑸⑹⑺⑻⑼")
+FULL_STOP = str.maketrans("0123456789", "🄀⒈⒉⒊⒋⒌⒍⒎⒏⒐")
+SUPERSCRIPT = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 SHAPES = {
     "zero-width space": "4405\u200b2418800\u200b1010014",
@@ -24,6 +35,14 @@ SHAPES = {
     "percent-encoded": "https://crm.example/q?id=" + "".join(f"%3{d}" for d in GB_EXAMPLE),
     "full-width": "４４０５２４１８８００１０１００１４",
     "plain": GB_EXAMPLE,
+    "circled": GB_EXAMPLE.translate(CIRCLED),
+    "negative circled": GB_EXAMPLE.translate(NEGATIVE_CIRCLED),
+    "double circled": GB_EXAMPLE.translate(DOUBLE_CIRCLED),
+    "parenthesized": GB_EXAMPLE.translate(PARENTHESIZED),
+    "digit full stop": GB_EXAMPLE.translate(FULL_STOP),
+    "superscript": GB_EXAMPLE.translate(SUPERSCRIPT),
+    "circled groups between ascii": "440524" + "18800101".translate(CIRCLED) + " 0014",
+    "circled with a zero-width space": "4405".translate(CIRCLED) + "\u200b" + "24188001010014".translate(CIRCLED),
 }
 
 
@@ -66,3 +85,60 @@ def test_dict_key_holding_an_id_is_masked() -> None:
     text = json.dumps(output, ensure_ascii=False)
     assert GB_EXAMPLE[:-4] not in text and "110105194912310" not in text
     assert "**************0014" in output
+
+
+@pytest.mark.parametrize("text", ["①③⑧⓪⓪①③⑧⓪⓪⓪", "❶❸❽ ⓿⓿❶❸ ❽⓿⓿⓿", "⑬８⓪⓪①③⑧⓪⓪⓪", "138-⓪⓪①③-8000"])
+def test_phone_in_circled_and_mixed_digits(text: str) -> None:
+    output = mask_text("电话 " + text)
+    assert output.endswith("8000") and "138" not in output
+    assert mask_obj({"k": [output]}) == {"k": [output]}  # already masked: stable
+
+
+def test_circled_list_markers_are_left_alone() -> None:
+    for text in ("第①条 第②条 第③条", "步骤 ❶ 打开 ❷ 核对", "⑳ 号窗口", "x² + y²"):
+        assert mask_text(text) == text
+
+
+def test_dict_key_in_circled_digits_is_masked() -> None:
+    key = GB_EXAMPLE.translate(CIRCLED)
+    output = mask_obj({"rows": [{key: 1}]})
+    assert output == {"rows": [{"**************0014": 1}]}
+
+
+# -- what the collector stores and returns ----------------------------------------------------------
+def test_collector_keeps_no_raw_number_in_keys_metadata_or_alerts(h: Harness) -> None:  # noqa: F811
+    """JSON object keys, enrollment metadata and alert records: each is masked before it is stored."""
+    from datetime import UTC, datetime
+
+    from agent.schema import format_ts
+    from collector.errors import EnrollmentRefused
+    from tests.conftest import RAW_IDS
+
+    circled = RAW_IDS[0].translate(CIRCLED)
+    h.seq += 1
+    keyed = {"schema": 1, "agent_id": "pc-1", "seq": h.seq, "ts": format_ts(datetime.now(UTC)), "kind": "app.focus",
+             "app": "crm", "title": "t", "pid": 1, RAW_IDS[1]: {circled: RAW_IDS[3]}}
+    answer = h.post(h.seal(1, [keyed, *h.events(1)]))
+    assert answer.status_code == 200 and answer.json()["quarantined"] == 1, answer.text
+    with pytest.raises(EnrollmentRefused) as refused:
+        h.collector.enrollment.create_token(f"team-{RAW_IDS[2]}")
+    assert refused.value.code == "bad_team"
+    pc = SealedAgent(h.collector, "pc-z9")
+    status = h.client.post("/api/v1/enroll", json={
+        "token": h.collector.enrollment.create_token("cs-a"), "name": "pc-y8", "hostname": f"DESKTOP-{circled}",
+        "user": f"{RAW_IDS[2]}@corp", "public_key": wire.public_key_b64(wire.new_agent_key().public_key())})
+    assert status.status_code == 200, status.text
+    agent = h.collector.store.get_agent("pc-y8")
+    assert agent is not None and circled not in str(agent) and RAW_IDS[2] not in str(agent)
+    assert str(agent["hostname"]).endswith("002X")
+    h.collector.accounts.add_user("sec", "security")
+    bearer = {"Authorization": f"Bearer {h.collector.accounts.create_token('sec')}"}
+    writes = [pc.event("file.write", path=f"E:/客户 {circled}.xlsx", op="created", removable=True, size=10)]
+    assert h.client.post("/api/v1/batches", content=pc.seal(writes)).status_code == 200
+    alerts = wait_for(lambda: h.client.get("/api/v1/alerts", headers=bearer).json()["alerts"], 30, what="an alert")
+    answers = [json.dumps(alerts, ensure_ascii=False),
+               h.client.get("/api/v1/agents", headers=bearer).text,
+               json.dumps(h.collector.store.quarantined(), ensure_ascii=False),
+               json.dumps(h.collector.store.integrity_records(), ensure_ascii=False)]
+    for text in answers:
+        assert circled not in text and not any(raw in text for raw in RAW_IDS), text[:300]

@@ -1,9 +1,10 @@
 """Character classes shared by the detectors, and digit normalisation.
 
 A *digit* is any Unicode decimal digit (``\\d`` on ``str``): ASCII ``0-9``, full-width ``０-９`` and
-the other scripts' digits.  A *check X* is ``X``, ``x``, ``Ｘ`` or ``ｘ``.  A *separator* is one
-character of :data:`SEPARATOR_CHARS` or the percent-encoded space ``%20``; numbers may have one
-separator between digit groups (``138 0013 8000``, ``6222-0212-3456-7890``).
+the other scripts' digits; digit-like signs (circled ``①``, ``❶``, superscript ``¹``...) are read as
+the digits of their value first (:func:`reveal_digits`).  A *check X* is ``X``, ``x``, ``Ｘ`` or
+``ｘ``.  A *separator* is one character of :data:`SEPARATOR_CHARS` or the percent-encoded space
+``%20``; numbers may have one separator between digit groups (``138 0013 8000``, ``6222-0212-3456-7890``).
 """
 
 from __future__ import annotations
@@ -43,14 +44,43 @@ _FORMAT_CLASS = (
     "\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb\U000110bd\U000110cd\U00013430-\U0001343f"
     "\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001\U000e0020-\U000e007f]"
 )
-_FORMAT_RE = re.compile(_FORMAT_CLASS)
 _FORMAT_BETWEEN_DIGITS_RE = re.compile(rf"(?<=\d){_FORMAT_CLASS}+(?=[\d{CHECK_X_CHARS}])")
 _PERCENT_DIGIT_RE = re.compile(r"%3([0-9])")
 
+# Digit-like characters that are not decimal digits (Unicode category No with a whole value from 0 to
+# 50): circled ①-⑳ ㉑-㊿ ⓪, negative circled ❶-➓ ⓫-⓴, parenthesized ⑴, with full stop ⒈ 🄁,
+# superscript and subscript ¹ ₁, and the other scripts' number signs. Each reads as its value's
+# ASCII digits (⑫ -> 12) before detection, so a number spelled with them is caught like any other.
+_DIGIT_LIKE_RANGES = (
+    (0xB2, 0xB3), (0xB9, 0xB9), (0x9F9, 0x9F9), (0xBF0, 0xBF0), (0xC78, 0xC7E), (0xD70, 0xD70),
+    (0x1369, 0x1376), (0x17F0, 0x17F9), (0x19DA, 0x19DA), (0x2070, 0x2070), (0x2074, 0x2079),
+    (0x2080, 0x2089), (0x215F, 0x215F), (0x2189, 0x2189), (0x2460, 0x249B), (0x24EA, 0x24FF),
+    (0x2776, 0x2793), (0x3192, 0x3195), (0x3220, 0x3229), (0x3248, 0x324C), (0x3251, 0x325F),
+    (0x3280, 0x3289), (0x32B1, 0x32BF), (0x1F100, 0x1F10C),
+)
+
+
+def _digit_like_table() -> dict[int, str]:
+    table = {}
+    for first, last in _DIGIT_LIKE_RANGES:
+        for cp in range(first, last + 1):
+            value = unicodedata.numeric(chr(cp), -1.0)
+            if unicodedata.category(chr(cp)) == "No" and value == int(value) and 0 <= value <= 50:
+                table[cp] = str(int(value))
+    return table
+
+
+DIGIT_LIKE = _digit_like_table()
+_DIGIT_LIKE_CLASS = "".join(f"{chr(a)}-{chr(b)}" for a, b in _DIGIT_LIKE_RANGES)
+# Anything reveal_digits may change outside ASCII: one search tells whether there is work to do.
+_HIDDEN_RE = re.compile(f"{_FORMAT_CLASS[:-1]}{_DIGIT_LIKE_CLASS}]")
+
 
 def reveal_digits(text: str) -> str:
-    """``text`` with format characters between digits removed and percent-encoded digits decoded."""
-    if not text.isascii() and _FORMAT_RE.search(text) is not None:  # every Cf is outside ASCII
+    """``text`` with digit-like characters read as digits, format characters between digits removed
+    and percent-encoded digits decoded."""
+    if not text.isascii() and _HIDDEN_RE.search(text) is not None:  # none of them is ASCII
+        text = text.translate(DIGIT_LIKE)
         text = _FORMAT_BETWEEN_DIGITS_RE.sub("", text)
     if "%3" in text:
         text = _PERCENT_DIGIT_RE.sub(r"\1", text)
