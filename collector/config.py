@@ -48,7 +48,7 @@ ALERT_SETTINGS: tuple[Setting, ...] = (
             "Alerts: at most one delivery per agent and rule in this many seconds (repeats are counted)."),
     Setting("alert_silent_after_min", float, 10.0,
             "Alerts: 'agent silent' after this many minutes without a batch during the shift (0: off)."),
-    Setting("alert_silence_check_s", float, 30.0, "Alerts: how often `serve` looks for silent agents."),
+    Setting("alert_silence_check_s", float, 30.0, "Alerts: how often `serve` looks for silent or stopped agents."),
     Setting("alert_base_url", str, "",
             "Alerts: https://host prefix for timeline links in delivered alerts (empty: relative links)."),
     Setting("alert_wall", str, "on", "Alerts: push alerts to open live-wall pages (on/off)."),

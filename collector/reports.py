@@ -33,7 +33,7 @@ class ReportService:
         now = datetime.now(self.collector.settings.tz)
         out = []
         for agent_id, state in self.store.rollups_for_day(day.isoformat()):
-            ctx = updater.context(agent_id)
+            ctx = updater.context(agent_id, fresh=True)  # retired since? then its last stop was the uninstall
             rollup = DayRollup.from_state(ctx, state)
             moment = now if day >= now.date() else None
             out.append(AgentDayInput(ctx, rollup.features(moment), rollup.evidence(moment), rollup.strip()))

@@ -36,15 +36,20 @@ class RollupUpdater:
         self._policy_version: Any = None
         self._lock = threading.Lock()
 
-    def context(self, agent_id: str) -> AgentContext:
+    def context(self, agent_id: str, fresh: bool = False) -> AgentContext:
+        """The agent's context for its rollups, cached per policy version; ``fresh`` re-reads the agent
+        (its shift, and whether the admin retired it since) for reports."""
         current = self.policy.current()
         with self._lock:
             if current.get("version") != self._policy_version:
                 self._contexts.clear()
                 self._policy_version = current.get("version")
             ctx = self._contexts.get(agent_id)
+        agent = (self.store.get_agent(agent_id) or {}) if fresh or ctx is None else {}
+        if ctx is not None and fresh and _changed(ctx, agent):
+            ctx = None
         if ctx is None:
-            agent = self.store.get_agent(agent_id) or {}
+            revoked = agent.get("revoked_at")
             ctx = AgentContext(
                 agent_id=agent_id,
                 team=str(agent.get("team") or "unassigned"),
@@ -53,6 +58,7 @@ class RollupUpdater:
                 shift_end=str(agent.get("shift_end") or DEFAULT_SHIFT[1]),
                 tz=self.settings.timezone,
                 policy=Policy.from_dict(current),
+                retired_at=None if revoked is None else float(revoked),
             )
             with self._lock:
                 self._contexts[agent_id] = ctx
@@ -117,6 +123,14 @@ class RollupUpdater:
             except DetectorError as exc:
                 log.error("rollup %s/%s unreadable (%s); starting it afresh", agent_id, day, exc)
         return DayRollup.new(ctx, date.fromisoformat(day))
+
+
+def _changed(ctx: AgentContext, agent: dict[str, Any]) -> bool:
+    """Has the agent's row moved on from ``ctx`` (retired, or given another shift)?"""
+    revoked = agent.get("revoked_at")
+    return (ctx.retired_at, ctx.shift_start, ctx.shift_end) != (
+        None if revoked is None else float(revoked), str(agent.get("shift_start") or DEFAULT_SHIFT[0]),
+        str(agent.get("shift_end") or DEFAULT_SHIFT[1]))
 
 
 def _missing(kind: str, detail: dict[str, Any]) -> int:

@@ -67,6 +67,7 @@ class Collector:
         from collector.rollups import RollupUpdater
 
         self.rollups = RollupUpdater(self.store, self.settings, self.policy)
+        self.wall.contexts = self.rollups.context
         self.store.rollup_hook = self.rollups
         self.reports = ReportService(self)
 

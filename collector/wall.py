@@ -2,7 +2,11 @@
 
 State of one agent, from the store (never from the agent's say-so alone):
 
-- ``offline``: revoked, nothing stored today, or the last thing it said today was ``agent.stop``;
+- ``offline``: revoked (the admin retired it), nothing stored today, or the last thing it said today
+  was ``agent.stop`` outside its shift, or so recently that it may still be a reboot (the policy's
+  ``stop_grace_min``);
+- ``agent_stopped``: the last thing it said today was ``agent.stop``, during its shift, longer ago than
+  that grace, and the shift is still on (the same test as the "agent stopped" alert);
 - ``agent_silent``: it was running today, never said ``agent.stop``, and no batch arrived for
   ``alert_silent_after_min`` minutes, the same setting the silence alerts use (:data:`SILENT_AFTER_S`
   when that setting is 0, i.e. the alerts are off; heartbeats come every minute: a killed agent, a pulled cable,
@@ -24,6 +28,7 @@ import contextlib
 import logging
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -34,10 +39,12 @@ from collector.config import Settings
 from collector.ingest import IngestNotice
 from collector.storage import tables as t
 from collector.storage.sql import SqlStore
+from detectors.presence import stopped_in_shift
+from detectors.rollup import AgentContext, Policy
 
 log = logging.getLogger(__name__)
 SILENT_AFTER_S = 300.0  # the wall's own threshold only when the silence alerts are switched off
-STATES = ("active", "idle", "offline", "agent_silent")
+STATES = ("active", "idle", "offline", "agent_silent", "agent_stopped")
 _QUEUE_MAX = 1000
 
 
@@ -149,9 +156,11 @@ def ingest_listener(notice: IngestNotice) -> None:
 class WallService:
     """Per-agent wall state; the facts read from events are cached until the agent's event count moves."""
 
-    def __init__(self, store: SqlStore, settings: Settings) -> None:
+    def __init__(self, store: SqlStore, settings: Settings,
+                 contexts: Callable[[str], AgentContext] | None = None) -> None:
         self.store = store
         self.settings = settings
+        self.contexts = contexts  # the rollups' shift and policy per agent (defaults without it)
         self._lock = threading.Lock()
         self._facts: dict[str, tuple[tuple[str, int], dict[str, Any]]] = {}
 
@@ -168,7 +177,10 @@ class WallService:
     def state(self, agent: dict[str, Any], day: str, now: float) -> dict[str, Any]:
         facts = self._cached_facts(agent["agent_id"], day, int(agent.get("events") or 0))
         last_seen = agent.get("last_seen")
-        if agent.get("revoked_at") is not None or facts["last_kind"] in (None, "agent.stop"):
+        if agent.get("revoked_at") is None and facts["last_kind"] == "agent.stop" \
+                and self._stopped(agent, str(facts["last_ts"]), now):
+            state = "agent_stopped"
+        elif agent.get("revoked_at") is not None or facts["last_kind"] in (None, "agent.stop"):
             state = "offline"
         elif last_seen is None or now - float(last_seen) > self.silent_after_s():
             state = "agent_silent"
@@ -180,6 +192,19 @@ class WallService:
                 "cases_today": facts["cases"], "last_event": facts["last_ts"],
                 "last_clock": self._clock(facts["last_ts"]), "last_seen": last_seen,
                 "revoked": agent.get("revoked_at") is not None}
+
+    def _stopped(self, agent: dict[str, Any], stop_ts: str, now: float) -> bool:
+        if self.contexts is not None:
+            ctx = self.contexts(agent["agent_id"])
+            shift, policy = (ctx.shift_start, ctx.shift_end), ctx.policy
+        else:
+            shift, policy = (agent.get("shift_start") or "09:00", agent.get("shift_end") or "18:00"), Policy()
+        try:
+            stopped_at = datetime.fromisoformat(stop_ts)
+        except ValueError:
+            return False
+        return stopped_in_shift(shift, policy.shift_grace_min, policy.stop_grace_min, stopped_at,
+                                datetime.fromtimestamp(now, self.settings.tz))
 
     def _clock(self, ts: str | None) -> str | None:
         if ts is None:

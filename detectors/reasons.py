@@ -55,6 +55,9 @@ PHRASES: dict[str, tuple[str, str]] = {
     "screenshots": ("{v} policy screenshot{s}", "策略截屏 {v} 次"),
     "focus_switches": ("switched windows {v} time{s}", "切换窗口 {v} 次"),
     "pages": ("opened {v} web page{s}", "打开网页 {v} 次"),
+    "stops_in_shift": ("the agent was stopped {v} time{s} during the shift", "排班时间内客户端被停止 {v} 次"),
+    "stopped_shift_min": ("the agent was stopped for {v} during the shift", "排班时间内客户端停止 {v}"),
+    "rollup_bound_hits": ("the day reached {v} rollup bound{s}", "当天触及 {v} 个汇总上限"),
 }
 SCOPE_TEXT = {
     ("team", "agent"): ("team median", "团队中位数"),

@@ -25,6 +25,17 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from detectors import bounds, presence
+from detectors.bounds import (
+    MAX_APPS,
+    MAX_CUSTOMERS,
+    MAX_EVIDENCE_PER_KIND,
+    MAX_MOMENTS,
+    MAX_PAGES,
+    MAX_SPANS,
+    ceil_div,
+)
+from detectors.bounds import bits as _bits
 from detectors.errors import InvalidInput
 
 STATE_VERSION = 1
@@ -32,12 +43,6 @@ ROLES = ("agent", "lead")
 INTEGRITY_KINDS = ("seq_gap", "chain_break", "batch_gap")
 _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 
-# Bounds that keep a rollup's state small whatever happens during the day.
-MAX_SPANS = 2000          # idle spans, case spans, handling times
-MAX_MOMENTS = 1000        # sensitive copies, switches to off-list apps, customer pages without case id
-MAX_CUSTOMERS = 5000      # distinct customers (hashed); the count saturates there
-MAX_APPS = 200            # distinct app names remembered for focus minutes
-MAX_EVIDENCE_PER_KIND = 15  # evidence moments kept per kind (the earliest ones)
 SLOT_MIN = 10             # evidence seq anchors and activity strip resolution
 
 
@@ -106,6 +111,12 @@ class Policy:
     paste_window_s: float = _p(30.0, "Seconds after a copy in which switching to an app counts as taking it there.")
     shift_grace_min: int = _p(30, "Minutes before and after the shift that do not count as outside it.")
     silence_min_gap_min: int = _p(3, "Shortest run of minutes without any event that counts as silence.")
+    stop_grace_min: int = _p(
+        10, "Minutes a clean agent.stop may last without counting: a reboot or update that restarts the agent "
+        "within them, or a stop this close to the end of the shift.")
+    retire_grace_min: int = _p(
+        60, "The gap that ends an agent's day does not count when the admin retires the agent (revoke) at "
+        "most this many minutes after it began (the uninstall).")
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -121,9 +132,11 @@ class Policy:
             if not _HHMM.match(getattr(self, name)):
                 raise InvalidInput(f"policy: {name} must be HH:MM")
         if not self.paste_window_s > 0 or self.silence_min_gap_min < 1 \
-                or not 0 <= self.shift_grace_min <= 180:
-            raise InvalidInput("policy: paste_window_s must be > 0, silence_min_gap_min >= 1 and "
-                               "shift_grace_min within 0..180")
+                or not 0 <= self.shift_grace_min <= 180 or not 0 <= self.stop_grace_min <= 120 \
+                or not 0 <= self.retire_grace_min <= 1440:
+            raise InvalidInput("policy: paste_window_s must be > 0, silence_min_gap_min >= 1, "
+                               "shift_grace_min within 0..180, stop_grace_min within 0..120 and "
+                               "retire_grace_min within 0..1440")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> Policy:
@@ -176,6 +189,7 @@ class AgentContext:
     shift_end: str = "18:00"
     tz: str = "Asia/Shanghai"
     policy: Policy = field(default_factory=Policy)
+    retired_at: float | None = None  # when the admin retired (revoked) the agent, epoch seconds
 
     def __post_init__(self) -> None:
         if not isinstance(self.agent_id, str) or not re.match(r"^[A-Za-z0-9._-]{1,64}$", self.agent_id):
@@ -193,6 +207,9 @@ class AgentContext:
             raise InvalidInput(f"context: unknown time zone {self.tz!r}") from exc
         if not isinstance(self.policy, Policy):
             raise InvalidInput("context: policy must be a Policy")
+        if self.retired_at is not None and (isinstance(self.retired_at, bool)
+                                            or not isinstance(self.retired_at, int | float)):
+            raise InvalidInput("context: retired_at must be epoch seconds")
 
 
 @dataclass(frozen=True)
@@ -285,6 +302,17 @@ FEATURES: tuple[Feature, ...] = (
     Feature("screenshots", "count", "up", 0.25, "Policy-triggered screenshots.", "策略触发的截屏次数。"),
     Feature("focus_switches", "count", "both", 20, "Window focus changes.", "窗口切换次数。"),
     Feature("pages", "count", "both", 10, "Browser pages opened.", "打开的网页数。"),
+    Feature("stops_in_shift", "count", "up", 0.25,
+            "Clean agent stops during the shift that lasted more than the policy's stop_grace_min (not a "
+            "quick restart, not the end of the shift, not the admin's uninstall).",
+            "排班时间内超过策略 stop_grace_min 的客户端正常停止次数（非快速重启、非下班、非管理员卸载）。"),
+    Feature("stopped_shift_min", "min", "up", 10,
+            "Shift minutes the agent spent stopped after such a clean stop.",
+            "上述正常停止后客户端在排班时间内处于停止状态的分钟数。"),
+    Feature("rollup_bound_hits", "count", "up", 0.25,
+            "Rollup bounds the day reached (thousands of copies, switches, pages, apps, idle periods or "
+            "cases); every event still counts, but a day like that needs a look.",
+            "当天触及的汇总上限数（成千上万次复制、切换、页面、应用、空闲或案件）；事件仍全部计入，但需要查看。"),
 )
 FEATURE_NAMES: tuple[str, ...] = tuple(f.name for f in FEATURES)
 
@@ -312,6 +340,7 @@ _WORK, _OFFLIST, _MESSAGING, _REMOTE, _CAPTURE, _BROWSER = range(6)
 _USER_KINDS = frozenset({"app.focus", "page.open", "clipboard.copy", "case.open", "case.close", "file.write",
                          "process.start", "input.active", "device.mount"})
 _CATEGORY_CODE = {"messaging": _MESSAGING, "remote_access": _REMOTE, "screen_capture": _CAPTURE}
+_NAMED = frozenset({_WORK, _OFFLIST, _BROWSER})  # past MAX_APPS only flagged tools keep their names
 
 
 def _hash(text: str) -> int:
@@ -328,18 +357,15 @@ def _clock(minute: int) -> str:
     return f"{minute // 60:02d}:{minute % 60:02d}"
 
 
-def _bits(lo: int, hi: int) -> int:
-    """Bit mask for minutes lo <= m < hi."""
-    return ((1 << (hi - lo)) - 1) << lo if hi > lo else 0
-
-
 def _short(text: str, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _push(items: list[Any], item: Any, cap: int) -> None:
-    if len(items) < cap:
-        items.append(item)
+def _add_minute(minutes: list[int], minute: int) -> None:
+    """Add to a sorted list of distinct minutes of the day (bounded by the day's length)."""
+    pos = bisect.bisect_left(minutes, minute)
+    if pos == len(minutes) or minutes[pos] != minute:
+        minutes.insert(pos, minute)
 
 
 class DayRollup:
@@ -383,13 +409,13 @@ class DayRollup:
             "v": STATE_VERSION, "agent_id": agent_id, "day": day.isoformat(),
             "events": 0, "misrouted": 0, "present": 0, "slot_seq": {}, "starts": [], "stops": [],
             "idle_starts": [], "idle_spans": [], "case_spans": [], "closed": [], "open_cases": {},
-            "handles": [], "handle_n": 0, "handle_sum": 0.0, "customers": [], "customer_pages": 0,
+            "handle_n": 0, "handle_sum": 0.0, "customers": [], "customer_pages": 0,
             "cust_pages": [], "copies": 0, "ids": 0, "phones": 0, "cards": 0, "sens_copies": [],
             "switches": [], "focus": {}, "site": {}, "apps": [], "proc_cat": {},
             "removable_writes": 0, "removable_bytes": 0, "drive_mounts": 0,
             "proc_starts": {"remote_access": 0, "screen_capture": 0}, "screenshots": 0,
             "focus_switches": 0, "pages": 0, "integrity": {k: 0 for k in INTEGRITY_KINDS},
-            "outside": [], "evidence": [],
+            "outside": [], "evidence": [], **bounds.defaults(),
         }
 
     @classmethod
@@ -398,13 +424,16 @@ class DayRollup:
             raise InvalidInput(f"rollup state: expected a version {STATE_VERSION} state object")
         if state.get("agent_id") != ctx.agent_id:
             raise InvalidInput("rollup state: belongs to another agent")
+        state = {**bounds.defaults(), **state}
         missing = [k for k in _STATE_KEYS if k not in state]
         if missing:
             raise InvalidInput(f"rollup state: missing {', '.join(missing)}")
         try:
             day = date.fromisoformat(state["day"])
             restored = deepcopy(state)
-            restored["present"] = int(state["present"], 16) if isinstance(state["present"], str) else 0
+            bounds.upgrade(restored)
+            for key in bounds.BITMAPS:
+                restored[key] = int(state[key], 16) if isinstance(state[key], str) else 0
             restored["slot_seq"] = {int(k): int(v) for k, v in state["slot_seq"].items()}
             restored["focus"] = {int(k): list(v) for k, v in state["focus"].items()}
             restored["site"] = {int(k): list(v) for k, v in state["site"].items()}
@@ -416,7 +445,8 @@ class DayRollup:
     def to_state(self) -> dict[str, Any]:
         """A JSON-serialisable copy of the rollup (bounded size: no raw event lists)."""
         out = deepcopy(self._s)
-        out["present"] = format(self._s["present"], "x")
+        for key in bounds.BITMAPS:
+            out[key] = format(self._s[key], "x")
         out["slot_seq"] = {str(k): v for k, v in self._s["slot_seq"].items()}
         out["focus"] = {str(k): v for k, v in self._s["focus"].items()}
         out["site"] = {str(k): v for k, v in self._s["site"].items()}
@@ -437,13 +467,16 @@ class DayRollup:
         except (TypeError, ValueError) as exc:
             raise InvalidInput(f"event ts {ts!r} is not RFC 3339") from exc
 
-    def _app(self, name: str) -> int:
+    def _app(self, name: str, sec: float, seq: int) -> int:
         key = _app_key(name)
         idx = self._app_index.get(key)
         if idx is None:
             apps = self._s["apps"]
             if len(apps) >= MAX_APPS:
-                return -1
+                bounds.hit(self._s, "apps", sec, seq)
+                code = self._classify(key)
+                if code in _NAMED or len(apps) >= 2 * MAX_APPS:  # by class only: -2 - code (-1: old "other")
+                    return -2 - code
             idx = len(apps)
             apps.append(key)
             self._app_index[key] = idx
@@ -505,15 +538,16 @@ class DayRollup:
         self._s["integrity"][kind] += count
 
     def _on_start(self, e: dict[str, Any], sec: float, seq: int) -> None:
-        _push(self._s["starts"], int(sec // 60), 500)
+        _add_minute(self._s["starts"], int(sec // 60))
 
     def _on_stop(self, e: dict[str, Any], sec: float, seq: int) -> None:
-        _push(self._s["stops"], int(sec // 60), 500)
+        _add_minute(self._s["stops"], int(sec // 60))
 
     def _on_focus(self, e: dict[str, Any], sec: float, seq: int) -> None:
         s = self._s
         s["focus_switches"] += 1
-        app = self._app(str(e["app"]))
+        s["horizon"] = max(s["horizon"], int(sec))  # the latest switch or copy: the pairing's clock
+        app = self._app(str(e["app"]), sec, seq)
         minute = int(sec // 60)
         cur = s["focus"].get(minute)
         if cur is None or seq > cur[0]:
@@ -524,38 +558,61 @@ class DayRollup:
             self._keep_switch([int(sec), seq, app])
 
     def _keep_switch(self, item: list[Any]) -> None:
-        """Keep a switch to a flagged app; when full, first forget those no kept copy precedes.
+        """Keep a switch to a flagged app; when full, forget those no kept copy precedes, then settle.
 
         Below the bound the pairing does not depend on arrival order; a flood of switches that follow
         no sensitive copy is forgotten instead of crowding out the later ones that do.
         """
-        switches = self._s["switches"]
+        s = self._s
+        switches = s["switches"]
         if len(switches) >= MAX_MOMENTS:
             window = self.ctx.policy.paste_window_s
-            copies = sorted(c[0] for c in self._s["sens_copies"])
+            copies = sorted(c[0] for c in s["sens_copies"])
 
             def pairable(sw: list[Any]) -> bool:
                 pos = bisect.bisect_right(copies, sw[0]) - 1
                 return pos >= 0 and sw[0] - copies[pos] <= window
 
             switches[:] = [sw for sw in switches if pairable(sw)]
-        _push(switches, item, MAX_MOMENTS)
+            if len(switches) >= MAX_MOMENTS // 2:  # many copies, each followed by flagged switches
+                switches.sort()
+                self._settle_copies(item[0], item[1], "switches", before=switches[-(MAX_MOMENTS // 4)][0])
+                del switches[: -(MAX_MOMENTS // 4)]
+        switches.append(item)
 
     def _keep_copy(self, item: list[Any], sec: float) -> None:
-        """Keep a sensitive copy; when full, first forget earlier copies that can no longer pair."""
-        copies = self._s["sens_copies"]
-        if len(copies) >= MAX_MOMENTS:
-            window = self.ctx.policy.paste_window_s
-            paired = {copy[1] for copy, _, _ in self._offlist_copies()}
-            copies[:] = [c for c in copies if c[1] in paired or c[0] + window >= sec]
-        _push(copies, item, MAX_MOMENTS)
+        """Keep a sensitive copy; when full, settle those whose paste window has passed."""
+        if len(self._s["sens_copies"]) >= MAX_MOMENTS:
+            self._settle_copies(sec, item[1], "copies")
+        self._s["sens_copies"].append(item)
+
+    def _settle_copies(self, sec: float, seq: int, bound: str, before: float | None = None) -> None:
+        """Fold the copies whose paste window closed before the latest event (or that were made
+        before ``before``) into exact totals, with the switches still kept."""
+        s = self._s
+        bounds.hit(s, bound, sec, seq)
+        window = self.ctx.policy.paste_window_s
+        pairs = {copy[1]: (copy, switch, code) for copy, switch, code in self._offlist_copies()}
+        copies = sorted(s["sens_copies"])
+        done = [c for c in copies if c[0] + window < s["horizon"] or (before is not None and c[0] < before)]
+        if before is None and len(done) < len(copies) // 4:  # a flood inside one paste window
+            done = copies[: len(copies) // 2]
+        gone = {c[1] for c in done}
+        for c in done:
+            if c[1] in pairs:
+                copy, switch, code = pairs[c[1]]
+                s["settled"]["offlist"] += 1
+                if code == _MESSAGING:
+                    s["settled"]["ids_msg"] += copy[2]
+                bounds.keep_top(s["pair_ev"], self._pair_moment(copy, switch, code), _pair_rank)
+        s["sens_copies"] = [c for c in copies if c[1] not in gone]
 
     def _on_page(self, e: dict[str, Any], sec: float, seq: int) -> None:
         s = self._s
         s["pages"] += 1
         url, title = str(e["url"]), str(e.get("title", ""))
         minute = int(sec // 60)
-        app = self._app(str(e.get("app", "")) or "browser")
+        app = self._app(str(e.get("app", "")) or "browser", sec, seq)
         cur = s["focus"].get(minute)
         if cur is None or seq > cur[0]:
             s["focus"][minute] = [seq, app]
@@ -578,15 +635,30 @@ class DayRollup:
         h = _hash(customer)
         custs = s["customers"]
         pos = bisect.bisect_left(custs, h)
-        if (pos == len(custs) or custs[pos] != h) and len(custs) < MAX_CUSTOMERS:
-            custs.insert(pos, h)
+        if pos == len(custs) or custs[pos] != h:
+            if len(custs) < MAX_CUSTOMERS:
+                custs.insert(pos, h)
+            else:
+                bounds.hit(s, "customers", sec, seq)
         has_case = any(rx.search(url) or rx.search(title) for rx in self._case_re)
         if not has_case:
-            _push(s["cust_pages"], [int(sec), seq, customer[-4:]], MAX_MOMENTS * 3)
+            if len(s["cust_pages"]) >= MAX_PAGES:
+                self._settle_pages(sec, seq)
+            s["cust_pages"].append([int(sec), seq, customer[-4:]])
+
+    def _settle_pages(self, sec: float, seq: int) -> None:
+        """Decide every kept page against the cases known now: count those without one, forget the rest."""
+        s = self._s
+        bounds.hit(s, "pages", sec, seq)
+        for page in self._pages_without_case(self._case_spans()):
+            s["settled"]["nocase"] += 1
+            bounds.keep_top(s["nocase_ev"], page, _page_rank)
+        s["cust_pages"] = []
 
     def _on_copy(self, e: dict[str, Any], sec: float, seq: int) -> None:
         s = self._s
         s["copies"] += 1
+        s["horizon"] = max(s["horizon"], int(sec))
         cls = e.get("classes") or {}
         ids, phones, cards = (int(cls.get(k, 0)) for k in ("id_number", "phone", "bank_card"))
         s["ids"] += ids
@@ -598,26 +670,43 @@ class DayRollup:
         if ids or cards:
             self._evidence("id_copy", sec, seq, ids=ids, phones=phones, cards=cards, app=_short(source, 40))
 
+    def _idle_room(self, sec: float, seq: int) -> None:
+        s = self._s
+        if len(s["idle_starts"]) >= MAX_SPANS or len(s["idle_spans"]) >= MAX_SPANS:
+            bounds.hit(s, "idle", sec, seq)
+            bounds.settle_idle(s, self.n_min)
+
     def _on_idle(self, e: dict[str, Any], sec: float, seq: int) -> None:
-        _push(self._s["idle_starts"], int(sec - float(e["threshold_s"])), MAX_SPANS)
+        start = int(sec - float(e["threshold_s"]))
+        self._idle_room(sec, seq)
+        self._s["idle_starts"].append(start)
 
     def _on_active(self, e: dict[str, Any], sec: float, seq: int) -> None:
-        _push(self._s["idle_spans"], [int(sec - float(e["idle_s"])), int(sec)], MAX_SPANS)
+        span = [int(sec - float(e["idle_s"])), int(sec)]
+        self._idle_room(sec, seq)
+        self._s["idle_spans"].append(span)
 
     def _on_case_open(self, e: dict[str, Any], sec: float, seq: int) -> None:
         key = format(_hash(str(e["case_id"])), "x")
         opened = self._s["open_cases"]
-        if key not in opened and len(opened) < MAX_SPANS:
-            opened[key] = [int(sec), seq]
+        if key not in opened:
+            if len(opened) < MAX_SPANS:
+                opened[key] = [int(sec), seq]
+            else:  # the earliest open cases already cover whatever a later one would
+                bounds.hit(self._s, "open_cases", sec, seq)
 
     def _on_case_close(self, e: dict[str, Any], sec: float, seq: int) -> None:
         s = self._s
         wall = float(e["wall_s"])
+        key = format(_hash(str(e["case_id"])), "x")
         s["handle_n"] += 1
         s["handle_sum"] += wall
-        _push(s["handles"], int(round(wall)), MAX_SPANS)
-        _push(s["case_spans"], [int(sec - wall), int(sec)], MAX_SPANS)
-        _push(s["closed"], format(_hash(str(e["case_id"])), "x"), MAX_SPANS)
+        bounds.add_handle(s["handle_hist"], wall)
+        if len(s["case_spans"]) >= MAX_SPANS:
+            bounds.hit(s, "cases", sec, seq)
+            bounds.settle_cases(s, self.n_min)
+        s["case_spans"].append([int(sec - wall), int(sec)])
+        s["closed"].append(key)
 
     def _on_file(self, e: dict[str, Any], sec: float, seq: int) -> None:
         if not e.get("removable") or e.get("op") == "deleted":
@@ -638,8 +727,11 @@ class DayRollup:
     def _on_process(self, e: dict[str, Any], sec: float, seq: int) -> None:
         category = str(e.get("category", "other"))
         name = _app_key(str(e.get("name", "")))
-        if category in _CATEGORY_CODE and len(self._s["proc_cat"]) < MAX_APPS:
-            self._s["proc_cat"][name] = category
+        if category in _CATEGORY_CODE and name not in self._s["proc_cat"]:
+            if len(self._s["proc_cat"]) < MAX_APPS:
+                self._s["proc_cat"][name] = category
+            else:  # the policy's name lists still classify it
+                bounds.hit(self._s, "process_names", sec, seq)
         if category in ("remote_access", "screen_capture"):
             self._s["proc_starts"][category] += 1
             self._evidence(category, sec, seq, name=_short(name, 40))
@@ -651,8 +743,13 @@ class DayRollup:
     # ------------------------------------------------------------------ derived views
     def _code(self, app_idx: int) -> int:
         if app_idx < 0:
-            return _OFFLIST
-        name = self._s["apps"][app_idx]
+            return _OFFLIST if app_idx == -1 else -2 - app_idx
+        return self._classify(self._s["apps"][app_idx])
+
+    def _app_name(self, app_idx: int) -> str:
+        return self._s["apps"][app_idx] if app_idx >= 0 else "(one of many apps)"  # past 2 * MAX_APPS
+
+    def _classify(self, name: str) -> int:
         if name in self._s["proc_cat"]:
             return _CATEGORY_CODE[self._s["proc_cat"][name]]
         for prefixes, code in self._prefixes:
@@ -672,21 +769,9 @@ class DayRollup:
 
     def _idle_bits(self, present: int) -> int:
         s = self._s
-        idle = 0
-        spans = sorted(s["idle_spans"])
-        for a, b in spans:
-            idle |= _bits(max(0, -(-a // 60)), min(self.n_min, b // 60))
-        ends = sorted(b for _, b in spans)
-        starts = sorted(s["idle_starts"])
-        for k, a in enumerate(starts):
-            following = starts[k + 1] if k + 1 < len(starts) else 1 << 40
-            pos = bisect.bisect_left(ends, a)
-            if pos < len(ends) and ends[pos] <= following:
-                continue  # this idle period ended with an input.active
-            m = max(0, -(-a // 60))
-            while m < self.n_min and (present >> m) & 1:
-                idle |= 1 << m
-                m += 1
+        idle = s["idle_mask"] | bounds.span_idle_bits(s["idle_spans"], self.n_min)
+        for a in bounds.open_starts(s["idle_starts"], s["idle_spans"]):  # not ended by an input.active
+            idle |= bounds.open_idle_bits(a, present, self.n_min)
         return idle
 
     def _case_spans(self) -> list[tuple[int, int]]:
@@ -704,13 +789,16 @@ class DayRollup:
                 merged.append((a, b))
         return merged
 
-    @staticmethod
-    def _covered(spans: list[tuple[int, int]], sec: int) -> bool:
+    def _covered(self, spans: list[tuple[int, int]], sec: int) -> bool:
         pos = bisect.bisect_right(spans, (sec, 1 << 62)) - 1
-        return pos >= 0 and spans[pos][0] <= sec <= spans[pos][1]
+        return (pos >= 0 and spans[pos][0] <= sec <= spans[pos][1]) or bool((self._s["case_mask"] >> (sec // 60)) & 1)
 
     def _pages_without_case(self, spans: list[tuple[int, int]]) -> list[list[Any]]:
         return sorted(p for p in self._s["cust_pages"] if not self._covered(spans, p[0]))
+
+    def _pair_moment(self, copy: list[Any], switch: list[Any], code: int) -> list[Any]:
+        return [switch[0], switch[1], copy[2], copy[3], copy[4], self._app_name(switch[2]), switch[0] - copy[0],
+                copy[1], code]
 
     def _offlist_copies(self) -> list[tuple[list[Any], list[Any], int]]:
         """Sensitive copies followed within the paste window by a switch to an off-list/messaging app."""
@@ -728,27 +816,11 @@ class DayRollup:
                 pos += 1
         return out
 
-    def _silences(self, present: int, limit_min: int) -> list[tuple[int, int]]:
-        """Runs of silent shift minutes (after the first report, not after a clean stop)."""
-        if not present:
-            return []
-        first = (present & -present).bit_length() - 1
-        stops = set(self._s["stops"])
-        gap = self.ctx.policy.silence_min_gap_min
-        runs = []
-        m = first
-        end = min(self.n_min, limit_min)
-        while m < end:
-            if (present >> m) & 1 or not (self._shift >> m) & 1:
-                m += 1
-                continue
-            start = m
-            while m < end and not (present >> m) & 1 and (self._shift >> m) & 1:
-                m += 1
-            clean = (start - 1) in stops or start in stops
-            if m - start >= gap and not clean:
-                runs.append((start, m))
-        return runs
+    def _gaps(self, now: datetime | None) -> list[presence.Gap]:
+        """The shift's reportable silences and stops (see :mod:`detectors.presence`)."""
+        return presence.gaps(presence.Presence(
+            self._s["present"], self._shift, frozenset(self._s["stops"]), self.n_min, self._limit_min(now),
+            presence.retired_minute(self.ctx.retired_at, self._t0)), self.ctx.policy)
 
     def _focus_minutes(self, active: int) -> dict[int, int]:
         s = self._s
@@ -791,14 +863,15 @@ class DayRollup:
         n_active = active.bit_count()
         first = (active & -active).bit_length() - 1
         spans = self._case_spans()
-        case_bits = 0
+        case_bits = s["case_mask"]
         for a, b in spans:
-            case_bits |= _bits(max(0, a // 60), min(self.n_min, -(-b // 60)))
-        handles = sorted(s["handles"])
+            case_bits |= _bits(max(0, a // 60), min(self.n_min, ceil_div(b, 60)))
         n = s["handle_n"]
         focus = self._focus_minutes(active)
         offlist = self._offlist_copies()
-        silent = sum(b - a for a, b in self._silences(present, self._limit_min(now)))
+        gaps = self._gaps(now)
+        stops = [g for g in gaps if g.stopped]
+        settled = s["settled"]
         integ = s["integrity"]
         return {
             "active_min": float(n_active),
@@ -809,18 +882,18 @@ class DayRollup:
             "night_min": float((active & self._night & ~self._graced).bit_count()),
             "cases_closed": float(n),
             "handle_mean_s": s["handle_sum"] / n if n else 0.0,
-            "handle_median_s": float(_median(handles)) if handles else 0.0,
+            "handle_median_s": bounds.hist_median(s["handle_hist"]),
             "cases_per_hour": n / (n_active / 60) if n_active else 0.0,
             "utilisation": (active & case_bits).bit_count() / n_active if n_active else 0.0,
             "customers_viewed": float(len(s["customers"])),
             "customer_pages": float(s["customer_pages"]),
-            "pages_without_case": float(len(self._pages_without_case(spans))),
+            "pages_without_case": float(settled["nocase"] + len(self._pages_without_case(spans))),
             "copies": float(s["copies"]),
             "copied_ids": float(s["ids"]),
             "copied_phones": float(s["phones"]),
             "copied_cards": float(s["cards"]),
-            "copies_to_offlist": float(len(offlist)),
-            "ids_to_messaging": float(sum(c[2] for c, _, code in offlist if code == _MESSAGING)),
+            "copies_to_offlist": float(settled["offlist"] + len(offlist)),
+            "ids_to_messaging": float(settled["ids_msg"] + sum(c[2] for c, _, code in offlist if code == _MESSAGING)),
             "removable_writes": float(s["removable_writes"]),
             "removable_mb": s["removable_bytes"] / 1e6,
             "drive_mounts": float(s["drive_mounts"]),
@@ -831,13 +904,16 @@ class DayRollup:
             "messaging_min": float(focus[_MESSAGING]),
             "offlist_app_min": float(focus[_OFFLIST]),
             "offlist_site_min": float(focus[-1]),
-            "silent_shift_min": float(silent),
+            "silent_shift_min": float(sum(g.minutes for g in gaps if not g.stopped)),
             "seq_missing": float(integ["seq_gap"]),
             "chain_breaks": float(integ["chain_break"]),
             "batch_gaps": float(integ["batch_gap"]),
             "screenshots": float(s["screenshots"]),
             "focus_switches": float(s["focus_switches"]),
             "pages": float(s["pages"]),
+            "stops_in_shift": float(len(stops)),
+            "stopped_shift_min": float(sum(g.minutes for g in stops)),
+            "rollup_bound_hits": float(len(s["bounds"])),
         }
 
     def strip(self) -> str:
@@ -870,16 +946,19 @@ class DayRollup:
         raw: list[tuple[str, float, int, dict[str, Any]]] = [
             (k, sec, seq, p) for k, sec, seq, p in s["evidence"]]
         spans = self._case_spans()
-        for sec, seq, tail in self._pages_without_case(spans)[:MAX_EVIDENCE_PER_KIND]:
+        pages = sorted([*s["nocase_ev"], *self._pages_without_case(spans)], key=_page_rank)
+        for sec, seq, tail in pages[:MAX_EVIDENCE_PER_KIND]:
             raw.append(("page_without_case", sec, seq, {"customer": tail}))
-        for copy, switch, _code in self._offlist_copies()[:MAX_EVIDENCE_PER_KIND]:
-            app = s["apps"][switch[2]] if switch[2] >= 0 else "?"
-            raw.append(("copy_to_offlist", switch[0], switch[1],
-                        {"ids": copy[2], "phones": copy[3], "cards": copy[4], "app": app,
-                         "after_s": switch[0] - copy[0], "copy_seq": copy[1]}))
-        for a, b in self._silences(s["present"], self._limit_min(now))[:MAX_EVIDENCE_PER_KIND]:
-            raw.append(("silence", a * 60, self._slot_seq_before(max(a - 1, 0)),
-                        {"minutes": b - a, "until": f"{b // 60:02d}:{b % 60:02d}"}))
+        pairs = [*s["pair_ev"], *(self._pair_moment(c, sw, code) for c, sw, code in self._offlist_copies())]
+        for sec, seq, ids, phones, cards, app, after, copy_seq, _code in \
+                sorted(pairs, key=_pair_rank)[:MAX_EVIDENCE_PER_KIND]:
+            raw.append(("copy_to_offlist", sec, seq, {"ids": ids, "phones": phones, "cards": cards, "app": app,
+                                                      "after_s": after, "copy_seq": copy_seq}))
+        for g in self._gaps(now)[:MAX_EVIDENCE_PER_KIND]:
+            raw.append(("stop" if g.stopped else "silence", g.start * 60, self._slot_seq_before(max(g.start - 1, 0)),
+                        {"minutes": g.minutes, "until": f"{g.end // 60:02d}:{g.end % 60:02d}",
+                         "at": _clock(g.stop_minute)}))
+        raw += bounds.moments(s)
         if s["outside"]:
             (a, aseq), (b, bseq) = s["outside"]
             raw.append(("outside_shift", a, aseq, {"edge": "first"}))
@@ -893,10 +972,13 @@ class DayRollup:
         return out
 
 
-def _median(values: list[int]) -> float:
-    n = len(values)
-    mid = n // 2
-    return float(values[mid]) if n % 2 else (values[mid - 1] + values[mid]) / 2
+def _pair_rank(p: list[Any]) -> tuple[Any, ...]:
+    """Copies carried off worth showing first: into messaging, with the most numbers, earliest."""
+    return (p[8] != _MESSAGING, -(p[2] + p[4]), -p[3], p[0], p[1])
+
+
+def _page_rank(p: list[Any]) -> tuple[Any, ...]:
+    return (p[0], p[1])
 
 
 def describe_moment(kind: str, p: dict[str, Any]) -> tuple[str, str]:
@@ -932,6 +1014,13 @@ def describe_moment(kind: str, p: dict[str, Any]) -> tuple[str, str]:
     if kind == "silence":
         return (f"no events for {p['minutes']} min during the shift (until {p['until']})",
                 f"排班时间内 {p['minutes']} 分钟无任何事件（至 {p['until']}）")
+    if kind == "stop":
+        return (f"agent stopped at {p['at']} and stayed off {p['minutes']} min during the shift (until {p['until']})",
+                f"客户端于 {p['at']} 停止，排班时间内停止 {p['minutes']} 分钟（至 {p['until']}）")
+    if kind == "rollup_bound":
+        en, zh = bounds.BOUND_NAMES.get(p["bound"], (p["bound"], p["bound"]))
+        return (f"so many {en} that the day's rollup reached its bound ({p['hits']}×); all still counted",
+                f"{zh}数量触及当天汇总上限（{p['hits']} 次），仍全部计入")
     if kind == "outside_shift":
         edge = "first" if p["edge"] == "first" else "last"
         zh = "排班外的首次活动" if edge == "first" else "排班外的最后活动"

@@ -3,10 +3,10 @@ agent-day a batch touched (one source of truth: :mod:`detectors.rules`, tuned by
 exactly as :func:`detectors.scoring.score_day` tunes them).
 
 The rollup's whole-day features are read with ``now`` so that the rest of today does not count yet.
-Rules on ``silent_shift_min`` are left to :mod:`collector.alerts.silence`, which sees a silence while
-it happens instead of when the agent comes back. When several rules on one feature fire together
-(``id_to_messaging`` and ``ids_to_messaging``), the most severe raises the alert and the others are
-recorded as covered by it.
+Rules on ``silent_shift_min`` and on the stop features are left to :mod:`collector.alerts.silence`,
+which sees a silence or a stop while it happens instead of when the agent comes back. When several
+rules on one feature fire together (``id_to_messaging`` and ``ids_to_messaging``), the most severe
+raises the alert and the others are recorded as covered by it.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 SILENCE_FEATURE = "silent_shift_min"
+CHECKER_FEATURES = frozenset({SILENCE_FEATURE, "stops_in_shift", "stopped_shift_min"})  # see the docstring
 EVIDENCE_KINDS: dict[str, tuple[str, ...]] = {
     "ids_to_messaging": ("copy_to_offlist",),
     "copies_to_offlist": ("copy_to_offlist",),
@@ -46,6 +47,9 @@ EVIDENCE_KINDS: dict[str, tuple[str, ...]] = {
     "outside_shift_min": ("outside_shift",),
     "night_min": ("outside_shift",),
     "silent_shift_min": ("silence",),
+    "stops_in_shift": ("stop",),
+    "stopped_shift_min": ("stop",),
+    "rollup_bound_hits": ("rollup_bound",),
 }
 MAX_EVIDENCE = 3
 
@@ -102,7 +106,7 @@ class RuleEvaluator:
         rollup = DayRollup.from_state(ctx, state)
         now = datetime.fromtimestamp(self.clock.time(), self.collector.settings.tz)
         features = rollup.features(now)
-        hits = [h for h in self.rules.for_day(day).evaluate(features) if h.rule.feature != SILENCE_FEATURE]
+        hits = [h for h in self.rules.for_day(day).evaluate(features) if h.rule.feature not in CHECKER_FEATURES]
         if not hits:
             return []
         evidence = rollup.evidence(now)

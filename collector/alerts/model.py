@@ -13,6 +13,7 @@ from agent.masking import mask_obj
 SEVERITY_RANK = {"low": 1, "medium": 2, "high": 3, "critical": 4}
 RAISED, UPDATED = "alert.raised", "alert.updated"
 SILENCE_RULE = "agent_silenced"
+STOP_RULE = "stopped_in_shift"
 
 
 @dataclass

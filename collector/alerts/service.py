@@ -153,7 +153,7 @@ class AlertService:
             else:
                 self.store.mark(delivery.id, "dead", delivery.attempts, "channel no longer configured", time.time())
         self._start_worker()
-        if self.config.silent_after_min > 0 and self._checker is None:
+        if self._checker is None:  # silences (unless silent_after_min is 0) and stops in the shift
             self._checker = threading.Thread(target=self._check_loop, name="alerts-silence", daemon=True)
             self._checker.start()
         log.info("alerts: channels %s, %d pending deliveries resumed", ", ".join(self.dispatcher.lanes) or "none",

@@ -1,48 +1,44 @@
-""""Agent silent": the collector notices by itself that an agent stopped reporting mid-shift.
+""""Agent silent" and "agent stopped": the collector notices by itself that an agent went away mid-shift.
 
-An agent is silent when no batch reached the collector for ``silent_after_min`` minutes while its
-shift is on, it had reported during this shift (or its grace period before it; a night shift runs
-over midnight), and the last event it sent was not a clean
-``agent.stop`` (a PC shut down properly says so; a killed agent, a pulled cable or tampering does
-not). Each silence is one alert: its key is the moment the agent was last heard from, so checking
-again and again, in one process or several, never raises it twice; a later silence is a new alert.
-Severity and on/off come from the report's ``agent_silenced`` rule.
+Both need the agent's shift to be on and the agent to have reported during this shift (or its grace
+period before it; a night shift runs over midnight); a revoked agent (the admin's retirement, which
+is how an uninstall is recorded) raises neither.
+
+- *Silent*: no batch reached the collector for ``silent_after_min`` minutes and the last event it
+  sent was not a clean ``agent.stop`` (a killed agent, a crash, a pulled cable or tampering).
+  Severity and on/off come from the report's ``agent_silenced`` rule.
+- *Stopped*: the last event it sent was a clean ``agent.stop``, and no ``agent.start`` followed for
+  more than the policy's ``stop_grace_min`` (a reboot or an update restarts within it). A stop that
+  close to the end of the shift is the end of the shift: by then the shift is over. Severity and
+  on/off come from the ``stopped_in_shift`` rule.
+
+Each silence or stop is one alert: its key is the moment the agent was last heard from (the stop's
+time), so checking again and again, in one process or several, never raises it twice; a later one is
+a new alert.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
 from collector.alerts.clock import Clock
 from collector.alerts.evaluate import RuleSource
-from collector.alerts.model import SILENCE_RULE, Alert, Reason
+from collector.alerts.model import SILENCE_RULE, STOP_RULE, Alert, Reason
 from collector.storage import tables as t
+from detectors.presence import shift_on, shift_started, stopped_in_shift
 from detectors.reasons import PHRASES, english, fmt
 
 if TYPE_CHECKING:
     from collector.service import Collector
 
+__all__ = ["SilenceChecker", "shift_on", "shift_started"]
 log = logging.getLogger(__name__)
 FEATURE = "silent_shift_min"
-
-
-def shift_started(start: str, local: datetime) -> datetime:
-    """The latest local moment at ``start`` (HH:MM) not after ``local``: when the current shift began."""
-    begin = datetime.combine(local.date(), time(int(start[:2]), int(start[3:])), local.tzinfo)
-    return begin if begin <= local else begin - timedelta(days=1)
-
-
-def shift_on(start: str, end: str, minute: int) -> bool:
-    """Is ``minute`` (of the local day) inside the shift? Same convention as the rollups: equal ends
-    mean all day, and a shift may run over midnight."""
-    a, b = (int(x[:2]) * 60 + int(x[3:]) for x in (start, end))
-    if a == b:
-        return True
-    return a <= minute < b if a < b else (minute >= a or minute < b)
+STOP_FEATURE = "stopped_shift_min"
 
 
 class SilenceChecker:
@@ -53,19 +49,20 @@ class SilenceChecker:
         self.silent_after_s = silent_after_min * 60
 
     def check(self) -> list[Alert]:
-        """Candidate alerts for every agent that is silent right now."""
-        if self.silent_after_s <= 0:
-            return []
+        """Candidate alerts for every agent that is silent or stopped right now."""
         now = self.clock.time()
         local = datetime.fromtimestamp(now, self.collector.settings.tz)
         today = local.date().isoformat()
-        rule = self.rules.for_day(today).by_name.get(SILENCE_RULE)
-        if rule is None or not rule.enabled:
+        rules = self.rules.for_day(today).by_name
+        silence, stop = rules.get(SILENCE_RULE), rules.get(STOP_RULE)
+        silence_on = silence is not None and silence.enabled and self.silent_after_s > 0
+        stop_on = stop is not None and stop.enabled
+        if not silence_on and not stop_on:
             return []
         out = []
         for agent in self.collector.store.list_agents():
             last_seen = agent.get("last_seen")
-            if agent.get("revoked_at") is not None or last_seen is None or now - last_seen < self.silent_after_s:
+            if agent.get("revoked_at") is not None or last_seen is None or now - last_seen < 60:
                 continue
             heard = datetime.fromtimestamp(float(last_seen), self.collector.settings.tz)
             ctx = self.collector.rollups.context(agent["agent_id"])
@@ -75,8 +72,18 @@ class SilenceChecker:
             if heard < shift_started(ctx.shift_start, local) - grace:
                 continue  # not heard from during this shift: absent, not silent
             last = self._last_event(agent["agent_id"])
-            if last is None or last["kind"] == "agent.stop":
+            if last is None:
                 continue
+            if last["kind"] == "agent.stop":
+                stopped_at = datetime.fromisoformat(last["ts"])
+                if stop_on and stop is not None and stopped_in_shift(
+                        (ctx.shift_start, ctx.shift_end), ctx.policy.shift_grace_min, ctx.policy.stop_grace_min,
+                        stopped_at, local):
+                    out.append(self._stopped(agent, ctx.team, ctx.policy.stop_grace_min, last, now, today, stop))
+                continue
+            if not silence_on or silence is None or now - last_seen < self.silent_after_s:
+                continue
+            rule = silence
             minutes = (now - float(last_seen)) / 60
             out.append(Alert(
                 key=f"{agent['agent_id']}|{SILENCE_RULE}|{int(float(last_seen) * 1000)}", rule=SILENCE_RULE,
@@ -86,6 +93,25 @@ class SilenceChecker:
                 evidence=[{"ts": last["ts"], "seq": last["seq"], "what": f"last event: {last['kind']}",
                            "what_zh": f"最后事件：{last['kind']}"}]))
         return out
+
+    def _stopped(self, agent: dict[str, Any], team: str, grace_min: int, last: dict[str, Any], now: float,
+                 today: str, rule: Any) -> Alert:
+        """The alert for an agent whose last word was a clean agent.stop, once the grace has passed."""
+        stopped_at = datetime.fromisoformat(last["ts"])
+        minutes = (now - stopped_at.timestamp()) / 60
+        clock = stopped_at.astimezone(self.collector.settings.tz).strftime("%H:%M:%S")
+        en, zh = PHRASES[STOP_FEATURE]
+        reason = Reason(STOP_FEATURE, round(minutes, 1), float(grace_min),
+                        f"{english(en, STOP_FEATURE, minutes)}; clean agent.stop at {clock}, no restart within "
+                        f"{fmt(STOP_FEATURE, grace_min)}",
+                        f"{zh.format(v=fmt(STOP_FEATURE, minutes, 'zh'))}；{clock} 正常停止，"
+                        f"{fmt(STOP_FEATURE, grace_min, 'zh')}内未重启")
+        return Alert(
+            key=f"{agent['agent_id']}|{STOP_RULE}|{int(stopped_at.timestamp() * 1000)}", rule=STOP_RULE,
+            severity=rule.severity, agent_id=agent["agent_id"], team=team, day=today, seq=last["seq"],
+            title=rule.help_en, title_zh=rule.help_zh, value=round(minutes, 1), threshold=float(grace_min),
+            reasons=[reason], evidence=[{"ts": last["ts"], "seq": last["seq"], "what": "last event: agent.stop",
+                                         "what_zh": "最后事件：agent.stop"}])
 
     def _reason(self, minutes: float, heard: datetime) -> Reason:
         en, zh = PHRASES[FEATURE]

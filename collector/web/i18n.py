@@ -147,6 +147,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "wall.state.idle": ("idle", "空闲"),
     "wall.state.offline": ("offline", "离线"),
     "wall.state.agent_silent": ("agent silent", "客户端失联"),
+    "wall.state.agent_stopped": ("agent stopped in shift", "排班内客户端停止"),
     "wall.app": ("In front", "当前程序"),
     "wall.cases": ("Cases today", "今日案件"),
     "wall.last": ("Last event", "最近事件"),

@@ -5,7 +5,7 @@
   var live = document.getElementById("wall-live");
   var template = document.getElementById("tile-template");
   if (!wall || !window.EventSource) { return; }
-  var STATES = ["active", "idle", "agent_silent", "offline"];
+  var STATES = ["active", "idle", "agent_silent", "agent_stopped", "offline"];
 
   function tile(row) {
     var el = document.getElementById("agent-" + row.agent_id);
