@@ -1,8 +1,8 @@
-"""People: users with roles and team scopes, passwords (Argon2id), API tokens and lockout."""
+"""People: users with roles and team scopes, passwords (Argon2id), API tokens and sign-in backoff."""
 
 from __future__ import annotations
 
-import hashlib
+import functools
 import logging
 import secrets
 import time
@@ -14,15 +14,38 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from collector.errors import CollectorError, Unauthorized
+from collector.api_tokens import ApiTokens
+from collector.errors import CollectorError, SignInRefused, Unauthorized
 from collector.storage import tables as t
 from collector.storage.sql import SqlStore
 
 log = logging.getLogger(__name__)
 ROLES = ("admin", "security", "manager", "auditor", "agent")
-MAX_FAILURES = 5
-LOCKOUT_S = 15 * 60
+MAX_FAILURES = 5  # wrong passwords in a row before sign-in starts to back off
+BACKOFF_BASE_S = 30.0  # the first wait; it doubles with every further failure ...
+BACKOFF_MAX_S = 15 * 60.0  # ... up to this: nobody can lock an account for longer
+FAILURES_CAP = 1000
 _hasher = PasswordHasher()
+
+
+def backoff_s(failed: int) -> float:
+    """How long sign-in waits after ``failed`` wrong passwords in a row (0: not yet)."""
+    if failed < MAX_FAILURES:
+        return 0.0
+    return min(BACKOFF_BASE_S * 2.0 ** min(failed - MAX_FAILURES, 32), BACKOFF_MAX_S)
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """What an unknown name is checked against, so that it costs what a real account costs."""
+    return _hasher.hash(secrets.token_urlsafe(16))
+
+
+def _verify(password_hash: str, password: str) -> bool:
+    try:
+        return bool(_hasher.verify(password_hash, password))
+    except (VerificationError, InvalidHashError):
+        return False
 
 
 @dataclass(frozen=True)
@@ -37,8 +60,9 @@ class Principal:
 
 
 class AccountService:
-    def __init__(self, store: SqlStore) -> None:
+    def __init__(self, store: SqlStore, token_days: float = 90.0) -> None:
         self.store = store
+        self.tokens = ApiTokens(store, token_days)
 
     def add_user(self, name: str, role: str, teams: list[str] | None = None, agent_id: str | None = None,
                  password: str | None = None) -> str:
@@ -66,48 +90,51 @@ class AccountService:
                          getattr(row, "agent_id", None))
 
     def login(self, name: str, password: str) -> Principal:
+        """Check a password; Argon2 runs outside any write transaction, the outcome is one short write.
+
+        Wrong name, wrong password, a disabled account and one backing off all raise the same
+        :class:`SignInRefused` (its ``reason`` is for the audit log only), after the same Argon2 work.
+        """
+        with self.store._read() as conn:
+            row = conn.execute(select(t.users).where(t.users.c.name == name)).first()
+        if row is None or row.disabled:
+            _verify(_dummy_hash(), password)
+            raise SignInRefused("unknown_user" if row is None else "disabled")
+        if row.locked_until and row.locked_until > time.time():
+            _verify(_dummy_hash(), password)  # not even a right password is tried while backing off
+            raise SignInRefused("backoff")
+        if not _verify(row.password_hash, password):
+            self._count_failure(name)
+            raise SignInRefused("wrong_password")
+        if row.failed or row.locked_until:
+            with self.store._write() as conn:
+                conn.execute(update(t.users).where(t.users.c.name == name).values(failed=0, locked_until=None))
+        return self._principal(row)
+
+    def _count_failure(self, name: str) -> None:
         now = time.time()
         with self.store._write() as conn:
-            row = conn.execute(select(t.users).where(t.users.c.name == name)).first()
-            if row is None or row.disabled:
-                _hasher.hash(password)  # same cost whether or not the user exists
-                raise Unauthorized("wrong user name or password")
-            if row.locked_until and row.locked_until > now:
-                raise Unauthorized("account locked after repeated failures; try again later", code="locked")
-            try:
-                _hasher.verify(row.password_hash, password)
-                ok = True
-            except (VerificationError, InvalidHashError):
-                ok = False
-            values: dict[str, object] = {"failed": 0, "locked_until": None}
-            if not ok:
-                values = {"failed": int(row.failed) + 1}
-                if int(row.failed) + 1 >= MAX_FAILURES:
-                    values.update(failed=0, locked_until=now + LOCKOUT_S)
-                    log.warning("user %s locked after %d failed logins", name, MAX_FAILURES)
+            failed = conn.execute(select(t.users.c.failed).where(t.users.c.name == name)).scalar()
+            if failed is None:  # removed meanwhile
+                return
+            failed = min(int(failed) + 1, FAILURES_CAP)
+            values: dict[str, object] = {"failed": failed}
+            delay = backoff_s(failed)
+            if delay:
+                values["locked_until"] = now + delay
             conn.execute(update(t.users).where(t.users.c.name == name).values(**values))
-        # raised only after the transaction committed: a failure must be counted, not rolled back
-        if not ok:
-            raise Unauthorized("wrong user name or password")
-        return self._principal(row)
+        if delay:
+            log.warning("user %s: %d failed sign-ins in a row, next attempt in %.0f s", name, failed, delay)
 
-    def create_token(self, name: str) -> str:
-        token = "sgk_" + secrets.token_urlsafe(32)
-        with self.store._write() as conn:
-            if conn.execute(select(t.users.c.name).where(t.users.c.name == name)).first() is None:
-                raise CollectorError(f"no user {name!r}", code="not_found", status=404)
-            conn.execute(insert(t.api_tokens).values(token_hash=_digest(token), user=name, created_at=time.time()))
-        return token
+    def create_token(self, name: str, days: float | None = None) -> str:
+        return self.tokens.create(name, days)[0]
 
     def from_token(self, token: str) -> Principal:
-        with self.store._read() as conn:
-            row = conn.execute(
-                select(t.users).join(t.api_tokens, t.api_tokens.c.user == t.users.c.name)
-                .where(t.api_tokens.c.token_hash == _digest(token), t.api_tokens.c.revoked_at.is_(None))
-            ).first()
-        if row is None or row.disabled:
-            raise Unauthorized("invalid or revoked API token")
-        return self._principal(row)
+        name = self.tokens.user_of(token)
+        try:
+            return self.principal_for(name)
+        except Unauthorized:
+            raise Unauthorized("invalid, expired or revoked API token") from None
 
     def principal_for(self, name: str) -> Principal:
         """The current role and scope of ``name`` (a web session re-reads it on every request)."""
@@ -136,7 +163,3 @@ class AccountService:
     def has_users(self) -> bool:
         with self.store._read() as conn:
             return conn.execute(select(t.users.c.name).limit(1)).first() is not None
-
-
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()

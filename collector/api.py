@@ -13,7 +13,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from agent.masking import mask_text
 from collector.accounts import Principal
-from collector.errors import CollectorError, Rejected, Unauthorized
+from collector.errors import CollectorError, RateLimited, Rejected, Unauthorized
+from collector.ratelimit import retry_after
 from collector.service import Collector
 
 log = logging.getLogger(__name__)
@@ -75,8 +76,9 @@ _BATCH_BODY = _sealed_body("batch_seq", {"type": "integer", "minimum": 1}, "a co
 _BLOB_BODY = _sealed_body("blob_id", {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,64}$"}, "a PNG")
 
 
-def _error(status: int, code: str, message: str) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "message": mask_text(message)}}, status_code=status)
+def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": mask_text(message)}}, status_code=status,
+                        headers=headers)
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
@@ -116,7 +118,8 @@ def create_app(collector: Collector) -> FastAPI:
     async def _collector_error(request: Request, exc: CollectorError) -> JSONResponse:
         if isinstance(exc, Rejected) and exc.code == "too_large":
             collector.ingest.reject("too_large", exc.message)
-        return _error(exc.status, exc.code, exc.message)
+        headers = retry_after(exc) if isinstance(exc, RateLimited) else None
+        return _error(exc.status, exc.code, exc.message, headers)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -129,9 +132,14 @@ def create_app(collector: Collector) -> FastAPI:
         where = ".".join(str(p) for p in first.get("loc", ()))
         return _error(400, "malformed", f"{where}: {first.get('msg', 'invalid request')}")
 
-    @app.post("/api/v1/enroll", response_model=EnrollAnswer, responses=_ERRORS)
-    def enroll(body: EnrollRequest) -> dict[str, Any]:
-        return collector.enrollment.enroll(body.model_dump())
+    @app.post("/api/v1/enroll", response_model=EnrollAnswer, responses={**_ERRORS, 429: {"model": ErrorAnswer}})
+    def enroll(body: EnrollRequest, request: Request) -> dict[str, Any]:
+        """Per client address, failed attempts are limited (429 rate_limited with Retry-After)."""
+        client = request.client.host if request.client else None
+        collector.enroll_limit.take(client)
+        answer = collector.enrollment.enroll(body.model_dump())
+        collector.enroll_limit.give_back(client)
+        return answer
 
     @app.post("/api/v1/batches", response_model=BatchAnswer, responses=_ERRORS, openapi_extra=_BATCH_BODY)
     async def batches(request: Request) -> JSONResponse:

@@ -1,4 +1,4 @@
-"""``seatguard-collector``: init, serve, enroll-token, user, token, stats, mask, timeline, report."""
+"""``seatguard-collector``: init, serve, enroll-token, user, token create|list|revoke, stats, mask, timeline, report."""
 
 from __future__ import annotations
 
@@ -72,6 +72,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from collector.api import create_app
+    from collector.proxies import uvicorn_options
     from collector.reports import DailyReportJob
     from collector.service import Collector
 
@@ -82,11 +83,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     DailyReportJob(collector.reports, settings.report_time).start()
     collector.alerts.start()
     scheme = "https" if settings.tls_certfile else "http"
-    log.info("collector serving on %s://%s:%s (data %s)", scheme, settings.host, settings.port, args.data)
+    log.info("collector serving on %s://%s:%s (data %s); forwarded addresses believed from: %s", scheme,
+             settings.host, settings.port, args.data, settings.trusted_proxies or "nobody")
     try:
         uvicorn.run(app, host=settings.host, port=int(settings.port), log_level="warning", access_log=False,
                     timeout_graceful_shutdown=5, ssl_certfile=settings.tls_certfile or None,
-                    ssl_keyfile=settings.tls_keyfile or None)
+                    ssl_keyfile=settings.tls_keyfile or None, **uvicorn_options(settings.trusted_proxies))
     finally:
         collector.close()
     return 0
@@ -112,9 +114,32 @@ def cmd_user_add(args: argparse.Namespace) -> int:
 
 
 def cmd_token_create(args: argparse.Namespace) -> int:
+    import datetime as dt
+
     collector = _open(args)
     try:
-        print(collector.accounts.create_token(args.user))
+        token, entry = collector.accounts.tokens.create(args.user, args.expires_days)
+    finally:
+        collector.close()
+    print(token)
+    until = dt.datetime.fromtimestamp(entry["expires_at"], dt.UTC).isoformat(timespec="seconds")
+    print(f"token {entry['id']} for {args.user}, expires {until}", file=sys.stderr)
+    return 0
+
+
+def cmd_token_list(args: argparse.Namespace) -> int:
+    collector = _open(args)
+    try:
+        _print({"tokens": collector.accounts.tokens.list(args.user)})
+    finally:
+        collector.close()
+    return 0
+
+
+def cmd_token_revoke(args: argparse.Namespace) -> int:
+    collector = _open(args)
+    try:
+        _print({"revoked": collector.accounts.tokens.revoke(args.id, args.user)})
     finally:
         collector.close()
     return 0
@@ -256,10 +281,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_user_add)
 
     token = sub.add_parser("token", help="API tokens").add_subparsers(dest="token_command", required=True)
-    p = token.add_parser("create", help="create an API token for scripts")
+    p = token.add_parser("create", help="create an API token for scripts (printed once)")
     p.add_argument("--data", type=Path, required=True)
     p.add_argument("--user", required=True)
+    p.add_argument("--expires-days", type=float, help="lifetime in days (default: setting api_token_days)")
     p.set_defaults(func=cmd_token_create)
+    p = token.add_parser("list", help="JSON: every API token's id, user, expiry and state (never the token)")
+    p.add_argument("--data", type=Path, required=True)
+    p.add_argument("--user", help="only this user's tokens")
+    p.set_defaults(func=cmd_token_list)
+    p = token.add_parser("revoke", help="revoke one API token (--id from `token list`) or all of a user's")
+    p.add_argument("--data", type=Path, required=True)
+    who = p.add_mutually_exclusive_group(required=True)
+    who.add_argument("--id", help="the token's id as `token list` shows it")
+    who.add_argument("--user", help="revoke every live token of this user")
+    p.set_defaults(func=cmd_token_revoke)
 
     p = data_cmd("stats", "JSON: events, agents, quarantined, gaps, rejections")
     p.add_argument("--agent")

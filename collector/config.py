@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from agent.settings_table import Setting, SettingsError, load_layers, markdown
 from collector.errors import ConfigError
+from collector.proxies import AddressList
 
 CORE_SETTINGS: tuple[Setting, ...] = (
     Setting("db_url", str, "",
@@ -35,6 +36,20 @@ CORE_SETTINGS: tuple[Setting, ...] = (
     Setting("max_clock_skew_s", float, 300.0, "How far in the future a batch or event timestamp may be."),
     Setting("retention_days", int, 180, "Events older than this are purged."),
     Setting("enroll_token_ttl_h", float, 72.0, "Lifetime of a one-time enrollment token (hours)."),
+    Setting("api_token_days", float, 90.0,
+            "Lifetime of an API token (days) unless `token create --expires-days` says otherwise."),
+    Setting("login_rate_burst", int, 10,
+            "Sign-in attempts one client address may make at once; a successful one is given back (0: no limit)."),
+    Setting("login_rate_per_min", float, 5.0,
+            "How fast a client's sign-in attempts come back (per minute); past them /login answers 429."),
+    Setting("enroll_rate_burst", int, 20,
+            "Enrollment attempts one client address may make at once; a successful one is given back (0: no limit)."),
+    Setting("enroll_rate_per_min", float, 10.0,
+            "How fast a client's enrollment attempts come back (per minute); past them 429 rate_limited."),
+    Setting("trusted_proxies", AddressList, AddressList(),
+            "Reverse proxies (addresses or CIDR networks, a list or comma-separated) whose X-Forwarded-For "
+            "and X-Forwarded-Proto are believed; the client is the rightmost address that is none of "
+            "them. Empty: trust none."),
     Setting("report_time", str, "06:00", "Local time at which `serve` builds yesterday's report (HH:MM)."),
     Setting("session_idle_min", float, 30.0, "Web sessions end after this many minutes without a request."),
     Setting("cookie_secure", str, "auto",

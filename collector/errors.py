@@ -13,6 +13,8 @@ stable machine-readable ``code``; the HTTP layer turns any of them into the one 
     │                                        bad_hash, batch_conflict
     ├── EnrollmentRefused (400/409)         invalid, used or expired token; agent_id taken
     ├── Unauthorized (401 unauthorized)     no or bad credentials
+    │   └── SignInRefused                   wrong name or password, disabled, backing off: one message
+    ├── RateLimited (429 rate_limited)      too many attempts from one client; Retry-After says when
     ├── Forbidden (403 forbidden)           outside the caller's role or team scope
     └── NotFound (404 not_found)
 """
@@ -72,6 +74,23 @@ class EnrollmentRefused(CollectorError):
 class Unauthorized(CollectorError):
     status = 401
     code = "unauthorized"
+
+
+class SignInRefused(Unauthorized):
+    """A refused sign-in. The caller learns nothing but this; ``reason`` is for the audit log."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__("wrong user name or password")
+        self.reason = reason
+
+
+class RateLimited(CollectorError):
+    status = 429
+    code = "rate_limited"
+
+    def __init__(self, message: str, retry_after_s: float) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
 
 
 class Forbidden(CollectorError):

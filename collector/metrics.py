@@ -20,6 +20,11 @@ class Metrics:
                                   registry=self.registry)
         self.integrity = Counter("seatguard_integrity_findings_total", "Sequence gaps and chain breaks, by kind",
                                  ["kind"], registry=self.registry)
+        self.rate_limited = Counter("seatguard_rate_limited_total",
+                                    "Attempts refused by a per-client rate limit (429), by route", ["route"],
+                                    registry=self.registry)
+        self.signins = Counter("seatguard_signins_total", "Web sign-in attempts, by outcome", ["outcome"],
+                               registry=self.registry)
         self.latency = Histogram("seatguard_ingest_seconds", "Time to verify, open, validate, mask and commit a batch",
                                  registry=self.registry,
                                  buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))

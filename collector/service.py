@@ -22,6 +22,7 @@ from collector.ingest import IngestService
 from collector.keys import load_key
 from collector.metrics import Metrics
 from collector.policy import PolicyService, known_policy_keys, policy_problem
+from collector.ratelimit import RateLimiter
 from collector.storage import open_store
 from collector.storage import tables as t
 from collector.storage.sql import SqlStore
@@ -50,7 +51,12 @@ class Collector:
         self.ingest = IngestService(self.store, self.key, settings, self.metrics)
         self.enrollment = EnrollmentService(self.store, wire.public_key_b64(self.key.public_key()), self.policy,
                                             settings.enroll_token_ttl_h)
-        self.accounts = AccountService(self.store)
+        self.accounts = AccountService(self.store, settings.api_token_days)
+        refused = self.metrics.rate_limited
+        self.login_limit = RateLimiter("login", settings.login_rate_burst, settings.login_rate_per_min,
+                                       on_refused=lambda route: refused.labels(route).inc())
+        self.enroll_limit = RateLimiter("enroll", settings.enroll_rate_burst, settings.enroll_rate_per_min,
+                                        on_refused=lambda route: refused.labels(route).inc())
         self.access = AccessService(self.store)
         self.wall = WallService(self.store, self.settings)
         self._install_rollups()

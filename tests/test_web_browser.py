@@ -9,12 +9,16 @@ enrollment token. A PNG of each page is kept in ``test-artifacts/``.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import update
 
+from collector.accounts import MAX_FAILURES
+from collector.storage import tables as t
 from tests.conftest import ROOT, CollectorProcess
 from tests.web_fixtures import PASSWORD, World, live_events
 
@@ -88,16 +92,23 @@ def shot(page: Page, name: str, full: bool = False) -> None:
     page.screenshot(path=str(ARTIFACTS / f"web-{name}.png"), full_page=full)
 
 
-def test_sign_in_form_and_lockout_message(browser: Browser, site: Site) -> None:
+def test_sign_in_form_backs_off_with_one_message_then_lets_the_owner_in(browser: Browser, site: Site) -> None:
     page = open_page(browser, site)
     page.goto("/login")
     shot(page, "login")
-    for _ in range(5):
+    for _ in range(MAX_FAILURES):
         sign_in(page, "victim", "wrong password")
         expect(page.locator("#login-error")).to_contain_text("Wrong user name or password")
-    sign_in(page, "victim")
-    expect(page.locator("#login-error")).to_contain_text("locked")
-    shot(page, "login-locked")
+    wrong = page.locator("#login-error").inner_text()
+    sign_in(page, "victim")  # the right password, while sign-in backs off: the very same message
+    expect(page.locator("#login-error")).to_have_text(wrong)
+    sign_in(page, "nobody-at-all", "whatever")  # and for a name that does not exist
+    expect(page.locator("#login-error")).to_have_text(wrong)
+    shot(page, "login-backoff")
+    with site.world.collector.store._write() as conn:  # the backoff runs out ...
+        conn.execute(update(t.users).where(t.users.c.name == "victim").values(locked_until=time.time() - 1))
+    sign_in(page, "victim")  # ... and the owner's right password works again
+    expect(page).to_have_url(re.compile(r"/report"))
     page.context.close()
 
 

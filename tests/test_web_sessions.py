@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from collector.accounts import MAX_FAILURES
 from collector.storage import tables as t
@@ -131,21 +132,42 @@ def test_csrf_is_required_on_forms_and_json_posts(world: World) -> None:
         assert SESSION_COOKIE not in fresh.cookies
 
 
-def test_lockout_after_repeated_failures_and_the_message(world: World) -> None:
-    with _client(world) as client:
+def _error_text(resp: httpx.Response) -> str:
+    found = re.search(r'id="login-error">([^<]*)<', resp.text)
+    assert found, "no sign-in error on the page"
+    return found.group(1)
+
+
+def test_repeated_failures_back_off_with_one_message_then_the_right_password_works(world: World) -> None:
+    world.collector.accounts.add_user("gone", "security", password=PASSWORD)
+    world.collector.accounts.set_disabled("gone", True)
+    with _client(world, host="127.0.0.3") as client:  # an address of its own: its own rate-limit bucket
         for _ in range(MAX_FAILURES):
             wrong = _login(client, "mgr-a", "not the password")
             assert wrong.status_code == 401 and ("用户名或密码错误" in wrong.text or "Wrong user" in wrong.text)
-        locked = _login(client, "mgr-a")  # even the right password is refused now
-        assert locked.status_code == 401
-        assert "账号已锁定" in locked.text or "locked" in locked.text
+        message = _error_text(wrong)
+        backing_off = _login(client, "mgr-a")  # even the right password is not tried now ...
+        unknown = _login(client, "no-such-user", "whatever")
+        disabled = _login(client, "gone")
+        assert backing_off.status_code == unknown.status_code == disabled.status_code == 401
+        assert _error_text(backing_off) == _error_text(unknown) == _error_text(disabled) == message  # one message
+        assert "锁定" not in backing_off.text and "locked" not in backing_off.text.lower()
         en = client.post("/login?lang=en", data={"name": "mgr-a", "password": PASSWORD,
                                                  "csrf": csrf_of(client.get("/login").text)})
-        assert "This account is locked" in en.text
-        assert _login(client, "sec").status_code == 303  # other accounts are unaffected
+        assert "Wrong user name or password" in en.text
+        with _client(world, host="127.0.0.3") as other:
+            assert _login(other, "sec").status_code == 303  # other accounts are unaffected
+        with world.collector.store._write() as conn:  # the backoff runs out (at most BACKOFF_MAX_S) ...
+            conn.execute(update(t.users).where(t.users.c.name == "mgr-a").values(locked_until=time.time() - 1))
+        assert _login(client, "mgr-a").status_code == 303  # ... and the owner is let in
+    with world.collector.store._read() as conn:
+        row = conn.execute(select(t.users).where(t.users.c.name == "mgr-a")).one()
+    assert row.failed == 0 and row.locked_until is None
     failures = world.collector.access.search(actor="mgr-a", action="login", allowed=False)
-    assert len(failures) == MAX_FAILURES + 2 and {r["target"] for r in failures} == {"unauthorized", "locked"}
-    assert all(r["remote"] == "127.0.0.1" for r in failures)
+    assert len(failures) == MAX_FAILURES + 2 and {r["target"] for r in failures} == {"wrong_password", "backoff"}
+    assert all(r["remote"] == "127.0.0.3" for r in failures)
+    assert [r["target"] for r in world.collector.access.search(actor="no-such-user", action="login")] == [
+        "unknown_user"]
 
 
 def test_disabled_account_loses_its_session(world: World) -> None:

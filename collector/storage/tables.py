@@ -21,7 +21,7 @@ from sqlalchemy import (
     Text,
 )
 
-SCHEMA_VERSION = 4  # kv "schema_version"; the Alembic head revision is "0004"
+SCHEMA_VERSION = 5  # kv "schema_version"; the Alembic head revision is "0005"
 metadata = MetaData()
 
 agents = Table(
@@ -141,6 +141,7 @@ api_tokens = Table(
     Column("user", String(64), nullable=False),
     Column("created_at", Float, nullable=False),
     Column("revoked_at", Float),
+    Column("expires_at", Float),  # revision 0005; NULL is never accepted
 )
 
 audit = Table(

@@ -45,9 +45,11 @@ STRINGS: dict[str, tuple[str, str]] = {
     "login.name": ("User name", "用户名"),
     "login.password": ("Password", "密码"),
     "login.submit": ("Sign in", "登录"),
-    "login.wrong": ("Wrong user name or password.", "用户名或密码错误。"),
-    "login.locked": ("This account is locked after repeated failed sign-ins. Try again in 15 minutes "
-                     "or ask an administrator.", "多次登录失败，账号已锁定。请 15 分钟后再试或联系管理员。"),
+    "login.wrong": ("Wrong user name or password. After several failed attempts, sign-in waits a few "
+                    "minutes before it tries a password again.",
+                    "用户名或密码错误。多次失败后，需等待几分钟才会再次验证密码。"),
+    "login.too_many": ("Too many sign-in attempts from this address. Wait a minute and try again.",
+                       "此地址的登录尝试过多，请稍等一分钟后再试。"),
     "login.expired": ("The sign-in form expired. Please try again.", "登录表单已过期，请重试。"),
     "login.https": ("Signing in needs HTTPS. Open this page through the https address.",
                     "登录需要 HTTPS，请通过 https 地址访问。"),

@@ -1,7 +1,9 @@
 """Sign in, sign out, and the start page that sends each role to where its work is.
 
-Sign-ins are audited (success and failure, with the client address); after
-:data:`collector.accounts.MAX_FAILURES` wrong passwords the account is locked and the form says so.
+Sign-ins are audited (success and failure, with the client address and, for a failure, its reason).
+The form answers a wrong name, a wrong password and an account that is backing off after repeated
+failures (:func:`collector.accounts.backoff_s`) with one message. Failed attempts are limited per
+client address (429 with Retry-After, :mod:`collector.ratelimit`).
 A new session id is issued at every sign-in; sign-out deletes the session on the server.
 """
 
@@ -13,7 +15,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from collector.accounts import Principal
-from collector.errors import CollectorError, Forbidden, Unauthorized
+from collector.errors import CollectorError, Forbidden, RateLimited, Unauthorized
+from collector.ratelimit import retry_after
 from collector.web.sessions import LOGIN_COOKIE, SESSION_COOKIE
 from collector.web.site import HEADERS, HOME, Web, remote, safe_next
 
@@ -56,11 +59,22 @@ def register(app: FastAPI, web: Web) -> None:
         if not web.sessions.may_sign_in(request):
             return form(request, 403, "login.https", name, nxt)
         actor = Principal(name or "-", "anonymous")
+        client, signins = remote(request), web.collector.metrics.signins
+        try:
+            web.collector.login_limit.take(client)
+        except RateLimited as exc:
+            signins.labels("rate_limited").inc()
+            response = form(request, 429, "login.too_many", name, nxt)
+            response.headers.update(retry_after(exc))
+            return response
         try:
             who = await run_in_threadpool(web.collector.accounts.login, name, fields.get("password", ""))
         except Unauthorized as exc:
-            web.collector.access.audit(actor, "login", exc.code, False, remote(request))
-            return form(request, 401, "login.locked" if exc.code == "locked" else "login.wrong", name, nxt)
+            signins.labels("refused").inc()
+            web.collector.access.audit(actor, "login", getattr(exc, "reason", exc.code), False, client)
+            return form(request, 401, "login.wrong", name, nxt)
+        web.collector.login_limit.give_back(client)
+        signins.labels("ok").inc()
         sid, _session = web.sessions.create(who.name, remote(request))
         web.collector.access.audit(who, "login", who.name, True, remote(request))
         response = _redirect(safe_next(nxt) or HOME.get(who.role, "/report"))
