@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import secrets
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +28,10 @@ BACKOFF_BASE_S = 30.0  # the first wait; it doubles with every further failure .
 BACKOFF_MAX_S = 15 * 60.0  # ... up to this: nobody can lock an account for longer
 FAILURES_CAP = 1000
 _hasher = PasswordHasher()
+# Argon2 is built to be slow; however many sign-ins arrive at once, at most this many run it together,
+# so that a burst of them leaves CPU for ingest (the others wait their turn, outside any transaction).
+ARGON2_PARALLEL = max(1, (os.cpu_count() or 2) // 2)
+_argon2_slots = threading.BoundedSemaphore(ARGON2_PARALLEL)
 
 
 def backoff_s(failed: int) -> float:
@@ -42,10 +48,11 @@ def _dummy_hash() -> str:
 
 
 def _verify(password_hash: str, password: str) -> bool:
-    try:
-        return bool(_hasher.verify(password_hash, password))
-    except (VerificationError, InvalidHashError):
-        return False
+    with _argon2_slots:
+        try:
+            return bool(_hasher.verify(password_hash, password))
+        except (VerificationError, InvalidHashError):
+            return False
 
 
 @dataclass(frozen=True)

@@ -9,12 +9,12 @@ A new session id is issued at every sign-in; sign-out deletes the session on the
 
 from __future__ import annotations
 
+import anyio.to_thread
 from fastapi import FastAPI
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from collector.accounts import Principal
+from collector.accounts import ARGON2_PARALLEL, Principal
 from collector.errors import CollectorError, Forbidden, RateLimited, Unauthorized
 from collector.ratelimit import retry_after
 from collector.web.sessions import LOGIN_COOKIE, SESSION_COOKIE
@@ -26,6 +26,9 @@ def _redirect(url: str) -> RedirectResponse:
 
 
 def register(app: FastAPI, web: Web) -> None:
+    # Sign-ins wait for an Argon2 slot here, holding no thread of the pool that ingest runs in.
+    argon2_threads = anyio.CapacityLimiter(ARGON2_PARALLEL)
+
     def form(request: Request, status: int = 200, error: str = "", name: str = "", nxt: str = "") -> Response:
         token = web.sessions.login_token(request)
         response = web.render(request, "login.html", {"error": error, "name": name, "login_csrf": token,
@@ -68,7 +71,8 @@ def register(app: FastAPI, web: Web) -> None:
             response.headers.update(retry_after(exc))
             return response
         try:
-            who = await run_in_threadpool(web.collector.accounts.login, name, fields.get("password", ""))
+            who = await anyio.to_thread.run_sync(web.collector.accounts.login, name, fields.get("password", ""),
+                                                 limiter=argon2_threads)
         except Unauthorized as exc:
             signins.labels("refused").inc()
             web.collector.access.audit(actor, "login", getattr(exc, "reason", exc.code), False, client)
