@@ -266,6 +266,7 @@ _EVIDENCE_KINDS = {
     "silent_shift_min": ("silence",), "outside_shift_min": ("outside_shift",),
     "night_min": ("outside_shift",),
     "first_activity": ("outside_shift",), "last_activity": ("outside_shift",), "screenshots": ("screenshot",),
+    "stops_in_shift": ("stop",), "stopped_shift_min": ("stop",), "rollup_bound_hits": ("rollup_bound",),
 }
 
 

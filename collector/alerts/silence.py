@@ -62,8 +62,10 @@ class SilenceChecker:
         out = []
         for agent in self.collector.store.list_agents():
             last_seen = agent.get("last_seen")
-            if agent.get("revoked_at") is not None or last_seen is None or now - last_seen < 60:
+            if agent.get("revoked_at") is not None or last_seen is None:
                 continue
+            if not stop_on and now - float(last_seen) < self.silent_after_s:
+                continue  # a stop can arrive late (a replay, a delayed upload): then its own time counts
             heard = datetime.fromtimestamp(float(last_seen), self.collector.settings.tz)
             ctx = self.collector.rollups.context(agent["agent_id"])
             if not shift_on(ctx.shift_start, ctx.shift_end, local.hour * 60 + local.minute):
