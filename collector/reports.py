@@ -32,8 +32,9 @@ class ReportService:
         updater = self.collector.rollups
         now = datetime.now(self.collector.settings.tz)
         out = []
+        agents = {a["agent_id"]: a for a in self.store.list_agents()}
         for agent_id, state in self.store.rollups_for_day(day.isoformat()):
-            ctx = updater.context(agent_id, fresh=True)  # retired since? then its last stop was the uninstall
+            ctx = updater.context(agent_id, agents.get(agent_id, {}))  # retired since? its last stop was the uninstall
             rollup = DayRollup.from_state(ctx, state)
             moment = now if day >= now.date() else None
             out.append(AgentDayInput(ctx, rollup.features(moment), rollup.evidence(moment), rollup.strip()))

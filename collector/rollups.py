@@ -36,19 +36,19 @@ class RollupUpdater:
         self._policy_version: Any = None
         self._lock = threading.Lock()
 
-    def context(self, agent_id: str, fresh: bool = False) -> AgentContext:
-        """The agent's context for its rollups, cached per policy version; ``fresh`` re-reads the agent
-        (its shift, and whether the admin retired it since) for reports."""
+    def context(self, agent_id: str, agent: dict[str, Any] | None = None) -> AgentContext:
+        """The agent's context for its rollups, cached per policy version. Reports pass the agent's row
+        as read now (``agent``), so that a changed shift or the admin's retirement since counts."""
         current = self.policy.current()
         with self._lock:
             if current.get("version") != self._policy_version:
                 self._contexts.clear()
                 self._policy_version = current.get("version")
             ctx = self._contexts.get(agent_id)
-        agent = (self.store.get_agent(agent_id) or {}) if fresh or ctx is None else {}
-        if ctx is not None and fresh and _changed(ctx, agent):
+        if ctx is not None and agent is not None and _changed(ctx, agent):
             ctx = None
         if ctx is None:
+            agent = agent if agent is not None else (self.store.get_agent(agent_id) or {})
             revoked = agent.get("revoked_at")
             ctx = AgentContext(
                 agent_id=agent_id,
