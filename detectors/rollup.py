@@ -8,8 +8,10 @@ detectors use; every one of them is documented in :data:`FEATURES`.
 
 Events may arrive in any order and in several batches: the rollup keeps order-independent summaries
 (minute bitmaps, counters, bounded lists of moments) and resolves anything order-dependent ("the copy
-was followed by a switch to a chat app") only when features or evidence are asked for. Each event
-must be added once (the collector dedupes re-sent batches before this point).
+was followed by a switch to a chat app") only when features or evidence are asked for. A list at its
+bound is settled into exact totals, never closed to later events (:mod:`detectors.bounds`); silences
+and stops in the shift are :mod:`detectors.presence`'s. Each event must be added once (the collector
+dedupes re-sent batches before this point).
 """
 
 from __future__ import annotations
