@@ -150,9 +150,13 @@ def verify_envelope(env: Envelope, agent_public_key: Ed25519PublicKey) -> None:
 
 
 def open_envelope(env: Envelope, collector_key: X25519PrivateKey, *, max_plaintext: int = MAX_PLAINTEXT,
-                  max_ratio: float = 0.0) -> Batch:
+                  max_ratio: float = 0.0, max_containers: int = 0) -> Batch:
     """Decrypt, decompress (bounded: never more than ``max_plaintext`` bytes are inflated, and with
-    ``max_ratio`` > 0 never more than that many times the compressed size) and parse a verified envelope."""
+    ``max_ratio`` > 0 never more than that many times the compressed size) and parse a verified envelope.
+
+    With ``max_containers`` > 0 a payload holding more ``{`` and ``[`` bytes than that (JSON objects and
+    arrays, and any in strings) is refused before it is parsed: small objects cost a parser some 150
+    times their few bytes each, so the byte cap alone would not bound the memory of one request."""
     try:
         packed = _SUITE.decrypt(env.ct, collector_key, info=_header(env.agent_id, env.batch_seq, env.sealed_at))
     except (InvalidTag, ValueError) as exc:
@@ -164,6 +168,8 @@ def open_envelope(env: Envelope, collector_key: X25519PrivateKey, *, max_plainte
         if inflater.unconsumed_tail or (len(plain) >= limit and not inflater.eof):
             code = "too_large" if limit == max_plaintext else "inflate_ratio"
             raise WireError(code, "the batch inflates beyond the size or ratio limit")
+        if max_containers > 0 and plain.count(b"{") + plain.count(b"[") > max_containers:
+            raise WireError("too_many_values", f"the batch holds more than {max_containers} JSON objects and arrays")
         payload = _loads(plain)
     except (zlib.error, ValueError) as exc:
         raise WireError("malformed", "the sealed payload is not compressed JSON") from exc

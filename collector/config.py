@@ -29,6 +29,9 @@ CORE_SETTINGS: tuple[Setting, ...] = (
             "Most bytes a sealed batch may decompress to (inflated in bounded steps); more -> 413 too_large."),
     Setting("max_inflate_ratio", float, 200.0,
             "Most times a batch may grow when decompressed; more -> 413 inflate_ratio."),
+    Setting("max_json_containers", int, 100_000,
+            "Most JSON objects and arrays ('{' and '[' bytes) in one inflated batch, counted before parsing, "
+            "which bounds a request's memory; more -> 413 too_many_values."),
     Setting("max_quarantine_per_batch", int, 500,
             "Most quarantined rows stored per batch; the excess is counted (metric), not stored."),
     Setting("max_batch_age_days", float, 30.0,

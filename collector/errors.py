@@ -9,7 +9,7 @@ stable machine-readable ``code``; the HTTP layer turns any of them into the one 
     ├── StorageError (503 storage)          the database is unavailable (agents retry)
     ├── Rejected (4xx, code per reason)     an ingest request refused: bad_signature, unknown_agent,
     │                                        revoked_agent, tampered_ciphertext, timestamp_out_of_window,
-    │                                        too_large, too_many_events, inflate_ratio, malformed,
+    │                                        too_large, too_many_events, inflate_ratio, too_many_values, malformed,
     │                                        bad_hash, batch_conflict
     ├── EnrollmentRefused (400/409)         invalid, used or expired token; agent_id taken
     ├── Unauthorized (401 unauthorized)     no or bad credentials
@@ -48,6 +48,7 @@ REJECT_STATUS = {
     "too_large": 413,
     "too_many_events": 413,
     "inflate_ratio": 413,
+    "too_many_values": 413,
     "malformed": 400,
     "bad_hash": 400,
     "bad_signature": 401,

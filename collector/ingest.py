@@ -87,7 +87,8 @@ class IngestService:
             return self._duplicate(stored_hash, env)
         try:
             batch = wire.open_envelope(env, self.key, max_plaintext=self.settings.max_inflated_bytes,
-                                       max_ratio=self.settings.max_inflate_ratio)
+                                       max_ratio=self.settings.max_inflate_ratio,
+                                       max_containers=self.settings.max_json_containers)
         except WireError as exc:
             raise self.reject(exc.code, exc.message, env.agent_id) from exc
         if len(batch.events) > self.settings.max_batch_events:
