@@ -7,6 +7,7 @@ in guessing the token itself.
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import logging
 import re
@@ -53,7 +54,7 @@ class ApiTokens:
             if conn.execute(select(t.users.c.name).where(t.users.c.name == user)).first() is None:
                 raise NotFound(f"no user {user!r}")
             conn.execute(insert(t.api_tokens).values(**row))
-        log.info("API token %s created for %s, expires in %.0f days", token_id(row["token_hash"]), user, days)
+        log.info("API token %s created for %s, expires in %.0f days", token_id(digest(token)), user, days)
         return token, _entry(row, now)
 
     def user_of(self, token: str) -> str:
@@ -73,7 +74,7 @@ class ApiTokens:
         with self.store._read() as conn:
             return [_entry(dict(r._mapping), now) for r in conn.execute(query)]
 
-    def revoke(self, ident: str | None = None, user: str | None = None) -> list[str]:
+    def revoke(self, ident: str | None = None, user: str | None = None) -> builtins.list[str]:
         """Revoke one token by id, or every live token of ``user``; the ids revoked."""
         if (ident is None) == (user is None):
             raise CollectorError("name one token (--id) or one user (--user)", code="bad_request", status=400)
