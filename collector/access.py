@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 import logging
 import time
@@ -15,6 +14,7 @@ from collector.accounts import Principal
 from collector.errors import Forbidden, NotFound
 from collector.storage import tables as t
 from collector.storage.sql import SqlStore
+from detectors.csv_cells import csv_row, csv_writer
 
 log = logging.getLogger(__name__)
 
@@ -95,16 +95,10 @@ class AccessService:
 def audit_csv(rows: list[dict[str, Any]], tz: Any) -> str:
     """Audit records as CSV (UTF-8 text): local time, actor, action, target, allowed, remote address."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csv_writer(out)
     writer.writerow(["id", "at", "actor", "action", "target", "allowed", "remote"])
     for r in rows:
         at = datetime.fromtimestamp(float(r["at"]), tz).isoformat(timespec="seconds")
-        writer.writerow([r["id"], at, *(_cell(r[k]) for k in ("actor", "action", "target")),
-                         "yes" if r["allowed"] else "no", r["remote"] or ""])
+        writer.writerow(csv_row([r["id"], at, r["actor"], r["action"], r["target"],
+                                 "yes" if r["allowed"] else "no", r["remote"] or ""]))
     return out.getvalue()
-
-
-def _cell(value: Any) -> str:
-    """Defuse spreadsheet formulas in free-text cells (CSV injection)."""
-    text = str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text

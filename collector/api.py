@@ -111,7 +111,9 @@ Who = Annotated[Principal, Depends(principal)]
 
 
 def create_app(collector: Collector) -> FastAPI:
-    app = FastAPI(title="SeatGuard collector", version="1", docs_url="/api/docs", openapi_url="/api/openapi.json")
+    # FastAPI's Swagger UI and ReDoc pages load their scripts from a CDN: off (collector.web.api_docs)
+    app = FastAPI(title="SeatGuard collector", version="1", docs_url=None, redoc_url=None,
+                  openapi_url="/api/openapi.json")
     app.state.collector = collector
 
     @app.exception_handler(CollectorError)

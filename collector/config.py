@@ -58,6 +58,9 @@ CORE_SETTINGS: tuple[Setting, ...] = (
     Setting("cookie_secure", str, "auto",
             "Session cookie Secure flag: auto (https, or plain http from loopback only), always, never."),
     Setting("log_level", str, "INFO", "Logging level of the collector process."),
+    Setting("api_docs", bool, False,
+            "Serve the API reference page at /api/docs (rendered here, no third-party assets); "
+            "/api/openapi.json is served either way."),
 )
 
 # Real-time alerts (collector.alerts reads these rows through AlertConfig).

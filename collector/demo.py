@@ -181,7 +181,7 @@ def _print_summary(summary: dict[str, Any], sim: Path, report: dict[str, Any]) -
     print("")
     print(f"SeatGuard demo ready in {summary['seconds']} s: {summary['events']:,} of {summary['simulated']:,}"
           " simulated events stored")
-    print(f"  web UI / API   {summary['url']}   (API docs at {summary['url']}/api/docs)")
+    print(f"  web UI / API   {summary['url']}   (OpenAPI at {summary['url']}/api/openapi.json)")
     admin = summary.get("admin") or {}
     print(f"  admin login    {admin.get('user')} / {admin.get('password')}")
     for p in summary["people"]:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from collector.errors import CollectorError, NotFound
+from detectors.csv_cells import defuse_text
 from detectors.labels import VERDICTS, Label
 from detectors.render import render_csv, render_html
 from detectors.rollup import DayRollup
@@ -86,7 +87,7 @@ class ReportService:
         stored = self._stored(day)
         if stored is None:
             raise NotFound(f"no report for {day} yet")
-        return str(stored["csv"])
+        return defuse_text(str(stored["csv"]))  # reports stored by an older release were not defused
 
     def label(self, agent_id: str, day: str, label: str, reviewer: str, note: str = "") -> None:
         if label not in VERDICTS:

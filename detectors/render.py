@@ -7,13 +7,13 @@ switch is two radio buttons and CSS (no script). Evidence links point into the c
 
 from __future__ import annotations
 
-import csv
 import io
 import zlib
 from typing import Any
 
 from markupsafe import Markup, escape
 
+from detectors.csv_cells import csv_row, csv_writer
 from detectors.errors import RenderError
 from detectors.reasons import fmt
 from detectors.rollup import FEATURE_BY_NAME, FEATURE_NAMES
@@ -137,9 +137,9 @@ def _row(report: DailyReport, f: Finding) -> list[Any]:
 def render_csv(report: DailyReport) -> str:
     """One row per finding (UTF-8 text; reasons in both languages, evidence links, every feature)."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csv_writer(out)
     writer.writerow(["date", "rank", "agent_id", "team", "role", "score", "severity", "rules", "reasons",
                      "reasons_zh", "evidence", "label", *FEATURE_NAMES])
     for f in report.findings:
-        writer.writerow(_row(report, f))
+        writer.writerow(csv_row(_row(report, f)))
     return out.getvalue()
