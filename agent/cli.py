@@ -15,6 +15,7 @@ from agent.errors import AgentError
 from agent.identity import enroll, load_identity
 from agent.pipeline import open_spool
 from agent.transport import HttpTransport
+from agent.trust import Trust
 from agent.uploader import Backoff, Uploader
 
 log = logging.getLogger(__name__)
@@ -47,7 +48,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
     identity = load_identity(args.home)
     spool = open_spool(args.home, config)
     transport = HttpTransport(identity.collector_url, config.http_timeout_s, config.tls)
-    uploader = Uploader(spool, transport, Backoff(config.backoff_min_s, config.backoff_max_s))
+    uploader = Uploader(spool, transport, Trust(args.home, identity), Backoff(config.backoff_min_s,
+                                                                              config.backoff_max_s))
     stop, wake = threading.Event(), threading.Event()
     thread = threading.Thread(target=uploader.run, args=(stop, 0.5, wake), daemon=True)
     thread.start()

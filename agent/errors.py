@@ -7,6 +7,7 @@ Every error the agent raises on purpose derives from :class:`AgentError`::
     ├── EnrollmentError      the collector refused enrollment, or it could not be reached
     ├── InvalidEvent         an event does not follow schema v1 (carries a readable reason)
     ├── WireError            a sealed batch could not be built or opened (carries a stable ``code``)
+    ├── ReceiptError         an answer's receipt or policy is missing, forged or for something else
     └── SpoolError           the on-disk spool could not be used
         └── SpoolFull        the disk is full: the write was refused and counted as dropped
 
@@ -39,6 +40,15 @@ class InvalidEvent(AgentError):
 
 class WireError(AgentError):
     """A sealed batch is malformed, forged, tampered with or cannot be opened."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+
+class ReceiptError(AgentError):
+    """A collector answer is not signed, not signed by a trusted key, or not for what was sent."""
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(f"{code}: {message}")

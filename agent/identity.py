@@ -10,7 +10,7 @@ import logging
 import os
 import re
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,8 @@ class Identity:
     collector_key_b64: str
     agent_key: Ed25519PrivateKey
     policy: dict[str, Any]
+    signing_keys: dict[str, str] = field(default_factory=dict)  # key_id -> base64 Ed25519 public key
+    signed_policy: dict[str, Any] | None = None  # the policy in force as the collector signed it
 
     @property
     def collector_key(self) -> X25519PublicKey:
@@ -74,6 +76,7 @@ def enroll(home: Path, collector_url: str, token: str, name: str | None = None,
         detail = err.get("message") if isinstance(err, dict) else reply.body
         raise EnrollmentError(f"enrollment refused (HTTP {reply.status}): {detail}")
     body = reply.body
+    _check_signed(body)
     from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
     key_path = home / KEY_FILE
@@ -86,10 +89,26 @@ def enroll(home: Path, collector_url: str, token: str, name: str | None = None,
         "collector_url": collector_url,
         "collector_key": body["collector_key"],
         "policy": body.get("policy", {}),
+        "signing_keys": body.get("signing_keys", {}),
+        "signed_policy": body.get("signed_policy"),
     }
     (home / ENROLLMENT_FILE).write_bytes(json.dumps(record, indent=2, ensure_ascii=False).encode())
     log.info("enrolled as %s with %s", record["agent_id"], collector_url)
     return load_identity(home)
+
+
+def _check_signed(body: dict[str, Any]) -> None:
+    """The enrollment answer's signing keys must be well formed and its policy signed by one of them."""
+    from agent.errors import ReceiptError
+    from agent.signed_policy import verify_policy
+    from agent.trust import parse_keys
+
+    try:
+        keys = parse_keys(body.get("signing_keys"))
+        verify_policy(body.get("signed_policy"), keys, str(body.get("agent_id")))
+    except ReceiptError as exc:
+        raise EnrollmentError(f"the collector's enrollment answer is not signed ({exc}); "
+                              "is it a SeatGuard collector of this release?") from exc
 
 
 def load_identity(home: Path) -> Identity:
@@ -103,8 +122,11 @@ def load_identity(home: Path) -> Identity:
         raise ConfigError(f"{home}: enrollment files are unreadable ({exc})") from exc
     if not isinstance(key, Ed25519PrivateKey):
         raise ConfigError(f"{home / KEY_FILE}: not an Ed25519 key")
+    keys = record.get("signing_keys")
+    signed = record.get("signed_policy")
     return Identity(record["agent_id"], record.get("team", ""), record["collector_url"],
-                    record["collector_key"], key, record.get("policy", {}))
+                    record["collector_key"], key, record.get("policy", {}),
+                    keys if isinstance(keys, dict) else {}, signed if isinstance(signed, dict) else None)
 
 
 def load_key(pem: bytes) -> object:
@@ -125,10 +147,18 @@ def load_key(pem: bytes) -> object:
     return load_pem_private_key(pem, password=None)
 
 
-def save_policy(home: Path, policy: dict[str, Any]) -> None:
+def save_policy(home: Path, policy: dict[str, Any], signed: dict[str, Any] | None = None) -> None:
+    _update_record(home, policy=policy, signed_policy=signed)
+
+
+def save_signing_keys(home: Path, keys: dict[str, str]) -> None:
+    _update_record(home, signing_keys=keys)
+
+
+def _update_record(home: Path, **changes: Any) -> None:
     path = home / ENROLLMENT_FILE
     record = json.loads(path.read_bytes())
-    record["policy"] = policy
+    record.update(changes)
     tmp = path.with_suffix(".tmp")
     tmp.write_bytes(json.dumps(record, indent=2, ensure_ascii=False).encode())
     os.replace(tmp, path)

@@ -22,12 +22,14 @@ from typing import Any
 
 from agent import __version__
 from agent.config import AgentConfig
-from agent.errors import ConfigError
+from agent.errors import ConfigError, ReceiptError
 from agent.identity import Identity, save_policy
 from agent.locking import try_lock, unlock
 from agent.pipeline import BatchBuilder
+from agent.signed_policy import VerifiedPolicy, accept_policy, policy_hash, policy_version, verify_policy
 from agent.spool import Spool
 from agent.transport import HttpTransport
+from agent.trust import Trust
 from agent.uploader import Backoff, Uploader
 
 log = logging.getLogger(__name__)
@@ -99,22 +101,46 @@ class Runner:
         self.wake = threading.Event()
         self.builder = BatchBuilder(identity, spool, config, on_sealed=self.wake)
         self.transport = HttpTransport(identity.collector_url, config.http_timeout_s, config.tls)
-        self.uploader = Uploader(spool, self.transport, Backoff(config.backoff_min_s, config.backoff_max_s),
-                                 on_reply=self._on_reply)
+        self.trust = Trust(home, identity)
+        self.uploader = Uploader(spool, self.transport, self.trust,
+                                 Backoff(config.backoff_min_s, config.backoff_max_s), on_reply=self._on_reply)
         self.sensor_factory = sensor_factory
         self.sensors: list[Any] = []
         self.probe = ProcessProbe()
-        self.policy = dict(identity.policy)
+        self.in_force = self._stored_policy()
+        self.policy = dict(self.in_force.policy)
         self.policy_changed = threading.Event()
         self._over_limit = 0
 
+    def _stored_policy(self) -> VerifiedPolicy:
+        """The policy in the enrollment record, applied only if it still verifies. An agent enrolled before
+        signed answers keeps its unsigned one until the first signed answer replaces it."""
+        if not self.trust.ready:
+            legacy = dict(self.identity.policy)
+            return VerifiedPolicy(legacy, policy_version(legacy), policy_hash(legacy), {})
+        try:
+            return verify_policy(self.identity.signed_policy, self.trust.keys, self.identity.agent_id)
+        except ReceiptError as exc:
+            log.error("the stored policy does not verify (%s): running the built-in defaults until the "
+                      "collector sends a signed one", exc)
+            self.spool.note_unsigned()
+            return VerifiedPolicy({}, 0, policy_hash({}), {})
+
     def _on_reply(self, body: dict[str, Any]) -> None:
-        policy = body.get("policy")
-        if isinstance(policy, dict) and policy != self.policy:
-            self.policy = policy
-            save_policy(self.home, policy)
-            log.info("policy updated by the collector (version %s)", policy.get("version"))
-            self.policy_changed.set()
+        """A batch answer with a valid receipt: apply its policy if it is signed, for us, and not older."""
+        try:
+            found = accept_policy(body.get("signed_policy"), self.trust.keys, self.identity.agent_id, self.in_force)
+        except ReceiptError as exc:
+            self.spool.note_unsigned()
+            log.error("policy in the collector's answer refused (%s); keeping version %d", exc, self.in_force.version)
+            return
+        if found is None:
+            return
+        self.in_force = found
+        self.policy = dict(found.policy)
+        save_policy(self.home, self.policy, found.signed)
+        log.info("policy updated by the collector (version %d)", found.version)
+        self.policy_changed.set()
 
     def start_sensors(self) -> None:
         if self.sensor_factory is None:
@@ -157,6 +183,9 @@ class Runner:
             "dropped_total": stats["dropped_total"] + self.builder.lost_events,
             "cpu_pct": cpu,
             "rss_mb": rss,
+            "policy_version": self.in_force.version,
+            "policy_hash": self.in_force.hash,
+            "unsigned_answers": stats["unsigned_answers"],
         })
         self._write_status(stats)
 

@@ -33,6 +33,9 @@ QUANTITY_FIELDS = frozenset({
 })
 
 
+PolicyHash = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$", min_length=64, max_length=64)]
+
+
 class _Fields(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=False, frozen=True)
 
@@ -53,6 +56,10 @@ class Heartbeat(_Fields):
     dropped_total: NonNegInt
     cpu_pct: NonNegFloat
     rss_mb: NonNegFloat
+    # optional until every agent verifies signed answers (agent.signed_policy, agent.receipts)
+    policy_version: NonNegInt | None = None
+    policy_hash: PolicyHash | None = None
+    unsigned_answers: NonNegInt | None = None
 
 
 class AppFocus(_Fields):

@@ -34,7 +34,8 @@ log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
 GENESIS_HASH = "0" * 64
-_COUNTERS = ("dropped_batches", "dropped_events", "lost_corrupt_batches", "lost_unstored_events")
+_COUNTERS = ("dropped_batches", "dropped_events", "lost_corrupt_batches", "lost_unstored_events",
+             "unsigned_answers")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -460,6 +461,16 @@ class Spool:
                     self._meta_set(conn, "last_upload_status", f"retrying: {reason[:200]}")
             except sqlite3.OperationalError:
                 log.debug("could not record upload failure", exc_info=True)
+
+    def note_unsigned(self) -> None:
+        """Count one collector answer that carried no valid receipt (kept across restarts)."""
+        with self._write_lock:
+            conn = self._connect()
+            try:
+                with self._txn(conn):
+                    self._bump(conn, "unsigned_answers", 1)
+            except sqlite3.OperationalError:
+                log.warning("could not count an unsigned answer", exc_info=True)
 
     def unpark_all(self) -> int:
         with self._write_lock:

@@ -58,6 +58,8 @@ def collect_status(home: Path, config: AgentConfig) -> dict[str, Any]:
         "running_pid": running,
         "spool": stats,
         "sensors": run_status.get("sensors", {}),
+        "policy_version": (identity.signed_policy or {}).get("version", identity.policy.get("version")),
+        "signing_keys": sorted(identity.signing_keys),
         "notice": NOTICE,
     }
 
@@ -77,6 +79,10 @@ def format_status(status: dict[str, Any]) -> str:
         f"lost to damage  {spool['lost_corrupt_batches']} batches",
         f"last upload     {spool['last_upload_at'] or 'never'} — {spool['last_upload_status'] or '-'}",
         f"parked          {spool['parked_batches']} batches refused by the collector",
+        f"unsigned        {spool['unsigned_answers']} answers without a valid collector receipt or signature"
+        " (not trusted: the batches stay and are sent again)",
+        f"policy          version {status['policy_version'] if status['policy_version'] is not None else '-'},"
+        f" collector keys {', '.join(status['signing_keys']) or 'not yet fetched'}",
     ]
     for item in spool["parked"]:
         lines.append(f"  batch {item['batch_seq']} ({item['events']} events): {item['reason']}")

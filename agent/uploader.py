@@ -1,9 +1,12 @@
-"""Ship spooled batches to the collector: peek -> send -> acknowledge only after a 2xx.
+"""Ship spooled batches to the collector: peek -> send -> acknowledge only on a signed receipt.
 
+* a 2xx whose receipt verifies and names exactly the batch sent (``stored`` or ``duplicate``) deletes it;
+* a 4xx whose receipt verifies and says ``refused`` parks the batch with the collector's reason (shown by
+  ``status``); it is never dropped silently and the uploader moves on to the next batch;
+* an answer without a valid receipt for that batch (unsigned, forged, for another batch) is a failed
+  upload: it is counted (``unsigned_answers`` in heartbeats and ``status``) and retried;
 * network errors, 408, 429 and 5xx are retried with full-jitter exponential backoff
-  (``backoff_min_s`` to ``backoff_max_s``, 1 s to 60 s by default);
-* any other 4xx parks the batch with the collector's reason (shown by ``status``); it is never
-  dropped silently and the uploader moves on to the next batch.
+  (``backoff_min_s`` to ``backoff_max_s``, 1 s to 60 s by default).
 """
 
 from __future__ import annotations
@@ -16,9 +19,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from agent.errors import SpoolError
+from agent.errors import ReceiptError, SpoolError
+from agent.receipts import Receipt
 from agent.spool import Spool
-from agent.transport import Transport, TransportError
+from agent.transport import Reply, Transport, TransportError
+from agent.trust import Trust
 
 log = logging.getLogger(__name__)
 
@@ -38,10 +43,11 @@ class Backoff:
 
 
 class Uploader:
-    def __init__(self, spool: Spool, transport: Transport, backoff: Backoff | None = None,
+    def __init__(self, spool: Spool, transport: Transport, trust: Trust, backoff: Backoff | None = None,
                  seed: int | None = None, on_reply: Callable[[dict[str, Any]], None] | None = None) -> None:
         self.spool = spool
         self.transport = transport
+        self.trust = trust
         self.backoff = backoff or Backoff()
         self._rng = random.Random(seed)
         self._failures = 0
@@ -55,13 +61,21 @@ class Uploader:
         number of seconds to wait before the next try.
         """
         item = self.spool.peek()
+        if not self.trust.ready and (item is not None or self.spool.peek_blob() is not None):
+            return self._upgrade()
         if item is None:
             return self._step_blob()
         try:
             reply = self.transport.post(BATCH_PATH, item.body)
         except TransportError as exc:
             return self._retry(item.batch_seq, str(exc))
-        if 200 <= reply.status < 300:
+        if reply.status in RETRY_STATUSES or reply.status >= 500 or reply.status < 200:
+            return self._retry(item.batch_seq, _reason(reply.status, reply.body))
+        try:
+            receipt = self._receipt("batch", item.batch_seq, item.body, reply)
+        except ReceiptError as exc:
+            return self._unsigned(item.batch_seq, f"batch {item.batch_seq}", reply, exc)
+        if receipt.outcome != "refused":
             self.spool.ack(item.batch_seq)
             self._failures = 0
             self.sent_batches += 1
@@ -69,10 +83,33 @@ class Uploader:
                 self.on_reply(reply.body)
             return 0.0
         reason = _reason(reply.status, reply.body)
-        if reply.status in RETRY_STATUSES or reply.status >= 500:
-            return self._retry(item.batch_seq, reason)
         log.error("collector refused batch %d: %s; parked", item.batch_seq, reason)
         self.spool.park(item.batch_seq, reason)
+        self._failures = 0
+        return 0.0
+
+    def _receipt(self, kind: str, ref: int | str, body: bytes, reply: Reply) -> Receipt:
+        """The answer's verified receipt, consistent with its HTTP status; raises ReceiptError."""
+        receipt = self.trust.receipt(kind, ref, body, reply.body)
+        if (receipt.outcome == "refused") != (reply.status >= 300):
+            raise ReceiptError("inconsistent", f"receipt says {receipt.outcome} in an HTTP {reply.status} answer")
+        return receipt
+
+    def _unsigned(self, batch_seq: int, what: str, reply: Reply, exc: ReceiptError) -> float:
+        """An answer that proves nothing: count it and send the same envelope again later."""
+        self.spool.note_unsigned()
+        log.warning("answer to %s (HTTP %d) has no valid receipt (%s): not trusted", what, reply.status, exc)
+        return self._retry(batch_seq, f"{what}: unsigned answer (HTTP {reply.status}, {exc.code})")
+
+    def _upgrade(self) -> float:
+        """First contact after an upgrade: learn the collector's signing keys (see :mod:`agent.trust`)."""
+        try:
+            self.trust.fetch(self.transport)
+        except TransportError as exc:
+            return self._retry(0, f"signing keys: {exc}")
+        except ReceiptError as exc:
+            self.spool.note_unsigned()
+            return self._retry(0, f"signing keys: {exc}")
         self._failures = 0
         return 0.0
 
@@ -97,13 +134,17 @@ class Uploader:
             reply = self.transport.post(BLOB_PATH, body)
         except TransportError as exc:
             return self._retry(0, f"blob {blob_id}: {exc}")
-        if 200 <= reply.status < 300:
+        if reply.status in RETRY_STATUSES or reply.status >= 500 or reply.status < 200:
+            return self._retry(0, f"blob {blob_id}: {_reason(reply.status, reply.body)}")
+        try:
+            receipt = self._receipt("blob", blob_id, body, reply)
+        except ReceiptError as exc:
+            return self._unsigned(0, f"blob {blob_id}", reply, exc)
+        if receipt.outcome != "refused":
             self.spool.ack_blob(blob_id)
             self._failures = 0
             return 0.0
         reason = _reason(reply.status, reply.body)
-        if reply.status in RETRY_STATUSES or reply.status >= 500:
-            return self._retry(0, f"blob {blob_id}: {reason}")
         log.error("collector refused blob %s: %s; parked", blob_id, reason)
         self.spool.park_blob(blob_id, reason)
         return 0.0

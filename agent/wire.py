@@ -266,3 +266,63 @@ def open_blob(env: BlobEnvelope, collector_key: X25519PrivateKey) -> bytes:
         return _SUITE.decrypt(env.ct, collector_key, info=_blob_header(env.agent_id, env.blob_id, env.sealed_at))
     except (InvalidTag, ValueError) as exc:
         raise WireError("tampered_ciphertext", "the blob does not open with the collector key") from exc
+
+
+# -- signing-key requests: how an agent enrolled before signed answers learns the collector's keys -------
+def _keys_header(agent_id: str, sealed_at: str) -> bytes:
+    return f"seatguard-keys/v{WIRE_VERSION}\n{agent_id}\n{sealed_at}\n".encode()
+
+
+def seal_key_request(*, agent_id: str, nonce: bytes, sealed_at: str, collector_key: X25519PublicKey,
+                     agent_key: Ed25519PrivateKey) -> bytes:
+    """A nonce sealed to the collector's HPKE key and signed by the agent: only the collector can open it."""
+    header = _keys_header(agent_id, sealed_at)
+    ct = _SUITE.encrypt(nonce, collector_key, info=header)
+    sig = agent_key.sign(header + hashlib.sha256(ct).digest())
+    return _dumps({"v": WIRE_VERSION, "agent_id": agent_id, "sealed_at": sealed_at,
+                   "ct": base64.b64encode(ct).decode(), "sig": base64.b64encode(sig).decode()})
+
+
+def open_key_request(body: bytes, agent_key_for: Any, collector_key: X25519PrivateKey) -> tuple[str, str, bytes]:
+    """(agent_id, sealed_at, nonce) of a verified key request; ``agent_key_for(agent_id)`` gives the agent's
+    public key. Raises WireError (malformed, bad_signature, tampered_ciphertext)."""
+    try:
+        obj = _loads(body)
+    except ValueError as exc:
+        raise WireError("malformed", "body is not JSON") from exc
+    if not isinstance(obj, dict) or obj.get("v") != WIRE_VERSION:
+        raise WireError("malformed", "not a v1 key request")
+    agent_id, sealed_at = obj.get("agent_id"), obj.get("sealed_at")
+    if not isinstance(agent_id, str) or not AGENT_ID_RE.match(agent_id):
+        raise WireError("malformed", "'agent_id' is missing or invalid")
+    if not isinstance(sealed_at, str) or len(sealed_at) > 40:
+        raise WireError("malformed", "'sealed_at' is missing or invalid")
+    ct, sig = _b64(obj.get("ct"), "ct"), _b64(obj.get("sig"), "sig")
+    header = _keys_header(agent_id, sealed_at)
+    try:
+        agent_key_for(agent_id).verify(sig, header + hashlib.sha256(ct).digest())
+    except InvalidSignature as exc:
+        raise WireError("bad_signature", "the key request's signature does not verify") from exc
+    try:
+        nonce = _SUITE.decrypt(ct, collector_key, info=header)
+    except (InvalidTag, ValueError) as exc:
+        raise WireError("tampered_ciphertext", "the key request does not open with the collector key") from exc
+    return agent_id, sealed_at, nonce
+
+
+def peek_ids(body: bytes, id_field: str) -> tuple[str, int | str] | None:
+    """(agent_id, batch_seq or blob_id) of an envelope that may be refused for anything else, or None."""
+    try:
+        obj = _loads(body)
+    except ValueError:
+        return None
+    if not isinstance(obj, dict):
+        return None
+    agent_id, ref = obj.get("agent_id"), obj.get(id_field)
+    if not isinstance(agent_id, str) or not AGENT_ID_RE.match(agent_id):
+        return None
+    if id_field == "batch_seq":
+        ok = isinstance(ref, int) and not isinstance(ref, bool) and 1 <= ref <= MAX_SEQ
+    else:
+        ok = isinstance(ref, str) and AGENT_ID_RE.match(ref) is not None
+    return (agent_id, ref) if ok else None  # type: ignore[return-value]

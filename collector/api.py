@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from agent import wire
 from agent.masking import mask_text
 from collector.accounts import Principal
 from collector.errors import CollectorError, RateLimited, Rejected, Unauthorized
@@ -34,6 +35,8 @@ class EnrollAnswer(BaseModel):
     role: str
     collector_key: str
     policy: dict[str, Any]
+    signing_keys: dict[str, str]
+    signed_policy: dict[str, Any]
 
 
 class BatchAnswer(BaseModel):
@@ -42,6 +45,13 @@ class BatchAnswer(BaseModel):
     quarantined: int
     duplicates: int
     policy: dict[str, Any]
+    signed_policy: dict[str, Any]
+    receipt: dict[str, Any]
+
+
+class SigningKeysAnswer(BaseModel):
+    signing_keys: dict[str, str]
+    proof: str
 
 
 class ErrorBody(BaseModel):
@@ -95,6 +105,15 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+def _refused(collector: Collector, kind: str, body: bytes, exc: Rejected) -> JSONResponse:
+    """A refusal of a batch or blob: the one error shape, plus the signed receipt that lets the agent park it."""
+    answer: dict[str, Any] = {"error": {"code": exc.code, "message": mask_text(exc.message)}}
+    receipt = collector.signer.refusal(kind, body, exc.code)
+    if receipt is not None:
+        answer["receipt"] = receipt
+    return JSONResponse(answer, status_code=exc.status)
+
+
 def principal(request: Request) -> Principal:
     """The authenticated caller: a bearer API token (scripts) or the web UI's session cookie."""
     collector: Collector = request.app.state.collector
@@ -145,19 +164,44 @@ def create_app(collector: Collector) -> FastAPI:
 
     @app.post("/api/v1/batches", response_model=BatchAnswer, responses=_ERRORS, openapi_extra=_BATCH_BODY)
     async def batches(request: Request) -> JSONResponse:
+        """A sealed, signed batch; every answer that names the batch carries a signed receipt."""
         body = await _read_body(request, collector.settings.max_body_bytes)
         from starlette.concurrency import run_in_threadpool
 
-        result = await run_in_threadpool(collector.ingest.handle, body)
-        return JSONResponse({**result.as_dict(), "policy": collector.policy.current()})
+        try:
+            result = await run_in_threadpool(collector.ingest.handle, body)
+        except Rejected as exc:
+            return _refused(collector, "batch", body, exc)
+        signer = collector.signer
+        return JSONResponse({**result.as_dict(), "policy": collector.policy.current(),
+                             "signed_policy": signer.policy_for(result.agent_id),
+                             "receipt": signer.receipt("batch", result.agent_id, result.batch_seq, body,
+                                                       result.status)})
 
     @app.post("/api/v1/blobs", responses=_ERRORS, openapi_extra=_BLOB_BODY)
-    async def blobs(request: Request) -> dict[str, Any]:
-        """A sealed, signed screenshot from an agent; stored sealed."""
+    async def blobs(request: Request) -> JSONResponse:
+        """A sealed, signed screenshot from an agent; stored sealed; the answer carries a signed receipt."""
         body = await _read_body(request, collector.settings.max_body_bytes)
         from starlette.concurrency import run_in_threadpool
 
-        return await run_in_threadpool(collector.screenshots.handle, body)
+        try:
+            result = await run_in_threadpool(collector.screenshots.handle, body)
+        except Rejected as exc:
+            return _refused(collector, "blob", body, exc)
+        ids = wire.peek_ids(body, "blob_id")  # handle() parsed the same body, so this names the blob
+        if ids is not None and result.get("status") in ("stored", "duplicate"):
+            result = {**result, "receipt": collector.signer.receipt("blob", ids[0], ids[1], body,
+                                                                    str(result.get("status")))}
+        return JSONResponse(result)
+
+    @app.post("/api/v1/signing-keys", response_model=SigningKeysAnswer, responses=_ERRORS)
+    async def signing_keys(request: Request) -> dict[str, Any]:
+        """The collector's signing keys for an agent enrolled before signed answers (a sealed nonce in, a proof
+        out: see agent.trust)."""
+        body = await _read_body(request, 4096)
+        from starlette.concurrency import run_in_threadpool
+
+        return await run_in_threadpool(collector.signer.keys_for, body)
 
     @app.get("/api/v1/agents/{agent_id}/screenshots/{blob_id}", responses=_ERRORS,
              response_class=Response)

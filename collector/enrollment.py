@@ -7,7 +7,7 @@ import logging
 import re
 import secrets
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agent import wire
 from agent.errors import WireError
@@ -16,6 +16,9 @@ from agent.schema import AGENT_ID_RE
 from collector.errors import EnrollmentRefused
 from collector.policy import PolicyService
 from collector.storage import Store
+
+if TYPE_CHECKING:
+    from collector.signing import AnswerSigner
 
 log = logging.getLogger(__name__)
 _LONG_DIGITS_RE = re.compile(r"\d{11,}")  # a mobile (11), an ID (15/18) or a card (16-19) number
@@ -28,8 +31,10 @@ def hash_token(token: str) -> str:
 
 
 class EnrollmentService:
-    def __init__(self, store: Store, collector_public_b64: str, policy: PolicyService, ttl_h: float) -> None:
+    def __init__(self, store: Store, collector_public_b64: str, policy: PolicyService, ttl_h: float,
+                 signer: AnswerSigner) -> None:
         self.store = store
+        self.signer = signer
         self.collector_public_b64 = collector_public_b64
         self.policy = policy
         self.ttl_h = ttl_h
@@ -85,4 +90,5 @@ class EnrollmentService:
         row = self.store.enroll_agent(hash_token(token), agent, time.time())
         log.info("agent %s enrolled into team %s", name, row["team"])
         return {"agent_id": name, "team": row["team"], "role": row["role"],
-                "collector_key": self.collector_public_b64, "policy": self.policy.current()}
+                "collector_key": self.collector_public_b64, "policy": self.policy.current(),
+                "signing_keys": self.signer.public_keys(), "signed_policy": self.signer.policy_for(name)}

@@ -44,6 +44,10 @@ IngestListener = Callable[[IngestNotice], None]
 
 @dataclass(frozen=True)
 class IngestResult:
+    """What became of one batch; ``agent_id`` and ``batch_seq`` say which (its receipt names them)."""
+
+    agent_id: str
+    batch_seq: int
     status: str
     stored: int
     quarantined: int
@@ -101,7 +105,7 @@ class IngestService:
                               env.agent_id)
         if outcome.status == "duplicate":
             self.metrics.batches.labels("duplicate").inc()
-            return IngestResult("duplicate", 0, 0, 0)
+            return IngestResult(env.agent_id, env.batch_seq, "duplicate", 0, 0, 0)
         self.metrics.batches.labels("stored").inc()
         self.metrics.events.inc(outcome.stored)
         self.metrics.quarantined.inc(outcome.quarantined)
@@ -110,7 +114,8 @@ class IngestService:
             log.warning("agent %s: %s %s", env.agent_id, kind, detail)  # masked by the store
         self.metrics.latency.observe(time.perf_counter() - started)
         self._notify(IngestNotice(env.agent_id, env.batch_seq, [e.event for e in write.events], outcome.integrity))
-        return IngestResult("stored", outcome.stored, outcome.quarantined, outcome.duplicates)
+        return IngestResult(env.agent_id, env.batch_seq, "stored", outcome.stored, outcome.quarantined,
+                            outcome.duplicates)
 
     def _notify(self, notice: IngestNotice) -> None:
         """Tell listeners after the commit; a failing listener never undoes or fails an ingest."""
@@ -135,7 +140,7 @@ class IngestService:
                               env.agent_id)
         self.metrics.batches.labels("duplicate").inc()
         log.info("agent %s re-sent batch %d: already stored", env.agent_id, env.batch_seq)
-        return IngestResult("duplicate", 0, 0, 0)
+        return IngestResult(env.agent_id, env.batch_seq, "duplicate", 0, 0, 0)
 
     def check_window(self, sealed_at: str, now: datetime, agent_id: str, what: str = "batch") -> None:
         """Refuse (and count) a batch or blob sealed too long ago or in the future."""

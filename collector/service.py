@@ -19,7 +19,7 @@ from collector.config import Settings, load_settings
 from collector.enrollment import EnrollmentService
 from collector.errors import CollectorError, ConfigError, Forbidden, NotFound
 from collector.ingest import IngestService
-from collector.keys import load_key
+from collector.keys import create_signing_key, load_key
 from collector.metrics import Metrics
 from collector.policy import PolicyService, known_policy_keys, policy_problem
 from collector.ratelimit import RateLimiter
@@ -49,8 +49,11 @@ class Collector:
         self.metrics = Metrics()
         self.policy = PolicyService(self.store)
         self.ingest = IngestService(self.store, self.key, settings, self.metrics)
+        from collector.signing import AnswerSigner
+
+        self.signer = AnswerSigner(self, create_signing_key(settings.data_dir))
         self.enrollment = EnrollmentService(self.store, wire.public_key_b64(self.key.public_key()), self.policy,
-                                            settings.enroll_token_ttl_h)
+                                            settings.enroll_token_ttl_h, self.signer)
         self.accounts = AccountService(self.store, settings.api_token_days)
         refused = self.metrics.rate_limited
         self.login_limit = RateLimiter("login", settings.login_rate_burst, settings.login_rate_per_min,

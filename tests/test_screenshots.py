@@ -15,6 +15,7 @@ from agent.config import load_config
 from agent.identity import load_identity
 from agent.pipeline import BatchBuilder, open_spool
 from agent.transport import HttpTransport
+from agent.trust import Trust
 from agent.uploader import Backoff, Uploader
 from tests.conftest import COLLECTOR, CollectorProcess, run_cli
 
@@ -39,7 +40,7 @@ def test_screenshot_is_sealed_uploaded_and_viewable_by_security_only(collector: 
     on_disk = (home / "spool.db").read_bytes() + (home / "spool.db-wal").read_bytes()
     assert b"SCREEN-MARKER-7731" not in on_disk, "the PC keeps the screenshot sealed"
     transport = HttpTransport(identity.collector_url)
-    assert Uploader(spool, transport, Backoff(0.05, 0.2)).drain(threading.Event())
+    assert Uploader(spool, transport, Trust(home, identity), Backoff(0.05, 0.2)).drain(threading.Event())
     assert spool.stats()["blobs"] == 0
     spool.close()
     db = sqlite3.connect(collector.data / "seatguard.db")
@@ -61,6 +62,8 @@ def test_screenshot_is_sealed_uploaded_and_viewable_by_security_only(collector: 
     # a replayed upload is a duplicate, a forged one is refused
     again = requests.post(f"{collector.url}/api/v1/blobs", data=stored.encode(), timeout=10)
     assert again.status_code == 200 and again.json()["status"] == "duplicate"
+    receipt = again.json()["receipt"]
+    assert (receipt["kind"], receipt["blob_id"], receipt["outcome"]) == ("blob", "shot1", "duplicate")
     forged = json.loads(stored)
     forged["blob_id"] = "shot2"
     bad = requests.post(f"{collector.url}/api/v1/blobs", data=json.dumps(forged), timeout=10)
