@@ -37,6 +37,8 @@ CORE_SETTINGS: tuple[Setting, ...] = (
     Setting("max_batch_age_days", float, 30.0,
             "Oldest accepted batch (by sealed_at); older -> timestamp_out_of_window."),
     Setting("max_clock_skew_s", float, 300.0, "How far in the future a batch or event timestamp may be."),
+    Setting("policy_grace_s", float, 600.0,
+            "How long an agent may still run the previous policy after a new one is issued (then: policy_mismatch)."),
     Setting("retention_days", int, 180, "Events older than this are purged."),
     Setting("enroll_token_ttl_h", float, 72.0, "Lifetime of a one-time enrollment token (hours)."),
     Setting("api_token_days", float, 90.0,

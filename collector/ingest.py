@@ -20,6 +20,7 @@ from agent import wire
 from agent.errors import InvalidEvent, WireError
 from agent.masking import MaskingError, mask_obj, mask_text
 from agent.schema import QUANTITY_FIELDS, parse_ts, validate_event_at
+from collector import answer_checks
 from collector.config import Settings
 from collector.errors import Rejected
 from collector.metrics import Metrics
@@ -65,6 +66,7 @@ class IngestService:
         self.settings = settings
         self.metrics = metrics
         self.listeners: list[IngestListener] = []
+        self.issued_policies: Callable[[], dict[int, tuple[str, float]]] | None = None  # PolicyService.issued
 
     def reject(self, code: str, message: str, agent_id: str | None = None) -> Rejected:
         self.metrics.rejections.labels(code).inc()
@@ -99,6 +101,7 @@ class IngestService:
             raise self.reject("too_many_events", f"batch of {len(batch.events)} events exceeds "
                               f"{self.settings.max_batch_events}", env.agent_id)
         write = self._prepare(batch, env.batch_hash, now)
+        write.findings.extend(self._answer_findings(batch))
         outcome = self.store.ingest(write)
         if outcome.status == "conflict":
             raise self.reject("batch_conflict", f"batch {env.batch_seq} was already stored with other content",
@@ -116,6 +119,16 @@ class IngestService:
         self._notify(IngestNotice(env.agent_id, env.batch_seq, [e.event for e in write.events], outcome.integrity))
         return IngestResult(env.agent_id, env.batch_seq, "stored", outcome.stored, outcome.quarantined,
                             outcome.duplicates)
+
+    def _answer_findings(self, batch: wire.Batch) -> list[tuple[str, dict[str, Any]]]:
+        """Forged answers and policies not issued, as the batch's heartbeats report them."""
+        beats = answer_checks.heartbeats(batch.events)
+        if not beats or self.issued_policies is None:
+            return []
+        last = self.store.last_heartbeat(batch.agent_id, beats[0].seq)
+        before = last.get("unsigned_answers") if last else None
+        return answer_checks.check(beats, before if type(before) is int else None, self.issued_policies(),
+                                   float(self.settings.policy_grace_s))
 
     def _notify(self, notice: IngestNotice) -> None:
         """Tell listeners after the commit; a failing listener never undoes or fails an ingest."""

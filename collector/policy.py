@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import orjson
 
+from agent.signed_policy import policy_hash
 from collector.storage import Store
 
 # What a new collector hands out. Keys whose meaning the agent's sensors (globs) and the detectors
@@ -52,6 +54,7 @@ def policy_problem(policy: dict[str, Any]) -> str | None:
 
 class PolicyService:
     KEY = "policy"
+    ISSUED_KEY = "policy_issued"  # {version: {"hash": ..., "at": unix time}} of every policy handed out
 
     def __init__(self, store: Store) -> None:
         self.store = store
@@ -66,6 +69,24 @@ class PolicyService:
     def update(self, changes: dict[str, Any]) -> dict[str, Any]:
         policy = {**self.current(), **changes}
         policy["version"] = int(self.current().get("version", 1)) + 1
+        issued = self._issued_raw()
+        issued.setdefault(str(self.current().get("version", 1)), {"hash": policy_hash(self.current()), "at": 0.0})
+        issued[str(policy["version"])] = {"hash": policy_hash(policy), "at": time.time()}
+        self.store.set_kv(self.ISSUED_KEY, orjson.dumps(issued).decode())
         self.store.set_kv(self.KEY, orjson.dumps(policy).decode())
         self._cache = policy
         return policy
+
+    def _issued_raw(self) -> dict[str, dict[str, Any]]:
+        raw = self.store.get_kv(self.ISSUED_KEY)
+        data = orjson.loads(raw) if raw else {}
+        return data if isinstance(data, dict) else {}
+
+    def issued(self) -> dict[int, tuple[str, float]]:
+        """Every policy version this deployment handed out: its hash and when it took effect (the one in force
+        is always there; versions from before this record was kept are absent)."""
+        out = {int(v): (str(rec["hash"]), float(rec.get("at", 0.0))) for v, rec in self._issued_raw().items()
+               if str(v).isdigit() and isinstance(rec, dict) and "hash" in rec}
+        current = self.current()
+        out.setdefault(int(current.get("version", 1)), (policy_hash(current), 0.0))
+        return out

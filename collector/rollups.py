@@ -134,7 +134,10 @@ def _changed(ctx: AgentContext, agent: dict[str, Any]) -> bool:
 
 
 def _missing(kind: str, detail: dict[str, Any]) -> int:
-    """How many events (seq_gap) or batches (batch_gap) a finding stands for; 1 for a chain break."""
+    """How many events (seq_gap), batches (batch_gap) or refused answers (unsigned_answers, ``count``) a
+    finding stands for; 1 for a chain break or a policy mismatch."""
+    if isinstance(detail.get("count"), int) and detail["count"] > 0:
+        return int(detail["count"])
     try:
         return max(1, int(detail["missing_to"]) - int(detail["missing_from"]) + 1)
     except (KeyError, TypeError, ValueError):

@@ -49,6 +49,7 @@ class Collector:
         self.metrics = Metrics()
         self.policy = PolicyService(self.store)
         self.ingest = IngestService(self.store, self.key, settings, self.metrics)
+        self.ingest.issued_policies = self.policy.issued
         from collector.signing import AnswerSigner
 
         self.signer = AnswerSigner(self, create_signing_key(settings.data_dir))

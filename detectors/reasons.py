@@ -58,6 +58,10 @@ PHRASES: dict[str, tuple[str, str]] = {
     "stops_in_shift": ("the agent was stopped {v} time{s} during the shift", "排班时间内客户端被停止 {v} 次"),
     "stopped_shift_min": ("the agent was stopped for {v} during the shift", "排班时间内客户端停止 {v}"),
     "rollup_bound_hits": ("the day reached {v} rollup bound{s}", "当天触及 {v} 个汇总上限"),
+    "unsigned_answers": ("the agent refused {v} answer{s} not signed by the collector",
+                         "客户端拒绝 {v} 个非采集端签名的应答"),
+    "policy_mismatches": ("the agent ran a policy the collector did not issue, or an old one, in {v} "
+                          "batch{es}", "客户端在 {v} 个批次中运行非采集端下发或过期的策略"),
 }
 SCOPE_TEXT = {
     ("team", "agent"): ("team median", "团队中位数"),

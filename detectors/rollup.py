@@ -42,7 +42,7 @@ from detectors.errors import InvalidInput
 
 STATE_VERSION = 1
 ROLES = ("agent", "lead")
-INTEGRITY_KINDS = ("seq_gap", "chain_break", "batch_gap")
+INTEGRITY_KINDS = ("seq_gap", "chain_break", "batch_gap", "unsigned_answers", "policy_mismatch")
 _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 
 SLOT_MIN = 10             # evidence seq anchors and activity strip resolution
@@ -315,6 +315,13 @@ FEATURES: tuple[Feature, ...] = (
             "Rollup bounds the day reached (thousands of copies, switches, pages, apps, idle periods or "
             "cases); every event still counts, but a day like that needs a look.",
             "当天触及的汇总上限数（成千上万次复制、切换、页面、应用、空闲或案件）；事件仍全部计入，但需要查看。"),
+    Feature("unsigned_answers", "count", "up", 0.25,
+            "Answers the agent refused because their receipt or policy signature did not verify (something "
+            "other than the collector answered it).",
+            "客户端因回执或策略签名无效而拒绝的应答数（有采集端以外的程序冒充应答）。"),
+    Feature("policy_mismatches", "count", "up", 0.25,
+            "Batches whose heartbeats show a policy the collector did not issue, or an outdated one.",
+            "心跳显示运行的策略并非采集端下发或已过期的批次数。"),
 )
 FEATURE_NAMES: tuple[str, ...] = tuple(f.name for f in FEATURES)
 
@@ -532,12 +539,13 @@ class DayRollup:
 
     def add_integrity(self, kind: str, count: int = 1) -> None:
         """Record integrity problems the collector found: ``seq_gap`` (count = missing events),
-        ``chain_break`` or ``batch_gap``."""
+        ``chain_break``, ``batch_gap``, ``unsigned_answers`` (count = answers the agent refused) or
+        ``policy_mismatch``."""
         if kind not in INTEGRITY_KINDS:
             raise InvalidInput(f"integrity kind must be one of {', '.join(INTEGRITY_KINDS)}")
         if isinstance(count, bool) or not isinstance(count, int) or count < 0:
             raise InvalidInput("integrity count must be a non-negative integer")
-        self._s["integrity"][kind] += count
+        self._s["integrity"][kind] = self._s["integrity"].get(kind, 0) + count  # older states lack new kinds
 
     def _on_start(self, e: dict[str, Any], sec: float, seq: int) -> None:
         _add_minute(self._s["starts"], int(sec // 60))
@@ -916,6 +924,8 @@ class DayRollup:
             "stops_in_shift": float(len(stops)),
             "stopped_shift_min": float(sum(g.minutes for g in stops)),
             "rollup_bound_hits": float(len(s["bounds"])),
+            "unsigned_answers": float(integ.get("unsigned_answers", 0)),
+            "policy_mismatches": float(integ.get("policy_mismatch", 0)),
         }
 
     def strip(self) -> str:

@@ -86,6 +86,12 @@ RULES: tuple[Rule, ...] = (
          "长时间浏览白名单以外网站"),
     Rule("offlist_apps", "offlist_app_min", 60, "low", "long time in apps outside the allow-list",
          "长时间使用白名单以外应用"),
+    Rule("forged_answers", "unsigned_answers", 1, "high",
+         "answers not signed by the collector reached the agent (a stand-in server or proxy)",
+         "客户端收到非采集端签名的应答（冒充的服务器或代理）"),
+    Rule("policy_mismatch", "policy_mismatches", 1, "high",
+         "the agent ran a policy the collector did not issue, or an outdated one",
+         "客户端运行的策略并非采集端下发或已过期"),
 )
 
 

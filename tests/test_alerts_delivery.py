@@ -32,6 +32,7 @@ from collector.alerts.testing import (
 )
 from collector.alerts.webhook import DELIVERY_HEADER, SIGNATURE_HEADER, verify
 from collector.api import create_app
+from tests.answer_fixtures import verified_receipt
 from tests.conftest import DATA_DIRS, RAW_IDS
 from tests.tls_fixtures import make_pki, server_context
 
@@ -54,6 +55,7 @@ class Env:
     def post(self, body: bytes) -> None:
         answer = self.client.post("/api/v1/batches", content=body, headers={"content-type": "application/json"})
         assert answer.status_code == 200, answer.text
+        assert verified_receipt(answer.json(), body, self.collector.signer.public_keys()).outcome == "stored"
 
     def token(self, name: str, role: str, teams: list[str] | None = None) -> dict[str, str]:
         self.collector.accounts.add_user(name, role, teams)

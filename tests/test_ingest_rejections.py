@@ -18,6 +18,7 @@ from agent import wire
 from agent.schema import format_ts
 from collector.cli import main as collector_main
 from collector.service import Collector
+from tests.answer_fixtures import verified_receipt
 from tests.conftest import DATA_DIRS, RAW_IDS
 from tests.storage_fixtures import BACKENDS, fresh_url
 
@@ -80,8 +81,11 @@ def test_good_batch_then_resend_is_a_duplicate(h: Harness) -> None:
     body = h.seal(1, h.events(10))
     first = h.post(body)
     assert first.status_code == 200 and first.json()["stored"] == 10
+    keys = h.collector.signer.public_keys()
+    assert verified_receipt(first.json(), body, keys).outcome == "stored"
     again = h.post(body)
     assert again.status_code == 200 and again.json()["status"] == "duplicate"
+    assert verified_receipt(again.json(), body, keys).outcome == "duplicate"
     assert h.stats()["events"] == 10
     stored = h.collector.store.timeline("pc-1", datetime.now(h.collector.settings.tz).date().isoformat())
     assert stored and RAW_IDS[0] not in json.dumps(stored, ensure_ascii=False)
@@ -99,8 +103,11 @@ def test_tampered_ciphertext_is_refused(h: Harness) -> None:
 
 
 def test_forged_signature_and_unknown_agent(h: Harness) -> None:
-    resp = h.post(h.seal(1, h.events(3), agent_key=wire.new_agent_key()))
+    forged = h.seal(1, h.events(3), agent_key=wire.new_agent_key())
+    resp = h.post(forged)
     assert resp.status_code == 401 and _code(resp) == "bad_signature"
+    receipt = verified_receipt(resp.json(), forged, h.collector.signer.public_keys())
+    assert (receipt.outcome, receipt.code) == ("refused", "bad_signature")  # what lets an agent park it
     resp = h.post(h.seal(1, h.events(3), agent_id="pc-ghost"))
     assert resp.status_code == 401 and _code(resp) == "unknown_agent"
     assert h.stats()["events"] == 0

@@ -20,6 +20,7 @@ from agent import wire
 from agent.schema import format_ts
 from collector.cli import main as collector_main
 from collector.service import Collector
+from tests.answer_fixtures import verified_receipt
 from tests.conftest import DATA_DIRS, RAW_IDS
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -57,6 +58,7 @@ class SimAgent:
         answer = post("/api/v1/enroll", body)
         assert answer.status_code == 200, answer.text
         self.collector_key = wire.load_x25519_public(answer.json()["collector_key"])
+        self.signing_keys: dict[str, str] = answer.json()["signing_keys"]
 
     def send(self, post: Post, events: list[dict[str, Any]], per_batch: int = 200) -> None:
         for i in range(0, len(events), per_batch):
@@ -70,6 +72,7 @@ class SimAgent:
                 sealed_at=format_ts(datetime.now(UTC)), collector_key=self.collector_key, agent_key=self.key)
             answer = post("/api/v1/batches", body)
             assert answer.status_code == 200 and answer.json()["quarantined"] == 0, answer.text
+            assert verified_receipt(answer.json(), body, self.signing_keys).outcome == "stored"
 
 
 def _ev(at: datetime, kind: str, **fields: Any) -> dict[str, Any]:

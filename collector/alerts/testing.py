@@ -241,6 +241,7 @@ class SealedAgent:
         answer = collector.enrollment.enroll({"token": token, "public_key": wire.public_key_b64(self.key.public_key()),
                                               "name": name})
         self.collector_key = wire.load_x25519_public(answer["collector_key"])
+        self.signing_keys: dict[str, str] = answer["signing_keys"]  # what the real agent checks receipts with
         self.agent_id = name
         self.prev = wire.GENESIS_HASH
         self.batch_seq = 0

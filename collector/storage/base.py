@@ -35,6 +35,7 @@ class BatchWrite:
     events: list[StoredEvent]
     quarantined: list[QuarantinedEvent]
     received_at: float
+    findings: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # found before the write
 
 
 @dataclass
@@ -90,6 +91,10 @@ class Store(ABC):
     def revoke_agent(self, agent_id: str, now: float) -> bool: ...
 
     # ingest
+    @abstractmethod
+    def last_heartbeat(self, agent_id: str, before_seq: int) -> dict[str, Any] | None:
+        """The agent's stored heartbeat with the highest seq below ``before_seq`` (masked), or None."""
+
     @abstractmethod
     def batch_hash(self, agent_id: str, batch_seq: int) -> str | None: ...
 

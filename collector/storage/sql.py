@@ -250,6 +250,7 @@ class SqlStore(Store):
         all_seqs = [e.seq for e in batch.events] + [q.seq for q in batch.quarantined if q.seq is not None]
         findings = check_batch(state, batch.batch_seq, batch.prev_batch_hash,
                                None if prev_row is None else str(prev_row[0]), all_seqs)
+        findings.records.extend(batch.findings)
         findings.records = [(kind, mask_obj(detail)) for kind, detail in findings.records]  # hashes are the agent's
         conn.execute(insert(t.batches).values(agent_id=aid, batch_seq=batch.batch_seq, hash=batch.batch_hash,
                                               received_at=batch.received_at,
@@ -478,6 +479,14 @@ class SqlStore(Store):
     def _purge_events(self, before_day: str) -> int:
         with self._write() as conn:
             return int(conn.execute(t.events.delete().where(t.events.c.day < before_day)).rowcount or 0)
+
+    def last_heartbeat(self, agent_id: str, before_seq: int) -> dict[str, Any] | None:
+        e = t.events
+        with self._read() as conn:
+            row = conn.execute(select(e.c.data).where(and_(
+                e.c.agent_id == agent_id, e.c.seq < before_seq, e.c.kind == "agent.heartbeat"))
+                .order_by(e.c.seq.desc()).limit(1)).first()
+        return None if row is None else dict(orjson.loads(row[0]))
 
     def get_kv(self, key: str) -> str | None:
         with self._read() as conn:

@@ -1,0 +1,84 @@
+"""What an agent's heartbeats tell about the answers it got: forged answers, and policies not issued.
+
+Heartbeats carry ``unsigned_answers`` (a counter kept across restarts of the answers whose receipt or
+policy signature did not verify), and ``policy_version`` / ``policy_hash`` of the policy in force. At
+ingest the collector turns them into integrity findings, which the rollups count and the rules
+``forged_answers`` and ``policy_mismatch`` raise as findings and alerts:
+
+* ``unsigned_answers``: the counter went up (someone answered in the collector's place);
+* ``policy_mismatch``: a version the collector never issued, a hash that is not that version's, or an
+  older version still in force ``policy_grace_s`` after a newer one was issued.
+
+The check reads the heartbeats before masking: a hash is compared exactly as the agent sent it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from agent.errors import InvalidEvent
+from agent.schema import validate_event_at
+
+Finding = tuple[str, dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Beat:
+    seq: int
+    ts_s: float
+    unsigned: int | None
+    version: int | None
+    hash: str | None
+
+
+def heartbeats(raw_events: list[Any]) -> list[Beat]:
+    """The batch's valid heartbeats, in sequence order (invalid ones are quarantined elsewhere)."""
+    out = []
+    for raw in raw_events:
+        if not isinstance(raw, dict) or raw.get("kind") != "agent.heartbeat":
+            continue
+        try:
+            event, moment = validate_event_at(raw)
+        except InvalidEvent:
+            continue
+        out.append(Beat(int(event["seq"]), moment.timestamp(), event.get("unsigned_answers"),
+                        event.get("policy_version"), event.get("policy_hash")))
+    return sorted(out, key=lambda b: b.seq)
+
+
+def check(beats: list[Beat], last_unsigned: int | None, issued: dict[int, tuple[str, float]],
+          grace_s: float) -> list[Finding]:
+    """Findings of one batch; ``last_unsigned`` is the counter in the agent's previous stored heartbeat."""
+    found: list[Finding] = []
+    before = last_unsigned
+    rises = 0
+    for beat in beats:
+        if beat.unsigned is None:
+            continue
+        if before is not None and beat.unsigned > before:
+            rises += beat.unsigned - before
+        elif before is None and beat.unsigned > 0:
+            rises += beat.unsigned  # first report: everything counted so far is news
+        before = beat.unsigned
+    if rises:
+        found.append(("unsigned_answers", {"count": rises, "total": before}))
+    mismatch = _policy_mismatch(beats, issued, grace_s)
+    if mismatch is not None:
+        found.append(("policy_mismatch", mismatch))
+    return found
+
+
+def _policy_mismatch(beats: list[Beat], issued: dict[int, tuple[str, float]], grace_s: float) -> dict[str, Any] | None:
+    newest = max(issued)
+    for beat in beats:
+        if beat.version is None or beat.hash is None:
+            continue
+        known = issued.get(beat.version)
+        if beat.version > newest or (known is None and beat.version not in range(1, newest)):
+            return {"why": "not_issued", "policy_version": beat.version, "seq": beat.seq}
+        if known is not None and known[0] != beat.hash:
+            return {"why": "not_issued", "policy_version": beat.version, "seq": beat.seq}
+        if beat.version < newest and beat.ts_s > issued[newest][1] + grace_s:
+            return {"why": "outdated", "policy_version": beat.version, "current_version": newest, "seq": beat.seq}
+    return None
