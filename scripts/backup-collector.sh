@@ -6,7 +6,7 @@
 # Every SQLite database in DIR is copied with SQLite's online backup API (one read transaction, so
 # the copy is consistent even while batches are being ingested), checked with PRAGMA integrity_check,
 # and stored with the other files of the folder: the collector key (collector_x25519.pem: without it
-# no sealed batch can be opened), collector.toml and anything else, except WAL/SHM/journal files and
+# no sealed batch can be opened), the signing key (collector_ed25519.pem), collector.toml and anything else, except WAL/SHM/journal files and
 # (unless --with-logs) logs. MANIFEST.json lists every file with its SHA-256. BACKUP_DIR must not
 # exist yet; it is created readable by its owner only (it holds the collector's private key).
 # With db_url = postgresql://... the database itself is not in the folder: back it up with pg_dump.
