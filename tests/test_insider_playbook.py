@@ -21,7 +21,7 @@ import requests
 
 from agent import wire
 from tests.conftest import COLLECTOR, RAW_IDS, CollectorProcess, run_cli
-from tests.test_ingest_amplification import Insider
+from tests.insider import Insider
 
 TZ = ZoneInfo("Asia/Shanghai")
 _FULLWIDTH = str.maketrans("0123456789X", "０１２３４５６７８９Ｘ")
