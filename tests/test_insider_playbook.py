@@ -3,11 +3,13 @@
 The person at the PC holds the PC's own key and runs the agent's own sealing code. Each move that
 gave way before must now show in a rollup, the report or an alert, or be refused with its code.
 Holes covered: Blinded, Wedged, Alerts page down, Amplified, Raw IDs stored (every sub-bullet),
-Look-alike agents, Sign-in. (Reads, Blobs, Exports and assets: not yet fixed on main, left out.)
+Look-alike agents, Sign-in, Exports and assets. (Reads and Blobs: not yet fixed on main, left out.)
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import re
 import sqlite3
@@ -274,6 +276,25 @@ def test_sign_in_one_message_for_every_refusal_and_a_per_client_limit(pb: Playbo
     assert message(unknown) == message(wrong)
     statuses = [_sign_in(pb, "admin", f"guess-{n}").status_code for n in range(40)]
     assert 429 in statuses  # the per-client token bucket on /login
+
+
+# -- Exports and assets -------------------------------------------------------------------------------
+def test_exports_cells_from_requests_are_defused_and_forwarded_addresses_untrusted(pb: Playbook) -> None:
+    pb.insider("-cmd.exe")  # a valid agent_id that a spreadsheet would read as a formula
+    formula = "=HYPERLINK(\"http://evil.example\",\"x\")"
+    read = requests.get(pb.c.url + "/api/v1/agents/-cmd.exe/timeline?date=2026-11-23", timeout=30,
+                        headers={**pb.bearer, "X-Forwarded-For": formula})
+    assert read.status_code == 200, read.text[:300]
+    export = requests.get(pb.c.url + "/audit.csv", headers=pb.bearer, timeout=30)
+    assert export.status_code == 200, export.text[:300]
+    rows = list(csv.reader(io.StringIO(export.text)))
+    assert any("'-cmd.exe" in row for row in rows), rows[-3:]  # audited, and defused in the export
+    for row in rows[1:]:
+        for cell in row:
+            assert cell[:1] not in ("=", "+", "@", "\t", "\r") and not re.match(r"-[^0-9]", cell), row
+        assert row[-1] in ("", "127.0.0.1"), row  # X-Forwarded-For from a loopback peer is not trusted
+    docs = requests.get(pb.c.url + "/api/docs", timeout=30)
+    assert docs.status_code == 404 or not re.search(r"(src|href)=\"https?://", docs.text)
 
 
 # -- and nothing raw anywhere -------------------------------------------------------------------------
