@@ -7,7 +7,8 @@ could attribute to an agent with a receipt signed by its Ed25519 signing key::
      "outcome": "stored" | "duplicate" | "refused", "code": "" | "<refusal code>",
      "key_id": "<16 hex>", "sig": "<base64 Ed25519 signature>"}
 
-(a blob receipt carries ``"kind": "blob"`` and ``blob_id`` instead of ``batch_seq``). The envelope hash is
+(a blob receipt carries ``"kind": "blob"`` and ``blob_id`` instead of ``batch_seq``). A 2xx answer carries
+it at the top level; a refusal keeps the one error shape and carries it as ``error.receipt``. The envelope hash is
 SHA-256 of the exact bytes the agent posted, so a receipt stands for one sealed envelope and nothing
 else. The agent forgets or parks a batch only on a receipt that verifies with a key it trusts and names
 exactly that agent, batch and envelope (:func:`verify_receipt`).
@@ -65,6 +66,12 @@ class Receipt:
     outcome: str
     code: str
     key_id: str
+
+
+def receipt_in(answer: dict[str, Any]) -> Any:
+    """The receipt of an answer: top level in a 2xx answer, inside ``error`` in a refusal."""
+    error = answer.get("error")
+    return error.get("receipt") if isinstance(error, dict) else answer.get("receipt")
 
 
 def verify_receipt(receipt: Any, keys: Mapping[str, Ed25519PublicKey], *, kind: str, agent_id: str,

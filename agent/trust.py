@@ -25,7 +25,7 @@ from agent import wire
 from agent.envelope import format_ts
 from agent.errors import ReceiptError, WireError
 from agent.identity import Identity, save_signing_keys
-from agent.receipts import Receipt, key_id, verify_receipt
+from agent.receipts import Receipt, key_id, receipt_in, verify_receipt
 from agent.transport import Transport, TransportError
 
 log = logging.getLogger(__name__)
@@ -68,7 +68,7 @@ class Trust:
 
     def receipt(self, kind: str, ref: int | str, body: bytes, answer: dict[str, Any]) -> Receipt:
         """The verified receipt in ``answer`` for exactly the envelope ``body``; raises ReceiptError."""
-        return verify_receipt(answer.get("receipt"), self.keys, kind=kind, agent_id=self.identity.agent_id,
+        return verify_receipt(receipt_in(answer), self.keys, kind=kind, agent_id=self.identity.agent_id,
                               ref=ref, digest=hashlib.sha256(body).hexdigest())
 
     def fetch(self, transport: Transport) -> None:

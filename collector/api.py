@@ -106,12 +106,13 @@ async def _read_body(request: Request, limit: int) -> bytes:
 
 
 def _refused(collector: Collector, kind: str, body: bytes, exc: Rejected) -> JSONResponse:
-    """A refusal of a batch or blob: the one error shape, plus the signed receipt that lets the agent park it."""
-    answer: dict[str, Any] = {"error": {"code": exc.code, "message": mask_text(exc.message)}}
+    """A refusal of a batch or blob: the one error shape, its ``error`` carrying the signed receipt that lets the
+    agent park the envelope."""
+    error: dict[str, Any] = {"code": exc.code, "message": mask_text(exc.message)}
     receipt = collector.signer.refusal(kind, body, exc.code)
     if receipt is not None:
-        answer["receipt"] = receipt
-    return JSONResponse(answer, status_code=exc.status)
+        error["receipt"] = receipt
+    return JSONResponse({"error": error}, status_code=exc.status)
 
 
 def principal(request: Request) -> Principal:

@@ -27,7 +27,7 @@ from typing import Any
 import requests
 
 from agent import wire
-from agent.receipts import KINDS, Receipt, envelope_hash, key_id, sign_receipt, verify_receipt
+from agent.receipts import KINDS, Receipt, envelope_hash, key_id, receipt_in, sign_receipt, verify_receipt
 from agent.signed_policy import sign_policy
 from agent.trust import parse_keys
 from tests.conftest import free_port
@@ -145,5 +145,5 @@ def verified_receipt(answer: dict[str, Any], body: bytes, keys: dict[str, str], 
     """What an agent checks before it forgets an envelope: the answer's receipt, for exactly ``body``."""
     ids = wire.peek_ids(body, KINDS[kind])
     assert ids is not None, "the envelope names its agent and batch"
-    return verify_receipt(answer.get("receipt"), parse_keys(keys), kind=kind, agent_id=ids[0], ref=ids[1],
+    return verify_receipt(receipt_in(answer), parse_keys(keys), kind=kind, agent_id=ids[0], ref=ids[1],
                           digest=envelope_hash(body))
