@@ -213,8 +213,9 @@ def create_app(collector: Collector) -> FastAPI:
         return Response(png, media_type="image/png", headers={"Cache-Control": "no-store"})
 
     @app.get("/api/v1/agents", responses=_ERRORS)
-    def agents(who: Who) -> dict[str, Any]:
-        return {"agents": collector.agents_for(who)}
+    def agents(who: Who, request: Request) -> dict[str, Any]:
+        """The agents in the caller's scope (audited once per agent listed)."""
+        return {"agents": collector.agents_for(who, request.client.host if request.client else None)}
 
     @app.get("/api/v1/agents/{agent_id}/timeline", responses=_ERRORS)
     def timeline(agent_id: str, date: str, who: Who, request: Request) -> dict[str, Any]:

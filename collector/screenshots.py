@@ -12,13 +12,13 @@ import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import BigInteger, Column, Float, Integer, MetaData, String, Table, Text, and_, insert, select
+from sqlalchemy import BigInteger, Column, Float, Index, Integer, MetaData, String, Table, Text, and_, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from agent import wire
 from agent.errors import WireError
 from collector.accounts import Principal
-from collector.errors import NotFound, Rejected
+from collector.errors import Forbidden, NotFound, Rejected
 
 if TYPE_CHECKING:
     from collector.service import Collector
@@ -32,11 +32,13 @@ screenshots = Table(
     "screenshots", metadata,
     Column("id", Integer().with_variant(BigInteger, "postgresql"), primary_key=True, autoincrement=True),
     Column("agent_id", String(64), nullable=False),
-    Column("blob_id", String(64), nullable=False, unique=True),
+    Column("blob_id", String(64), nullable=False),  # unique per agent (revision 0006), not across agents
     Column("sealed_at", String(40), nullable=False),
     Column("received_at", Float, nullable=False),
     Column("size", Integer, nullable=False),
     Column("envelope", Text, nullable=False),
+    Index("uq_screenshots_agent_blob", "agent_id", "blob_id", unique=True),
+    Index("ix_screenshots_agent_received", "agent_id", "received_at"),
 )
 
 
@@ -77,7 +79,10 @@ class ScreenshotService:
 
     def image_for(self, who: Principal, agent_id: str, blob_id: str, remote: str | None = None) -> bytes:
         """The PNG, for admin and security only; every look (allowed or not) is audited."""
-        self.collector.access.require_role(who, VIEW_ROLES, "read_screenshot", f"{agent_id}/{blob_id}", remote)
+        allowed = who.role in VIEW_ROLES
+        self.collector.access.audit(who, "read_screenshot", f"{agent_id}/{blob_id}", allowed, remote, agent_id)
+        if not allowed:
+            raise Forbidden(f"role {who.role!r} may not read_screenshot")
         with self.store._read() as conn:
             row = conn.execute(select(screenshots.c.envelope).where(
                 and_(screenshots.c.agent_id == agent_id, screenshots.c.blob_id == blob_id))).first()

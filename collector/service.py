@@ -92,12 +92,14 @@ class Collector:
         self.store.close()
 
     # -- queries (scope enforced and audited) -----------------------------------------------------------
-    def agents_for(self, who: Principal) -> list[dict[str, Any]]:
+    def agents_for(self, who: Principal, remote: str | None = None) -> list[dict[str, Any]]:
+        """The agents in the caller's scope; the list is audited once per agent listed."""
         if who.role == "agent":  # a person with an agent account sees that one PC only
             own = self.store.get_agent(who.agent_id) if who.agent_id else None
             rows = [own] if own is not None else []
         else:
             rows = self.store.list_agents(self.access.visible_teams(who))
+        self.access.audit_shown(who, "list_agents", "agents", (r["agent_id"] for r in rows), remote)
         return [{"agent_id": r["agent_id"], "team": r["team"], "role": r["role"], "events": r["events"],
                  "last_seen": r["last_seen"], "revoked": r["revoked_at"] is not None} for r in rows]
 
@@ -119,13 +121,16 @@ class Collector:
     def report_for(self, who: Principal, day: str, remote: str | None = None) -> dict[str, Any]:
         """The day's report as the caller may see it (managers: their teams' findings only)."""
         _check_day(day)
-        self.access.require_role(who, ("admin", "security", "manager"), "read_report", day, remote)
+        self.access.refuse_unless(who, ("admin", "security", "manager"), "read_report", day, remote)
         report = self.reports.get(day)
         if report is None:
+            self.access.audit(who, "read_report", day, True, remote)
             raise NotFound(f"no report for {day} yet: run `seatguard-collector report --date {day}`")
         if who.role == "manager":
             report = {**report, "findings": [f for f in report["findings"] if f.get("team") in who.teams],
                       "teams": [t for t in report.get("teams", []) if t.get("team") in who.teams]}
+        self.access.audit_shown(who, "read_report", day, (str(f.get("agent_id", "")) for f in report["findings"]),
+                                remote)
         return report
 
     def label_for(self, who: Principal, agent_id: str, day: str, label: str, note: str = "",
@@ -135,7 +140,7 @@ class Collector:
         self.access.refuse_unless(who, REVIEWERS, "label_finding", target, remote)
         if label not in LABELS:
             raise CollectorError(f"label must be one of {', '.join(LABELS)}", code="bad_label", status=400)
-        self.access.audit(who, "label_finding", target, True, remote)
+        self.access.audit(who, "label_finding", target, True, remote, agent_id)
         self.reports.label(agent_id, day, label, who.name, note)
 
     def build_report_for(self, who: Principal, day: str, remote: str | None = None) -> dict[str, Any]:
@@ -143,13 +148,15 @@ class Collector:
         self.access.require_role(who, REVIEWERS, "build_report", day, remote)
         return self.reports.build(day)
 
-    def wall_for(self, who: Principal, remote: str | None = None, audit: bool = True) -> list[dict[str, Any]]:
-        """Live-wall state of the agents in scope (``audit=False``: a stream tick; refusals still audited)."""
+    def wall_for(self, who: Principal, remote: str | None = None, audit: bool | str = True) -> list[dict[str, Any]]:
+        """Live-wall state of the agents in scope, audited once per agent shown under the action ``audit``
+        (``True``: ``read_wall``; ``False``: a stream tick, which audits only a refusal)."""
+        self.access.refuse_unless(who, WALL_ROLES, "read_wall", "wall", remote)
+        rows = self.wall.states(self.store.list_agents(self.access.visible_teams(who)))
         if audit:
-            self.access.require_role(who, WALL_ROLES, "read_wall", "wall", remote)
-        else:
-            self.access.refuse_unless(who, WALL_ROLES, "read_wall", "wall", remote)
-        return self.wall.states(self.store.list_agents(self.access.visible_teams(who)))
+            action = "read_wall" if audit is True else str(audit)
+            self.access.audit_shown(who, action, "wall", (str(r["agent_id"]) for r in rows), remote)
+        return rows
 
     def audit_for(self, who: Principal, filters: dict[str, Any], remote: str | None = None,
                   action: str = "read_audit") -> list[dict[str, Any]]:
@@ -173,8 +180,9 @@ class Collector:
 
     # -- administration (admin only; every action is audited) -------------------------------------------
     def admin_overview(self, who: Principal, remote: str | None = None) -> dict[str, Any]:
-        self.access.require_role(who, ("admin",), "read_admin", "admin", remote)
+        self.access.refuse_unless(who, ("admin",), "read_admin", "admin", remote)
         agents = self.store.list_agents()
+        self.access.audit_shown(who, "read_admin", "admin", (str(a["agent_id"]) for a in agents), remote)
         with self.store._read() as conn:
             tokens = [dict(r._mapping) for r in conn.execute(
                 select(t.enroll_tokens).order_by(t.enroll_tokens.c.created_at.desc()).limit(50))]

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, insert, inspect, text
+from sqlalchemy.exc import IntegrityError
 
 from collector.alerts.tables import ALERT_TABLES
 from collector.config import load_settings
@@ -226,5 +227,43 @@ def test_revision_0004_keys_existing_agents_even_lookalikes_enrolled_before_it(s
         with store._write() as conn:  # and back: 0003 has neither column
             schema.downgrade(conn, "0003")
         assert "id_key" not in _columns(store_url)["agents"] and "name" not in _columns(store_url)["enroll_tokens"]
+    finally:
+        store.close()
+
+
+def test_revision_0006_names_the_agent_of_old_audit_records_and_scopes_blob_ids_per_agent(store_url: str) -> None:
+    engine = create_engine(driver_url(store_url))
+    try:
+        with engine.begin() as conn:
+            schema.upgrade(conn, "0005")
+            conn.execute(text("INSERT INTO agents (agent_id, id_key, team, role, public_key, enrolled_at, last_seq, "
+                              "last_batch_seq, events) VALUES ('pc-a1', 'pc-a1', 'cs-a', 'agent', 'k', 1, 0, 0, 0)"))
+            for action, target in (("read_timeline", "pc-a1"), ("read_screenshot", "pc-a1/b1"),
+                                   ("ack_alert", "7 pc-a1"), ("read_report", "2026-11-23")):
+                conn.execute(text("INSERT INTO audit (at, actor, action, target, allowed) "
+                                  "VALUES (1, 'sec', :a, :t, true)"), {"a": action, "t": target})
+            conn.execute(text("INSERT INTO screenshots (agent_id, blob_id, sealed_at, received_at, size, envelope) "
+                              "VALUES ('pc-a1', 'b1', 's', 1, 3, 'e')"))
+            schema.upgrade(conn, "0006")
+            named = dict(conn.execute(text("SELECT action, agent_id FROM audit")).all())
+            conn.execute(text("INSERT INTO screenshots (agent_id, blob_id, sealed_at, received_at, size, envelope) "
+                              "VALUES ('pc-b1', 'b1', 's', 2, 3, 'e')"))  # another agent's same blob_id
+    finally:
+        engine.dispose()
+    assert named == {"read_timeline": "pc-a1", "read_screenshot": "pc-a1", "ack_alert": "pc-a1",
+                     "read_report": None}
+    store = sql_store(store_url)
+    try:
+        store.create_schema()
+        with store._read() as conn:
+            assert conn.execute(text("SELECT count(*) FROM screenshots WHERE blob_id = 'b1'")).scalar() == 2
+        with pytest.raises(IntegrityError), store._write() as conn:  # still unique for one agent
+            conn.execute(text("INSERT INTO screenshots (agent_id, blob_id, sealed_at, received_at, size, envelope) "
+                              "VALUES ('pc-b1', 'b1', 's', 3, 3, 'e')"))
+        with store._write() as conn:
+            conn.execute(text("DELETE FROM screenshots WHERE agent_id = 'pc-b1'"))
+            schema.downgrade(conn, "0005")
+        assert "agent_id" not in _columns(store_url)["audit"]
+        assert store.migrate() == ("0005", schema.HEAD)
     finally:
         store.close()

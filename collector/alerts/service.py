@@ -192,15 +192,17 @@ class AlertService:
             raise CollectorError("state must be open or acked", code="bad_request", status=400)
         filters = {"state": state, "agent": agent_id, "date": day}
         summary = " ".join(f"{k}={v}" for k, v in filters.items() if v) or "all"
-        self.collector.access.require_role(who, ALERT_ROLES, "read_alerts", summary, remote)
-        teams = self.collector.access.visible_teams(who)
+        access = self.collector.access
+        access.refuse_unless(who, ALERT_ROLES, "read_alerts", summary, remote)
+        teams = access.visible_teams(who)
         found = self.store.search(teams, state or None, agent_id, day, since, limit)
+        access.audit_shown(who, "read_alerts", summary, (a.agent_id for a in found), remote)
         return [a.to_dict(self.config.base_url) for a in found]
 
     def ack_for(self, who: Principal, alert_id: int, note: str = "", remote: str | None = None) -> dict[str, Any]:
         alert = self.store.get(alert_id)
         allowed = who.role in ALERT_ROLES and who.can_see_team(alert.team)
-        self.collector.access.audit(who, "ack_alert", f"{alert_id} {alert.agent_id}", allowed, remote)
+        self.collector.access.audit(who, "ack_alert", f"{alert_id} {alert.agent_id}", allowed, remote, alert.agent_id)
         if not allowed:
             raise Forbidden(f"alert {alert_id} is outside your scope")
         return self.store.ack(alert_id, who.name, note, self.clock.time()).to_dict(self.config.base_url)

@@ -21,7 +21,7 @@ from sqlalchemy import (
     Text,
 )
 
-SCHEMA_VERSION = 5  # kv "schema_version"; the Alembic head revision is "0005"
+SCHEMA_VERSION = 6  # kv "schema_version"; the Alembic head revision is "0006"
 metadata = MetaData()
 
 agents = Table(
@@ -153,6 +153,8 @@ audit = Table(
     Column("target", Text, nullable=False),
     Column("allowed", Boolean, nullable=False),
     Column("remote", String(64)),
+    Column("agent_id", String(64)),  # revision 0006: whose data the read showed (one record per agent)
+    Index("ix_audit_agent", "agent_id", "id"),
 )
 
 reports = Table(

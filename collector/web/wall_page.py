@@ -9,6 +9,9 @@ and the browser reconnects by itself, so a stopping server is never held open fo
 The viewer is signed in again (session or API token, role and teams re-read) before every update: a
 disabled account, a revoked session or token, or a role that no longer sees the wall gets an ``end``
 event with the reason and the stream closes within :data:`POLL_S` seconds.
+
+Opening a stream is audited once per agent on the wall (``open_wall_stream``); an agent that shows up
+later in an open stream, on a row or in an alert, is audited when it first does (``read_wall_stream``).
 """
 
 from __future__ import annotations
@@ -47,6 +50,14 @@ def _recheck(web: Web, request: Request, where: str | None) -> tuple[Principal, 
     return who, web.collector.wall_for(who, where, False)
 
 
+def _audit_new(web: Web, who: Principal, where: str | None, shown: set[str], agent_ids: list[str]) -> None:
+    """Agents that appear in an open stream for the first time (newly enrolled, a team added) are audited."""
+    new = [a for a in agent_ids if a and a not in shown]
+    if new:
+        web.collector.access.audit_shown(who, "read_wall_stream", "wall", new, where)
+        shown.update(new)
+
+
 async def stream(web: Web, request: Request, who: Principal, first: list[dict[str, Any]], once: bool,
                  where: str | None) -> AsyncIterator[bytes]:
     loop = asyncio.get_running_loop()
@@ -56,6 +67,7 @@ async def stream(web: Web, request: Request, who: Principal, first: list[dict[st
         if once:
             return
         last = {row["agent_id"]: row for row in first}
+        shown = set(last)  # audited when the stream opened (open_wall_stream)
         ends, pinged = loop.time() + STREAM_S, loop.time()
         while loop.time() < ends:
             woke = await sub.wait(min(POLL_S, max(0.0, ends - loop.time())))
@@ -65,9 +77,11 @@ async def stream(web: Web, request: Request, who: Principal, first: list[dict[st
                 log.info("wall stream for %s ended: %s", who.name, exc)
                 yield sse("end", {"reason": str(exc)})
                 return
-            for alert in sub.take_alerts():
-                if who.can_see_team(str(alert.get("team", ""))):
-                    yield sse("alert", alert)
+            alerts = [a for a in sub.take_alerts() if who.can_see_team(str(a.get("team", "")))]
+            seen = [str(r["agent_id"]) for r in rows] + [str(a.get("agent_id", "")) for a in alerts]
+            await run_in_threadpool(_audit_new, web, who, where, shown, seen)
+            for alert in alerts:
+                yield sse("alert", alert)
             changed = [r for r in rows if last.get(r["agent_id"]) != r]
             for row in changed:
                 yield sse("agent", row)
@@ -96,7 +110,7 @@ def register(app: FastAPI, web: Web) -> None:
     async def wall_events(request: Request, once: bool = False) -> Response:
         """Server-sent events: ``snapshot``, then ``agent`` per changed row (``once=true``: snapshot only)."""
         who = web.who(request)
-        first = await run_in_threadpool(web.collector.wall_for, who, remote(request), False)
+        first = await run_in_threadpool(web.collector.wall_for, who, remote(request), "open_wall_stream")
         return StreamingResponse(stream(web, request, who, first, once, remote(request)),
                                  media_type="text/event-stream",
                                  headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
