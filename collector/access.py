@@ -118,12 +118,12 @@ class AccessService:
 
 
 def audit_csv(rows: list[dict[str, Any]], tz: Any) -> str:
-    """Audit records as CSV (UTF-8 text): local time, actor, action, target, allowed, remote address, agent."""
+    """Audit records as CSV (UTF-8 text): local time, actor, action, target, agent shown, allowed, remote."""
     out = io.StringIO()
     writer = csv_writer(out)
-    writer.writerow(["id", "at", "actor", "action", "target", "allowed", "remote", "agent_id"])
+    writer.writerow(["id", "at", "actor", "action", "target", "agent_id", "allowed", "remote"])
     for r in rows:
         at = datetime.fromtimestamp(float(r["at"]), tz).isoformat(timespec="seconds")
-        writer.writerow(csv_row([r["id"], at, r["actor"], r["action"], r["target"],
-                                 "yes" if r["allowed"] else "no", r["remote"] or "", r.get("agent_id") or ""]))
+        writer.writerow(csv_row([r["id"], at, r["actor"], r["action"], r["target"], r.get("agent_id") or "",
+                                 "yes" if r["allowed"] else "no", r["remote"] or ""]))
     return out.getvalue()

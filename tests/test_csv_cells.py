@@ -86,8 +86,8 @@ def test_audit_export_defuses_every_text_cell_from_a_request() -> None:
     text = audit_csv([{"id": 1, "at": 0, "actor": "\uff1dcmd", "action": "login", "target": "@SUM(A1)",
                        "allowed": False, "remote": "=HYPERLINK(\"http://x\")"}], ZoneInfo("UTC"))
     row = list(csv.reader(io.StringIO(text)))[1]
-    assert row[2] == "'\uff1dcmd" and row[4] == "'@SUM(A1)" and row[6] == "'=HYPERLINK(\"http://x\")"
-    assert row[5] == "no"
+    assert row[2] == "'\uff1dcmd" and row[4] == "'@SUM(A1)" and row[7] == "'=HYPERLINK(\"http://x\")"
+    assert row[6] == "no"
 
 
 def test_report_export_defuses_agent_supplied_cells() -> None:
