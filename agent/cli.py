@@ -14,7 +14,7 @@ from agent.config import load_config, settings_markdown
 from agent.errors import AgentError
 from agent.identity import enroll, load_identity
 from agent.pipeline import open_spool
-from agent.transport import HttpTransport
+from agent.transport import HttpTransport, require_secure
 from agent.trust import Trust
 from agent.uploader import Backoff, Uploader
 
@@ -28,7 +28,8 @@ def _setup_logging(level: str) -> None:
 
 def cmd_enroll(args: argparse.Namespace) -> int:
     config = load_config(args.home)
-    identity = enroll(args.home, args.collector, args.token, args.name, config.tls)
+    identity = enroll(args.home, args.collector, args.token, args.name, config.tls,
+                      bool(config.allow_insecure_http))
     print(json.dumps({"agent_id": identity.agent_id, "team": identity.team}))
     return 0
 
@@ -46,6 +47,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
     config = load_config(args.home)
     identity = load_identity(args.home)
+    require_secure(identity.collector_url, bool(config.allow_insecure_http))
     spool = open_spool(args.home, config)
     transport = HttpTransport(identity.collector_url, config.http_timeout_s, config.tls)
     uploader = Uploader(spool, transport, Trust(args.home, identity), Backoff(config.backoff_min_s,
@@ -82,6 +84,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     config = load_config(args.home, {"heartbeat_s": args.heartbeat_s})
     identity = load_identity(args.home)
+    require_secure(identity.collector_url, bool(config.allow_insecure_http))
     from agent.status import NOTICE
 
     lock = InstanceLock(args.home)

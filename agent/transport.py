@@ -83,6 +83,38 @@ class HttpTransport:
         self._pool.clear()
 
 
+def is_loopback(url: str) -> bool:
+    """True when ``url`` names this machine (localhost, 127.0.0.0/8 or ::1)."""
+    import ipaddress
+    import urllib.parse
+
+    host = (urllib.parse.urlsplit(url).hostname or "").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def require_secure(url: str, allow_insecure_http: bool) -> None:
+    """Refuse a collector URL that is not https:// unless it is loopback or the admin allowed plain http.
+
+    Over plain http:// to another machine, anything on the path could answer in the collector's place; the
+    signed answers make that visible, https:// with verification keeps it from happening."""
+    from agent.errors import ConfigError
+
+    scheme = url.split(":", 1)[0].lower()
+    if scheme not in ("http", "https"):
+        raise ConfigError(f"collector URL {url!r} must start with https://")
+    if scheme == "http" and not is_loopback(url):
+        if not allow_insecure_http:
+            raise ConfigError(f"collector URL {url} is plain http:// to another machine: use https:// (verified "
+                              "with tls_verify: certifi, a CA bundle or a pinned certificate), or set "
+                              "allow_insecure_http = true for a test lab")
+        log.warning("plain http:// to %s allowed by allow_insecure_http: answers can be read on the way", url)
+
+
 def _certifi() -> str:
     import certifi
 
