@@ -3,7 +3,8 @@
 The person at the PC holds the PC's own key and runs the agent's own sealing code. Each move that
 gave way before must now show in a rollup, the report or an alert, or be refused with its code.
 Holes covered: Blinded, Wedged, Alerts page down, Amplified, Raw IDs stored (every sub-bullet),
-Look-alike agents, Sign-in, Exports and assets. (Reads and Blobs: not yet fixed on main, left out.)
+Look-alike agents, Sign-in, Reads, Blobs (blob ids per agent; the per-agent quota and rate are not on
+main yet), Exports and assets.
 """
 
 from __future__ import annotations
@@ -276,6 +277,41 @@ def test_sign_in_one_message_for_every_refusal_and_a_per_client_limit(pb: Playbo
     assert message(unknown) == message(wrong)
     statuses = [_sign_in(pb, "admin", f"guess-{n}").status_code for n in range(40)]
     assert 429 in statuses  # the per-client token bucket on /login
+
+
+# -- Reads --------------------------------------------------------------------------------------------
+def test_reads_listing_agents_is_audited_per_agent_on_their_me_page(pb: Playbook) -> None:
+    pb.insider("pc-read")
+    run_cli(COLLECTOR, "user", "add", "--data", str(pb.c.data), "--name", "lin.read", "--role", "agent",
+            "--agent", "pc-read")
+    own = run_cli(COLLECTOR, "token", "create", "--data", str(pb.c.data), "--user", "lin.read").strip()
+    assert pb.get("/api/v1/agents").status_code == 200  # listing agents: audited once per agent shown
+    assert pb.get(f"/api/v1/agents/pc-read/timeline?date={YESTERDAY.date().isoformat()}").status_code == 200
+    me = requests.get(pb.c.url + "/api/v1/me", headers={"Authorization": f"Bearer {own}"}, timeout=30)
+    assert me.status_code == 200, me.text[:300]
+    actions = {v["action"] for v in me.json()["viewers"] if v["actor"] == "sec-pb"}
+    assert len(actions) >= 2, me.json()["viewers"]  # the agents list and the timeline, each naming pc-read
+
+
+# -- Blobs --------------------------------------------------------------------------------------------
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+
+
+def _blob(i: Insider, blob_id: str) -> requests.Response:
+    body = wire.seal_blob(agent_id=i.agent_id, blob_id=blob_id, data=PNG,
+                          sealed_at=datetime.now(TZ).isoformat(timespec="milliseconds"),
+                          collector_key=i.collector_key, agent_key=i.key)
+    return requests.post(i.url + "/api/v1/blobs", data=body, timeout=30,
+                         headers={"content-type": "application/json"})
+
+
+def test_blobs_one_agent_cannot_take_another_agents_blob_id(pb: Playbook) -> None:
+    first, second = pb.insider("pc-blob1"), pb.insider("pc-blob2")
+    stored = _blob(first, "shot-1")
+    assert stored.status_code == 200 and stored.json()["status"] == "stored", stored.text
+    taken = _blob(second, "shot-1")  # the same id from another PC is its own screenshot, not a duplicate
+    assert taken.status_code == 200 and taken.json()["status"] == "stored", taken.text
+    assert _blob(first, "shot-1").json()["status"] == "duplicate"
 
 
 # -- Exports and assets -------------------------------------------------------------------------------
