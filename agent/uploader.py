@@ -5,7 +5,10 @@
   ``status``); it is never dropped silently and the uploader moves on to the next batch;
 * an answer without a valid receipt for that batch (unsigned, forged, for another batch) is a failed
   upload: it is counted (``unsigned_answers`` in heartbeats and ``status``) and retried;
-* network errors, 408, 429 and 5xx are retried with full-jitter exponential backoff
+* a blob refused with 429 ``blob_quota`` or ``blob_rate`` (the collector's per-agent screenshot quota)
+  is final for that blob: with a valid refusal receipt it is parked like any refused blob (``parked_blobs``
+  in ``status``), so that one screenshot over the quota cannot hold up every upload behind it;
+* other network errors, 408, 429 and 5xx are retried with full-jitter exponential backoff
   (``backoff_min_s`` to ``backoff_max_s``, 1 s to 60 s by default).
 """
 
@@ -30,6 +33,7 @@ log = logging.getLogger(__name__)
 RETRY_STATUSES = frozenset({408, 429})
 BATCH_PATH = "/api/v1/batches"
 BLOB_PATH = "/api/v1/blobs"
+FINAL_BLOB_CODES = frozenset({"blob_quota", "blob_rate"})  # 429s that retrying the same blob cannot cure
 
 
 @dataclass(frozen=True)
@@ -134,7 +138,8 @@ class Uploader:
             reply = self.transport.post(BLOB_PATH, body)
         except TransportError as exc:
             return self._retry(0, f"blob {blob_id}: {exc}")
-        if reply.status in RETRY_STATUSES or reply.status >= 500 or reply.status < 200:
+        final = reply.status == 429 and _code(reply.body) in FINAL_BLOB_CODES
+        if not final and (reply.status in RETRY_STATUSES or reply.status >= 500 or reply.status < 200):
             return self._retry(0, f"blob {blob_id}: {_reason(reply.status, reply.body)}")
         try:
             receipt = self._receipt("blob", blob_id, body, reply)
@@ -179,6 +184,11 @@ class Uploader:
             if wait > 0:
                 stop.wait(wait)
         return False
+
+
+def _code(body: dict[str, object]) -> str:
+    err = body.get("error")
+    return str(err.get("code", "")) if isinstance(err, dict) else ""
 
 
 def _reason(status: int, body: dict[str, object]) -> str:

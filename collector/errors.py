@@ -57,6 +57,8 @@ REJECT_STATUS = {
     "tampered_ciphertext": 400,
     "timestamp_out_of_window": 400,
     "batch_conflict": 409,
+    "blob_quota": 429,
+    "blob_rate": 429,
 }
 
 

@@ -27,6 +27,9 @@ class Metrics:
                                registry=self.registry)
         self.receipts = Counter("seatguard_receipts_total", "Signed receipts in answers to agents, by kind and outcome",
                                 ["kind", "outcome"], registry=self.registry)
+        self.blobs = Counter("seatguard_blobs_total",
+                             "Screenshot blobs answered, by outcome (stored, duplicate, blob_quota, blob_rate)",
+                             ["outcome"], registry=self.registry)
         self.latency = Histogram("seatguard_ingest_seconds", "Time to verify, open, validate, mask and commit a batch",
                                  registry=self.registry,
                                  buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))

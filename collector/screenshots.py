@@ -3,6 +3,14 @@
 The agent seals each PNG with HPKE to the collector key and signs it (``agent.wire.seal_blob``). The
 collector verifies the signature and that the blob opens, then stores the *sealed* envelope. A
 screenshot is decrypted only when an admin or security user asks for it, and that read is audited.
+
+A blob is identified by (agent_id, blob_id): one agent cannot take another's ids. Each agent may store
+at most ``blob_quota_count_per_day`` screenshots and ``blob_quota_bytes_per_day`` bytes per local day
+(the collector's ``timezone``) and ``blob_rate_per_min`` in any 60 seconds; past that the blob is
+refused with 429 ``blob_quota`` or ``blob_rate`` (logged, counted in ``seatguard_blobs_total`` and the
+rejections), and its signed refusal tells the agent to park it rather than retry. The check and the
+insert share one write transaction that first locks the agent's row (PostgreSQL ``FOR UPDATE``; SQLite's
+write lock already serialises), so concurrent uploads of one agent cannot overrun the quota.
 """
 
 from __future__ import annotations
@@ -12,13 +20,29 @@ import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import BigInteger, Column, Float, Index, Integer, MetaData, String, Table, Text, and_, insert, select
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Connection,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    and_,
+    func,
+    insert,
+    select,
+)
 from sqlalchemy.exc import IntegrityError
 
 from agent import wire
 from agent.errors import WireError
 from collector.accounts import Principal
 from collector.errors import Forbidden, NotFound, Rejected
+from collector.storage.tables import agents
 
 if TYPE_CHECKING:
     from collector.service import Collector
@@ -67,15 +91,50 @@ class ScreenshotService:
             raise ingest.reject(exc.code, exc.message, env.agent_id) from exc
         if not data.startswith(PNG_MAGIC):
             raise ingest.reject("malformed", "the blob is not a PNG image", env.agent_id)
+        now = time.time()
         try:
             with self.store._write() as conn:
-                conn.execute(insert(screenshots).values(
-                    agent_id=env.agent_id, blob_id=env.blob_id, sealed_at=env.sealed_at, received_at=time.time(),
-                    size=len(data), envelope=body.decode()))
+                outcome = self._admit(conn, env.agent_id, env.blob_id, len(data), now)
+                if outcome is None:
+                    conn.execute(insert(screenshots).values(
+                        agent_id=env.agent_id, blob_id=env.blob_id, sealed_at=env.sealed_at, received_at=now,
+                        size=len(data), envelope=body.decode()))
         except IntegrityError:
-            return {"status": "duplicate", "blob_id": env.blob_id}
+            outcome = ("duplicate", "")
+        if outcome is not None:
+            code, why = outcome
+            self.collector.metrics.blobs.labels(code).inc()
+            if code == "duplicate":
+                return {"status": "duplicate", "blob_id": env.blob_id}
+            raise ingest.reject(code, f"screenshot {env.blob_id} refused: {why}", env.agent_id)
+        self.collector.metrics.blobs.labels("stored").inc()
         log.info("screenshot %s from %s stored sealed (%d bytes)", env.blob_id, env.agent_id, len(data))
         return {"status": "stored", "blob_id": env.blob_id}
+
+    def _admit(self, conn: Connection, agent_id: str, blob_id: str, size: int,
+               now: float) -> tuple[str, str] | None:
+        """None when the blob may be stored, else (outcome, why): duplicate, blob_quota or blob_rate."""
+        mine = screenshots.c.agent_id == agent_id
+        conn.execute(select(agents.c.agent_id).where(agents.c.agent_id == agent_id).with_for_update()).first()
+        if conn.execute(select(screenshots.c.id).where(and_(mine, screenshots.c.blob_id == blob_id))).first():
+            return ("duplicate", "")
+        settings = self.collector.settings
+        day_start = datetime.fromtimestamp(now, settings.tz).replace(hour=0, minute=0, second=0,
+                                                                     microsecond=0).timestamp()
+        count, stored = conn.execute(select(func.count(), func.coalesce(func.sum(screenshots.c.size), 0)).where(
+            and_(mine, screenshots.c.received_at >= day_start))).one()
+        max_count, max_bytes = settings.blob_quota_count_per_day, settings.blob_quota_bytes_per_day
+        if max_count and int(count) + 1 > max_count:
+            return ("blob_quota", f"{count} screenshots today already (blob_quota_count_per_day {max_count})")
+        if max_bytes and int(stored) + size > max_bytes:
+            return ("blob_quota", f"{int(stored)} + {size} bytes today exceed blob_quota_bytes_per_day {max_bytes}")
+        rate = settings.blob_rate_per_min
+        if rate:
+            recent = conn.execute(select(func.count()).where(
+                and_(mine, screenshots.c.received_at > now - 60.0))).scalar_one()
+            if int(recent) >= rate:
+                return ("blob_rate", f"{recent} screenshots in the last minute (blob_rate_per_min {rate})")
+        return None
 
     def image_for(self, who: Principal, agent_id: str, blob_id: str, remote: str | None = None) -> bytes:
         """The PNG, for admin and security only; every look (allowed or not) is audited."""
