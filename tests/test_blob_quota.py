@@ -102,7 +102,7 @@ def test_blobs_past_an_agents_limit_are_refused_counted_and_parked(limited: Coll
     parked = _parked_blob(one)
     answer = requests.post(f"{limited.url}/api/v1/blobs", data=parked[1], timeout=10)
     assert answer.status_code == 429 and answer.json()["error"]["code"] == code
-    receipt = answer.json()["receipt"]
+    receipt = answer.json()["error"]["receipt"]
     assert (receipt["outcome"], receipt["agent_id"], receipt["blob_id"]) == ("refused", "pc-q1", parked[0])
     # a resend of a stored blob is still a duplicate, not a refusal; pc-q2 has its own limit
     assert _send(limited, two, ["s1", "s2"]) == {"blobs": 0, "parked_blobs": 0}
