@@ -44,7 +44,7 @@ class AccessService:
         With no agent shown, one record without an agent says that the read happened. Returns the
         number of records written.
         """
-        ids = sorted({a for a in agent_ids if a})
+        ids: list[str | None] = [*sorted({a for a in agent_ids if a})]
         at = time.time()
         rows = [{"at": at, "actor": who.name, "action": action, "target": target, "allowed": True,
                  "remote": remote, "agent_id": a} for a in ids or [None]]
