@@ -3,8 +3,7 @@
 The person at the PC holds the PC's own key and runs the agent's own sealing code. Each move that
 gave way before must now show in a rollup, the report or an alert, or be refused with its code.
 Holes covered: Blinded, Wedged, Alerts page down, Amplified, Raw IDs stored (every sub-bullet),
-Look-alike agents, Sign-in, Reads, Blobs (blob ids per agent; the per-agent quota and rate are not on
-main yet), Exports and assets.
+Look-alike agents, Sign-in, Reads, Blobs, Exports and assets.
 """
 
 from __future__ import annotations
@@ -312,6 +311,15 @@ def test_blobs_one_agent_cannot_take_another_agents_blob_id(pb: Playbook) -> Non
     taken = _blob(second, "shot-1")  # the same id from another PC is its own screenshot, not a duplicate
     assert taken.status_code == 200 and taken.json()["status"] == "stored", taken.text
     assert _blob(first, "shot-1").json()["status"] == "duplicate"
+
+
+def test_blobs_a_flood_from_one_pc_is_refused_with_its_code(pb: Playbook) -> None:
+    flood = pb.insider("pc-blob3")
+    answers = [_blob(flood, f"flood-{n}") for n in range(40)]
+    codes = [a.json()["error"]["code"] for a in answers if a.status_code >= 400]
+    assert all(a.status_code < 500 for a in answers)
+    assert codes and set(codes) <= {"blob_rate", "blob_quota"}, codes
+    assert _blob(pb.insider("pc-blob4"), "flood-0").json()["status"] == "stored"  # other PCs are not held back
 
 
 # -- Exports and assets -------------------------------------------------------------------------------
