@@ -99,3 +99,36 @@ def test_report_export_defuses_agent_supplied_cells() -> None:
     cells = dict(zip(rows[0], rows[1], strict=True))
     assert cells["team"] == "'=team" and cells["role"] == "'+agent" and cells["evidence"] == "'-2+3"
     assert cells["label"] == "'@x" and cells["score"] == f"{hostile.score:.4f}"
+
+
+HOSTILE = st.one_of(PAYLOADS, st.builds(lambda s, p: s + p, st.sampled_from(STARTS), PAYLOADS))
+_SCORED = fleet_day(3, teams=2, per_team=6, anomalies=2)
+_REPORT = score_day(_SCORED.day, _SCORED.today, _SCORED.history)
+
+
+def _cells(document: str) -> list[str]:
+    return [c for row in csv.reader(io.StringIO(document, newline="")) for c in row]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.fixed_dictionaries({
+    "actor": HOSTILE, "action": HOSTILE, "target": HOSTILE, "agent_id": st.one_of(st.none(), HOSTILE),
+    "remote": st.one_of(st.none(), HOSTILE), "allowed": st.booleans()}), min_size=1, max_size=5))
+def test_no_cell_of_the_audit_export_reads_as_a_formula(rows: list[dict[str, object]]) -> None:
+    from zoneinfo import ZoneInfo
+
+    text = audit_csv([{"id": n, "at": 1.7e9 + n, **r} for n, r in enumerate(rows)], ZoneInfo("Asia/Shanghai"))
+    cells = _cells(text)
+    assert len(cells) == 8 * (len(rows) + 1), "every record stays one row of eight cells"
+    assert not [c for c in cells if _spreadsheet_would_evaluate(c)]
+
+
+@settings(max_examples=100, deadline=None)
+@given(HOSTILE, HOSTILE, HOSTILE, st.one_of(st.none(), HOSTILE), HOSTILE)
+def test_no_cell_of_the_report_export_reads_as_a_formula(agent_id: str, team: str, role: str, label: str | None,
+                                                         link: str) -> None:
+    hostile = replace(_REPORT.findings[0], agent_id=agent_id, team=team, role=role, label=label,
+                      evidence=[{"link": link}])
+    document = render_csv(replace(_REPORT, findings=[hostile]))
+    assert not [c for c in _cells(document) if _spreadsheet_would_evaluate(c)]
+    assert defuse_text(document) == document  # what a stored report is re-defused into on export
