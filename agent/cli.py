@@ -47,7 +47,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
     config = load_config(args.home)
     identity = load_identity(args.home)
-    require_secure(identity.collector_url, bool(config.allow_insecure_http))
+    require_secure(identity.collector_url, bool(config.allow_insecure_http), config.tls)
     spool = open_spool(args.home, config)
     transport = HttpTransport(identity.collector_url, config.http_timeout_s, config.tls)
     uploader = Uploader(spool, transport, Trust(args.home, identity), Backoff(config.backoff_min_s,
@@ -84,7 +84,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     config = load_config(args.home, {"heartbeat_s": args.heartbeat_s})
     identity = load_identity(args.home)
-    require_secure(identity.collector_url, bool(config.allow_insecure_http))
+    require_secure(identity.collector_url, bool(config.allow_insecure_http), config.tls)
     from agent.status import NOTICE
 
     lock = InstanceLock(args.home)

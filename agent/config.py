@@ -23,7 +23,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("http_timeout_s", float, 30.0, "Timeout of one upload request."),
     Setting("tls_verify", str, "true", "'true', 'false' (tests only) or the path of a CA bundle / pinned certificate."),
     Setting("allow_insecure_http", bool, False,
-            "Allow a plain http:// collector URL that is not loopback (test labs only; never for real seats)."),
+            "Allow plain http:// or tls_verify = false to a collector that is not loopback "
+            "(test labs only; shown on the admin page)."),
     Setting("watchdog_rss_mb", float, 200.0, "Self-watchdog: restart the sensors when RSS stays above this (MB)."),
     Setting("watchdog_cpu_pct", float, 25.0, "Self-watchdog: ... or when CPU stays above this (% of one core)."),
     Setting("watchdog_samples", int, 5, "Self-watchdog: consecutive heartbeats over a limit before a restart."),

@@ -55,7 +55,7 @@ def enroll(home: Path, collector_url: str, token: str, name: str | None = None,
     """Create a key, register it with a one-time token and store the enrollment in ``home``."""
     from agent.transport import require_secure
 
-    require_secure(collector_url, allow_insecure_http)
+    require_secure(collector_url, allow_insecure_http, tls_verify)
     home.mkdir(parents=True, exist_ok=True)
     if (home / ENROLLMENT_FILE).exists():
         raise EnrollmentError(f"{home} is already enrolled; use a fresh --home to enroll again")

@@ -28,7 +28,7 @@ from agent.locking import try_lock, unlock
 from agent.pipeline import BatchBuilder
 from agent.signed_policy import VerifiedPolicy, accept_policy, policy_hash, policy_version, verify_policy
 from agent.spool import Spool
-from agent.transport import HttpTransport
+from agent.transport import HttpTransport, require_secure
 from agent.trust import Trust
 from agent.uploader import Backoff, Uploader
 
@@ -101,6 +101,7 @@ class Runner:
         self.wake = threading.Event()
         self.builder = BatchBuilder(identity, spool, config, on_sealed=self.wake)
         self.transport = HttpTransport(identity.collector_url, config.http_timeout_s, config.tls)
+        self.insecure = require_secure(identity.collector_url, bool(config.allow_insecure_http), config.tls)
         self.trust = Trust(home, identity)
         self.uploader = Uploader(spool, self.transport, self.trust,
                                  Backoff(config.backoff_min_s, config.backoff_max_s), on_reply=self._on_reply)
@@ -186,6 +187,7 @@ class Runner:
             "policy_version": self.in_force.version,
             "policy_hash": self.in_force.hash,
             "unsigned_answers": stats["unsigned_answers"],
+            **({"insecure_transport": True} if self.insecure else {}),
         })
         self._write_status(stats)
 

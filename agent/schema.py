@@ -60,6 +60,7 @@ class Heartbeat(_Fields):
     policy_version: NonNegInt | None = None
     policy_hash: PolicyHash | None = None
     unsigned_answers: NonNegInt | None = None
+    insecure_transport: bool | None = None  # true only when allow_insecure_http lets it use http:// or no TLS checks
 
 
 class AppFocus(_Fields):

@@ -97,22 +97,28 @@ def is_loopback(url: str) -> bool:
         return False
 
 
-def require_secure(url: str, allow_insecure_http: bool) -> None:
-    """Refuse a collector URL that is not https:// unless it is loopback or the admin allowed plain http.
+def require_secure(url: str, allow_insecure_http: bool, tls_verify: bool | str = True) -> bool:
+    """Refuse a collector URL that is not https:// with certificate checks unless it is loopback or the admin
+    allowed it (``allow_insecure_http``); True when the connection is insecure but allowed (heartbeats then
+    say ``insecure_transport`` and the admin page marks the agent).
 
-    Over plain http:// to another machine, anything on the path could answer in the collector's place; the
-    signed answers make that visible, https:// with verification keeps it from happening."""
+    Over plain http://, or https:// with ``tls_verify = false``, to another machine, anything on the path could
+    answer in the collector's place; the signed answers make that visible, verified https:// keeps it from
+    happening."""
     from agent.errors import ConfigError
 
     scheme = url.split(":", 1)[0].lower()
     if scheme not in ("http", "https"):
         raise ConfigError(f"collector URL {url!r} must start with https://")
-    if scheme == "http" and not is_loopback(url):
-        if not allow_insecure_http:
-            raise ConfigError(f"collector URL {url} is plain http:// to another machine: use https:// (verified "
-                              "with tls_verify: certifi, a CA bundle or a pinned certificate), or set "
-                              "allow_insecure_http = true for a test lab")
-        log.warning("plain http:// to %s allowed by allow_insecure_http: answers can be read on the way", url)
+    if is_loopback(url) or (scheme == "https" and tls_verify is not False):
+        return False
+    what = "plain http://" if scheme == "http" else "https:// without certificate checks (tls_verify = false)"
+    if not allow_insecure_http:
+        raise ConfigError(f"collector URL {url} is {what} to another machine: use https:// (verified "
+                          "with tls_verify: certifi, a CA bundle or a pinned certificate), or set "
+                          "allow_insecure_http = true for a test lab")
+    log.warning("%s to %s allowed by allow_insecure_http: answers can be read on the way", what, url)
+    return True
 
 
 def _certifi() -> str:

@@ -191,6 +191,8 @@ class Collector:
         users = self.accounts.list_users()
         teams: dict[str, dict[str, Any]] = {}
         for a in agents:
+            beat = self.store.last_heartbeat(str(a["agent_id"]), 10 ** 11)  # the agent's own transport setting
+            a["insecure_transport"] = bool(beat and beat.get("insecure_transport") is True)
             teams.setdefault(a["team"], {"team": a["team"], "agents": 0, "managers": []})["agents"] += 1
         for u in users:
             for team in u["teams"] if u["role"] == "manager" else []:

@@ -176,6 +176,11 @@ STRINGS: dict[str, tuple[str, str]] = {
     "admin.agents": ("Agents (PCs)", "坐席电脑"),
     "admin.events": ("Events", "事件数"),
     "admin.last_seen": ("Last upload", "最近上传"),
+    "admin.insecure_transport": ("insecure transport", "不安全传输"),
+    "admin.insecure_transport_hint": ("this agent talks to the collector over http:// or without certificate checks "
+                                      "(agent setting allow_insecure_http)",
+                                      "该客户端通过 http:// 或不校验证书与采集端通信"
+                                      "（客户端设置 allow_insecure_http）"),
     "admin.revoke": ("Revoke", "吊销"),
     "admin.revoke_confirm": ("Revoke this agent? Its uploads are refused from now on.",
                              "确定吊销该坐席？此后其上传将被拒绝。"),
