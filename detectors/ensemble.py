@@ -18,11 +18,17 @@ multiplies a member's share.
 - ``mean_rank``: the mean percentile rank, ``1 - p``.
 
 Members that could not score an agent (no history yet: cold start) are left out of its mean.
+
+An evaluation that scores one day under many combinations (weights, rule thresholds) can wrap the
+work in ``with member_cache():``: a member without options, fitted again on exactly the same rows with
+the same parameters, then reuses its scores instead of fitting again. Nothing is cached outside it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +42,19 @@ from detectors.errors import ConfigError, InvalidInput
 COMBINATIONS = ("fisher", "max", "mean_rank")
 DEFAULT_MEMBERS = ("peer_iforest", "peer_ecod", "peer_zscore", "self_iforest", "self_ecod", "self_zscore",
                    "rules")
+
+
+_CACHE: ContextVar[dict[tuple[Any, ...], Vector] | None] = ContextVar("member_cache", default=None)
+
+
+@contextmanager
+def member_cache() -> Iterator[None]:
+    """Reuse fitted member scores for identical inputs while the block runs (see the module notes)."""
+    token = _CACHE.set({})
+    try:
+        yield
+    finally:
+        _CACHE.reset(token)
 
 
 def tail_pvalues(scores: Vector) -> Vector:
@@ -121,11 +140,18 @@ class Ensemble:
         """Fit on every available row at once: the views are already relative to each agent's own peer
         group (team and role) or own past, so one model compares like with like and scores of
         different roles stay on one scale."""
+        cache = _CACHE.get() if not self.options.get(name) else None
+        key = (name, self.min_fit, self.contamination, self.random_state, X.shape, X.tobytes(),
+               available.tobytes())
+        if cache is not None and key in cache:
+            return cache[key].copy()
         scores = np.full(X.shape[0], np.nan)
         pool = np.flatnonzero(available)
         det = self._member(name)
         if pool.size >= (max(self.min_fit, det.min_samples) if det.learns else det.min_samples):
             scores[pool] = det.fit(X[pool]).decision_scores_
+        if cache is not None:
+            cache[key] = scores.copy()
         return scores
 
     def fit_score(self, views: Mapping[str, Matrix],

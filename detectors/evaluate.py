@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import zlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,9 @@ from detectors.scoring import AgentDayInput, DayScores, ScoringConfig, compute
 ENSEMBLE = "ensemble"
 
 
+Rota = dict[date, tuple[str, str]]  # days whose shift was entered, as (start, end)
+
+
 def load_fleet(folder: Path) -> dict[str, AgentContext]:
     """Agent contexts from the simulator's fleet.json."""
     out = {}
@@ -39,8 +42,20 @@ def load_fleet(folder: Path) -> dict[str, AgentContext]:
     return out
 
 
-def rollups_from_events(ctx: AgentContext, events: Iterable[dict[str, Any]]) -> dict[date, DayRollup]:
-    """One agent's events (in file order) folded into one rollup per local calendar day."""
+def load_rota(folder: Path) -> dict[str, Rota]:
+    """The per-day shifts entered for each agent (fleet.json ``rota``), as an admin would enter them."""
+    out: dict[str, Rota] = {}
+    for item in json.loads((folder / "fleet.json").read_text(encoding="utf-8")):
+        entries = {date.fromisoformat(e["date"]): (e["start"], e["end"]) for e in item.get("rota", ())}
+        if entries:
+            out[item["agent_id"]] = entries
+    return out
+
+
+def rollups_from_events(ctx: AgentContext, events: Iterable[dict[str, Any]],
+                        rota: Rota | None = None) -> dict[date, DayRollup]:
+    """One agent's events (in file order) folded into one rollup per local calendar day; a day in
+    ``rota`` is judged against that day's entered shift."""
     zone = ZoneInfo(ctx.tz)
     days: dict[date, DayRollup] = {}
     last_seq = 0
@@ -49,7 +64,9 @@ def rollups_from_events(ctx: AgentContext, events: Iterable[dict[str, Any]]) -> 
         day = datetime.fromisoformat(event["ts"]).astimezone(zone).date()
         rollup = days.get(day)
         if rollup is None:
-            rollup = days[day] = DayRollup.new(ctx, day)
+            shift = (rota or {}).get(day)
+            day_ctx = replace(ctx, shift_start=shift[0], shift_end=shift[1]) if shift else ctx
+            rollup = days[day] = DayRollup.new(day_ctx, day)
         seq = int(event["seq"])
         if last is not None and seq > last_seq + 1:
             last.add_integrity("seq_gap", seq - last_seq - 1)
@@ -62,13 +79,15 @@ def rollups_from_events(ctx: AgentContext, events: Iterable[dict[str, Any]]) -> 
 def rollups_from_files(folder: Path) -> dict[str, dict[date, DayRollup]]:
     """Every agent's day rollups from a simulator output folder (events/<agent_id>.jsonl)."""
     fleet = load_fleet(folder)
+    rota = load_rota(folder)
     out = {}
     for agent_id, ctx in fleet.items():
         path = folder / "events" / f"{agent_id}.jsonl"
         if not path.exists():
             continue
         with path.open(encoding="utf-8") as fh:
-            out[agent_id] = rollups_from_events(ctx, (json.loads(line) for line in fh if line.strip()))
+            out[agent_id] = rollups_from_events(ctx, (json.loads(line) for line in fh if line.strip()),
+                                                rota.get(agent_id))
     return out
 
 

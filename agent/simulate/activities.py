@@ -238,3 +238,50 @@ def jiggle(day: WorkDay, t: int, limit: int) -> int:
     else:
         t = desk.page(t, day.browser, *r.choice(PERSONAL_SITES))
     return max(t + SECOND, min(limit, t + sec(r, 15 * 60, 70 * 60)))
+
+
+def review_teammates(day: WorkDay, t: int, _end: int, count: int) -> int:
+    """A lead reviews ``count`` customers that teammates handled today, from the lead's own screen and
+    with no case of their own open (quality checks, complaints, coaching)."""
+    r, desk = day.rng, day.desk
+    pages = day.teammates or [customer_page(Customer.make(r), None, day.system)]
+    for _ in range(count):
+        url, title = r.choice(pages)
+        t = desk.page(t, day.browser, url.split("?", 1)[0], title)
+        t += sec(r, 20, 110)
+        if r.random() < 0.3:
+            t = desk.focus(t, day.messenger, day.im_chat())
+            t += sec(r, 10, 60)
+    return t
+
+
+def training(day: WorkDay, t: int, length: int) -> int:
+    """A course or a long meeting: slides and videos, long spells without input, a quiz now and then."""
+    r, desk = day.rng, day.desk
+    end = t + length
+    course = r.choice(("合规培训", "新系统上线培训", "投诉处理技巧", "信息安全意识"))
+    while t < end - 2 * 60 * SECOND:
+        if r.random() < 0.5:
+            t = desk.focus(t, WEMEET, f"腾讯会议 - {course}")
+        else:
+            t = desk.page(t, day.browser, *crm_page(f"/training/{r.randint(1, 40)}", course, day.system))
+        if r.random() < 0.45:
+            t = day.idle(t + sec(r, 5, 30), min(sec(r, 305, 1500), max(SECOND, end - t)))
+        else:
+            t += sec(r, 40, 280)
+    return max(t, end)
+
+
+def network_drop(day: WorkDay, t: int, length: int) -> int:
+    """The home connection drops: the CRM and the softphone fail, the person waits and logs in again."""
+    r, desk = day.rng, day.desk
+    end = t + length
+    t = desk.focus(t, day.softphone, phone_title(day, "未连接"))
+    failed = workbench(day)[0]
+    t = desk.page(t + sec(r, 2, 20), day.browser, failed, "无法访问此网站")
+    if end - t > 330 * SECOND:
+        t = day.idle(t + sec(r, 2, 10), end - t - 20 * SECOND)
+    else:
+        t = desk.page(max(t, end - 30 * SECOND), day.browser, failed, "无法访问此网站")
+    t = desk.page(max(t, end), day.browser, *crm_page("/login", "登录", day.system))
+    return desk.page(t + sec(r, 8, 25), day.browser, *workbench(day))

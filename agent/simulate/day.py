@@ -4,6 +4,7 @@ heartbeats, and what a killed agent loses."""
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from operator import attrgetter
 from random import Random
@@ -50,8 +51,10 @@ class _OpenCase:
 class WorkDay:
     """Renders a :class:`DayPlan`; activities and scenarios call its helpers."""
 
-    def __init__(self, member: Member, plan: DayPlan, rng: Random, portfolio: Portfolio | None) -> None:
+    def __init__(self, member: Member, plan: DayPlan, rng: Random, portfolio: Portfolio | None,
+                 teammates: Sequence[tuple[str, str]] = ()) -> None:
         self.member = member
+        self.teammates = list(teammates)  # (url, title) of customer pages teammates opened on a case today
         self.plan = plan
         self.rng = rng
         self.portfolio = portfolio
@@ -168,7 +171,7 @@ class WorkDay:
             return activities.filler(self, t, min(limit, self.plan.begin))
         if t > self.plan.finish - WIND_DOWN:
             return activities.filler(self, t, limit)
-        if not self.plan.cases:
+        if not self.plan.cases or (self.plan.work_share < 1.0 and self.rng.random() >= self.plan.work_share):
             return activities.jiggle(self, t, limit)
         if self.member.role == "lead":
             return activities.lead_task(self, t)
@@ -183,6 +186,10 @@ class WorkDay:
             return item.render(self, t, t + item.length)
         if item.label == "meeting":
             return activities.meeting(self, t, item.length)
+        if item.label == "training":
+            return activities.training(self, t, item.length)
+        if item.label == "network":
+            return activities.network_drop(self, t, item.length)
         if item.label == "reboot":
             self._session_end(t + self.rng.randint(2, 9) * SECOND, "restart")
             self.desk.reset()
@@ -244,12 +251,12 @@ class WorkDay:
         """One heartbeat a minute; the spool fills up during an upload outage and drains after it."""
         rand = self.rng.random
         rss_base = self.member.traits.rss_base_mb
-        outage_from, outage_to = self.plan.outage or (0, 0)
-        outage_to += outage_from
+        down = [self.plan.outage] if self.plan.outage else []
+        down += self.plan.drops
         out = []
         depth = 0
         for t in range(start + MINUTE, end, MINUTE):
-            if outage_from <= t < outage_to:
+            if any(at <= t < at + length for at, length in down):
                 depth += int(rand() * 7)
             else:
                 depth = _DEPTHS[int(rand() * len(_DEPTHS))]

@@ -8,6 +8,7 @@ from pathlib import Path
 from random import Random
 from typing import Any
 
+from agent.simulate import quiet  # noqa: F401  (registers the quiet scenarios)
 from agent.simulate.clock import today
 from agent.simulate.day import Portfolio, WorkDay
 from agent.simulate.desktop import Record
@@ -82,7 +83,7 @@ def default_mix(seed: int, members: list[Member], schedule: Schedule) -> list[Sc
     pool = [m for m in members if m.role == "agent" and m.agent_id not in unusual]
     pool = pool or [m for m in members if m.role == "agent"] or list(members)
     rng.shuffle(pool)
-    names = sorted(SCENARIOS)
+    names = sorted(n for n, cls in SCENARIOS.items() if cls.in_default_mix)
     rng.shuffle(names)
     recent = schedule.days[-RECENT_DAYS:]
     specs = []
@@ -93,12 +94,35 @@ def default_mix(seed: int, members: list[Member], schedule: Schedule) -> list[Sc
     return specs
 
 
+CasePages = dict[date, list[tuple[str, str]]]  # per day, (url, title) of customer pages opened on a case
+
+
+def evaluation_mix(seed: int, members: list[Member], schedule: Schedule, names: list[str],
+                   recent: int = RECENT_DAYS) -> list[ScenarioSpec]:
+    """Each scenario in ``names`` once, each on a different ordinary agent (no lead, nobody with an
+    unusual-but-normal day), on a random workday among the last ``recent`` days. Raises ValueError when
+    the fleet has too few ordinary agents."""
+    rng = Random(f"{seed}|evaluation-mix")
+    unusual = {entry["agent_id"] for entry in schedule.unusual(members)}
+    pool = [m for m in members if m.role == "agent" and m.agent_id not in unusual]
+    if len(pool) < len(names):
+        raise ValueError(f"{len(names)} scenarios need as many ordinary agents; the fleet has {len(pool)}")
+    rng.shuffle(pool)
+    window = schedule.days[-recent:]
+    specs = []
+    for name, member in zip(names, pool, strict=False):
+        workdays = [d for d in window if schedule.info(member, d).works] or window
+        specs.append(ScenarioSpec(name, member.index, schedule.days.index(rng.choice(workdays))))
+    return specs
+
+
 def _render_member(
-    seed: int, member: Member, schedule: Schedule, injected: dict[date, list[str]]
-) -> tuple[list[Record], list[dict[str, Any]]]:
+    seed: int, member: Member, schedule: Schedule, injected: dict[date, list[str]], teammates: CasePages
+) -> tuple[list[Record], list[dict[str, Any]], CasePages]:
     portfolio = Portfolio(seed, member, schedule.days[-1].year) if member.team.kind == "col" else None
     records: list[Record] = []
     truth: list[dict[str, Any]] = []
+    pages: CasePages = {}
     for day in schedule.days:
         info = schedule.info(member, day)
         names = sorted(injected.get(day, []), key=lambda n: (SCENARIOS[n].order, n))
@@ -112,8 +136,16 @@ def _render_member(
             SCENARIOS[name]().apply(ctx)
             truth.append({"agent_id": member.agent_id, "date": day.isoformat(), "scenario": name, "detail": detail})
         if plan.works or plan.sessions:
-            records.extend(WorkDay(member, plan, rng, portfolio).render())
-    return records, truth
+            rendered = WorkDay(member, plan, rng, portfolio, teammates.get(day, ())).render()
+            pages[day] = [(r.fields["url"], r.fields["title"]) for r in rendered
+                          if r.kind == "page.open" and "/customers/" in r.fields["url"] and "?case=" in r.fields["url"]]
+            records.extend(rendered)
+    return records, truth, pages
+
+
+def _team_order(members: list[Member]) -> list[Member]:
+    """Each team's agents before its lead, so a lead can review what the team handled that day."""
+    return sorted(members, key=lambda m: (m.team.name, m.role == "lead", m.index))
 
 
 def simulate(
@@ -145,14 +177,18 @@ def simulate(
     events_dir = prepare(Path(out_dir))
     stats = WriteStats()
     truth: list[dict[str, Any]] = []
-    for member in members:
-        records, member_truth = _render_member(seed, member, schedule, injected.get(member.index, {}))
+    team_pages: dict[str, CasePages] = {}
+    for member in _team_order(members):
+        seen = team_pages.setdefault(member.team.name, {})
+        records, member_truth, pages = _render_member(seed, member, schedule, injected.get(member.index, {}), seen)
         write_events(events_dir / f"{member.agent_id}.jsonl", member.agent_id, records, stats)
         truth.extend(member_truth)
+        for day, items in pages.items():
+            seen.setdefault(day, []).extend(items)
     truth.sort(key=lambda entry: (entry["date"], entry["agent_id"], entry["scenario"]))
     unusual = schedule.unusual(members)
     out = Path(out_dir)
-    write_json(out / FLEET_FILE, [m.to_json() for m in members])
+    write_json(out / FLEET_FILE, [{**m.to_json(), "rota": schedule.rota(m)} for m in members])
     write_json(
         out / TRUTH_FILE,
         {

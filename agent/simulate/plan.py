@@ -8,10 +8,11 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
+from functools import partial
 from random import Random
 from typing import TYPE_CHECKING, Any
 
-from agent.simulate.activities import export_own_cases
+from agent.simulate.activities import export_own_cases, review_teammates
 from agent.simulate.clock import HOUR, MINUTE, SECOND, clock, midnight
 from agent.simulate.roster import Member
 from agent.simulate.schedule import DayInfo
@@ -24,7 +25,8 @@ Render = Callable[["WorkDay", int, int], int]  # (day, start, planned end) -> wh
 
 @dataclass(slots=True)
 class Break:
-    """Time away from the cases: ``lunch``/``dinner``/``short`` (no input), ``meeting``, ``reboot``."""
+    """Time away from the cases: ``lunch``/``dinner``/``short`` (no input), ``meeting``, ``reboot``,
+    ``training`` (a course or a long meeting) and ``network`` (the home connection is down)."""
 
     start: int
     length: int
@@ -73,8 +75,10 @@ class DayPlan:
     sessions: list[Session] = field(default_factory=list)
     cases: bool = True  # False: no casework at all (the jiggler day)
     jiggler: bool = False  # input never goes idle
+    work_share: float = 1.0  # below 1: the chance that a free moment goes to a case (the rest is jiggled)
     kill: Kill | None = None
     outage: tuple[int, int] | None = None  # upload outage (start, length): the spool fills up
+    drops: list[tuple[int, int]] = field(default_factory=list)  # home network down (start, length)
     stop_reason: str | None = "shutdown"
 
     def at(self, hhmm: str) -> int:
@@ -91,15 +95,16 @@ def base_plan(member: Member, info: DayInfo, day: date, rng: Random) -> DayPlan:
     if not info.works:
         return plan
     traits = member.traits
-    late_shift = member.shift.start_ms >= 12 * HOUR
-    start = plan.base + member.shift.start_ms
-    end = plan.base + member.shift.end_ms
+    shift = info.shift or member.shift
+    late_shift = shift.start_ms >= 12 * HOUR
+    start = plan.base + shift.start_ms
+    end = plan.base + shift.end_ms
     if info.half:
         if late_shift:
             start = plan.at("17:30")
         else:
             end = plan.at("12:00") + _minutes(rng, 0, 40)
-    if info.overtime_min:
+    if info.overtime_min and not info.entered:  # an entered overtime is already in the day's shift
         if late_shift:
             start -= info.overtime_min * MINUTE
         else:
@@ -118,12 +123,32 @@ def base_plan(member: Member, info: DayInfo, day: date, rng: Random) -> DayPlan:
     plan.stop_reason = rng.choices(("shutdown", "logoff", "suspend"), (75, 15, 10))[0]
     if rng.random() < 0.06:
         plan.outage = (rng.randint(plan.begin, plan.finish), _minutes(rng, 4, 40))
+    _add_unusual(plan, info, rng)
     return plan
+
+
+def _add_unusual(plan: DayPlan, info: DayInfo, rng: Random) -> None:
+    """Training, network drops and a lead's reviews of teammates' customers."""
+    if info.training_min:
+        length = min(info.training_min * MINUTE, max(HOUR, plan.finish - plan.begin - 2 * HOUR))
+        at = rng.randint(plan.begin + 20 * MINUTE, max(plan.begin + 20 * MINUTE, plan.finish - length - HOUR))
+        plan.breaks.append(Break(at, length, "training"))
+    for _ in range(info.drops):
+        drop = (rng.randint(plan.begin + 10 * MINUTE, plan.finish - 10 * MINUTE), _minutes(rng, 1, 14))
+        plan.drops.append(drop)
+        plan.breaks.append(Break(drop[0], drop[1], "network"))
+    if info.reviews:
+        spells = rng.randint(1, 3)
+        for n in range(spells):
+            count = info.reviews // spells + (1 if n < info.reviews % spells else 0)
+            plan.blocks.append(Block(rng.randint(plan.begin + HOUR, plan.finish - HOUR), count * 90 * SECOND,
+                                     partial(review_teammates, count=count)))
 
 
 def _add_breaks(plan: DayPlan, member: Member, info: DayInfo, rng: Random, start: int, end: int) -> None:
     traits = member.traits
-    meal = plan.at(traits.lunch_at) + _minutes(rng, -12, 12)
+    meal = plan.at(traits.lunch_at) if info.shift is None else start + int((end - start) * 0.45)
+    meal += _minutes(rng, -12, 12)
     if start + HOUR < meal < end - HOUR:
         label = "dinner" if meal >= plan.at("16:00") else "lunch"
         plan.breaks.append(Break(meal, _minutes(rng, 38, 68), label))

@@ -99,6 +99,7 @@ class Shift:
 
 DAY_SHIFT = Shift("09:00", "18:00")
 LATE_SHIFT = Shift("13:00", "22:00")
+EARLY_SHIFT = Shift("07:30", "16:30")  # only ever worked as a rota day
 
 
 @dataclass(frozen=True, slots=True)

@@ -59,6 +59,7 @@ class Scenario:
     summary: ClassVar[str]
     needs_shift: ClassVar[bool] = True  # the person works that day (a day off becomes a workday)
     order: ClassVar[int] = 0  # applied in this order; killing the agent comes last
+    in_default_mix: ClassVar[bool] = True  # drawn by the default mix (quiet variants are asked for by name)
 
     def apply(self, ctx: Context) -> None:
         raise NotImplementedError
@@ -83,10 +84,15 @@ def _crm_back(day: WorkDay, t: int, customer: Customer) -> int:
 class BulkIdCopy(Scenario):
     name = "bulk_id_copy"
     summary = "dozens of ID numbers copied out of the CRM, many pasted into a chat app"
+    copies: ClassVar[tuple[int, int]] = (30, 70)
+    batch_share: ClassVar[float] = 0.25  # share of copies that take a whole table (many IDs at once)
+    to_chat: ClassVar[float] = 0.45  # chance of switching to the chat app after a copy
 
     def apply(self, ctx: Context) -> None:
-        copies = ctx.rng.randint(30, 70)
+        copies = ctx.rng.randint(*self.copies)
         target = WECHAT if ctx.rng.random() < 0.6 else None
+        batch_share = self.batch_share * ctx.rng.uniform(0.5, 1.5)
+        to_chat = self.to_chat * ctx.rng.uniform(0.5, 1.5)
         ctx.detail.update(copies=copies)
 
         def render(day: WorkDay, t: int, _end: int) -> int:
@@ -103,7 +109,7 @@ class BulkIdCopy(Scenario):
                 else:
                     t = desk.focus(t, day.browser, customer_page(customer, None, day.system)[1])
                 t += sec(r, 2, 10)
-                if r.random() < 0.25:
+                if r.random() < batch_share:
                     rows = r.randint(3, 12)
                     desk.copy(
                         t,
@@ -117,7 +123,7 @@ class BulkIdCopy(Scenario):
                     rows = 1
                     desk.copy(t, 18, mask_id(Customer.make(r).id_number), ids=1)
                 ids += rows
-                if r.random() < 0.45:
+                if r.random() < to_chat:
                     t = desk.focus(t + sec(r, 1, 5), chat_app, chat_title)
                 t += sec(r, 6, 35)
             ctx.detail.update(id_numbers=ids, end=time_of_day(t))
@@ -139,10 +145,13 @@ _DRIVES = (
 class UsbExport(Scenario):
     name = "usb_export"
     summary = "a customer export written to a removable drive"
+    files: ClassVar[tuple[int, int]] = (2, 5)
+    size: ClassVar[tuple[int, int]] = (400_000, 9_000_000)
 
     def apply(self, ctx: Context) -> None:
         mountpoint, fs, label = ctx.rng.choice(_DRIVES)
-        count = ctx.rng.randint(2, 5)
+        count = ctx.rng.randint(*self.files)
+        low, high = self.size
         ctx.detail.update(mountpoint=mountpoint, label=label)
 
         def render(day: WorkDay, t: int, _end: int) -> int:
@@ -164,7 +173,7 @@ class UsbExport(Scenario):
             sizes = []
             for name in names:
                 t += sec(r, 15, 90)
-                sizes.append(r.randint(400_000, 9_000_000))
+                sizes.append(r.randint(low, high))
                 desk.file(t, f"{day.docs}\\{name}", "created", sizes[-1])
             t += sec(r, 20, 120)
             desk.emit(t, "device.mount", mountpoint=mountpoint, fs=fs, label=label, removable=True)
@@ -188,11 +197,14 @@ class BrowseWithoutCase(Scenario):
     name = "browse_without_case"
     summary = "many customer records opened with no case behind them"
 
+    spells: ClassVar[tuple[int, int]] = (2, 3)
+    pages: ClassVar[tuple[int, int]] = (18, 40)
+
     def apply(self, ctx: Context) -> None:
         ctx.detail["pages"] = 0
-        spells = ctx.rng.randint(2, 3)
+        spells = ctx.rng.randint(*self.spells)
         for _ in range(spells):
-            pages = ctx.rng.randint(18, 40)
+            pages = ctx.rng.randint(*self.pages)
 
             def render(day: WorkDay, t: int, _end: int, pages: int = pages) -> int:
                 r = day.rng
@@ -214,6 +226,8 @@ class AfterHours(Scenario):
     name = "after_hours"
     summary = "the PC used for customer work at night or before dawn, outside any shift"
     needs_shift = False
+    minutes: ClassVar[tuple[int, int]] = (35, 90)
+    case_share: ClassVar[float] = 0.3  # share of customers looked up through a (pretend) case
 
     def apply(self, ctx: Context) -> None:
         plan, rng = ctx.plan, ctx.rng
@@ -222,7 +236,8 @@ class AfterHours(Scenario):
             start = plan.at("05:30") + rng.randrange(90 * MINUTE)
         else:
             start = plan.at("21:50") + rng.randrange(60 * MINUTE)
-        end = min(start + rng.randint(35, 90) * MINUTE, plan.at("23:58"))
+        end = min(start + rng.randint(*self.minutes) * MINUTE, plan.at("23:58"))
+        case_share = self.case_share * rng.uniform(0.5, 1.5)
         ctx.detail.update(start=time_of_day(start), end=time_of_day(end), pages=0)
 
         def render(day: WorkDay, t: int, stop: int) -> int:
@@ -231,7 +246,7 @@ class AfterHours(Scenario):
             t = desk.page(t + sec(r, 10, 40), day.browser, *workbench(day))
             while t < stop - 3 * MINUTE:
                 customer = Customer.make(r)
-                if r.random() < 0.3:
+                if r.random() < case_share:
                     case = case_id(r, day.plan.day.year)
                     url, title = case_page(case)
                     t = desk.page(t + sec(r, 10, 60), day.browser, url, title)
@@ -262,6 +277,8 @@ _REMOTE_TITLES = {
 class RemoteAccess(Scenario):
     name = "remote_access"
     summary = "a remote-control tool started and used during the shift"
+    uses: ClassVar[tuple[int, int]] = (3, 6)  # later sessions after the first
+    use_s: ClassVar[tuple[int, int]] = (60, 360)
 
     def apply(self, ctx: Context) -> None:
         rng = ctx.rng
@@ -278,11 +295,11 @@ class RemoteAccess(Scenario):
                 t += sec(r, 15, 60)
             t = day.desk.focus(t, tool, connected)
             ctx.detail["uses"] += 1
-            return t + sec(r, 60, 360)
+            return t + sec(r, *self.use_s)
 
         ctx.plan.blocks.append(Block(first, 5 * MINUTE, lambda d, t, e: render(d, t, e, True)))
         later = first
-        for _ in range(rng.randint(3, 6)):
+        for _ in range(rng.randint(*self.uses)):
             later += rng.randint(15, 35) * MINUTE
             if later < ctx.plan.finish - 10 * MINUTE:
                 ctx.plan.blocks.append(Block(later, 4 * MINUTE, render))
@@ -299,11 +316,13 @@ _RECORDER_TITLES = {
 class ScreenRecorder(Scenario):
     name = "screen_recorder"
     summary = "screen-recording software started and a recording saved"
+    minutes: ClassVar[tuple[int, int]] = (40, 150)
+    size: ClassVar[tuple[int, int]] = (150_000_000, 1_800_000_000)
 
     def apply(self, ctx: Context) -> None:
         tool: App = ctx.rng.choice(RECORDERS)
         start = ctx.moment(HOUR, 3 * HOUR)
-        stop = start + ctx.rng.randint(40, 150) * MINUTE
+        stop = start + ctx.rng.randint(*self.minutes) * MINUTE
         ctx.detail.update(process=tool.name, start=time_of_day(start))
 
         def begin(day: WorkDay, t: int, _end: int) -> int:
@@ -315,12 +334,25 @@ class ScreenRecorder(Scenario):
             t = day.desk.focus(t, tool, _RECORDER_TITLES[tool.name])
             t += sec(r, 3, 20)
             path = f"{day.docs}\\录屏\\{day.plan.day.isoformat()} {time_of_day(t).replace(':', '-')}.mp4"
-            day.desk.file(t, path, "created", r.randint(150_000_000, 1_800_000_000))
+            day.desk.file(t, path, "created", r.randint(*self.size))
             ctx.detail["file"] = path
             return t + sec(r, 5, 30)
 
         ctx.plan.blocks.append(Block(start, 2 * MINUTE, begin))
         ctx.plan.blocks.append(Block(min(stop, ctx.plan.finish - 5 * MINUTE), 2 * MINUTE, finish))
+
+
+def _jiggler(ctx: Context, at: int) -> None:
+    """Half the time the jiggler is software: its process starts at ``at``; a USB one leaves no trace."""
+    software = ctx.rng.random() < 0.5
+    ctx.detail.update(method="software" if software else "hardware")
+    if software:
+        ctx.detail["process"] = JIGGLER.name
+
+        def start_jiggler(day: WorkDay, t: int, _end: int) -> int:
+            return day.desk.launch(t, JIGGLER)
+
+        ctx.plan.blocks.append(Block(at, MINUTE, start_jiggler))
 
 
 @register
@@ -331,15 +363,21 @@ class IdleFreeNoWork(Scenario):
     def apply(self, ctx: Context) -> None:
         ctx.plan.cases = False
         ctx.plan.jiggler = True
-        software = ctx.rng.random() < 0.5
-        ctx.detail.update(method="software" if software else "hardware")
-        if software:
-            ctx.detail["process"] = JIGGLER.name
+        _jiggler(ctx, ctx.plan.begin + ctx.rng.randint(1, 15) * MINUTE)
 
-            def start_jiggler(day: WorkDay, t: int, _end: int) -> int:
-                return day.desk.launch(t, JIGGLER)
 
-            ctx.plan.blocks.append(Block(ctx.plan.begin + ctx.rng.randint(1, 15) * MINUTE, MINUTE, start_jiggler))
+@register
+class PresenceWithoutWork(Scenario):
+    name = "presence_without_work"
+    summary = "automatic input all shift (no idle stretch at all) around a handful of cases"
+    in_default_mix = False
+    work_share: ClassVar[tuple[float, float]] = (0.15, 0.4)  # chance that a free moment goes to a case
+
+    def apply(self, ctx: Context) -> None:
+        ctx.plan.jiggler = True
+        ctx.plan.work_share = round(ctx.rng.uniform(*self.work_share), 3)
+        ctx.detail["work_share"] = ctx.plan.work_share
+        _jiggler(ctx, ctx.plan.begin + ctx.rng.randint(1, 15) * MINUTE)
 
 
 @register
@@ -347,13 +385,14 @@ class KilledMidShift(Scenario):
     name = "killed_mid_shift"
     summary = "the agent killed mid-shift (lost events, a seq gap), restarted later, no clean stop"
     order = 100
+    gap_min: ClassVar[tuple[int, int]] = (45, 150)
 
     def apply(self, ctx: Context) -> None:
         plan, rng = ctx.plan, ctx.rng
         low = max([plan.begin + 90 * MINUTE] + [b.start + b.length + 10 * MINUTE for b in plan.blocks])
         high = max(low, plan.finish - 3 * HOUR)
         at = rng.randint(low, high) if high > low else low
-        restart = at + rng.randint(45, 150) * MINUTE
+        restart = at + rng.randint(*self.gap_min) * MINUTE
         if restart > plan.finish - 20 * MINUTE:
             restart = at + (plan.finish - at) // 2
         plan.kill = Kill(at, restart, ctx.detail)

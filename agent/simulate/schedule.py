@@ -1,13 +1,17 @@
-"""Who works which day: weekends, the Saturday rota, sick days, and the unusual-but-normal days
-(new hire, team lead, overtime, half day, return from leave) that the ground truth records."""
+"""Who works which day: weekends, the Saturday rota, sick days, and the unusual-but-normal days that
+the ground truth records: ``new_hire``, ``team_lead``, ``lead_review`` (a lead reviewing teammates'
+customers), ``overtime`` (scheduled or not), ``rota`` (another shift for one day, entered by the lead),
+``half_day``, ``return_from_leave``, ``training`` (hours of training or meetings) and ``flaky_network``
+(a home connection that keeps dropping). Their sizes are drawn at random per seed."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from random import Random
 
-from agent.simulate.roster import Member
+from agent.simulate.clock import HOUR, MINUTE
+from agent.simulate.roster import DAY_SHIFT, EARLY_SHIFT, LATE_SHIFT, Member, Shift
 
 RECENT_DAYS = 5  # specials and default scenarios land in the last few days of the window
 
@@ -19,6 +23,11 @@ class DayInfo:
     speed: float = 1.0  # handling-time multiplier for the day (a new hire is slow at first)
     overtime_min: int = 0
     half: bool = False
+    shift: Shift | None = None  # the shift worked this day when it is not the usual one
+    entered: bool = False  # the day's shift was entered in the rota (an admin knows it)
+    training_min: int = 0  # one long training or meeting spell
+    drops: int = 0  # times the home network drops
+    reviews: int = 0  # teammates' customers a lead reviews without a case of their own
 
 
 OFF = DayInfo(works=False)
@@ -48,21 +57,42 @@ class Schedule:
         pool = [m for m in members if m.role == "agent" and m.hired < self.start]
         rng.shuffle(pool)
         recent = self._recent_weekdays()
-        if pool:
-            member = pool.pop()
-            back = rng.choice(recent[-3:])  # late in the window, so there is a baseline before the leave
-            self._leave[member.index] = (back - timedelta(days=rng.randint(7, 9)), back)
-            self._special[(member.index, back)] = DayInfo(works=True, kind="return_from_leave")
-        if pool:
-            member = pool.pop()
+        twice = len(members) >= 30
+        for kind in ("return_from_leave", "overtime", "half_day", "rota", "training", "flaky_network"):
+            for _ in range(1 + (twice and rng.random() < 0.5)):
+                if pool:
+                    self._plan_one(rng, kind, pool.pop(), recent)
+        for lead in (m for m in members if m.role == "lead"):
+            if rng.random() < 0.6:
+                self._special[(lead.index, rng.choice(recent))] = DayInfo(
+                    works=True, kind="lead_review", reviews=rng.randint(15, 80))
+
+    def _plan_one(self, rng: Random, kind: str, member: Member, recent: list[date]) -> None:
+        day = rng.choice(recent)
+        info = DayInfo(works=True, kind=kind)
+        if kind == "return_from_leave":
+            day = rng.choice(recent[-3:])  # late in the window, so there is a baseline before the leave
+            self._leave[member.index] = (day - timedelta(days=rng.randint(5, 10)), day)
+        elif kind == "overtime":
             saturdays = [d for d in self.days[-7:] if d.weekday() == 5]
-            day = rng.choice(saturdays) if saturdays and rng.random() < 0.4 else rng.choice(recent)
-            minutes = 0 if day.weekday() == 5 else rng.randint(120, 180)
-            self._special[(member.index, day)] = DayInfo(works=True, kind="overtime", overtime_min=minutes)
-        if pool:
-            member = pool.pop()
-            day = rng.choice(recent)
-            self._special[(member.index, day)] = DayInfo(works=True, kind="half_day", half=True)
+            day = rng.choice(saturdays) if saturdays and rng.random() < 0.4 else day
+            minutes = 0 if day.weekday() == 5 else rng.randint(60, 200)
+            info = replace(info, overtime_min=minutes, entered=rng.random() < 0.5)
+            if info.entered and minutes:
+                late = member.shift.start_ms >= 12 * HOUR
+                start = _hhmm(member.shift.start_ms - (minutes * MINUTE if late else 0))
+                end = _hhmm(member.shift.end_ms + (0 if late else minutes * MINUTE))
+                info = replace(info, shift=Shift(start, end))
+        elif kind == "half_day":
+            info = replace(info, half=True)
+        elif kind == "rota":
+            other = [s for s in (DAY_SHIFT, LATE_SHIFT, EARLY_SHIFT) if s != member.shift]
+            info = replace(info, shift=rng.choice(other), entered=True)
+        elif kind == "training":
+            info = replace(info, training_min=rng.randint(90, 300))
+        else:
+            info = replace(info, drops=rng.randint(3, 10))
+        self._special[(member.index, day)] = info
 
     def _usual(self, member: Member, day: date) -> bool:
         if day < member.hired or day.weekday() == 6:
@@ -100,3 +130,17 @@ class Schedule:
                 if info.works and info.kind:
                     out.append({"agent_id": member.agent_id, "date": day.isoformat(), "kind": info.kind})
         return out
+
+    def rota(self, member: Member) -> list[dict[str, str]]:
+        """The days whose shift was entered for ``member`` (as in fleet.json's ``rota``)."""
+        out = []
+        for day in self.days:
+            info = self.info(member, day)
+            if info.works and info.entered and info.shift is not None:
+                out.append({"date": day.isoformat(), "start": info.shift.start, "end": info.shift.end})
+        return out
+
+
+def _hhmm(ms: int) -> str:
+    minutes = max(0, min(ms // MINUTE, 23 * 60 + 59))
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
