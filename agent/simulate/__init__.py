@@ -26,15 +26,17 @@ Files written into ``DIR``
     ``ground_truth.json``
         ``{"seed", "start", "end", "scenarios": [{"agent_id", "date", "scenario", "detail"}],
         "unusual_but_normal": [{"agent_id", "date", "kind"}]}``; kinds are ``new_hire``, ``team_lead``,
-        ``overtime``, ``half_day`` and ``return_from_leave``.
+        ``lead_review``, ``overtime``, ``rota``, ``half_day``, ``return_from_leave``, ``training`` and
+        ``flaky_network``. ``fleet.json`` also lists each person's ``rota``: days whose shift was entered.
     ``raw_identifiers.txt``
         Every unmasked national ID number (valid GB 11643 check digit) and phone number that appears in
         a written event (a few window titles show them, as real screens do), one per line, sorted.
 
 Scenarios (``SCENARIOS``; add one with :func:`register`)
     ``bulk_id_copy``, ``usb_export``, ``browse_without_case``, ``after_hours``, ``remote_access``,
-    ``screen_recorder``, ``idle_free_no_work``, ``killed_mid_shift``. Without ``--scenario`` the default
-    mix puts about one scenario agent-day per eight agents on ordinary agents in the last few days.
+    ``screen_recorder``, ``idle_free_no_work``, ``killed_mid_shift``, ``presence_without_work``, and a
+    quiet version ``quiet_<name>`` of each (agent/simulate/quiet.py). Without ``--scenario`` the default
+    mix (loud ones but presence_without_work) puts about one scenario agent-day per eight agents on ordinary agents in the last few days.
     A scenario that needs a shift, placed on the person's day off, makes them work that day.
 
 The output is a pure function of the arguments (``end`` defaults to today in Asia/Shanghai).
