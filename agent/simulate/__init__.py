@@ -36,7 +36,8 @@ Scenarios (``SCENARIOS``; add one with :func:`register`)
     ``bulk_id_copy``, ``usb_export``, ``browse_without_case``, ``after_hours``, ``remote_access``,
     ``screen_recorder``, ``idle_free_no_work``, ``killed_mid_shift``, ``presence_without_work``, and a
     quiet version ``quiet_<name>`` of each (agent/simulate/quiet.py). Without ``--scenario`` the default
-    mix (loud ones but presence_without_work) puts about one scenario agent-day per eight agents on ordinary agents in the last few days.
+    mix (loud ones but presence_without_work) puts about one scenario agent-day per eight agents on
+    ordinary agents in the last few days.
     A scenario that needs a shift, placed on the person's day off, makes them work that day.
 
 The output is a pure function of the arguments (``end`` defaults to today in Asia/Shanghai).
