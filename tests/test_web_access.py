@@ -76,6 +76,7 @@ def api_matrix(day: str) -> list[tuple[str, str, Any, dict[str, int], str | None
         ("POST", "/api/v1/enroll", {"token": "sgt_nope", "public_key": KEY, "name": "pc-x"},
          row(401, 401, 401, 401, 401, 401, 401), None),
         ("POST", "/api/v1/batches", b"not a batch", row(400, 400, 400, 400, 400, 400, 400), None),
+        ("POST", "/api/v1/signing-keys", b"not a sealed nonce", row(400, 400, 400, 400, 400, 400, 400), None),
         ("GET", "/healthz", None, OPEN, None),
         ("GET", "/metrics", None, OPEN, None),
     ]
