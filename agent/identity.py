@@ -39,6 +39,11 @@ class Identity:
     policy: dict[str, Any]
     signing_keys: dict[str, str] = field(default_factory=dict)  # key_id -> base64 Ed25519 public key
     signed_policy: dict[str, Any] | None = None  # the policy in force as the collector signed it
+    enrolled_collector: str = ""  # collector_fingerprint() of the URL and key at enrollment
+
+    @property
+    def collector_fingerprint(self) -> str:
+        return collector_fingerprint(self.collector_url, self.collector_key_b64)
 
     @property
     def collector_key(self) -> X25519PublicKey:
@@ -94,10 +99,18 @@ def enroll(home: Path, collector_url: str, token: str, name: str | None = None,
         "policy": body.get("policy", {}),
         "signing_keys": body.get("signing_keys", {}),
         "signed_policy": body.get("signed_policy"),
+        "enrolled_collector": collector_fingerprint(collector_url, str(body["collector_key"])),
     }
     (home / ENROLLMENT_FILE).write_bytes(json.dumps(record, indent=2, ensure_ascii=False).encode())
     log.info("enrolled as %s with %s", record["agent_id"], collector_url)
     return load_identity(home)
+
+
+def collector_fingerprint(url: str, key_b64: str) -> str:
+    """A short digest of the collector URL and HPKE key an agent ships to (a change is reported)."""
+    import hashlib
+
+    return hashlib.sha256(f"{url}\n{key_b64}".encode()).hexdigest()[:32]
 
 
 def _check_signed(body: dict[str, Any]) -> None:
@@ -129,7 +142,8 @@ def load_identity(home: Path) -> Identity:
     signed = record.get("signed_policy")
     return Identity(record["agent_id"], record.get("team", ""), record["collector_url"],
                     record["collector_key"], key, record.get("policy", {}),
-                    keys if isinstance(keys, dict) else {}, signed if isinstance(signed, dict) else None)
+                    keys if isinstance(keys, dict) else {}, signed if isinstance(signed, dict) else None,
+                    str(record.get("enrolled_collector", "")))
 
 
 def load_key(pem: bytes) -> object:

@@ -108,10 +108,18 @@ class Runner:
         self.sensor_factory = sensor_factory
         self.sensors: list[Any] = []
         self.probe = ProcessProbe()
+        self._check_collector()
         self.in_force = self._stored_policy()
         self.policy = dict(self.in_force.policy)
         self.policy_changed = threading.Event()
         self._over_limit = 0
+
+    def _check_collector(self) -> None:
+        """A collector URL or HPKE key other than at the last start (an edited enrollment record) is counted
+        and reported in the next heartbeat (``collector_changes``); the collector records it."""
+        if self.spool.note_collector(self.identity.collector_fingerprint, self.identity.enrolled_collector):
+            log.warning("the collector URL or key changed since the last start (now %s): reported to the collector",
+                        self.identity.collector_url)
 
     def _stored_policy(self) -> VerifiedPolicy:
         """The policy in the enrollment record, applied only if it still verifies. An agent enrolled before
@@ -187,6 +195,7 @@ class Runner:
             "policy_version": self.in_force.version,
             "policy_hash": self.in_force.hash,
             "unsigned_answers": stats["unsigned_answers"],
+            "collector_changes": stats["collector_changes"],
             **({"insecure_transport": True} if self.insecure else {}),
         })
         self._write_status(stats)

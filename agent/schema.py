@@ -29,7 +29,7 @@ Seconds = Annotated[float, Field(ge=0, le=MAX_SECONDS, allow_inf_nan=False)]
 ByteSize = Annotated[int, Field(ge=0, le=MAX_SIZE)]
 QUANTITY_FIELDS = frozenset({
     "seq", "pid", "size", "chars", "w", "h", "threshold_s", "idle_s", "active_s", "wall_s", "spool_depth",
-    "dropped_total", "cpu_pct", "rss_mb", "policy_version", "unsigned_answers",
+    "dropped_total", "cpu_pct", "rss_mb", "policy_version", "unsigned_answers", "collector_changes",
 })
 
 
@@ -60,6 +60,7 @@ class Heartbeat(_Fields):
     policy_version: NonNegInt | None = None
     policy_hash: PolicyHash | None = None
     unsigned_answers: NonNegInt | None = None
+    collector_changes: NonNegInt | None = None  # starts with another collector URL or key than the one before
     insecure_transport: bool | None = None  # true only when allow_insecure_http lets it use http:// or no TLS checks
 
 

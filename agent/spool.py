@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 FORMAT_VERSION = 1
 GENESIS_HASH = "0" * 64
 _COUNTERS = ("dropped_batches", "dropped_events", "lost_corrupt_batches", "lost_unstored_events",
-             "unsigned_answers")
+             "unsigned_answers", "collector_changes")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -471,6 +471,22 @@ class Spool:
                     self._bump(conn, "unsigned_answers", 1)
             except sqlite3.OperationalError:
                 log.warning("could not count an unsigned answer", exc_info=True)
+
+    def note_collector(self, fingerprint: str, enrolled: str = "") -> bool:
+        """Remember which collector (URL and key) this spool ships to; True, and counted in
+        ``collector_changes``, when it is another one than last time (at the first start: than at enrollment,
+        ``enrolled``, when the enrollment record names it)."""
+        with self._write_lock:
+            conn = self._connect()
+            with self._txn(conn):
+                before = self._meta_get(conn, "collector_fingerprint") or enrolled or None
+                if before == fingerprint:
+                    return False
+                self._meta_set(conn, "collector_fingerprint", fingerprint)
+                if before is None:
+                    return False
+                self._bump(conn, "collector_changes", 1)
+                return True
 
     def unpark_all(self) -> int:
         with self._write_lock:

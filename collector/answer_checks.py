@@ -6,6 +6,8 @@ ingest the collector turns them into integrity findings, which the rollups count
 ``forged_answers`` and ``policy_mismatch`` raise as findings and alerts:
 
 * ``unsigned_answers``: the counter went up (someone answered in the collector's place);
+* ``collector_changed``: the agent started with another collector URL or HPKE key than before (an edited
+  enrollment record; recorded, no rule of its own);
 * ``policy_mismatch``: a version the collector never issued, a hash that is not that version's, or an
   older version still in force ``policy_grace_s`` after a newer one was issued.
 
@@ -30,6 +32,7 @@ class Beat:
     unsigned: int | None
     version: int | None
     hash: str | None
+    changes: int | None = None
 
 
 def heartbeats(raw_events: list[Any]) -> list[Beat]:
@@ -43,26 +46,35 @@ def heartbeats(raw_events: list[Any]) -> list[Beat]:
         except InvalidEvent:
             continue
         out.append(Beat(int(event["seq"]), moment.timestamp(), event.get("unsigned_answers"),
-                        event.get("policy_version"), event.get("policy_hash")))
+                        event.get("policy_version"), event.get("policy_hash"), event.get("collector_changes")))
     return sorted(out, key=lambda b: b.seq)
 
 
-def check(beats: list[Beat], last_unsigned: int | None, issued: dict[int, tuple[str, float]],
-          grace_s: float) -> list[Finding]:
-    """Findings of one batch; ``last_unsigned`` is the counter in the agent's previous stored heartbeat."""
-    found: list[Finding] = []
-    before = last_unsigned
+def _rises(values: list[int | None], before: int | None) -> tuple[int, int | None]:
+    """How much a counter kept by the agent went up over ``values``, and its last value."""
     rises = 0
-    for beat in beats:
-        if beat.unsigned is None:
+    for value in values:
+        if value is None:
             continue
-        if before is not None and beat.unsigned > before:
-            rises += beat.unsigned - before
-        elif before is None and beat.unsigned > 0:
-            rises += beat.unsigned  # first report: everything counted so far is news
-        before = beat.unsigned
+        if before is not None and value > before:
+            rises += value - before
+        elif before is None and value > 0:
+            rises += value  # first report: everything counted so far is news
+        before = value
+    return rises, before
+
+
+def check(beats: list[Beat], last_unsigned: int | None, issued: dict[int, tuple[str, float]],
+          grace_s: float, last_changes: int | None = None) -> list[Finding]:
+    """Findings of one batch; ``last_unsigned`` and ``last_changes`` are the counters in the agent's previous
+    stored heartbeat."""
+    found: list[Finding] = []
+    rises, total = _rises([b.unsigned for b in beats], last_unsigned)
     if rises:
-        found.append(("unsigned_answers", {"count": rises, "total": before}))
+        found.append(("unsigned_answers", {"count": rises, "total": total}))
+    changes, total = _rises([b.changes for b in beats], last_changes)
+    if changes:
+        found.append(("collector_changed", {"count": changes, "total": total}))
     mismatch = _policy_mismatch(beats, issued, grace_s)
     if mismatch is not None:
         found.append(("policy_mismatch", mismatch))

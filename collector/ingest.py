@@ -127,8 +127,9 @@ class IngestService:
             return []
         last = self.store.last_heartbeat(batch.agent_id, beats[0].seq)
         before = last.get("unsigned_answers") if last else None
+        changes = last.get("collector_changes") if last else None
         return answer_checks.check(beats, before if type(before) is int else None, self.issued_policies(),
-                                   float(self.settings.policy_grace_s))
+                                   float(self.settings.policy_grace_s), changes if type(changes) is int else None)
 
     def _notify(self, notice: IngestNotice) -> None:
         """Tell listeners after the commit; a failing listener never undoes or fails an ingest."""

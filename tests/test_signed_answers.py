@@ -133,6 +133,9 @@ def test_stand_in_server_cannot_make_batches_vanish_or_rewrite_the_policy(collec
     findings = _integrity(collector.data, "pc-standin")
     assert sum(d["count"] for k, d in findings if k == "unsigned_answers") == refused
     assert not [k for k, _ in findings if k in ("policy_mismatch", "seq_gap", "batch_gap", "chain_break")]
+    # the edited collector URL was reported at the next contact with the real collector, once
+    assert {b["collector_changes"] for b in beats} == {1}
+    assert [d["count"] for k, d in findings if k == "collector_changed"] == [1]
     admin = _admin(collector)
 
     def alerted() -> list[dict[str, Any]]:
