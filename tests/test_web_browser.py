@@ -195,7 +195,7 @@ def test_auditor_searches_and_exports_the_audit_log(browser: Browser, site: Site
     with page.expect_download() as info:
         page.click("#audit-export")
     body = Path(info.value.path()).read_text(encoding="utf-8")
-    assert body.startswith("id,at,actor,action,target,allowed,remote") and ",no," in body
+    assert body.startswith("id,at,actor,action,target,agent_id,allowed,remote") and ",no," in body
     response = page.goto(f"/agents/pc-a1/timeline?date={site.day}")
     assert response is not None and response.status == 403  # the auditor reads the log, not timelines
     page.context.close()
