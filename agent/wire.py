@@ -229,20 +229,32 @@ def _blob_header(agent_id: str, blob_id: str, sealed_at: str) -> bytes:
 def seal_blob(*, agent_id: str, blob_id: str, data: bytes, sealed_at: str, collector_key: X25519PublicKey,
               agent_key: Ed25519PrivateKey) -> bytes:
     """Seal and sign one blob (a screenshot PNG); the envelope is what the spool keeps and ships."""
-    header = _blob_header(agent_id, blob_id, sealed_at)
-    ct = _SUITE.encrypt(data, collector_key, info=header)
-    sig = agent_key.sign(header + hashlib.sha256(ct).digest())
+    ct, sig = _seal_signed(data, _blob_header(agent_id, blob_id, sealed_at), collector_key, agent_key)
     return _dumps({"v": WIRE_VERSION, "agent_id": agent_id, "blob_id": blob_id, "sealed_at": sealed_at,
-                         "ct": base64.b64encode(ct).decode(), "sig": base64.b64encode(sig).decode()})
+                   "ct": ct, "sig": sig})
 
 
-def parse_blob_envelope(body: bytes) -> BlobEnvelope:
+def _seal_signed(plain: bytes, header: bytes, collector_key: X25519PublicKey,
+                 agent_key: Ed25519PrivateKey) -> tuple[str, str]:
+    """HPKE-seal ``plain`` under ``header`` and sign header + SHA-256 of the ciphertext: (ct, sig) in base64."""
+    ct = _SUITE.encrypt(plain, collector_key, info=header)
+    sig = agent_key.sign(header + hashlib.sha256(ct).digest())
+    return base64.b64encode(ct).decode(), base64.b64encode(sig).decode()
+
+
+def _load_v1(body: bytes, what: str) -> dict[str, Any]:
+    """The JSON object of a v1 ``what`` (blob envelope, key request), else WireError malformed."""
     try:
         obj = _loads(body)
     except ValueError as exc:
         raise WireError("malformed", "body is not JSON") from exc
     if not isinstance(obj, dict) or obj.get("v") != WIRE_VERSION:
-        raise WireError("malformed", "not a v1 blob envelope")
+        raise WireError("malformed", f"not a v1 {what}")
+    return obj
+
+
+def parse_blob_envelope(body: bytes) -> BlobEnvelope:
+    obj = _load_v1(body, "blob envelope")
     agent_id, blob_id, sealed_at = obj.get("agent_id"), obj.get("blob_id"), obj.get("sealed_at")
     if not isinstance(agent_id, str) or not AGENT_ID_RE.match(agent_id):
         raise WireError("malformed", "'agent_id' is missing or invalid")
@@ -276,22 +288,14 @@ def _keys_header(agent_id: str, sealed_at: str) -> bytes:
 def seal_key_request(*, agent_id: str, nonce: bytes, sealed_at: str, collector_key: X25519PublicKey,
                      agent_key: Ed25519PrivateKey) -> bytes:
     """A nonce sealed to the collector's HPKE key and signed by the agent: only the collector can open it."""
-    header = _keys_header(agent_id, sealed_at)
-    ct = _SUITE.encrypt(nonce, collector_key, info=header)
-    sig = agent_key.sign(header + hashlib.sha256(ct).digest())
-    return _dumps({"v": WIRE_VERSION, "agent_id": agent_id, "sealed_at": sealed_at,
-                   "ct": base64.b64encode(ct).decode(), "sig": base64.b64encode(sig).decode()})
+    ct, sig = _seal_signed(nonce, _keys_header(agent_id, sealed_at), collector_key, agent_key)
+    return _dumps({"v": WIRE_VERSION, "agent_id": agent_id, "sealed_at": sealed_at, "ct": ct, "sig": sig})
 
 
 def open_key_request(body: bytes, agent_key_for: Any, collector_key: X25519PrivateKey) -> tuple[str, str, bytes]:
     """(agent_id, sealed_at, nonce) of a verified key request; ``agent_key_for(agent_id)`` gives the agent's
     public key. Raises WireError (malformed, bad_signature, tampered_ciphertext)."""
-    try:
-        obj = _loads(body)
-    except ValueError as exc:
-        raise WireError("malformed", "body is not JSON") from exc
-    if not isinstance(obj, dict) or obj.get("v") != WIRE_VERSION:
-        raise WireError("malformed", "not a v1 key request")
+    obj = _load_v1(body, "key request")
     agent_id, sealed_at = obj.get("agent_id"), obj.get("sealed_at")
     if not isinstance(agent_id, str) or not AGENT_ID_RE.match(agent_id):
         raise WireError("malformed", "'agent_id' is missing or invalid")
