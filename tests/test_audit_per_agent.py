@@ -8,9 +8,8 @@ import io
 from collections.abc import Iterator
 
 import pytest
-from fastapi.testclient import TestClient
 
-from tests.web_fixtures import AGENTS, PASSWORD, World, csrf_of
+from tests.web_fixtures import AGENTS, World, signed_in
 
 TEAM_A = sorted(a for a, team in AGENTS.items() if team == "cs-a")
 TEAM_B = sorted(a for a, team in AGENTS.items() if team == "cs-b")
@@ -24,13 +23,6 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     w.close()
 
 
-def _person(world: World, name: str) -> TestClient:
-    client = TestClient(world.app, base_url="http://127.0.0.1", client=("127.0.0.1", 50000))
-    token = csrf_of(client.get("/login").text)
-    assert client.post("/login", data={"name": name, "password": PASSWORD, "csrf": token}).status_code == 200
-    return client
-
-
 def _viewer_actions(world: World, agent_id: str, actor: str) -> set[str]:
     return {v["action"] for v in world.collector.access.viewers_of(agent_id, 1000) if v["actor"] == actor}
 
@@ -39,7 +31,7 @@ def test_every_read_shows_the_manager_on_each_agents_me_page(world: World) -> No
     day = world.yesterday.isoformat()
     alerted = {a.agent_id for a in world.collector.alerts.store.search(["cs-a"], None, None, None, None, 100)}
     assert alerted, "the fixture's risky agent raised no alert"
-    mgr = _person(world, "mgr-a")
+    mgr = signed_in(world.app, "mgr-a")
     before = len(world.collector.access.audit_log(100_000))
     for path in (f"/report?date={day}", f"/api/v1/reports/{day}", "/alerts?state=all", "/api/v1/alerts",
                  "/wall", "/api/v1/wall", "/api/v1/wall/events?once=true", "/api/v1/agents"):
@@ -58,7 +50,7 @@ def test_every_read_shows_the_manager_on_each_agents_me_page(world: World) -> No
     for agent_id in TEAM_B:  # outside the manager's scope: shown nothing, so no record
         assert not _viewer_actions(world, agent_id, "mgr-a")
 
-    me = _person(world, "pc-a1-person")
+    me = signed_in(world.app, "pc-a1-person")
     viewers = me.get("/api/v1/me").json()["viewers"]
     mine = {v["action"] for v in viewers if v["actor"] == "mgr-a"}
     assert {"read_report", "read_wall", "open_wall_stream", "list_agents"} <= mine
@@ -69,17 +61,17 @@ def test_every_read_shows_the_manager_on_each_agents_me_page(world: World) -> No
 
 
 def test_refused_reads_and_screenshot_reads_name_the_agent(world: World) -> None:
-    agent = _person(world, "pc-a1-person")
+    agent = signed_in(world.app, "pc-a1-person")
     assert agent.get("/api/v1/wall").status_code == 403
-    sec = _person(world, "sec")
+    sec = signed_in(world.app, "sec")
     assert sec.get("/api/v1/agents/pc-b2/screenshots/none").status_code == 404
     assert "read_screenshot" in _viewer_actions(world, "pc-b2", "sec")
-    mgr_b = _person(world, "mgr-b")
+    mgr_b = signed_in(world.app, "mgr-b")
     assert mgr_b.get(f"/api/v1/agents/pc-a2/timeline?date={world.yesterday.isoformat()}").status_code == 403
     refused = [v for v in world.collector.access.viewers_of("pc-a2") if v["actor"] == "mgr-b"]
     assert refused and not refused[0]["allowed"]
     # the auditor's search by target finds records by the agent they showed, and the CSV says whose
-    aud = _person(world, "aud")
+    aud = signed_in(world.app, "aud")
     rows = aud.get("/api/v1/audit?target=pc-a3&actor=mgr-a").json()["records"]
     assert rows and {r["agent_id"] for r in rows} == {"pc-a3"}
     export = aud.get("/audit.csv?target=pc-a3&actor=mgr-a").text

@@ -17,7 +17,7 @@ from collector.cli import main as collector_main
 from collector.service import Collector
 from collector.web.site import CSP
 from tests.conftest import DATA_DIRS
-from tests.web_fixtures import PASSWORD, World, csrf_of
+from tests.web_fixtures import World, signed_in
 
 # src/href/action/poster/data attributes, srcset, CSS url() and @import naming a host of their own
 EXTERNAL = re.compile(r"""(?:\b(?:src|href|action|poster|data|srcset|formaction)\s*=\s*["']?\s*(?:https?:)?//)"""
@@ -31,13 +31,6 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     w.populate()
     yield w
     w.close()
-
-
-def _signed_in(app: object, name: str) -> TestClient:
-    client = TestClient(app, base_url="http://127.0.0.1", client=("127.0.0.1", 50000))  # type: ignore[arg-type]
-    token = csrf_of(client.get("/login").text)
-    assert client.post("/login", data={"name": name, "password": PASSWORD, "csrf": token}).status_code == 200
-    return client
 
 
 def _get_paths(app: object, values: dict[str, str]) -> list[str]:
@@ -59,7 +52,7 @@ def test_no_page_of_any_get_route_names_a_third_party_host(world: World) -> None
     assert {"/report", "/wall", "/alerts", "/audit", "/admin", "/login", "/me"} <= set(paths)
     checked = 0
     for who in ("root", "pc-a1-person"):
-        client = _signed_in(world.app, who)
+        client = signed_in(world.app, who)
         for path in paths:
             if path == "/api/v1/wall/events":
                 path += "?once=true"
@@ -77,7 +70,7 @@ def test_no_page_of_any_get_route_names_a_third_party_host(world: World) -> None
 
 
 def test_api_docs_are_off_by_default(world: World) -> None:
-    client = _signed_in(world.app, "root")
+    client = signed_in(world.app, "root")
     for path in ("/api/docs", "/api/redoc", "/docs", "/redoc", "/api/docs/oauth2-redirect"):
         assert client.get(path).status_code == 404, path
     spec = client.get("/api/openapi.json")

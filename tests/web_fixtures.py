@@ -184,6 +184,16 @@ class World:
         self.collector.close()
 
 
+def signed_in(app: Any, name: str) -> Any:
+    """A TestClient on ``app`` signed in as ``name`` (the fixtures' PASSWORD), from loopback."""
+    from fastapi.testclient import TestClient
+
+    client = TestClient(app, base_url="http://127.0.0.1", client=("127.0.0.1", 50000))
+    token = csrf_of(client.get("/login").text)
+    assert client.post("/login", data={"name": name, "password": PASSWORD, "csrf": token}).status_code == 200
+    return client
+
+
 def csrf_of(html: str, field: str = "csrf") -> str:
     found = re.search(rf'name="{field}" value="([^"]+)"', html)
     assert found, "no CSRF field in the page"
