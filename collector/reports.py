@@ -12,6 +12,8 @@ import orjson
 
 from collector.errors import CollectorError, NotFound
 from detectors.csv_cells import defuse_text
+from detectors.errors import InvalidInput
+from detectors.feedback import Pattern
 from detectors.labels import VERDICTS, Label
 from detectors.render import render_csv, render_html
 from detectors.rollup import DayRollup
@@ -43,14 +45,7 @@ class ReportService:
 
     def labels(self) -> list[Label]:
         """Every reviewer label so far (any day), as the detectors take them."""
-        out = []
-        for row in self.store.load_labels():
-            snapshot = orjson.loads(row["note"]) if str(row["note"] or "").startswith("{") else {}
-            out.append(Label(agent_id=row["agent_id"], day=date.fromisoformat(row["day"]), verdict=row["label"],
-                             score=float(snapshot.get("score", 0.0)), rules=tuple(snapshot.get("rules", ())),
-                             values=snapshot.get("values", {}), reviewer=row["reviewer"],
-                             note=str(snapshot.get("note", ""))))
-        return out
+        return [_label(row) for row in self.store.load_labels()]
 
     def compute(self, day: date) -> DailyReport:
         first = (day - timedelta(days=HISTORY_DAYS)).isoformat()
@@ -96,9 +91,44 @@ class ReportService:
         finding = next((f for f in report.get("findings", []) if f["agent_id"] == agent_id), None)
         if finding is None:
             raise NotFound(f"no finding for {agent_id} on {day}")
+        pattern = Pattern.from_finding(finding)
         snapshot = {"score": finding["score"], "rules": finding.get("rules", []),
-                    "values": finding.get("features", {}), "note": note[:2000]}
-        self.store.save_label(agent_id, day, label, reviewer, orjson.dumps(snapshot).decode(), time.time())
+                    "values": finding.get("features", {}), "pattern": pattern.to_dict()}
+        self.store.save_label(agent_id, day, label, reviewer, note[:2000], time.time(),
+                              orjson.dumps(snapshot).decode(), pattern.key)
+        log.info("%s labelled %s on %s %s (pattern %s)", reviewer, agent_id, day, label, pattern.key or "-")
+
+
+def _json(text: str) -> Any:
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return None
+
+
+def _label(row: dict[str, Any]) -> Label:
+    """A stored label row as a :class:`Label`. Rows written before revision 0007 was applied by a
+    collector that still wrote the snapshot into ``note`` are read the same way; a label without a
+    stored pattern takes the one its snapshot's rules imply."""
+    raw, note = row.get("snapshot"), str(row.get("note") or "")
+    snapshot: Any = {}
+    if raw is None and note.startswith("{"):
+        snapshot = _json(note)                 # written before revision 0007: the snapshot held the note
+        note = "" if isinstance(snapshot, dict) else note
+    elif raw:
+        snapshot = _json(raw)
+        if snapshot is None:
+            log.warning("label of %s on %s: unreadable snapshot, kept without it", row["agent_id"], row["day"])
+    snapshot = snapshot if isinstance(snapshot, dict) else {}
+    note = note or str(snapshot.get("note", ""))
+    try:
+        pattern = Pattern.from_finding(snapshot) if snapshot else None
+    except InvalidInput as exc:
+        log.warning("label of %s on %s: %s; kept without a pattern", row["agent_id"], row["day"], exc)
+        pattern = None
+    return Label(agent_id=row["agent_id"], day=date.fromisoformat(row["day"]), verdict=row["label"],
+                 score=float(snapshot.get("score", 0.0)), rules=tuple(snapshot.get("rules", ())),
+                 values=snapshot.get("values", {}), reviewer=row["reviewer"], note=note, pattern=pattern)
 
 
 def _day(day: str) -> date:

@@ -14,7 +14,12 @@ follow-up labels count as positives, benign ones as negatives.
 2. Rules (per rule, once it has at least ``min_rule_labels`` labelled hits): if none was positive,
    the rule drops one severity grade; otherwise, if at least ``min_rule_labels`` benign hits had
    values below every positive hit, the threshold rises to the smallest positive value (at most
-   4 times the configured one). A rule is never switched off by labels.
+   4 times the configured one). A rule is never switched off by labels, and the hard rules
+   (:data:`detectors.feedback.HARD_RULES`: tamper, removable writes, remote access, screen capture,
+   IDs to messaging) are neither re-graded nor re-thresholded: benign labels cannot quiet them.
+
+Each label also keeps the finding's :class:`~detectors.feedback.Pattern`; :mod:`detectors.feedback`
+uses it to lower one agent's recurring benign pattern and to raise findings similar to confirmed ones.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from datetime import date
 from typing import Any
 
 from detectors.errors import InvalidInput
+from detectors.feedback import HARD_RULES, Pattern
 from detectors.rules import SEVERITIES, RuleSet
 
 VERDICTS = ("confirmed", "benign", "follow_up")
@@ -59,8 +65,11 @@ class Label:
     values: Mapping[str, float] = field(default_factory=dict)
     reviewer: str = ""
     note: str = ""
+    pattern: Pattern | None = None
 
     def __post_init__(self) -> None:
+        if self.pattern is not None and not isinstance(self.pattern, Pattern):
+            raise InvalidInput("label pattern must be a Pattern")
         if self.verdict not in VERDICTS:
             raise InvalidInput(f"label verdict must be one of {', '.join(VERDICTS)}")
         if not isinstance(self.day, date):
@@ -76,16 +85,19 @@ class Label:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Label:
         try:
+            pattern = data.get("pattern")
             return cls(str(data["agent_id"]), date.fromisoformat(str(data["date"])), str(data["verdict"]),
                        float(data["score"]), tuple(data.get("rules", ())), dict(data.get("values", {})),
-                       str(data.get("reviewer", "")), str(data.get("note", "")))
+                       str(data.get("reviewer", "")), str(data.get("note", "")),
+                       None if pattern is None else Pattern.from_dict(pattern))
         except (KeyError, TypeError, ValueError) as exc:
             raise InvalidInput(f"label: missing or bad field ({exc})") from exc
 
     def to_dict(self) -> dict[str, Any]:
         return {"agent_id": self.agent_id, "date": self.day.isoformat(), "verdict": self.verdict,
                 "score": self.score, "rules": list(self.rules), "values": dict(self.values),
-                "reviewer": self.reviewer, "note": self.note}
+                "reviewer": self.reviewer, "note": self.note,
+                "pattern": None if self.pattern is None else self.pattern.to_dict()}
 
 
 def best_threshold(scored: list[tuple[float, bool]], beta: float = 2.0) -> float | None:
@@ -119,6 +131,8 @@ def _tune_scores(labels: list[Label], base: Thresholds, min_labels: int, max_ste
 def _tune_rules(labels: list[Label], rules: RuleSet, min_rule_labels: int) -> RuleSet:
     overrides: dict[str, dict[str, Any]] = {}
     for rule in rules.rules:
+        if rule.name in HARD_RULES:
+            continue
         hits = [lab for lab in labels if rule.name in lab.rules]
         if len(hits) < min_rule_labels:
             continue

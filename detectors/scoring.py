@@ -3,7 +3,8 @@
 ``score_day`` is the one entry point the collector calls; it does no storage and no HTTP. Its input
 is the day's rollups (:class:`AgentDayInput`: context, features, evidence, activity strip) and each
 agent's trailing feature history; reviewer labels, if given, tune the thresholds first
-(:mod:`detectors.labels`) and are shown on today's findings.
+(:mod:`detectors.labels`), lower or raise findings by pattern (:mod:`detectors.feedback`) and are shown
+on today's findings.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import date
 from typing import Any
 
@@ -21,6 +22,7 @@ from numpy.typing import NDArray
 from detectors.base import Matrix
 from detectors.ensemble import COMBINATIONS, DEFAULT_MEMBERS, Ensemble, EnsembleResult
 from detectors.errors import ConfigError, InvalidInput
+from detectors.feedback import Note, Pattern, PatternBuilder, apply_labels
 from detectors.labels import Label, Thresholds, tune
 from detectors.reasons import Reason, explain
 from detectors.rollup import FEATURE_NAMES, AgentContext
@@ -54,7 +56,8 @@ class ScoringConfig:
     threshold_high: float = _s(0.8, "Score from which a finding is high severity.")
     rules: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...] = _s(
         (), "Rule overrides: {rule: {threshold, severity, enabled}}.")
-    tune_from_labels: bool = _s(True, "Let reviewer labels move the thresholds (see detectors.labels).")
+    tune_from_labels: bool = _s(True, "Let reviewer labels move the thresholds (see detectors.labels) and "
+                                      "lower or raise findings by pattern (detectors.feedback).")
     min_labels: int = _s(10, "Labels needed before the score thresholds move.")
     max_findings: int = _s(100, "Most findings listed in a report.")
     max_reasons: int = _s(3, "Most reasons per finding.")
@@ -171,6 +174,8 @@ class Finding:
     strip: str = ""
     label: str | None = None
     charts: list[dict[str, Any]] = field(default_factory=list)
+    pattern: Pattern = field(default_factory=Pattern)
+    feedback: list[Note] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -180,6 +185,7 @@ class Finding:
             "rules": self.rules, "reason_details": [r.to_dict() for r in self.reasons],
             "evidence": self.evidence, "members": self.members, "label": self.label,
             "features": {k: round(v, 3) for k, v in self.features.items()},
+            "pattern": self.pattern.to_dict(), "feedback": [n.to_dict() for n in self.feedback],
         }
 
 
@@ -250,9 +256,17 @@ def compute(today: Sequence[AgentDayInput], history: Mapping[str, Sequence[Mappi
     views = {"peer": peer.z, "self": own.z, "raw": F}
     everyone = np.ones(len(rows), dtype=bool)
     result = ensemble.fit_score(views, {"peer": everyone, "self": own.has, "raw": everyone})
-    rule_score = rules.score(F)
-    order = np.lexsort((np.array(ids), -rule_score, -result.score))
-    return DayScores(rows, F, peer, own, result, order)
+    return DayScores(rows, F, peer, own, result, _order(ids, rules.score(F), result.score))
+
+
+def _order(ids: Sequence[str], rule_score: NDArray[np.float64], score: NDArray[np.float64]) -> NDArray[np.int_]:
+    return np.asarray(np.lexsort((np.array(ids), -rule_score, -score)), dtype=np.int_)
+
+
+def _rescored(ds: DayScores, score: NDArray[np.float64], rules: RuleSet) -> DayScores:
+    """``ds`` with the scores replaced (reviewer feedback) and re-ranked the same way."""
+    ids = [r.ctx.agent_id for r in ds.rows]
+    return replace(ds, result=EnsembleResult(ds.result.members, score), order=_order(ids, rules.score(ds.F), score))
 
 
 _EVIDENCE_KINDS = {
@@ -375,7 +389,14 @@ def score_day(day: date, today: Sequence[AgentDayInput], history: Mapping[str, S
     if not today:
         return DailyReport(day, [], [], 0, list(config.members), thresholds, rules.to_dict())
     ds = compute(today, history, config, rules)
-    grades = _grades(ds, thresholds, rules)
+    patterns = PatternBuilder(ds.F, ds.peer.z, ds.own.z, ds.own.has, rules, config.reason_min_z,
+                              config.max_reasons)
+    fed = apply_labels(day, [r.ctx.agent_id for r in ds.rows], ds.result.score, patterns,
+                       labels if config.tune_from_labels else ())
+    shown = np.minimum(_grades(ds, thresholds, rules), 1)     # lowered by labels, never hidden by them
+    if fed.notes:
+        ds = _rescored(ds, fed.score, rules)
+    grades = np.maximum(_grades(ds, thresholds, rules), shown)
     verdicts = {lab.agent_id: lab.verdict for lab in labels if lab.day == day}
     findings = []
     for rank, i in enumerate(ds.order, start=1):
@@ -383,6 +404,7 @@ def score_day(day: date, today: Sequence[AgentDayInput], history: Mapping[str, S
             continue
         finding = _finding(ds, int(i), rank, LEVELS[int(grades[i])], day, rules, config)
         finding.label = verdicts.get(finding.agent_id)
+        finding.pattern, finding.feedback = patterns.of(int(i)), fed.notes.get(int(i), [])
         findings.append(finding)
         if len(findings) >= config.max_findings:
             break

@@ -67,6 +67,17 @@ def test_a_rule_threshold_rises_above_benign_values() -> None:
     assert rules.by_name["bulk_id_copy"].threshold == 10                    # a real case at 11 keeps it low
 
 
+def test_benign_labels_never_regrade_or_rethreshold_a_hard_rule() -> None:
+    labels = [lab("benign", 0.6, ("removable_write", "remote_access"), removable_writes=v, remote_access_starts=1)
+              for v in (1, 1, 2, 2, 3)]
+    labels += [lab("confirmed", 0.9, ("removable_write",), removable_writes=v) for v in (40, 60)]
+    _, rules = tune(labels, Thresholds(), RuleSet())
+    assert rules.to_dict()["removable_write"] == RuleSet().to_dict()["removable_write"]
+    assert rules.to_dict()["remote_access"] == RuleSet().to_dict()["remote_access"]
+    soft = [lab("benign", 0.6, ("night_work",), night_min=40) for _ in range(5)]
+    assert tune(soft, Thresholds(), RuleSet())[1].by_name["night_work"].severity == "low"     # was medium
+
+
 def test_score_day_uses_past_labels_only() -> None:
     sd = fleet_day(31, teams=3, per_team=10, anomalies=3)
     past = [Label(f"x{k}", sd.day - timedelta(days=1), "benign", 0.6 + k * 0.005) for k in range(12)]
@@ -82,8 +93,8 @@ def test_score_day_uses_past_labels_only() -> None:
 def test_alerts_and_the_report_judge_a_day_with_the_same_tuned_rules() -> None:
     # detectors.scoring.tuned_for_day is the one definition the real-time alerts and score_day share
     sd = fleet_day(31, teams=3, per_team=10, anomalies=3)
-    past = [Label(f"x{k}", sd.day - timedelta(days=1), "benign", 0.6 + k * 0.005, ("remote_access",),
-                  {"remote_tool_starts": 1.0}) for k in range(12)]
+    past = [Label(f"x{k}", sd.day - timedelta(days=1), "benign", 0.6 + k * 0.005, ("after_hours",),
+                  {"outside_shift_min": 70.0}) for k in range(12)]
     report = score_day(sd.day, sd.today, sd.history, labels=past)
     thresholds, rules = tuned_for_day(sd.day, past)
     assert thresholds == report.thresholds and rules.to_dict() == report.rules

@@ -248,6 +248,7 @@ def test_revision_0006_names_the_agent_of_old_audit_records_and_scopes_blob_ids_
             named = dict(conn.execute(text("SELECT action, agent_id FROM audit")).all())
             conn.execute(text("INSERT INTO screenshots (agent_id, blob_id, sealed_at, received_at, size, envelope) "
                               "VALUES ('pc-b1', 'b1', 's', 2, 3, 'e')"))  # another agent's same blob_id
+            schema.upgrade(conn)  # on to the newest revision: what the store below expects
     finally:
         engine.dispose()
     assert named == {"read_timeline": "pc-a1", "read_screenshot": "pc-a1", "ack_alert": "pc-a1",
@@ -265,5 +266,49 @@ def test_revision_0006_names_the_agent_of_old_audit_records_and_scopes_blob_ids_
             schema.downgrade(conn, "0005")
         assert "agent_id" not in _columns(store_url)["audit"]
         assert store.migrate() == ("0005", schema.HEAD)
+    finally:
+        store.close()
+
+
+def test_revision_0007_moves_a_labels_snapshot_out_of_its_note_and_back(store_url: str) -> None:
+    from collector.reports import _label
+
+    old = '{"score": 0.71, "rules": ["after_hours"], "values": {"outside_shift_min": 95.0}, "note": "rota"}'
+    engine = create_engine(driver_url(store_url))
+    try:
+        with engine.begin() as conn:
+            schema.upgrade(conn, "0006")
+            for agent_id, note in (("pc-a1", old), ("pc-a2", "{braces in a note"), ("pc-a3", "")):
+                conn.execute(text("INSERT INTO labels (agent_id, day, label, reviewer, note, at) "
+                                  "VALUES (:a, '2026-11-23', 'benign', 'sec.li', :n, 1)"), {"a": agent_id, "n": note})
+            schema.upgrade(conn, "0007")
+            rows = {r[0]: r[1:] for r in conn.execute(text("SELECT agent_id, note, snapshot, pattern FROM labels"))}
+    finally:
+        engine.dispose()
+    assert rows["pc-a1"][0] == "rota" and rows["pc-a1"][2] is None
+    assert '"rules": ["after_hours"]' in rows["pc-a1"][1] and "rota" not in rows["pc-a1"][1]
+    assert rows["pc-a2"] == ("{braces in a note", None, None) and rows["pc-a3"] == ("", None, None)
+    store = sql_store(store_url)
+    try:
+        store.create_schema()
+        labels = {row["agent_id"]: _label(row) for row in store.load_labels()}
+        a1 = labels["pc-a1"]
+        assert (a1.note, a1.score, a1.rules) == ("rota", 0.71, ("after_hours",))
+        assert a1.pattern is not None and a1.pattern.items == {"rule:after_hours", "outside_shift_min+"}
+        assert labels["pc-a2"].note == "{braces in a note" and labels["pc-a2"].pattern is None
+        store.save_label("pc-a4", "2026-11-24", "confirmed", "sec.wang", "seen", 2.0,
+                         '{"score": 0.9, "pattern": {"rules": [], "features": ["copied_ids+"]}}', "copied_ids+")
+        a4 = _label(next(r for r in store.load_labels() if r["agent_id"] == "pc-a4"))
+        assert a4.pattern is not None and a4.pattern.items == {"copied_ids+"}
+        with store._write() as conn:
+            schema.downgrade(conn, "0006")
+        assert "snapshot" not in _columns(store_url)["labels"]
+        with store._read() as conn:
+            notes = {str(a): str(n) for a, n in conn.execute(text("SELECT agent_id, note FROM labels"))}
+        assert '"note": "rota"' in notes["pc-a1"] and '"note": "seen"' in notes["pc-a4"]
+        assert notes["pc-a2"] == "{braces in a note"
+        assert _label({"agent_id": "pc-a1", "day": "2026-11-23", "label": "benign", "reviewer": "sec.li",
+                       "note": notes["pc-a1"]}).note == "rota"        # what a 0006 row reads as
+        assert store.migrate() == ("0006", schema.HEAD)
     finally:
         store.close()

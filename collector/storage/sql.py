@@ -453,11 +453,14 @@ class SqlStore(Store):
             row = conn.execute(select(t.reports.c.body).where(t.reports.c.day == day)).first()
         return None if row is None else str(row[0])
 
-    def save_label(self, agent_id: str, day: str, label: str, reviewer: str, note: str, now: float) -> None:
+    def save_label(self, agent_id: str, day: str, label: str, reviewer: str, note: str, now: float,
+                   snapshot: str | None = None, pattern: str | None = None) -> None:
+        """One reviewer label per agent-day (a new one replaces it); ``snapshot``: the labelled finding
+        as JSON, ``pattern``: its pattern key."""
         with self._write() as conn:
             conn.execute(t.labels.delete().where(and_(t.labels.c.agent_id == agent_id, t.labels.c.day == day)))
             conn.execute(insert(t.labels).values(agent_id=agent_id, day=day, label=label, reviewer=reviewer,
-                                                 note=note, at=now))
+                                                 note=note, at=now, snapshot=snapshot, pattern=pattern))
 
     def load_labels(self) -> list[dict[str, Any]]:
         with self._read() as conn:

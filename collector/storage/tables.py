@@ -21,7 +21,7 @@ from sqlalchemy import (
     Text,
 )
 
-SCHEMA_VERSION = 6  # kv "schema_version"; the Alembic head revision is "0006"
+SCHEMA_VERSION = 7  # kv "schema_version"; the Alembic head revision is "0007"
 metadata = MetaData()
 
 agents = Table(
@@ -172,4 +172,6 @@ labels = Table(
     Column("reviewer", String(64), nullable=False),
     Column("note", Text),
     Column("at", Float, nullable=False),
+    Column("snapshot", Text),          # the labelled finding (JSON: score, rules, values, pattern)
+    Column("pattern", Text),           # detectors.feedback.Pattern.key of that finding
 )

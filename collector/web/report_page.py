@@ -50,7 +50,9 @@ def view(report: dict[str, Any], team: str, severity: str, lang: str) -> dict[st
         reasons = _pick(f, "reasons", lang) or []
         evidence = [{**e, "text": _pick(e, "what", lang)} for e in f.get("evidence", [])
                     if isinstance(e, dict)]
-        findings.append({**f, "reasons_shown": reasons, "evidence_shown": evidence})
+        feedback = [{**n, "text_shown": _pick(n, "text", lang)} for n in f.get("feedback", [])
+                    if isinstance(n, dict)]
+        findings.append({**f, "reasons_shown": reasons, "evidence_shown": evidence, "feedback_shown": feedback})
     counts = {s: sum(1 for f in report.get("findings", []) if f.get("severity") == s) for s in SEVERITIES}
     teams = [t for t in report.get("teams", []) if isinstance(t, dict)]
     return {"findings": findings, "counts": counts, "team_names": _team_names(report), "team_rows": teams,
