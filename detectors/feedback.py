@@ -39,9 +39,11 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from functools import cached_property
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from detectors.base import Matrix, Vector
 from detectors.errors import ConfigError, InvalidInput
@@ -72,7 +74,7 @@ class Pattern:
         if not all(isinstance(r, str) and r for r in self.rules):
             raise InvalidInput("pattern rules must be rule names")
 
-    @property
+    @cached_property
     def items(self) -> frozenset[str]:
         return frozenset(f"rule:{r}" for r in self.rules) | self.features
 
@@ -115,42 +117,51 @@ class Pattern:
 
 
 class PatternBuilder:
-    """Patterns of one day's rows, computed on demand from the day's matrices (cached per row)."""
+    """Patterns of one day's rows as one boolean matrix of items (rules fired, directed features), built
+    with a few array operations; :meth:`of` turns a row into a :class:`Pattern`."""
 
     def __init__(self, F: Matrix, peer_z: Matrix, self_z: Matrix, has_self: Any, rules: RuleSet,
                  min_z: float = 3.0, max_items: int = 3) -> None:
         own = np.where(np.asarray(has_self, dtype=bool)[:, None], self_z, 0.0)
-        self.z = np.where(np.abs(own) > np.abs(peer_z), own, peer_z)
+        z = np.where(np.abs(own) > np.abs(peer_z), own, peer_z)
+        n, nf = z.shape
         active = [r for r in rules.rules if r.enabled]
         cols = np.array([FEATURE_NAMES.index(r.feature) for r in active], dtype=np.int_)
-        thr = np.array([r.threshold for r in active], dtype=np.float64)
-        self.fired = F[:, cols] >= thr if active else np.zeros((F.shape[0], 0), dtype=bool)
-        self.active = active
-        self.min_z = min_z
-        self.max_items = max_items
+        fired = F[:, cols] >= np.array([r.threshold for r in active]) if active else np.zeros((n, 0), bool)
+        ruled = np.zeros((n, nf), dtype=bool)                    # features of the rules that fired
+        for k, col in enumerate(cols):
+            ruled[:, col] |= fired[:, k]
+        strength = np.where(ruled | (np.abs(z) < min_z), 0.0, np.abs(z))
+        top = np.argsort(-strength, axis=1, kind="stable")[:, :max_items]
+        picked = np.zeros((n, nf), dtype=bool)
+        np.put_along_axis(picked, top, np.take_along_axis(strength, top, axis=1) > 0, axis=1)
+        up = ruled | (picked & (z >= 0))                          # a rule fires on a high value
+        down = picked & (z < 0)
+        self.vocabulary = ([f"rule:{r.name}" for r in active] + [f"{f}+" for f in FEATURE_NAMES]
+                           + [f"{f}-" for f in FEATURE_NAMES])
+        self.column = {item: j for j, item in enumerate(self.vocabulary)}
+        self.matrix = np.concatenate([fired, up, down], axis=1)
         self._cache: dict[int, Pattern] = {}
 
     def __len__(self) -> int:
-        return int(self.z.shape[0])
+        return int(self.matrix.shape[0])
 
     def of(self, i: int) -> Pattern:
         if i not in self._cache:
-            self._cache[i] = self._build(i)
+            items = [self.vocabulary[j] for j in np.flatnonzero(self.matrix[i])]
+            self._cache[i] = Pattern(frozenset(x[5:] for x in items if x.startswith("rule:")),
+                                     frozenset(x for x in items if not x.startswith("rule:")))
         return self._cache[i]
 
-    def _build(self, i: int) -> Pattern:
-        hit = [r for r, f in zip(self.active, self.fired[i], strict=True) if f]
-        feats = {f"{r.feature}+" for r in hit}                   # a rule fires on a high value
-        row = self.z[i]
-        extra = 0
-        for j in np.argsort(-np.abs(row), kind="stable"):
-            if extra >= self.max_items or abs(row[j]) < self.min_z:
-                break
-            item = f"{FEATURE_NAMES[j]}{'-' if row[j] < 0 else '+'}"
-            if item not in feats and f"{FEATURE_NAMES[j]}+" not in feats and f"{FEATURE_NAMES[j]}-" not in feats:
-                feats.add(item)
-                extra += 1
-        return Pattern(frozenset(r.name for r in hit), frozenset(feats))
+    def encode(self, patterns: Sequence[Pattern]) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
+        """Patterns as columns over this day's items, and each pattern's full item count (items this day
+        cannot have still count in the union)."""
+        out = np.zeros((len(self.vocabulary), len(patterns)), dtype=np.float32)
+        for k, pattern in enumerate(patterns):
+            for item in pattern.items:
+                if item in self.column:
+                    out[self.column[item], k] = 1.0
+        return out, np.array([len(p.items) for p in patterns], dtype=np.float32)
 
 
 @dataclass(frozen=True)
@@ -233,19 +244,29 @@ def _raised_note(matched: list[Any], factor: float) -> Note:
                 f"已提高：与 {n} 个已确认的发现相似（最近 {latest}，由 {by} 确认）")
 
 
-class _Index:
-    """Confirmed patterns by item, so that each row is compared only with patterns it shares an item with."""
+class _Confirmed:
+    """Confirmed labels grouped by pattern; every row is compared with every distinct pattern at once
+    (item overlaps as one matrix product, in blocks of rows)."""
 
-    def __init__(self, labels: Sequence[Any]) -> None:
-        self.labels = list(labels)
-        self.by_item: dict[str, list[int]] = {}
-        for k, lab in enumerate(self.labels):
-            for item in lab.pattern.items:
-                self.by_item.setdefault(item, []).append(k)
+    BLOCK = 4096
 
-    def similar(self, pattern: Pattern, threshold: float) -> list[Any]:
-        seen = {k for item in pattern.items for k in self.by_item.get(item, ())}
-        return [self.labels[k] for k in sorted(seen) if pattern.similarity(self.labels[k].pattern) >= threshold]
+    def __init__(self, labels: Sequence[Any], patterns: PatternBuilder, threshold: float) -> None:
+        grouped: dict[Pattern, list[Any]] = {}
+        for lab in labels:
+            grouped.setdefault(lab.pattern, []).append(lab)
+        self.groups = list(grouped.values())
+        self.matched: dict[int, list[Any]] = {}
+        if not self.groups:
+            return
+        columns, sizes = patterns.encode(list(grouped))
+        rows = patterns.matrix
+        for first in range(0, rows.shape[0], self.BLOCK):
+            block = rows[first:first + self.BLOCK].astype(np.float32)
+            shared = block @ columns
+            union = block.sum(axis=1, keepdims=True) + sizes[None, :] - shared
+            similar = (shared > 0) & (shared >= threshold * union)
+            for i, k in zip(*np.nonzero(similar), strict=True):
+                self.matched.setdefault(first + int(i), []).extend(self.groups[int(k)])
 
 
 def apply_labels(day: date, agent_ids: Sequence[str], score: Vector, patterns: PatternBuilder,
@@ -258,19 +279,19 @@ def apply_labels(day: date, agent_ids: Sequence[str], score: Vector, patterns: P
     first = day - timedelta(days=policy.window_days)
     usable = [lab for lab in labels if first <= lab.day < day and getattr(lab, "pattern", None) is not None
               and lab.pattern.items]
-    confirmed = _Index([lab for lab in usable if lab.verdict == "confirmed"])
     benign: dict[str, list[Any]] = {}
     for lab in usable:
         if lab.verdict == "benign":
             benign.setdefault(lab.agent_id, []).append(lab)
+    confirmed = _Confirmed([lab for lab in usable if lab.verdict == "confirmed"], patterns, policy.similarity)
     out = Adjustment(np.array(score, dtype=np.float64, copy=True))
-    rows = range(len(agent_ids)) if confirmed.labels else [i for i, a in enumerate(agent_ids) if a in benign]
+    rows = sorted(set(confirmed.matched) | {i for i, a in enumerate(agent_ids) if a in benign})
     for i in rows:
         pattern = patterns.of(i)
         if not pattern.items:
             continue
         notes: list[Note] = []
-        matched = confirmed.similar(pattern, policy.similarity) if confirmed.labels else []
+        matched = confirmed.matched.get(i, [])
         if matched:
             n = min(len(matched), policy.max_steps)
             before = float(out.score[i])

@@ -203,3 +203,28 @@ def test_labels_without_pattern_and_bad_patterns() -> None:
     legacy = Pattern.from_finding({"rules": ["after_hours"], "reason_details": [
         {"feature": "night_min", "peer_z": 4.0, "self_z": 0.0}, {"feature": "cases_per_hour", "peer_z": -5.0}]})
     assert legacy.items == {"rule:after_hours", "outside_shift_min+", "night_min+", "cases_per_hour-"}
+
+
+def test_fleet_wide_matching_agrees_with_pattern_similarity() -> None:
+    # the confirmed look-up is one matrix product per block of rows; it must pick exactly the labels
+    # whose pattern is similar by Pattern.similarity, whatever the mix of rules and deviations
+    import numpy as np
+
+    from detectors.feedback import PatternBuilder, apply_labels
+    from detectors.rules import RuleSet
+
+    rng = np.random.default_rng(7)
+    n, nf = 600, len(FEATURE_NAMES)
+    F = np.abs(rng.normal(0, 1, (n, nf))) * (rng.random((n, nf)) < 0.2) * 12
+    builder = PatternBuilder(F, rng.normal(0, 2.5, (n, nf)), rng.normal(0, 2.5, (n, nf)), rng.random(n) < 0.7,
+                             RuleSet())
+    ids = [f"pc-{i}" for i in range(n)]
+    labels = [Label(ids[i], DAY1, "confirmed", 0.9, pattern=builder.of(i)) for i in range(0, 120, 3)]
+    labels.append(Label("pc-x", DAY1, "confirmed", 0.9, pattern=Pattern(frozenset({"retired_rule"}),
+                                                                       frozenset({"copied_ids+"}))))
+    adjusted = apply_labels(DAY1 + timedelta(days=1), ids, np.full(n, 0.5), builder, labels)
+    for i in range(n):
+        p = builder.of(i)
+        expected = sum(1 for lab in labels if p.items and lab.pattern and p.similarity(lab.pattern) >= 0.5)
+        got = [note.count for note in adjusted.notes.get(i, []) if note.kind == "raised"]
+        assert got == ([expected] if expected else []), i
