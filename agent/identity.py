@@ -10,6 +10,7 @@ import logging
 import os
 import re
 import socket
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,24 @@ _PKCS8_ED25519 = bytes.fromhex("302e020100300506032b657004220420")
 _PEM_LABEL = b"PRIVATE KEY"
 
 
+class SealTarget:
+    """The collector HPKE key new batches and blobs are sealed to: the enrolled one, or after a key rotation
+    the announced one from its ``seal_from`` time (set by :class:`agent.trust.Trust` from a verified key set)."""
+
+    def __init__(self, enrolled_b64: str) -> None:
+        self.enrolled_b64 = enrolled_b64
+        self.next_b64 = ""
+        self.seal_from = 0.0
+
+    def rotate_to(self, key_b64: str, seal_from: float) -> None:
+        self.next_b64, self.seal_from = key_b64, seal_from
+
+    def current_b64(self, now: float | None = None) -> str:
+        if self.next_b64 and (time.time() if now is None else now) >= self.seal_from:
+            return self.next_b64
+        return self.enrolled_b64
+
+
 @dataclass(frozen=True)
 class Identity:
     agent_id: str
@@ -40,14 +59,21 @@ class Identity:
     signing_keys: dict[str, str] = field(default_factory=dict)  # key_id -> base64 Ed25519 public key
     signed_policy: dict[str, Any] | None = None  # the policy in force as the collector signed it
     enrolled_collector: str = ""  # collector_fingerprint() of the URL and key at enrollment
+    key_set: dict[str, Any] | None = None  # the collector's last signed key set (key rotation), as received
+    seal: SealTarget = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "seal", SealTarget(self.collector_key_b64))
 
     @property
     def collector_fingerprint(self) -> str:
+        """Of the URL and the enrolled HPKE key: a rotation announced in a signed key set is not a change."""
         return collector_fingerprint(self.collector_url, self.collector_key_b64)
 
     @property
     def collector_key(self) -> X25519PublicKey:
-        return wire.load_x25519_public(self.collector_key_b64)
+        """The HPKE key to seal to now (the enrolled one until a verified key set says otherwise)."""
+        return wire.load_x25519_public(self.seal.current_b64())
 
 
 def default_name() -> str:
@@ -99,6 +125,7 @@ def enroll(home: Path, collector_url: str, token: str, name: str | None = None,
         "policy": body.get("policy", {}),
         "signing_keys": body.get("signing_keys", {}),
         "signed_policy": body.get("signed_policy"),
+        **({"key_set": body["key_set"]} if isinstance(body.get("key_set"), dict) else {}),
         "enrolled_collector": collector_fingerprint(collector_url, str(body["collector_key"])),
     }
     (home / ENROLLMENT_FILE).write_bytes(json.dumps(record, indent=2, ensure_ascii=False).encode())
@@ -140,10 +167,11 @@ def load_identity(home: Path) -> Identity:
         raise ConfigError(f"{home / KEY_FILE}: not an Ed25519 key")
     keys = record.get("signing_keys")
     signed = record.get("signed_policy")
+    key_set = record.get("key_set")
     return Identity(record["agent_id"], record.get("team", ""), record["collector_url"],
                     record["collector_key"], key, record.get("policy", {}),
                     keys if isinstance(keys, dict) else {}, signed if isinstance(signed, dict) else None,
-                    str(record.get("enrolled_collector", "")))
+                    str(record.get("enrolled_collector", "")), key_set if isinstance(key_set, dict) else None)
 
 
 def load_key(pem: bytes) -> object:
@@ -170,6 +198,11 @@ def save_policy(home: Path, policy: dict[str, Any], signed: dict[str, Any] | Non
 
 def save_signing_keys(home: Path, keys: dict[str, str]) -> None:
     _update_record(home, signing_keys=keys)
+
+
+def save_key_set(home: Path, keys: dict[str, str], key_set: dict[str, Any]) -> None:
+    """A verified key rotation: the signing keys it lists and the signed set itself (checked at each start)."""
+    _update_record(home, signing_keys=keys, key_set=key_set)
 
 
 def _update_record(home: Path, **changes: Any) -> None:

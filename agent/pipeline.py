@@ -25,8 +25,6 @@ def open_spool(home: Path, config: AgentConfig, salvage: bool = True) -> Spool:
 
 
 def make_sealer(identity: Identity) -> Sealer:
-    collector_key = identity.collector_key
-
     def seal(batch_seq: int, prev_hash: str, events: list[dict[str, Any]]) -> tuple[bytes, str]:
         sealed_at = format_ts(datetime.now(UTC))
         return wire.seal_batch(
@@ -35,7 +33,7 @@ def make_sealer(identity: Identity) -> Sealer:
             prev_batch_hash=prev_hash,
             events=events,
             sealed_at=sealed_at,
-            collector_key=collector_key,
+            collector_key=identity.collector_key,  # read at each seal: a key rotation may switch it
             agent_key=identity.agent_key,
         )
 

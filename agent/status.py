@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from agent.config import AgentConfig
-from agent.identity import load_identity
+from agent.errors import ReceiptError
+from agent.identity import Identity, load_identity
 from agent.locking import try_lock, unlock
 from agent.pipeline import open_spool
 from agent.runner import LOCK_FILE, RUN_STATUS_FILE
@@ -60,8 +61,19 @@ def collect_status(home: Path, config: AgentConfig) -> dict[str, Any]:
         "sensors": run_status.get("sensors", {}),
         "policy_version": (identity.signed_policy or {}).get("version", identity.policy.get("version")),
         "signing_keys": sorted(identity.signing_keys),
+        "trusted_keys": _trusted(identity),
         "notice": NOTICE,
     }
+
+
+def _trusted(identity: Identity) -> list[str]:
+    """The collector signing keys this agent trusts now, each with its retire time after a key rotation."""
+    from agent.trust import Trust
+
+    try:
+        return Trust(None, identity).describe()
+    except ReceiptError as exc:
+        return [f"unreadable: {exc}"]
 
 
 def format_status(status: dict[str, Any]) -> str:
@@ -81,8 +93,8 @@ def format_status(status: dict[str, Any]) -> str:
         f"parked          {spool['parked_batches']} batches refused by the collector",
         f"unsigned        {spool['unsigned_answers']} answers without a valid collector receipt or signature"
         " (not trusted: the batches stay and are sent again)",
-        f"policy          version {status['policy_version'] if status['policy_version'] is not None else '-'},"
-        f" collector keys {', '.join(status['signing_keys']) or 'not yet fetched'}",
+        f"policy          version {status['policy_version'] if status['policy_version'] is not None else '-'}",
+        f"collector keys  {', '.join(status['trusted_keys']) or 'not yet fetched'} (trusted signing keys)",
     ]
     for item in spool["parked"]:
         lines.append(f"  batch {item['batch_seq']} ({item['events']} events): {item['reason']}")

@@ -6,30 +6,51 @@ upload it makes one upgrade request anchored in that key (no trust on first use)
 random nonce to the collector's HPKE key and signs it with its own key. Only the real collector can
 open the nonce, and it answers its signing keys with ``proof = HMAC-SHA256(nonce, keys)``; a stand-in
 server cannot compute the proof, so its keys are refused and the batches stay in the spool.
+
+**Key rotation.** When the collector's keys are rotated (``seatguard-collector keys rotate``) its answers
+carry a signed *key set* (``key_set``)::
+
+    {"v": 1, "serial": 2, "signing_keys": {"<old id>": "<b64>", "<new id>": "<b64>"},
+     "retire": {"<old id>": "2026-12-17T09:00:00Z"}, "hpke_key": "<b64 X25519>", "seal_from": "<time>",
+     "key_id": "<id of the key that signed it>", "sig": "<base64 Ed25519>"}
+
+The agent takes it only when it verifies with a signing key it already trusts and its serial is not
+older than the one it holds (:meth:`Trust.note_key_set`): a stand-in server cannot inject a key. It then
+trusts exactly ``signing_keys``, each until its ``retire`` time, and seals new batches and blobs to
+``hpke_key`` from ``seal_from`` on; batches already sealed stay as they are (the collector keeps old HPKE
+keys to open them). An agent that was offline through the whole window meets receipts signed by a key
+it does not know: it makes the upgrade request above once more, anchored in the HPKE key it seals to, and
+learns the new keys from the proven answer.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
 import json
 import logging
 import os
+import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from agent import wire
 from agent.envelope import format_ts
 from agent.errors import ReceiptError, WireError
-from agent.identity import Identity, save_signing_keys
+from agent.identity import Identity, save_key_set, save_signing_keys
 from agent.receipts import Receipt, key_id, receipt_in, verify_receipt
 from agent.transport import Transport, TransportError
 
 log = logging.getLogger(__name__)
 KEYS_PATH = "/api/v1/signing-keys"
+KEY_SET_VERSION = 1
 
 
 def keys_proof(nonce: bytes, keys: dict[str, str]) -> str:
@@ -54,17 +75,123 @@ def parse_keys(raw: Any) -> dict[str, Ed25519PublicKey]:
     return out
 
 
+def _ts(value: str) -> float:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+
+
+def _key_set_message(body: dict[str, Any]) -> bytes:
+    return b"seatguard-keyset/v1\n" + json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+
+
+def sign_key_set(key: Ed25519PrivateKey, *, serial: int, signing_keys: dict[str, str], retire: dict[str, str],
+                 hpke_key: str, seal_from: str) -> dict[str, Any]:
+    """The collector's announcement of its keys (see the module docstring), signed by ``key``."""
+    body: dict[str, Any] = {"v": KEY_SET_VERSION, "serial": serial, "signing_keys": dict(signing_keys),
+                            "retire": dict(retire), "hpke_key": hpke_key, "seal_from": seal_from,
+                            "key_id": key_id(key.public_key())}
+    return {**body, "sig": base64.b64encode(key.sign(_key_set_message(body))).decode()}
+
+
+@dataclass(frozen=True)
+class KeySet:
+    """A verified key set."""
+
+    serial: int
+    signing_keys: dict[str, str]
+    retire: dict[str, float]
+    hpke_key: str
+    seal_from: float
+    signed: dict[str, Any]  # as received: kept in the enrollment record and checked again at each start
+
+
+def verify_key_set(raw: Any, keys: dict[str, Ed25519PublicKey]) -> KeySet:
+    """Raise :class:`ReceiptError` unless ``raw`` is a well-formed key set signed by one of ``keys``."""
+    if not isinstance(raw, dict):
+        raise ReceiptError("malformed", "the key set is not an object")
+    body = {k: v for k, v in raw.items() if k != "sig"}
+    serial, signing, retire, hpke_key, seal_from, kid, sig = (raw.get(k) for k in (
+        "serial", "signing_keys", "retire", "hpke_key", "seal_from", "key_id", "sig"))
+    if raw.get("v") != KEY_SET_VERSION or not isinstance(serial, int) or isinstance(serial, bool) \
+            or not isinstance(signing, dict) or not isinstance(retire, dict) \
+            or not all(isinstance(v, str) for v in (hpke_key, seal_from, kid, sig)):
+        raise ReceiptError("malformed", f"not a v{KEY_SET_VERSION} key set")
+    key = keys.get(str(kid))
+    if key is None:
+        raise ReceiptError("unknown_key", f"the key set is signed by key {kid!r}, which this agent does not trust")
+    try:
+        key.verify(base64.b64decode(str(sig), validate=True), _key_set_message(body))
+    except (InvalidSignature, binascii.Error, ValueError) as exc:
+        raise ReceiptError("bad_signature", "the key set's signature does not verify") from exc
+    parse_keys(signing)
+    try:
+        wire.load_x25519_public(str(hpke_key))
+        until = {str(k): _ts(str(v)) for k, v in retire.items()}
+        start = _ts(str(seal_from))
+    except (WireError, ValueError) as exc:
+        raise ReceiptError("malformed", "the key set's HPKE key or times are not valid") from exc
+    if not set(until) <= set(signing):
+        raise ReceiptError("malformed", "the key set retires a key it does not list")
+    return KeySet(serial, {str(k): str(v) for k, v in signing.items()}, until, str(hpke_key), start, dict(raw))
+
+
 class Trust:
     """The signing keys this agent checks answers with (held in its enrollment record)."""
 
     def __init__(self, home: Path | None, identity: Identity) -> None:
         self.home = home
         self.identity = identity
-        self.keys: dict[str, Ed25519PublicKey] = parse_keys(identity.signing_keys) if identity.signing_keys else {}
+        self._keys: dict[str, Ed25519PublicKey] = parse_keys(identity.signing_keys) if identity.signing_keys else {}
+        self.key_set: KeySet | None = None
+        self.refused_key_sets = 0
+        if identity.key_set is not None:
+            try:  # checked with every stored key: the one that signed it may be past its retire time now
+                self._install(verify_key_set(identity.key_set, self._keys))
+            except ReceiptError as exc:
+                log.error("the stored key set does not verify (%s): sealing to the enrolled collector key", exc)
 
     @property
     def ready(self) -> bool:
-        return bool(self.keys)
+        return bool(self._keys)
+
+    @property
+    def keys(self) -> dict[str, Ed25519PublicKey]:
+        """The signing keys trusted now: a rotated-out key is dropped at its retire time."""
+        retire = self.key_set.retire if self.key_set is not None else {}
+        now = time.time()
+        return {kid: key for kid, key in self._keys.items() if kid not in retire or now < retire[kid]}
+
+    def describe(self) -> list[str]:
+        """The trusted signing keys for ``status``: ``id`` or ``id (until <time>)``."""
+        retire = self.key_set.retire if self.key_set is not None else {}
+        return [kid + (f" (until {format_ts(datetime.fromtimestamp(retire[kid], UTC))})" if kid in retire else "")
+                for kid in sorted(self.keys)]
+
+    def _install(self, found: KeySet) -> None:
+        self.key_set = found
+        self._keys = parse_keys(found.signing_keys)
+        self.identity.seal.rotate_to(found.hpke_key, found.seal_from)
+
+    def note_key_set(self, answer: dict[str, Any]) -> bool:
+        """Take the key set an answer announces, if any; True when it changed what this agent trusts or
+        seals to. Raises ReceiptError (and changes nothing) on a set not signed by a trusted key or older
+        than the one held."""
+        raw = answer.get("key_set")
+        if raw is None or (self.key_set is not None and raw == self.key_set.signed):
+            return False
+        try:
+            found = verify_key_set(raw, self.keys)
+            if self.key_set is not None and found.serial < self.key_set.serial:
+                raise ReceiptError("rollback", f"key set {found.serial} is older than key set {self.key_set.serial}")
+        except ReceiptError:
+            self.refused_key_sets += 1
+            raise
+        self._install(found)
+        if self.home is not None:
+            save_key_set(self.home, found.signing_keys, found.signed)
+        log.warning("the collector announced key set %d: trusting %s; sealing to its new HPKE key from %s",
+                    found.serial, ", ".join(self.describe()),
+                    format_ts(datetime.fromtimestamp(found.seal_from, UTC)))
+        return True
 
     def receipt(self, kind: str, ref: int | str, body: bytes, answer: dict[str, Any]) -> Receipt:
         """The verified receipt in ``answer`` for exactly the envelope ``body``; raises ReceiptError."""
@@ -85,7 +212,9 @@ class Trust:
         if not isinstance(raw, dict) or not isinstance(proof, str) \
                 or not hmac.compare_digest(proof, keys_proof(nonce, {str(k): str(v) for k, v in raw.items()})):
             raise ReceiptError("bad_proof", "the signing keys are not proven by the collector's HPKE key")
-        self.keys = parse_keys(raw)
+        self._keys = parse_keys(raw)
         if self.home is not None:
             save_signing_keys(self.home, {str(k): str(v) for k, v in raw.items()})
-        log.info("learned the collector's signing keys %s (proven by its HPKE key)", ", ".join(sorted(self.keys)))
+        log.info("learned the collector's signing keys %s (proven by its HPKE key)", ", ".join(sorted(self._keys)))
+        if reply.body.get("key_set") is not None:  # a rotation: also its new HPKE key and retire times
+            self.note_key_set(reply.body)

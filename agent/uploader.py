@@ -8,6 +8,11 @@
 * a blob refused with 429 ``blob_quota`` or ``blob_rate`` (the collector's per-agent screenshot quota)
   is final for that blob: with a valid refusal receipt it is parked like any refused blob (``parked_blobs``
   in ``status``), so that one screenshot over the quota cannot hold up every upload behind it;
+* a receipt signed by a key the agent does not know may follow a key rotation it missed (the PC was
+  offline through the whole window): the agent learns the collector's keys again through the request
+  anchored in its HPKE key (:mod:`agent.trust`) and checks the same answer once more;
+* a key set in a verified answer (a key rotation) is taken only when signed by a trusted key; one that
+  is not is refused and counted with the unsigned answers;
 * other network errors, 408, 429 and 5xx are retried with full-jitter exponential backoff
   (``backoff_min_s`` to ``backoff_max_s``, 1 s to 60 s by default).
 """
@@ -76,9 +81,10 @@ class Uploader:
         if reply.status in RETRY_STATUSES or reply.status >= 500 or reply.status < 200:
             return self._retry(item.batch_seq, _reason(reply.status, reply.body))
         try:
-            receipt = self._receipt("batch", item.batch_seq, item.body, reply)
+            receipt = self._checked("batch", item.batch_seq, item.body, reply)
         except ReceiptError as exc:
             return self._unsigned(item.batch_seq, f"batch {item.batch_seq}", reply, exc)
+        self._key_set(reply)
         if receipt.outcome != "refused":
             self.spool.ack(item.batch_seq)
             self._failures = 0
@@ -98,6 +104,29 @@ class Uploader:
         if (receipt.outcome == "refused") != (reply.status >= 300):
             raise ReceiptError("inconsistent", f"receipt says {receipt.outcome} in an HTTP {reply.status} answer")
         return receipt
+
+    def _checked(self, kind: str, ref: int | str, body: bytes, reply: Reply) -> Receipt:
+        """:meth:`_receipt`; on a receipt by an unknown key, learn the collector's keys again (proven by its
+        HPKE key: a stand-in cannot answer that) and check the same answer once more."""
+        try:
+            return self._receipt(kind, ref, body, reply)
+        except ReceiptError as exc:
+            if exc.code != "unknown_key":
+                raise
+            try:
+                self.trust.fetch(self.transport)
+            except TransportError as fetch_exc:
+                log.warning("could not learn the collector's keys again: %s", fetch_exc)
+                raise exc from fetch_exc
+            return self._receipt(kind, ref, body, reply)
+
+    def _key_set(self, reply: Reply) -> None:
+        """A key rotation announced in a verified answer: taken only when signed by a trusted key."""
+        try:
+            self.trust.note_key_set(reply.body)
+        except ReceiptError as exc:
+            self.spool.note_unsigned()
+            log.error("key set in the collector's answer refused (%s): keeping the keys this agent trusts", exc)
 
     def _unsigned(self, batch_seq: int, what: str, reply: Reply, exc: ReceiptError) -> float:
         """An answer that proves nothing: count it and send the same envelope again later."""
@@ -142,9 +171,10 @@ class Uploader:
         if not final and (reply.status in RETRY_STATUSES or reply.status >= 500 or reply.status < 200):
             return self._retry(0, f"blob {blob_id}: {_reason(reply.status, reply.body)}")
         try:
-            receipt = self._receipt("blob", blob_id, body, reply)
+            receipt = self._checked("blob", blob_id, body, reply)
         except ReceiptError as exc:
             return self._unsigned(0, f"blob {blob_id}", reply, exc)
+        self._key_set(reply)
         if receipt.outcome != "refused":
             self.spool.ack_blob(blob_id)
             self._failures = 0

@@ -20,6 +20,7 @@ import binascii
 import hashlib
 import json
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +36,19 @@ WIRE_VERSION = 1
 GENESIS_HASH = "0" * 64
 MAX_PLAINTEXT = 64 * 1024 * 1024
 _SUITE = hpke.Suite(hpke.KEM.X25519, hpke.KDF.HKDF_SHA256, hpke.AEAD.AES_256_GCM)
+OpenKeys = X25519PrivateKey | Sequence[X25519PrivateKey]  # after a key rotation: every key, tried in order
+
+
+def _open_with(ct: bytes, keys: OpenKeys, info: bytes) -> tuple[bytes, int]:
+    """(plaintext, index of the key that opened it); raises InvalidTag or ValueError when none does."""
+    ring = [keys] if isinstance(keys, X25519PrivateKey) else list(keys)
+    failure: Exception = ValueError("no collector key")
+    for index, key in enumerate(ring):
+        try:
+            return _SUITE.decrypt(ct, key, info=info), index
+        except (InvalidTag, ValueError) as exc:
+            failure = exc
+    raise failure
 
 
 @dataclass(frozen=True)
@@ -60,6 +74,7 @@ class Batch:
     batch_seq: int
     prev_batch_hash: str
     events: list[Any]
+    key_index: int = 0  # which of the collector keys opened it
 
 
 def _header(agent_id: str, batch_seq: int, sealed_at: str) -> bytes:
@@ -149,16 +164,18 @@ def verify_envelope(env: Envelope, agent_public_key: Ed25519PublicKey) -> None:
         raise WireError("bad_signature", "the batch signature does not verify with the agent's key") from exc
 
 
-def open_envelope(env: Envelope, collector_key: X25519PrivateKey, *, max_plaintext: int = MAX_PLAINTEXT,
+def open_envelope(env: Envelope, collector_key: OpenKeys, *, max_plaintext: int = MAX_PLAINTEXT,
                   max_ratio: float = 0.0, max_containers: int = 0) -> Batch:
     """Decrypt, decompress (bounded: never more than ``max_plaintext`` bytes are inflated, and with
     ``max_ratio`` > 0 never more than that many times the compressed size) and parse a verified envelope.
 
     With ``max_containers`` > 0 a payload holding more ``{`` and ``[`` bytes than that (JSON objects and
     arrays, and any in strings) is refused before it is parsed: small objects cost a parser some 150
-    times their few bytes each, so the byte cap alone would not bound the memory of one request."""
+    times their few bytes each, so the byte cap alone would not bound the memory of one request.
+
+    ``collector_key`` may be several keys (a rotation): each is tried in turn."""
     try:
-        packed = _SUITE.decrypt(env.ct, collector_key, info=_header(env.agent_id, env.batch_seq, env.sealed_at))
+        packed, index = _open_with(env.ct, collector_key, _header(env.agent_id, env.batch_seq, env.sealed_at))
     except (InvalidTag, ValueError) as exc:
         raise WireError("tampered_ciphertext", "the ciphertext does not open with the collector key") from exc
     try:
@@ -180,7 +197,7 @@ def open_envelope(env: Envelope, collector_key: X25519PrivateKey, *, max_plainte
     prev = payload.get("prev_batch_hash")
     if not isinstance(prev, str) or not HASH_RE.match(prev):
         raise WireError("bad_hash", "'prev_batch_hash' must be 64 lowercase hex digits")
-    return Batch(env.agent_id, env.batch_seq, prev, payload["events"])
+    return Batch(env.agent_id, env.batch_seq, prev, payload["events"], index)
 
 
 def public_key_b64(key: X25519PublicKey | Ed25519PublicKey) -> str:
@@ -273,9 +290,14 @@ def verify_blob(env: BlobEnvelope, agent_public_key: Ed25519PublicKey) -> None:
         raise WireError("bad_signature", "the blob signature does not verify with the agent's key") from exc
 
 
-def open_blob(env: BlobEnvelope, collector_key: X25519PrivateKey) -> bytes:
+def open_blob(env: BlobEnvelope, collector_key: OpenKeys) -> bytes:
+    return open_blob_with(env, collector_key)[0]
+
+
+def open_blob_with(env: BlobEnvelope, collector_key: OpenKeys) -> tuple[bytes, int]:
+    """The blob's bytes and the index of the key (of several, after a rotation) that opened it."""
     try:
-        return _SUITE.decrypt(env.ct, collector_key, info=_blob_header(env.agent_id, env.blob_id, env.sealed_at))
+        return _open_with(env.ct, collector_key, _blob_header(env.agent_id, env.blob_id, env.sealed_at))
     except (InvalidTag, ValueError) as exc:
         raise WireError("tampered_ciphertext", "the blob does not open with the collector key") from exc
 
@@ -292,7 +314,7 @@ def seal_key_request(*, agent_id: str, nonce: bytes, sealed_at: str, collector_k
     return _dumps({"v": WIRE_VERSION, "agent_id": agent_id, "sealed_at": sealed_at, "ct": ct, "sig": sig})
 
 
-def open_key_request(body: bytes, agent_key_for: Any, collector_key: X25519PrivateKey) -> tuple[str, str, bytes]:
+def open_key_request(body: bytes, agent_key_for: Any, collector_key: OpenKeys) -> tuple[str, str, bytes]:
     """(agent_id, sealed_at, nonce) of a verified key request; ``agent_key_for(agent_id)`` gives the agent's
     public key. Raises WireError (malformed, bad_signature, tampered_ciphertext)."""
     obj = _load_v1(body, "key request")
@@ -308,7 +330,7 @@ def open_key_request(body: bytes, agent_key_for: Any, collector_key: X25519Priva
     except InvalidSignature as exc:
         raise WireError("bad_signature", "the key request's signature does not verify") from exc
     try:
-        nonce = _SUITE.decrypt(ct, collector_key, info=header)
+        nonce = _open_with(ct, collector_key, header)[0]
     except (InvalidTag, ValueError) as exc:
         raise WireError("tampered_ciphertext", "the key request does not open with the collector key") from exc
     return agent_id, sealed_at, nonce

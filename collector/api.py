@@ -37,6 +37,7 @@ class EnrollAnswer(BaseModel):
     policy: dict[str, Any]
     signing_keys: dict[str, str]
     signed_policy: dict[str, Any]
+    key_set: dict[str, Any] | None = None  # only after a key rotation (agent.trust)
 
 
 class BatchAnswer(BaseModel):
@@ -47,11 +48,13 @@ class BatchAnswer(BaseModel):
     policy: dict[str, Any]
     signed_policy: dict[str, Any]
     receipt: dict[str, Any]
+    key_set: dict[str, Any] | None = None
 
 
 class SigningKeysAnswer(BaseModel):
     signing_keys: dict[str, str]
     proof: str
+    key_set: dict[str, Any] | None = None
 
 
 class ErrorBody(BaseModel):
@@ -154,7 +157,8 @@ def create_app(collector: Collector) -> FastAPI:
         where = ".".join(str(p) for p in first.get("loc", ()))
         return _error(400, "malformed", f"{where}: {first.get('msg', 'invalid request')}")
 
-    @app.post("/api/v1/enroll", response_model=EnrollAnswer, responses={**_ERRORS, 429: {"model": ErrorAnswer}})
+    @app.post("/api/v1/enroll", response_model=EnrollAnswer, response_model_exclude_none=True,
+              responses={**_ERRORS, 429: {"model": ErrorAnswer}})
     def enroll(body: EnrollRequest, request: Request) -> dict[str, Any]:
         """Per client address, failed attempts are limited (429 rate_limited with Retry-After)."""
         client = request.client.host if request.client else None
@@ -174,10 +178,10 @@ def create_app(collector: Collector) -> FastAPI:
         except Rejected as exc:
             return _refused(collector, "batch", body, exc)
         signer = collector.signer
-        return JSONResponse({**result.as_dict(), "policy": collector.policy.current(),
-                             "signed_policy": signer.policy_for(result.agent_id),
-                             "receipt": signer.receipt("batch", result.agent_id, result.batch_seq, body,
-                                                       result.status)})
+        return JSONResponse(signer.with_key_set({
+            **result.as_dict(), "policy": collector.policy.current(),
+            "signed_policy": signer.policy_for(result.agent_id),
+            "receipt": signer.receipt("batch", result.agent_id, result.batch_seq, body, result.status)}))
 
     @app.post("/api/v1/blobs", responses=_ERRORS, openapi_extra=_BLOB_BODY)
     async def blobs(request: Request) -> JSONResponse:
@@ -191,11 +195,12 @@ def create_app(collector: Collector) -> FastAPI:
             return _refused(collector, "blob", body, exc)
         ids = wire.peek_ids(body, "blob_id")  # handle() parsed the same body, so this names the blob
         if ids is not None and result.get("status") in ("stored", "duplicate"):
-            result = {**result, "receipt": collector.signer.receipt("blob", ids[0], ids[1], body,
-                                                                    str(result.get("status")))}
+            result = collector.signer.with_key_set({**result, "receipt": collector.signer.receipt(
+                "blob", ids[0], ids[1], body, str(result.get("status")))})
         return JSONResponse(result)
 
-    @app.post("/api/v1/signing-keys", response_model=SigningKeysAnswer, responses=_ERRORS)
+    @app.post("/api/v1/signing-keys", response_model=SigningKeysAnswer, response_model_exclude_none=True,
+              responses=_ERRORS)
     async def signing_keys(request: Request) -> dict[str, Any]:
         """The collector's signing keys for an agent enrolled before signed answers (a sealed nonce in, a proof
         out: see agent.trust)."""

@@ -1,4 +1,5 @@
-"""``seatguard-collector``: init, serve, enroll-token, user, token create|list|revoke, stats, mask, timeline, report."""
+"""``seatguard-collector``: init, serve, enroll-token, user, token create|list|revoke, keys rotate|list|retire,
+stats, mask, timeline, report."""
 
 from __future__ import annotations
 
@@ -142,6 +143,34 @@ def cmd_token_revoke(args: argparse.Namespace) -> int:
         _print({"revoked": collector.accounts.tokens.revoke(args.id, args.user)})
     finally:
         collector.close()
+    return 0
+
+
+def cmd_keys_rotate(args: argparse.Namespace) -> int:
+    from collector.keys import hpke_file, rotate, signing_file
+
+    rot = rotate(args.data, args.window_days, args.seal_after_hours)
+    _print({"generation": rot.gen, **rot.as_dict(), "new_files": [hpke_file(rot.gen), signing_file(rot.gen)],
+            "next": "copy the new files and key_rotation.json to every collector of this deployment, then "
+                    "restart them"})
+    return 0
+
+
+def cmd_keys_list(args: argparse.Namespace) -> int:
+    from collector.keys_report import keys_report
+
+    _print(keys_report(args.data))
+    return 0
+
+
+def cmd_keys_retire(args: argparse.Namespace) -> int:
+    from collector.keys import delete_retired_signing, end_window
+
+    out: dict[str, Any] = {}
+    if args.now:
+        out["window_ended"] = end_window(args.data).as_dict()
+    out["deleted"] = delete_retired_signing(args.data)
+    _print(out)
     return 0
 
 
@@ -296,6 +325,25 @@ def build_parser() -> argparse.ArgumentParser:
     who.add_argument("--id", help="the token's id as `token list` shows it")
     who.add_argument("--user", help="revoke every live token of this user")
     p.set_defaults(func=cmd_token_revoke)
+
+    keys = sub.add_parser("keys", help="the collector's signing and HPKE keys: rotate, list, retire").add_subparsers(
+        dest="keys_command", required=True)
+    p = keys.add_parser("rotate", help="make a new signing and HPKE key pair and announce them to agents")
+    p.add_argument("--data", type=Path, required=True)
+    p.add_argument("--window-days", type=float, default=14.0,
+                   help="how long old and new signing keys are both accepted (default 14)")
+    p.add_argument("--seal-after-hours", type=float, default=0.0,
+                   help="agents seal to the new HPKE key only after this many hours: time to copy the new "
+                        "files to every collector (default 0: at once)")
+    p.set_defaults(func=cmd_keys_rotate)
+    p = keys.add_parser("list", help="JSON: every key generation, its window and which agents use it")
+    p.add_argument("--data", type=Path, required=True)
+    p.set_defaults(func=cmd_keys_list)
+    p = keys.add_parser("retire", help="after the window: delete old signing private halves (--now: end the "
+                                       "window first)")
+    p.add_argument("--data", type=Path, required=True)
+    p.add_argument("--now", action="store_true", help="end the open window now")
+    p.set_defaults(func=cmd_keys_retire)
 
     p = data_cmd("stats", "JSON: events, agents, quarantined, gaps, rejections")
     p.add_argument("--agent")

@@ -31,11 +31,9 @@ def hash_token(token: str) -> str:
 
 
 class EnrollmentService:
-    def __init__(self, store: Store, collector_public_b64: str, policy: PolicyService, ttl_h: float,
-                 signer: AnswerSigner) -> None:
+    def __init__(self, store: Store, policy: PolicyService, ttl_h: float, signer: AnswerSigner) -> None:
         self.store = store
         self.signer = signer
-        self.collector_public_b64 = collector_public_b64
         self.policy = policy
         self.ttl_h = ttl_h
 
@@ -89,6 +87,7 @@ class EnrollmentService:
                  "user": mask_text(str(request.get("user", ""))[:255])}
         row = self.store.enroll_agent(hash_token(token), agent, time.time())
         log.info("agent %s enrolled into team %s", name, row["team"])
-        return {"agent_id": name, "team": row["team"], "role": row["role"],
-                "collector_key": self.collector_public_b64, "policy": self.policy.current(),
-                "signing_keys": self.signer.public_keys(), "signed_policy": self.signer.policy_for(name)}
+        return self.signer.with_key_set({
+            "agent_id": name, "team": row["team"], "role": row["role"], "collector_key": self.signer.seal_key_b64(),
+            "policy": self.policy.current(), "signing_keys": self.signer.public_keys(),
+            "signed_policy": self.signer.policy_for(name)})

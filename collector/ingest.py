@@ -23,11 +23,13 @@ from agent.schema import QUANTITY_FIELDS, parse_ts, validate_event_at
 from collector import answer_checks
 from collector.config import Settings
 from collector.errors import Rejected
+from collector.keys import KeyRing
 from collector.metrics import Metrics
 from collector.storage import BatchWrite, QuarantinedEvent, Store, StoredEvent
 
 log = logging.getLogger(__name__)
 _ENVELOPE = ("schema", "agent_id", "seq", "ts", "kind")
+KEY_ACK_PREFIX = "key_ack/"  # kv: the newest collector key generation an agent was seen sealing to
 
 
 @dataclass(frozen=True)
@@ -60,9 +62,11 @@ class IngestResult:
 
 
 class IngestService:
-    def __init__(self, store: Store, key: X25519PrivateKey, settings: Settings, metrics: Metrics) -> None:
+    def __init__(self, store: Store, keys: KeyRing, settings: Settings, metrics: Metrics) -> None:
         self.store = store
-        self.key = key
+        self.keyring = keys
+        self.key = keys.hpke[keys.newest]
+        self._acknowledged: set[str] = set()  # agents known to seal to the newest HPKE key
         self.settings = settings
         self.metrics = metrics
         self.listeners: list[IngestListener] = []
@@ -92,11 +96,13 @@ class IngestService:
         if stored_hash is not None:
             return self._duplicate(stored_hash, env)
         try:
-            batch = wire.open_envelope(env, self.key, max_plaintext=self.settings.max_inflated_bytes,
+            ring = self.keyring.open_keys(now.timestamp())
+            batch = wire.open_envelope(env, [k for _, k in ring], max_plaintext=self.settings.max_inflated_bytes,
                                        max_ratio=self.settings.max_inflate_ratio,
                                        max_containers=self.settings.max_json_containers)
         except WireError as exc:
             raise self.reject(exc.code, exc.message, env.agent_id) from exc
+        self.note_opened(env.agent_id, ring[batch.key_index][0])
         if len(batch.events) > self.settings.max_batch_events:
             raise self.reject("too_many_events", f"batch of {len(batch.events)} events exceeds "
                               f"{self.settings.max_batch_events}", env.agent_id)
@@ -119,6 +125,22 @@ class IngestService:
         self._notify(IngestNotice(env.agent_id, env.batch_seq, [e.event for e in write.events], outcome.integrity))
         return IngestResult(env.agent_id, env.batch_seq, "stored", outcome.stored, outcome.quarantined,
                             outcome.duplicates)
+
+    def open_keys(self) -> list[X25519PrivateKey]:
+        """Every HPKE private half, the one agents seal to now first (see :class:`collector.keys.KeyRing`)."""
+        return [k for _, k in self.keyring.open_keys(time.time())]
+
+    def note_opened(self, agent_id: str, gen: int) -> None:
+        """Count which key generation opened an envelope; an agent's first envelope sealed to the newest key
+        after a rotation is its acknowledgement of the new keys (``keys list`` shows it)."""
+        self.metrics.hpke_opens.labels(str(gen)).inc()
+        if gen < self.keyring.newest or self.keyring.newest == 1 or agent_id in self._acknowledged:
+            return
+        self._acknowledged.add(agent_id)
+        key = f"{KEY_ACK_PREFIX}{agent_id}"
+        if self.store.get_kv(key) != str(gen):
+            self.store.set_kv(key, str(gen))
+            log.info("agent %s seals to the collector keys of generation %d", agent_id, gen)
 
     def _answer_findings(self, batch: wire.Batch) -> list[tuple[str, dict[str, Any]]]:
         """Forged answers and policies not issued, as the batch's heartbeats report them."""

@@ -30,6 +30,12 @@ class Metrics:
         self.blobs = Counter("seatguard_blobs_total",
                              "Screenshot blobs answered, by outcome (stored, duplicate, blob_quota, blob_rate)",
                              ["outcome"], registry=self.registry)
+        self.key_sets = Counter("seatguard_key_sets_total",
+                                "Signed key sets (key rotation announcements) in answers to agents",
+                                registry=self.registry)
+        self.hpke_opens = Counter("seatguard_hpke_opens_total",
+                                  "Batches and blobs opened, by generation of the collector HPKE key that opened them",
+                                  ["generation"], registry=self.registry)
         self.latency = Histogram("seatguard_ingest_seconds", "Time to verify, open, validate, mask and commit a batch",
                                  registry=self.registry,
                                  buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))

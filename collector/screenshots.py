@@ -85,10 +85,12 @@ class ScreenshotService:
         except WireError as exc:
             raise ingest.reject(exc.code, exc.message, env.agent_id) from exc
         ingest.check_window(env.sealed_at, datetime.now(UTC), env.agent_id, "blob")
+        ring = ingest.keyring.open_keys(time.time())
         try:
-            data = wire.open_blob(env, self.collector.key)
+            data, index = wire.open_blob_with(env, [k for _, k in ring])
         except WireError as exc:
             raise ingest.reject(exc.code, exc.message, env.agent_id) from exc
+        ingest.note_opened(env.agent_id, ring[index][0])
         if not data.startswith(PNG_MAGIC):
             raise ingest.reject("malformed", "the blob is not a PNG image", env.agent_id)
         now = time.time()
@@ -149,7 +151,7 @@ class ScreenshotService:
             raise NotFound(f"no screenshot {blob_id!r} for agent {agent_id!r}")
         env = wire.parse_blob_envelope(str(row[0]).encode())
         try:
-            return wire.open_blob(env, self.collector.key)
+            return wire.open_blob(env, self.collector.ingest.open_keys())  # sealed to any generation, kept
         except WireError as exc:
             raise Rejected("tampered_ciphertext", "the stored screenshot no longer opens") from exc
 

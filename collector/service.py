@@ -11,7 +11,6 @@ from typing import Any
 import orjson
 from sqlalchemy import select
 
-from agent import wire
 from agent.schema import AGENT_ID_RE
 from collector.access import AccessService
 from collector.accounts import AccountService, Principal
@@ -19,7 +18,7 @@ from collector.config import Settings, load_settings
 from collector.enrollment import EnrollmentService
 from collector.errors import CollectorError, ConfigError, Forbidden, NotFound
 from collector.ingest import IngestService
-from collector.keys import create_signing_key, load_key
+from collector.keys import KeyRing
 from collector.metrics import Metrics
 from collector.policy import PolicyService, known_policy_keys, policy_problem
 from collector.ratelimit import RateLimiter
@@ -45,16 +44,16 @@ class Collector:
             raise ConfigError("this collector build needs a SQL store")
         self.store = store
         self.store.create_schema()
-        self.key = load_key(settings.data_dir)
+        self.keyring = KeyRing(settings.data_dir)
+        self.key = self.keyring.hpke[self.keyring.newest]  # the newest HPKE key; every one opens (keyring)
         self.metrics = Metrics()
         self.policy = PolicyService(self.store)
-        self.ingest = IngestService(self.store, self.key, settings, self.metrics)
+        self.ingest = IngestService(self.store, self.keyring, settings, self.metrics)
         self.ingest.issued_policies = self.policy.issued
         from collector.signing import AnswerSigner
 
-        self.signer = AnswerSigner(self, create_signing_key(settings.data_dir))
-        self.enrollment = EnrollmentService(self.store, wire.public_key_b64(self.key.public_key()), self.policy,
-                                            settings.enroll_token_ttl_h, self.signer)
+        self.signer = AnswerSigner(self, self.keyring)
+        self.enrollment = EnrollmentService(self.store, self.policy, settings.enroll_token_ttl_h, self.signer)
         self.accounts = AccountService(self.store, settings.api_token_days)
         refused = self.metrics.rate_limited
         self.login_limit = RateLimiter("login", settings.login_rate_burst, settings.login_rate_per_min,
