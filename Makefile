@@ -3,6 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PYTEST_ARGS ?=
+DEMO_ARGS   ?=
 
 .PHONY: install system-deps test check demo bench clean
 
@@ -26,7 +27,7 @@ check: install
 	$(VENV)/bin/mypy agent collector detectors
 
 demo: install
-	$(PY) -m collector.demo
+	$(PY) -m collector.demo $(DEMO_ARGS)
 
 bench: install
 	$(PY) bench/ingest.py

@@ -3,9 +3,13 @@
 Steps: reset ``demo-data/``; simulate the fleet (``seatguard-agent simulate``); ``init`` a collector on
 SQLite and ``serve`` it; enroll every simulated PC for real (one-time tokens, Ed25519 keys, HPKE key);
 replay each PC's history with ``seatguard-agent replay --wait`` (sealed, signed, spooled, uploaded);
-build the daily report; print where to look; serve until Ctrl+C.
+build the daily report; print where to look; then, while serving until Ctrl+C, keep a live floor of
+simulated agents working today (:mod:`agent.simulate.live`): each is enrolled like any PC and runs the
+real agent runner (:mod:`agent.simulate.live_agent`), so the live wall moves and alerts fire. Ctrl+C
+stops the live agents (each sends agent.stop and drains its spool), then the collector.
 
     python -m collector.demo [--agents 40] [--days 15] [--seed 7] [--port 8000] [--no-serve]
+                             [--live 5] [--insiders 2] [--first-act-s 45] [--act-every-s 180]
 """
 
 from __future__ import annotations
@@ -20,12 +24,16 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import requests
+
+from agent.simulate.live import LIVE_TEAM, LiveSpec, plan_floor, to_datetime
+from agent.simulate.live_agent import LiveFloor, stop_pids
 
 log = logging.getLogger(__name__)
 BIN = Path(sys.executable).parent
@@ -58,6 +66,9 @@ def _wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout: float = 60) 
 
 
 def _stop_previous(root: Path) -> None:
+    live = root / LIVE_PIDS
+    if live.exists():
+        stop_pids(int(p) for p in live.read_text().split() if p.isdigit())
     pidfile = root / "serve.pid"
     if pidfile.exists():
         try:
@@ -67,7 +78,52 @@ def _stop_previous(root: Path) -> None:
             pass
 
 
-def run_demo(root: Path, agents: int, days: int, seed: int, port: int, serve: bool, workers: int = 4) -> dict[str, Any]:
+LIVE_PIDS = "live.pids"
+
+
+@dataclass(frozen=True)
+class LiveOptions:
+    """The live floor served next to the demo's history (see :func:`agent.simulate.live.plan_floor`)."""
+
+    agents: int = 5
+    insiders: int = 2
+    first_act_s: float = 45.0
+    act_every_s: float = 180.0
+
+
+@dataclass
+class LiveRun:
+    floor: LiveFloor
+    specs: list[LiveSpec]
+    zone: tzinfo  # the collector's time zone, in which the shifts were entered
+
+
+def start_live(url: str, data: Path, homes: Path, options: LiveOptions, seed: int) -> LiveRun:
+    """Enroll the live floor's PCs with one-time tokens (their shift in the collector's time zone) and
+    start their agents. The caller stops them with :meth:`LiveFloor.stop`."""
+    from agent.identity import enroll
+    from collector.service import Collector
+
+    specs = plan_floor(seed, options.agents, options.insiders, options.first_act_s, options.act_every_s)
+    admin_side = Collector.open(data)
+    try:
+        zone = admin_side.settings.tz
+        for spec in specs:
+            token = admin_side.enrollment.create_token(spec.team, spec.role, spec.shift_in(zone), spec.agent_id)
+            enroll(homes / spec.agent_id, url, token, spec.agent_id)
+            spec.save(homes / spec.agent_id)
+    finally:
+        admin_side.close()
+    floor = LiveFloor([homes / spec.agent_id for spec in specs])
+    floor.start()
+    return LiveRun(floor, specs, zone)
+
+
+def run_demo(root: Path, agents: int, days: int, seed: int, port: int, serve: bool, workers: int = 4,
+             live: LiveOptions | None = None) -> dict[str, Any]:
+    """Build the demo (history, report) and, with ``serve``, serve it with the live floor until Ctrl+C
+    (``live=None``: the default :class:`LiveOptions`; ``LiveOptions(agents=0)``: no live floor)."""
+    live = LiveOptions() if live is None else live
     started = time.monotonic()
     _stop_previous(root)
     if root.exists():
@@ -75,20 +131,21 @@ def run_demo(root: Path, agents: int, days: int, seed: int, port: int, serve: bo
     root.mkdir(parents=True)
     data, sim, homes = root / "collector", root / "fleet", root / "agents"
     end = datetime.now(ZoneInfo("Asia/Shanghai")).date() - timedelta(days=1)
-    print(f"[1/6] simulating {agents} agents x {days} days up to {end} ...", flush=True)
+    print(f"[1/7] simulating {agents} agents x {days} days up to {end} ...", flush=True)
     _run(_cli("seatguard-agent"), "simulate", "--out", str(sim), "--agents", str(agents), "--days", str(days),
          "--seed", str(seed), "--end", end.isoformat(), *_scenarios(agents, days))
-    print("[2/6] initialising the collector (SQLite) ...", flush=True)
+    print("[2/7] initialising the collector (SQLite) ...", flush=True)
     init = json.loads(_run(_cli("seatguard-collector"), "init", "--data", str(data)))
     url = f"http://127.0.0.1:{port}"
     log_fh = (data / "serve.out").open("ab")
     server = subprocess.Popen([_cli("seatguard-collector"), "serve", "--data", str(data), "--port", str(port)],
-                              stdout=log_fh, stderr=subprocess.STDOUT)
+                              stdout=log_fh, stderr=subprocess.STDOUT, start_new_session=True)
     (root / "serve.pid").write_text(str(server.pid))
+    floor: LiveFloor | None = None
     try:
         _wait_healthy(url, server)
         fleet = json.loads((sim / "fleet.json").read_text(encoding="utf-8"))
-        print(f"[3/6] enrolling {len(fleet)} PCs with one-time tokens ...", flush=True)
+        print(f"[3/7] enrolling {len(fleet)} PCs with one-time tokens ...", flush=True)
         from agent.identity import enroll
         from collector.service import Collector
 
@@ -102,7 +159,7 @@ def run_demo(root: Path, agents: int, days: int, seed: int, port: int, serve: bo
             admin_side.close()
         files = sorted((sim / "events").glob("*.jsonl"))
         total = sum(sum(1 for line in f.open("rb") if line.strip()) for f in files)
-        print(f"[4/6] replaying {total:,} events through the agents' spools and uploaders ...", flush=True)
+        print(f"[4/7] replaying {total:,} events through the agents' spools and uploaders ...", flush=True)
         t0 = time.monotonic()
 
         def replay(path: Path) -> None:
@@ -114,7 +171,7 @@ def run_demo(root: Path, agents: int, days: int, seed: int, port: int, serve: bo
         stats = json.loads(_run(_cli("seatguard-collector"), "stats", "--data", str(data)))
         print(f"      stored {stats['events']:,} events ({stats['quarantined']} quarantined) in {replay_s:.1f} s",
               flush=True)
-        print(f"[5/6] building the daily report for {end} ...", flush=True)
+        print(f"[5/7] building the daily report for {end} ...", flush=True)
         report_path = root / f"report-{end}.html"
         reporter = Collector.open(data)  # what `seatguard-collector report` does
         try:
@@ -123,17 +180,28 @@ def run_demo(root: Path, agents: int, days: int, seed: int, port: int, serve: bo
             report_path.write_text(reporter.reports.html(end.isoformat()), encoding="utf-8")
         finally:
             reporter.close()
-        people = _people(data, fleet)
+        with_live = serve and live.agents > 0
+        people = _people(data, fleet, [LIVE_TEAM] if with_live else [])
         summary = {"url": url, "data": str(data), "events": stats["events"], "simulated": total,
                    "report_date": end.isoformat(), "report_html": str(report_path), "admin": init.get("admin"),
                    "people": people, "seconds": round(time.monotonic() - started, 1),
                    "findings": [(f["rank"], f["agent_id"], f["severity"]) for f in report["findings"][:10]]}
         _print_summary(summary, sim, report)
         if serve:
-            print(f"[6/6] serving {url} - press Ctrl+C to stop", flush=True)
+            if with_live:
+                print(f"[6/7] starting {live.agents} live agents working today ...", flush=True)
+                running = start_live(url, data, root / "live", live, seed)
+                floor = running.floor
+                (root / LIVE_PIDS).write_text(" ".join(str(p.pid) for p in floor.procs))
+                _print_live(running, live, url)
+            print(f"[7/7] serving {url} - press Ctrl+C to stop", flush=True)
             _serve_until_interrupted(server)
         return summary
     finally:
+        if floor is not None:
+            print("stopping the live agents ...", flush=True)
+            floor.stop()
+            (root / LIVE_PIDS).unlink(missing_ok=True)
         if not serve or server.poll() is None:
             server.send_signal(signal.SIGTERM)
             try:
@@ -164,10 +232,11 @@ def _scenarios(agents: int, days: int) -> list[str]:
     return out
 
 
-def _people(data: Path, fleet: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _people(data: Path, fleet: list[dict[str, Any]], extra_teams: list[str]) -> list[dict[str, Any]]:
     team = fleet[0]["team"]
+    scope = [arg for t in [team, *extra_teams] for arg in ("--team", t)]
     out = []
-    for name, role, extra in (("security", "security", []), (f"manager-{team}", "manager", ["--team", team]),
+    for name, role, extra in (("security", "security", []), (f"manager-{team}", "manager", scope),
                               ("auditor", "auditor", [])):
         info = json.loads(_run(_cli("seatguard-collector"), "user", "add", "--data", str(data), "--name", name,
                                "--role", role, *extra))
@@ -197,12 +266,31 @@ def _print_summary(summary: dict[str, Any], sim: Path, report: dict[str, Any]) -
           f"{summary['report_date']}")
 
 
+def _print_live(running: LiveRun, options: LiveOptions, url: str) -> None:
+    specs, zone = running.specs, running.zone
+    print(f"  live floor     {len(specs)} agents on team {LIVE_TEAM}, in today's shift {specs[0].shift_in(zone)} "
+          f"({zone}); watch {url}/wall")
+    for spec in specs:
+        if spec.acts:
+            acts = ", ".join(f"{name} at {to_datetime(at).astimezone(zone):%H:%M:%S}" for at, name in spec.acts[:2])
+            print(f"    insider {spec.agent_id}: {acts}, ...")
+    if any(spec.acts for spec in specs):
+        print(f"    then one act every {options.act_every_s:g} s, the insiders taking turns", flush=True)
+
+
 def _serve_until_interrupted(server: subprocess.Popen[bytes]) -> None:
+    def interrupt(*_: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     try:
         while server.poll() is None:
             time.sleep(0.5)
     except KeyboardInterrupt:
-        print("\nstopping the collector ...", flush=True)
+        print("\nstopping ...", flush=True)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -214,9 +302,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--port", type=int, default=int(os.environ.get("SEATGUARD_DEMO_PORT", "8000")))
     parser.add_argument("--no-serve", action="store_true", help="stop after building the report")
+    parser.add_argument("--live", type=int, default=5, metavar="N", help="live agents working today (0: none)")
+    parser.add_argument("--insiders", type=int, default=2, metavar="N", help="live agents who misbehave")
+    parser.add_argument("--first-act-s", type=float, default=45.0, help="seconds until the first misconduct")
+    parser.add_argument("--act-every-s", type=float, default=180.0, help="seconds between misconduct acts")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
-    run_demo(args.root.resolve(), args.agents, args.days, args.seed, args.port, not args.no_serve)
+    live = LiveOptions(args.live, min(args.insiders, args.live), args.first_act_s, args.act_every_s)
+    run_demo(args.root.resolve(), args.agents, args.days, args.seed, args.port, not args.no_serve, live=live)
     return 0
 
 
