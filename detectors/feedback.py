@@ -17,6 +17,8 @@ all items, each rule and each directed feature one item).
   the top score shrunk by ``confirmed_step`` per matching confirmed label, at most ``max_steps`` times:
   ``1 - (1 - score) * (1 - confirmed_step) ** n``. It says "raised: similar to 1 confirmed finding
   (latest 2026-11-20, by sec.li)", naming no other agent (a manager may not be allowed to see it).
+- **Follow-up** labels change no score here (they count as positives when :mod:`detectors.labels` tunes
+  the thresholds).
 
 What benign labels can never do (so a reviewer, or an insider among the reviewers, cannot make an agent
 invisible):
