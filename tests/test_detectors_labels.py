@@ -15,8 +15,11 @@ from detectors.synthetic import fleet_day
 DAY = date(2024, 5, 6)
 
 
+AGENTS = iter(range(10**6))
+
+
 def lab(verdict: str, score: float, rules: tuple[str, ...] = (), **values: float) -> Label:
-    return Label("a1", DAY, verdict, score, rules, values)
+    return Label(f"a{next(AGENTS) % 4}", DAY, verdict, score, rules, values)        # 4 agents in turn
 
 
 def test_label_validation_and_round_trip() -> None:
@@ -65,6 +68,14 @@ def test_a_rule_threshold_rises_above_benign_values() -> None:
     labels.append(lab("confirmed", 0.9, ("bulk_id_copy",), copied_ids=11))
     _, rules = tune(labels, Thresholds(), RuleSet())
     assert rules.by_name["bulk_id_copy"].threshold == 10                    # a real case at 11 keeps it low
+
+
+def test_one_agents_benign_labels_do_not_retune_a_rule_for_the_fleet() -> None:
+    labels = [Label("a1", DAY - timedelta(days=k), "benign", 0.6, ("after_hours",), {"outside_shift_min": 70})
+              for k in range(8)]
+    assert tune(labels, Thresholds(), RuleSet())[1].by_name["after_hours"].severity == "medium"
+    labels += [Label(f"b{k}", DAY, "benign", 0.6, ("after_hours",), {"outside_shift_min": 70}) for k in range(2)]
+    assert tune(labels, Thresholds(), RuleSet())[1].by_name["after_hours"].severity == "low"   # 3 agents
 
 
 def test_benign_labels_never_regrade_or_rethreshold_a_hard_rule() -> None:

@@ -228,3 +228,16 @@ def test_fleet_wide_matching_agrees_with_pattern_similarity() -> None:
         expected = sum(1 for lab in labels if p.items and lab.pattern and p.similarity(lab.pattern) >= 0.5)
         got = [note.count for note in adjusted.notes.get(i, []) if note.kind == "raised"]
         assert got == ([expected] if expected else []), i
+
+
+def test_many_benign_labels_lower_one_agent_by_a_bounded_step_and_nobody_else() -> None:
+    # six days marked benign: more than tune()'s min_rule_labels, all from one agent
+    past = [labelled(day(d, {"pc-a1": OVERTIME}), "pc-a1", "benign", "sec.li" if d % 2 else "sec.wang")
+            for d in range(6)]
+    plain, fed = day(6, TODAY), day(6, TODAY, past)
+    assert fed.rules == plain.rules                                        # no fleet-wide re-grading
+    a1 = finding(fed, "pc-a1")
+    assert a1.score == pytest.approx(finding(plain, "pc-a1").score * 0.9 ** 3)   # at most 3 steps
+    assert a1.feedback[0].text == "lowered: marked benign 6 times by sec.wang, sec.li"
+    b1, b1_plain = finding(fed, "pc-b1"), finding(plain, "pc-b1")
+    assert (b1.score, b1.severity, b1.feedback) == (pytest.approx(b1_plain.score), b1_plain.severity, [])
