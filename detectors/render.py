@@ -131,15 +131,17 @@ def _row(report: DailyReport, f: Finding) -> list[Any]:
     values = [f"{f.features.get(n, 0.0):.3f}".rstrip("0").rstrip(".") for n in FEATURE_NAMES]
     return [report.day.isoformat(), f.rank, f.agent_id, f.team, f.role, f"{f.score:.4f}", f.severity,
             " ".join(f.rules), " | ".join(r.text for r in f.reasons),
-            " | ".join(r.text_zh for r in f.reasons), links, f.label or "", *values]
+            " | ".join(r.text_zh for r in f.reasons), links, f.label or "", " | ".join(n.text for n in f.feedback),
+            *values]
 
 
 def render_csv(report: DailyReport) -> str:
-    """One row per finding (UTF-8 text; reasons in both languages, evidence links, every feature)."""
+    """One row per finding (UTF-8 text; reasons in both languages, evidence links, label feedback, every
+    feature)."""
     out = io.StringIO()
     writer = csv_writer(out)
     writer.writerow(["date", "rank", "agent_id", "team", "role", "score", "severity", "rules", "reasons",
-                     "reasons_zh", "evidence", "label", *FEATURE_NAMES])
+                     "reasons_zh", "evidence", "label", "feedback", *FEATURE_NAMES])
     for f in report.findings:
         writer.writerow(csv_row(_row(report, f)))
     return out.getvalue()

@@ -7,6 +7,8 @@ little by agent and day, and a few agents whose days carry a pattern.
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import date, timedelta
 from typing import Any
 
@@ -15,7 +17,7 @@ import pytest
 from detectors.errors import ConfigError, InvalidInput
 from detectors.feedback import HARD_RULES, Feedback, Pattern
 from detectors.labels import Label
-from detectors.render import render_html
+from detectors.render import render_csv, render_html
 from detectors.rollup import FEATURE_NAMES, AgentContext
 from detectors.scoring import LEVELS, AgentDayInput, DailyReport, Finding, score_day
 
@@ -189,6 +191,8 @@ def test_feedback_explained_in_json_and_html(reports: tuple[DailyReport, DailyRe
     html = render_html(fed)
     assert "lowered: marked benign 3 times by sec.li" in html and "已降低：被 sec.li 标记为误报 3 次" in html
     assert "raised: similar to 1 confirmed finding" in html
+    rows = {r["agent_id"]: r for r in csv.DictReader(io.StringIO(render_csv(fed)))}
+    assert rows["pc-a1"]["feedback"] == "lowered: marked benign 3 times by sec.li" and rows["pc-b1"]["feedback"] == ""
 
 
 def test_labels_without_pattern_and_bad_patterns() -> None:
