@@ -128,7 +128,8 @@ class Runner:
             legacy = dict(self.identity.policy)
             return VerifiedPolicy(legacy, policy_version(legacy), policy_hash(legacy), {})
         try:
-            return verify_policy(self.identity.signed_policy, self.trust.keys, self.identity.agent_id)
+            # every key of the record: the one that signed it may have been rotated out since it was stored
+            return verify_policy(self.identity.signed_policy, self.trust.stored_keys, self.identity.agent_id)
         except ReceiptError as exc:
             log.error("the stored policy does not verify (%s): running the built-in defaults until the "
                       "collector sends a signed one", exc)
@@ -144,12 +145,22 @@ class Runner:
             log.error("policy in the collector's answer refused (%s); keeping version %d", exc, self.in_force.version)
             return
         if found is None:
+            self._resigned(body.get("signed_policy"))
             return
         self.in_force = found
         self.policy = dict(found.policy)
         save_policy(self.home, self.policy, found.signed)
         log.info("policy updated by the collector (version %d)", found.version)
         self.policy_changed.set()
+
+    def _resigned(self, signed: Any) -> None:
+        """The policy in force, signed anew (a key rotation): keep the new signature, so that the stored
+        policy still verifies once the old key is dropped."""
+        if not isinstance(signed, dict) or signed.get("key_id") == self.in_force.signed.get("key_id"):
+            return
+        self.in_force = verify_policy(signed, self.trust.keys, self.identity.agent_id)  # accept_policy checked it
+        save_policy(self.home, self.policy, self.in_force.signed)
+        log.info("policy version %d re-signed by collector key %s", self.in_force.version, signed.get("key_id"))
 
     def start_sensors(self) -> None:
         if self.sensor_factory is None:

@@ -160,6 +160,12 @@ class Trust:
         now = time.time()
         return {kid: key for kid, key in self._keys.items() if kid not in retire or now < retire[kid]}
 
+    @property
+    def stored_keys(self) -> dict[str, Ed25519PublicKey]:
+        """Every signing key of the enrollment record, retired or not (what the stored policy is checked with
+        at a start: it was verified when it arrived)."""
+        return dict(self._keys)
+
     def describe(self) -> list[str]:
         """The trusted signing keys for ``status``: ``id`` or ``id (until <time>)``."""
         retire = self.key_set.retire if self.key_set is not None else {}

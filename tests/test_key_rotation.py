@@ -8,6 +8,8 @@ the PC could point their agent at (tests.answer_fixtures.StandIn).
 from __future__ import annotations
 
 import json
+import os
+import signal
 import sqlite3
 import subprocess
 import threading
@@ -32,7 +34,16 @@ from agent.trust import Trust, sign_key_set, verify_key_set
 from agent.uploader import Backoff, Uploader
 from collector.keys import load_key, load_signing_key
 from tests.answer_fixtures import StandIn
-from tests.conftest import AGENT, COLLECTOR, CollectorProcess, run_cli, stored_markers, write_events
+from tests.conftest import (
+    AGENT,
+    COLLECTOR,
+    FAST_AGENT_ENV,
+    CollectorProcess,
+    run_cli,
+    stored_markers,
+    wait_for,
+    write_events,
+)
 from tests.test_screenshots import tiny_png
 
 WINDOW_S = 30.0
@@ -388,3 +399,86 @@ def test_keys_cli_keeps_an_unrotated_data_folder_as_it_was(tmp_path: Path) -> No
     assert retired["deleted"] == ["collector_ed25519.pem"] and not (data / "collector_ed25519.pem").exists()
     assert (data / "collector_x25519.pem").exists(), "HPKE private halves are kept (open-only)"
     assert datetime.fromisoformat(retired["window_ended"]["ends_at"].replace("Z", "+00:00")) <= datetime.now(UTC)
+
+
+def _events(data: Path, agent_id: str) -> list[dict[str, Any]]:
+    conn = sqlite3.connect(data / "seatguard.db")
+    try:
+        rows = conn.execute("SELECT data FROM events WHERE agent_id = ? ORDER BY seq", (agent_id,)).fetchall()
+        kinds = {str(k) for (k,) in conn.execute("SELECT kind FROM integrity WHERE agent_id = ?", (agent_id,))}
+    finally:
+        conn.close()
+    return [json.loads(r[0]) | {"_findings": sorted(kinds)} for r in rows]
+
+
+def _run_agent(home: Path, log: Path) -> subprocess.Popen[bytes]:
+    env = {**os.environ, **FAST_AGENT_ENV, "SEATGUARD_AGENT_BATCH_MAX_AGE_S": "0.2"}
+    return subprocess.Popen([AGENT, "run", "--home", str(home), "--no-sensors", "--heartbeat-s", "0.3"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=log.open("ab"))
+
+
+def _stop(agent: subprocess.Popen[bytes]) -> None:
+    agent.send_signal(signal.SIGTERM)
+    agent.wait(30)
+
+
+def test_running_agent_goes_through_a_rotation_and_restarts_after_it(collector: CollectorProcess,
+                                                                     tmp_path: Path) -> None:
+    home, log = tmp_path / "agent", tmp_path / "agent.log"
+    collector.enroll(home, "pc-run")
+    agent = _run_agent(home, log)
+    try:
+        wait_for(lambda: len(_events(collector.data, "pc-run")) >= 3, 60, what="heartbeats before the rotation")
+        rot = _rotate(collector, window_s=20.0)
+        new_id = key_id(load_signing_key(collector.data, 2).public_key())
+        wait_for(lambda: "key_set" in json.loads((home / "enrollment.json").read_bytes()), 60,
+                 what="the key set taken by the running agent")
+        wait_for(lambda: _keys_list(collector)["agents"]["acknowledged"] == ["pc-run"], 60,
+                 what="batches sealed to the new HPKE key")
+        _until(rot["ends_at"])
+        wait_for(lambda: json.loads((home / "enrollment.json").read_bytes())["signed_policy"]["key_id"] == new_id,
+                 60, what="the policy in force re-signed by the new key")
+    finally:
+        _stop(agent)
+    record = json.loads((home / "enrollment.json").read_bytes())
+    assert list(record["signing_keys"]) == [new_id]
+    agent = _run_agent(home, log)  # a start after the window: the stored policy and key set still verify
+    try:
+        count = len(_events(collector.data, "pc-run"))
+        wait_for(lambda: len(_events(collector.data, "pc-run")) >= count + 3, 60, what="heartbeats after a restart")
+    finally:
+        _stop(agent)
+    events = _events(collector.data, "pc-run")
+    seqs = [e["seq"] for e in events]
+    assert seqs == list(range(1, len(seqs) + 1)) and events[-1]["kind"] == "agent.stop", "nothing lost"
+    beats = [e for e in events if e["kind"] == "agent.heartbeat"]
+    assert {b["unsigned_answers"] for b in beats} == {0} and {b["collector_changes"] for b in beats} == {0}
+    assert {b["policy_version"] for b in beats} == {record["signed_policy"]["version"]}
+    assert not events[-1]["_findings"], "a rotation raises no finding"
+    assert "does not verify" not in log.read_text(encoding="utf-8")
+
+
+def test_agent_seals_to_the_new_key_only_from_seal_from_and_refuses_an_older_key_set() -> None:
+    old, new = wire.new_agent_key(), wire.new_agent_key()
+    enrolled, rotated = wire.new_collector_key(), wire.new_collector_key()
+    old_id, new_id = key_id(old.public_key()), key_id(new.public_key())
+    both = {k: wire.public_key_b64(p.public_key()) for k, p in ((old_id, old), (new_id, new))}
+    identity = Identity("pc-1", "cs-a", "http://127.0.0.1:1", wire.public_key_b64(enrolled.public_key()),
+                        wire.new_agent_key(), {}, {old_id: both[old_id]})
+    trust = Trust(None, identity)
+    later = datetime.fromtimestamp(time.time() + 3600, UTC).isoformat().replace("+00:00", "Z")
+    announced = sign_key_set(old, serial=3, signing_keys=both, retire={old_id: later},
+                             hpke_key=wire.public_key_b64(rotated.public_key()), seal_from=later)
+    assert trust.note_key_set({"key_set": announced}) and set(trust.keys) == {old_id, new_id}
+    sealed = identity.collector_key.public_bytes_raw()
+    assert sealed == enrolled.public_key().public_bytes_raw(), "not before seal_from"
+    assert identity.seal.current_b64(time.time() + 7200) == wire.public_key_b64(rotated.public_key())
+    shown = trust.describe()
+    assert new_id in shown and [d for d in shown if d.startswith(f"{old_id} (until {later[:16]}")], shown
+    older = sign_key_set(new, serial=2, signing_keys={new_id: both[new_id]}, retire={},
+                         hpke_key=wire.public_key_b64(enrolled.public_key()), seal_from=later)
+    with pytest.raises(ReceiptError) as err:
+        trust.note_key_set({"key_set": older})
+    assert err.value.code == "rollback" and trust.key_set is not None and trust.key_set.serial == 3
+    assert not trust.note_key_set({"key_set": announced}), "the same set again changes nothing"
+    assert not trust.note_key_set({}), "an answer without a key set changes nothing"
