@@ -244,6 +244,9 @@ def create_app(collector: Collector) -> FastAPI:
     from collector.alerts.routes import register as register_alert_routes
 
     register_alert_routes(app, collector)
+    from collector.shift_routes import register as register_shift_routes
+
+    register_shift_routes(app, collector)
     _mount_web(app, collector)
     return app
 

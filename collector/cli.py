@@ -1,5 +1,5 @@
 """``seatguard-collector``: init, serve, enroll-token, user, token create|list|revoke, keys rotate|list|retire,
-stats, mask, timeline, report."""
+shift set|list|clear, stats, mask, timeline, report."""
 
 from __future__ import annotations
 
@@ -379,6 +379,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = data_cmd("revoke", "revoke an agent: its batches are refused from now on")
     p.add_argument("--agent", required=True)
     p.set_defaults(func=cmd_revoke)
+
+    from collector.shift_cli import add_parser as add_shift_parser
+
+    add_shift_parser(sub)
 
     p = sub.add_parser("config-doc", help="print the settings reference (Markdown)")
     p.set_defaults(func=cmd_config_doc)

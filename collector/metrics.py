@@ -36,6 +36,9 @@ class Metrics:
         self.hpke_opens = Counter("seatguard_hpke_opens_total",
                                   "Batches and blobs opened, by generation of the collector HPKE key that opened them",
                                   ["generation"], registry=self.registry)
+        self.shifts = Counter("seatguard_shift_entries_total",
+                              "Per-day shift entries, by outcome (set, cleared, refused)", ["outcome"],
+                              registry=self.registry)
         self.latency = Histogram("seatguard_ingest_seconds", "Time to verify, open, validate, mask and commit a batch",
                                  registry=self.registry,
                                  buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))

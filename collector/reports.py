@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from collector.errors import CollectorError, NotFound
+from collector.shifts import day_context
 from detectors.csv_cells import defuse_text
 from detectors.errors import InvalidInput
 from detectors.feedback import Pattern
@@ -36,8 +37,10 @@ class ReportService:
         now = datetime.now(self.collector.settings.tz)
         out = []
         agents = {a["agent_id"]: a for a in self.store.list_agents()}
+        shifts = self.store.shifts_on(day.isoformat())  # the day's rota and scheduled overtime, as entered now
         for agent_id, state in self.store.rollups_for_day(day.isoformat()):
             ctx = updater.context(agent_id, agents.get(agent_id, {}))  # retired since? its last stop was the uninstall
+            ctx = day_context(ctx, shifts.get(agent_id, {}))
             rollup = DayRollup.from_state(ctx, state)
             moment = now if day >= now.date() else None
             out.append(AgentDayInput(ctx, rollup.features(moment), rollup.evidence(moment), rollup.strip()))

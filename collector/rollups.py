@@ -2,8 +2,9 @@
 
 :class:`RollupUpdater` is installed as the store's rollup hook: inside the ingest transaction it
 loads the touched agent-days' rollup states, feeds them the new (masked) events and integrity
-findings, and writes them back. An event a rollup refuses is handed back to the store, which
-quarantines it with the reason instead of storing it.
+findings, and writes them back. Each day is folded with that day's shift entries (rota, scheduled
+overtime: :mod:`collector.shifts`), read in the same transaction. An event a rollup refuses is handed
+back to the store, which quarantines it with the reason instead of storing it.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 from agent.masking import mask_text
 from collector.config import Settings
 from collector.policy import PolicyService
+from collector.shifts import day_context
 from collector.storage import StoredEvent
 from collector.storage.sql import RollupAccess, SqlStore
 from detectors.errors import DetectorError
@@ -79,7 +81,8 @@ class RollupUpdater:
         refused: list[tuple[StoredEvent, str]] = []
         for day, day_events in by_day.items():
             state = access.load(agent_id, day)
-            rollup, failed = self._fold(ctx, agent_id, day, state, day_events)
+            rollup, failed = self._fold(day_context(ctx, access.shifts(agent_id, day)), agent_id, day, state,
+                                        day_events)
             refused.extend(failed)
             if counted and day == min(by_day):
                 for kind, count in counted:

@@ -69,6 +69,9 @@ class Collector:
         from collector.screenshots import ScreenshotService
 
         self.screenshots = ScreenshotService(self)
+        from collector.shifts import ShiftService
+
+        self.shifts = ShiftService(self)
         self.ingest.listeners.append(self.alerts.on_ingest)
 
     def _install_rollups(self) -> None:

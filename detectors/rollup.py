@@ -27,7 +27,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from detectors import bounds, presence
+from detectors import bounds, outside, presence
 from detectors.bounds import (
     MAX_APPS,
     MAX_CUSTOMERS,
@@ -192,6 +192,7 @@ class AgentContext:
     tz: str = "Asia/Shanghai"
     policy: Policy = field(default_factory=Policy)
     retired_at: float | None = None  # when the admin retired (revoked) the agent, epoch seconds
+    overtime: tuple[tuple[str, str], ...] = ()  # scheduled overtime windows (HH:MM, HH:MM): in the shift
 
     def __post_init__(self) -> None:
         if not isinstance(self.agent_id, str) or not re.match(r"^[A-Za-z0-9._-]{1,64}$", self.agent_id):
@@ -203,6 +204,10 @@ class AgentContext:
         for name in ("shift_start", "shift_end"):
             if not isinstance(getattr(self, name), str) or not _HHMM.match(getattr(self, name)):
                 raise InvalidInput(f"context: {name} must be HH:MM")
+        if not isinstance(self.overtime, tuple) or not all(
+                isinstance(w, tuple) and len(w) == 2 and all(isinstance(x, str) and _HHMM.match(x) for x in w)
+                for w in self.overtime):
+            raise InvalidInput("context: overtime must be (HH:MM, HH:MM) windows")
         try:
             ZoneInfo(self.tz)
         except (ZoneInfoNotFoundError, ValueError) as exc:
@@ -244,11 +249,18 @@ FEATURES: tuple[Feature, ...] = (
             "End of the last active minute relative to the shift end (positive: after it).",
             "最后活动时间相对排班结束的分钟数（正数为延后）。"),
     Feature("outside_shift_min", "min", "up", 15,
-            "Active minutes outside the scheduled shift and its grace period (policy shift_grace_min).",
-            "排班时间及宽限期（策略 shift_grace_min）以外的活动分钟数。"),
+            "Active minutes outside the day's shift (with scheduled overtime) and its grace period (policy "
+            "shift_grace_min) that casework at the day's in-shift pace does not account for (overtime is not "
+            "counted).",
+            "当天排班（含已排加班）及宽限期（策略 shift_grace_min）以外、按当天班内办案节奏无法由办案解释的活动分钟数"
+            "（加班不计）。"),
     Feature("night_min", "min", "up", 10,
-            "Active minutes at night (policy night_start to night_end) outside the shift and its grace.",
-            "排班时间及宽限期以外的夜间活动分钟数（按策略的夜间时段）。"),
+            "Of those minutes, the ones at night (policy night_start to night_end).",
+            "其中处于夜间（按策略的夜间时段）的分钟数。"),
+    Feature("outside_shift_lookups", "count", "up", 1,
+            "Outside the day's shift and its grace: customer pages opened with no case, copies of customer "
+            "data and removable-drive writes (snooping, not overtime).",
+            "排班及宽限期以外：无案件时打开的客户页面、复制客户数据和写入移动存储的次数（窥探而非加班）。"),
     Feature("cases_closed", "count", "both", 3, "Cases closed.", "结案数。"),
     Feature("handle_mean_s", "s", "both", 60, "Mean handling time of closed cases (wall clock).",
             "已结案件的平均处理时长（秒）。"),
@@ -390,11 +402,15 @@ class DayRollup:
         self._zone = zone
         self.n_min = int(round((datetime.combine(day + timedelta(days=1), time(0), zone).timestamp()
                                 - self._t0) / 60))
-        self._shift = self._window(ctx.shift_start, ctx.shift_end)
-        self._shift_start, self._shift_end = _minutes(ctx.shift_start), _minutes(ctx.shift_end)
+        windows = [(_minutes(ctx.shift_start), _minutes(ctx.shift_end)),
+                   *((_minutes(a), _minutes(b)) for a, b in ctx.overtime)]
+        self._shift = self._graced = 0
         grace = ctx.policy.shift_grace_min
-        self._graced = self._shift if self._shift == _bits(0, self.n_min) else self._window(
-            _clock(self._shift_start - grace), _clock(self._shift_end + grace))
+        for a, b in windows:  # the shift and its scheduled overtime, each with the grace around it
+            shift = outside.window_bits(a, b, self.n_min)
+            self._shift |= shift
+            self._graced |= shift if a == b else outside.window_bits(a - grace, b + grace, self.n_min)
+        self._shift_start, self._shift_end = outside.extended(*windows[0], windows[1:])
         self._night = self._window(ctx.policy.night_start, ctx.policy.night_end)
         pol = ctx.policy
         self._case_re = [re.compile(p) for p in pol.case_id_patterns]
@@ -424,7 +440,7 @@ class DayRollup:
             "removable_writes": 0, "removable_bytes": 0, "drive_mounts": 0,
             "proc_starts": {"remote_access": 0, "screen_capture": 0}, "screenshots": 0,
             "focus_switches": 0, "pages": 0, "integrity": {k: 0 for k in INTEGRITY_KINDS},
-            "outside": [], "evidence": [], **bounds.defaults(),
+            "outside": [], "evidence": [], **bounds.defaults(), **outside.defaults(),
         }
 
     @classmethod
@@ -433,7 +449,7 @@ class DayRollup:
             raise InvalidInput(f"rollup state: expected a version {STATE_VERSION} state object")
         if state.get("agent_id") != ctx.agent_id:
             raise InvalidInput("rollup state: belongs to another agent")
-        state = {**bounds.defaults(), **state}
+        state = {**bounds.defaults(), **outside.defaults(), **state}
         missing = [k for k in _STATE_KEYS if k not in state]
         if missing:
             raise InvalidInput(f"rollup state: missing {', '.join(missing)}")
@@ -662,6 +678,7 @@ class DayRollup:
         bounds.hit(s, "pages", sec, seq)
         for page in self._pages_without_case(self._case_spans()):
             s["settled"]["nocase"] += 1
+            outside.count(s, "nocase_min", int(page[0]) // 60)
             bounds.keep_top(s["nocase_ev"], page, _page_rank)
         s["cust_pages"] = []
 
@@ -677,6 +694,7 @@ class DayRollup:
         source = _app_key(str(e.get("app", "")))
         if ids or phones or cards or source in self._sensitive:
             self._keep_copy([int(sec), seq, ids, phones, cards], sec)
+            outside.count(s, "copy_min", int(sec // 60))
         if ids or cards:
             self._evidence("id_copy", sec, seq, ids=ids, phones=phones, cards=cards, app=_short(source, 40))
 
@@ -725,6 +743,7 @@ class DayRollup:
         s["removable_writes"] += 1
         size = int(e.get("size") or 0)
         s["removable_bytes"] += size
+        outside.count(s, "export_min", int(sec // 60))
         path = str(e.get("dest_path") or e.get("path", ""))
         name = path.replace("\\", "/").rsplit("/", 1)[-1]
         self._evidence("usb_write", sec, seq, file=_short(name, 50), mb=round(size / 1e6, 1))
@@ -883,13 +902,16 @@ class DayRollup:
         stops = [g for g in gaps if g.stopped]
         settled = s["settled"]
         integ = s["integrity"]
+        outside_min, night_min = outside.judged(active, self._graced, case_bits, self._night)
+        caseless = self._pages_without_case(spans)
         return {
             "active_min": float(n_active),
             "idle_min": float(idle.bit_count()),
             "first_activity": self._vs(first, self._shift_start) if active else 0.0,
             "last_activity": self._vs(active.bit_length(), self._shift_end) if active else 0.0,
-            "outside_shift_min": float((active & ~self._graced).bit_count()),
-            "night_min": float((active & self._night & ~self._graced).bit_count()),
+            "outside_shift_min": float(outside_min),
+            "night_min": float(night_min),
+            "outside_shift_lookups": outside.lookups(s, self._graced, caseless),
             "cases_closed": float(n),
             "handle_mean_s": s["handle_sum"] / n if n else 0.0,
             "handle_median_s": bounds.hist_median(s["handle_hist"]),
@@ -897,7 +919,7 @@ class DayRollup:
             "utilisation": (active & case_bits).bit_count() / n_active if n_active else 0.0,
             "customers_viewed": float(len(s["customers"])),
             "customer_pages": float(s["customer_pages"]),
-            "pages_without_case": float(settled["nocase"] + len(self._pages_without_case(spans))),
+            "pages_without_case": float(settled["nocase"] + len(caseless)),
             "copies": float(s["copies"]),
             "copied_ids": float(s["ids"]),
             "copied_phones": float(s["phones"]),
@@ -952,6 +974,18 @@ class DayRollup:
                 return int(slots[slot])
         return 0
 
+    def _outside_edges(self) -> list[list[Any]]:
+        """First and last user activity outside the shift: as seen at ingest while that still holds
+        for the day's shift, else (a shift entered after the events) the minutes of the activity bitmap."""
+        kept = [m for m in self._s["outside"] if not (self._shift >> int(m[0] // 60)) & 1]
+        if len(kept) == 2 or not self._s["outside"]:
+            return kept
+        out = self._s["present"] & ~self._shift
+        if not out:
+            return []
+        first, last = (out & -out).bit_length() - 1, out.bit_length() - 1
+        return [[first * 60, self._slot_seq_before(first)], [last * 60, self._slot_seq_before(last)]]
+
     def evidence(self, now: datetime | None = None) -> list[dict[str, Any]]:
         """Notable moments of the day, oldest first, bounded: ``{ts, kind, seq, what, what_zh}``."""
         s = self._s
@@ -971,8 +1005,9 @@ class DayRollup:
                         {"minutes": g.minutes, "until": f"{g.end // 60:02d}:{g.end % 60:02d}",
                          "at": _clock(g.stop_minute)}))
         raw += bounds.moments(s)
-        if s["outside"]:
-            (a, aseq), (b, bseq) = s["outside"]
+        edges = self._outside_edges()
+        if edges:
+            (a, aseq), (b, bseq) = edges
             raw.append(("outside_shift", a, aseq, {"edge": "first"}))
             if bseq != aseq:
                 raw.append(("outside_shift", b, bseq, {"edge": "last"}))

@@ -78,7 +78,12 @@ RULES: tuple[Rule, ...] = (
          "批次哈希链断裂（批次被篡改或删除）"),
     Rule("batch_gap", "batch_gaps", 1, "medium", "upload batches missing", "上传批次缺失"),
     Rule("after_hours", "outside_shift_min", 60, "medium",
-         "long activity outside the shift and its grace period", "排班及宽限期外长时间活动"),
+         "long activity outside the shift and its grace period that casework does not account for "
+         "(overtime at the usual pace does not count)",
+         "排班及宽限期外长时间活动且无法由办案解释（正常节奏的加班不计）"),
+    Rule("after_hours_lookups", "outside_shift_lookups", 3, "high",
+         "customer data looked up, copied or exported outside the shift with no case",
+         "排班外无案件查看、复制或导出客户数据"),
     Rule("night_work", "night_min", 30, "medium", "activity at night", "夜间活动"),
     Rule("browse_without_case", "pages_without_case", 10, "medium",
          "customer pages opened without a case", "无案件时查看客户页面"),

@@ -279,6 +279,7 @@ _EVIDENCE_KINDS = {
     "customer_pages": ("page_without_case",), "offlist_site_min": ("offlist_site",),
     "silent_shift_min": ("silence",), "outside_shift_min": ("outside_shift",),
     "night_min": ("outside_shift",),
+    "outside_shift_lookups": ("page_without_case", "id_copy", "usb_write", "outside_shift"),
     "first_activity": ("outside_shift",), "last_activity": ("outside_shift",), "screenshots": ("screenshot",),
     "stops_in_shift": ("stop",), "stopped_shift_min": ("stop",), "rollup_bound_hits": ("rollup_bound",),
 }

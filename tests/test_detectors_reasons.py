@@ -51,8 +51,9 @@ def test_cold_start_and_wider_peer_groups_say_so() -> None:
     f = base()
     f["outside_shift_min"] = 150
     reasons = explain(f, "lead", base(), "role", {}, 0, {"outside_shift_min": 10.0}, {}, [])
-    assert reasons[0].text == "active 150 min outside the shift; all team leads' median 0 min; no own history yet"
-    assert reasons[0].text_zh == "排班外活动 150 分钟；全体组长中位数 0 分钟；暂无个人历史"
+    assert reasons[0].text == ("active 150 min outside the shift, not explained by casework; all team leads' "
+                               "median 0 min; no own history yet")
+    assert reasons[0].text_zh == "排班外活动 150 分钟（超出办案可解释的部分）；全体组长中位数 0 分钟；暂无个人历史"
 
 
 def test_small_deviations_give_no_reason_but_the_largest() -> None:

@@ -42,6 +42,8 @@ WALL = row(200, 200, 200, 200, 403, 403, 401)
 AUDIT = row(200, 200, 403, 403, 200, 403, 401)
 ME = row(403, 403, 403, 403, 403, 200, 401)
 OPEN = row(200, 200, 200, 200, 200, 200, 200)
+SHIFTS_A1 = row(200, 200, 200, 403, 403, 403, 401)       # security reads shifts, managers their teams'
+SHIFT_EDIT_A1 = row(200, 403, 200, 403, 403, 403, 401)   # admins and the agent's own managers edit them
 
 
 def page(codes: dict[str, int]) -> dict[str, int]:
@@ -70,6 +72,10 @@ def api_matrix(day: str) -> list[tuple[str, str, Any, dict[str, int], str | None
         ("GET", "/api/v1/agents/pc-a1/screenshots/nope", None, row(404, 404, 403, 403, 403, 403, 401), None),
         ("POST", "/api/v1/blobs", b"not a blob", row(400, 400, 400, 400, 400, 400, 400), None),
         ("POST", "/api/v1/alerts/999999/ack", {"note": "matrix"}, row(404, 404, 404, 404, 404, 404, 401), None),
+        ("GET", "/api/v1/agents/pc-a1/shifts", None, SHIFTS_A1, "read_shifts"),
+        ("POST", "/api/v1/agents/pc-a1/shifts", {"date": "2099-01-05", "start": "18:00", "end": "20:00",
+                                                "overtime": True}, SHIFT_EDIT_A1, "set_shift"),
+        ("POST", "/api/v1/agents/pc-a1/shifts/clear", {"date": "2099-01-05"}, SHIFT_EDIT_A1, "clear_shift"),
         ("GET", "/api/v1/alerts/dead-letters", None, row(200, 403, 403, 403, 403, 403, 401), "read_dead_letters"),
         ("POST", "/api/v1/alerts/dead-letters/999999/retry", None, row(404, 403, 403, 403, 403, 403, 401), None),
         # agent-facing routes: a person's session or token grants nothing there
@@ -97,6 +103,11 @@ def page_matrix(day: str) -> list[tuple[str, str, Any, dict[str, int], str | Non
         ("GET", "/audit.csv", None, page(AUDIT), "export_audit"),
         ("GET", f"/me?date={day}", None, page(ME), "read_timeline"),
         ("GET", "/admin", None, ADMIN_PAGE, "read_admin"),
+        ("GET", "/shifts", None, page(row(200, 200, 200, 200, 403, 403, 401)), "read_shifts"),
+        ("POST", "/shifts", {"agent_id": "pc-a1", "date": "2099-01-06", "start": "07:00", "end": "16:00"},
+         page(row(303, 403, 303, 403, 403, 403, 401)), "set_shift"),
+        ("POST", "/shifts/clear", {"agent_id": "pc-a1", "day": "2099-01-06"},
+         page(row(303, 403, 303, 403, 403, 403, 401)), "clear_shift"),
         ("POST", "/report/build", {"date": day}, page(row(303, 303, 403, 403, 403, 403, 401)), "build_report"),
         ("POST", "/admin/enroll-token", {"team": "cs-c"}, ADMIN_PAGE, "create_enroll_token"),
         ("POST", "/admin/users", {"name": "newbie", "role": "auditor"}, ADMIN_PAGE, "add_user"),

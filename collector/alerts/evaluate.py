@@ -46,6 +46,7 @@ EVIDENCE_KINDS: dict[str, tuple[str, ...]] = {
     "offlist_site_min": ("offlist_site",),
     "outside_shift_min": ("outside_shift",),
     "night_min": ("outside_shift",),
+    "outside_shift_lookups": ("page_without_case", "id_copy", "usb_write", "outside_shift"),
     "silent_shift_min": ("silence",),
     "stops_in_shift": ("stop",),
     "stopped_shift_min": ("stop",),

@@ -20,6 +20,7 @@ from collector.integrity import AgentState, check_batch
 from collector.storage import schema
 from collector.storage import tables as t
 from collector.storage.base import BatchWrite, IngestOutcome, QuarantinedEvent, RollupHook, Store, StoredEvent
+from collector.storage.shifts import DayShifts, ShiftQueries, day_shifts
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,10 @@ class RollupAccess:
         ).first()
         return None if row is None else orjson.loads(row[0])
 
+    def shifts(self, agent_id: str, day: str) -> DayShifts:
+        """The shift entries of the agent-day (:mod:`collector.storage.shifts`), in this transaction."""
+        return day_shifts(self.conn, agent_id, day)
+
     def save(self, agent_id: str, day: str, state: dict[str, Any], existed: bool,
              features: dict[str, float] | None = None) -> None:
         body = orjson.dumps(state).decode()
@@ -50,7 +55,7 @@ class RollupAccess:
                                                        updated_at=self.now))
 
 
-class SqlStore(Store):
+class SqlStore(ShiftQueries, Store):
     """Queries shared by every SQL backend (SQLAlchemy Core); subclasses own engines, locks and bulk writes.
 
     ``sqlite:`` -> :class:`collector.storage.sqlite.SqliteStore`,
@@ -476,6 +481,7 @@ class SqlStore(Store):
                 "integrity": conn.execute(t.integrity.delete().where(t.integrity.c.at < before_ts)).rowcount,
                 "rollups": conn.execute(t.rollups.delete().where(t.rollups.c.day < before_day)).rowcount,
                 "reports": conn.execute(t.reports.delete().where(t.reports.c.day < before_day)).rowcount,
+                "shifts": conn.execute(t.shifts.delete().where(t.shifts.c.day < before_day)).rowcount,
             }
         return {"events": events, **{k: int(v or 0) for k, v in out.items()}}
 

@@ -21,7 +21,7 @@ from sqlalchemy import (
     Text,
 )
 
-SCHEMA_VERSION = 7  # kv "schema_version"; the Alembic head revision is "0007"
+SCHEMA_VERSION = 8  # kv "schema_version"; the Alembic head revision is "0008"
 metadata = MetaData()
 
 agents = Table(
@@ -174,4 +174,16 @@ labels = Table(
     Column("at", Float, nullable=False),
     Column("snapshot", Text),          # the labelled finding (JSON: score, rules, values, pattern)
     Column("pattern", Text),           # detectors.feedback.Pattern.key of that finding
+)
+
+shifts = Table(  # revision 0008: a day's shift entered for one agent (rota) or scheduled overtime on top of it
+    "shifts", metadata,
+    Column("agent_id", String(64), primary_key=True),
+    Column("day", String(10), primary_key=True),
+    Column("kind", String(16), primary_key=True),  # "shift" (replaces the usual one) or "overtime" (added)
+    Column("shift_start", String(5), nullable=False),
+    Column("shift_end", String(5), nullable=False),
+    Column("entered_by", String(64), nullable=False),
+    Column("entered_at", Float, nullable=False),
+    Index("ix_shifts_day", "day"),
 )

@@ -1,7 +1,7 @@
 """The web UI: server-rendered pages over the same service layer (and scope checks) as the JSON API.
 
 One module per page type registers its routes: :mod:`.login`, :mod:`.report_page`,
-:mod:`.timeline_page`, :mod:`.wall_page`, :mod:`.admin`, :mod:`.audit_page`, :mod:`.me` and
+:mod:`.timeline_page`, :mod:`.wall_page`, :mod:`.shifts_page`, :mod:`.admin`, :mod:`.audit_page`, :mod:`.me` and
 :mod:`.api_docs` (only with the ``api_docs`` setting).
 Sessions and CSRF are in :mod:`.sessions`, the two languages in :mod:`.i18n`, what pages share in
 :mod:`.site`. Everything the browser loads is served from ``/static`` (no CDN); the only scripts
@@ -20,10 +20,21 @@ from starlette.staticfiles import StaticFiles
 from collector.errors import CollectorError
 from collector.service import Collector
 from collector.wall import ingest_listener
-from collector.web import admin, alerts_page, api_docs, audit_page, login, me, report_page, timeline_page, wall_page
+from collector.web import (
+    admin,
+    alerts_page,
+    api_docs,
+    audit_page,
+    login,
+    me,
+    report_page,
+    shifts_page,
+    timeline_page,
+    wall_page,
+)
 from collector.web.site import STATIC, Web
 
-PAGES = (login, report_page, timeline_page, wall_page, alerts_page, admin, audit_page, me, api_docs)
+PAGES = (login, report_page, timeline_page, wall_page, alerts_page, shifts_page, admin, audit_page, me, api_docs)
 
 
 def mount_web(app: FastAPI, collector: Collector) -> None:

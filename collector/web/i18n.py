@@ -31,6 +31,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "alerts.ack": ("Acknowledge", "确认"),
     "alerts.acked_by": ("acknowledged by", "确认人"),
     "nav.admin": ("Admin", "管理"),
+    "nav.shifts": ("Shifts", "排班"),
     "nav.audit": ("Audit log", "审计日志"),
     "nav.me": ("My activity", "我的活动"),
     "nav.logout": ("Sign out", "退出登录"),
@@ -159,6 +160,28 @@ STRINGS: dict[str, tuple[str, str]] = {
     "wall.explain": ("Agent silent: the PC was running today but nothing has arrived for 5 minutes "
                      "without a clean stop.",
                      "客户端失联：该电脑今天曾运行，但已 5 分钟没有上报且未正常退出。"),
+    # shifts
+    "shifts.title": ("Shifts and overtime", "排班与加班"),
+    "shifts.explain": ("A day's shift replaces the agent's usual shift on that day (rota); overtime adds a "
+                       "scheduled window to it. Time in either is inside the shift. Give one date, or a first "
+                       "and a last date.",
+                       "当天班次会替换该坐席当天的常规班次（轮班）；加班会在当天班次之外增加一段已排时间。"
+                       "两者内的时间都算作排班内。请填写一个日期，或起止日期。"),
+    "shifts.new": ("Enter a shift or overtime", "录入班次或加班"),
+    "shifts.date": ("Date", "日期"),
+    "shifts.from": ("or from", "或起始日期"),
+    "shifts.to": ("to", "截止日期"),
+    "shifts.start": ("Start (HH:MM)", "开始（HH:MM）"),
+    "shifts.end": ("End (HH:MM)", "结束（HH:MM）"),
+    "shifts.overtime": ("scheduled overtime (added to the day's shift)", "已排加班（加在当天班次之外）"),
+    "shifts.save": ("Save", "保存"),
+    "shifts.entered": ("Entered for {first} to {last}", "{first} 至 {last} 已录入"),
+    "shifts.kind": ("Kind", "类型"),
+    "shifts.kind.shift": ("shift of the day", "当天班次"),
+    "shifts.kind.overtime": ("overtime", "加班"),
+    "shifts.window": ("Time", "时间"),
+    "shifts.by": ("Entered by", "录入人"),
+    "shifts.clear": ("Remove", "删除"),
     # admin
     "admin.title": ("Administration", "系统管理"),
     "admin.tokens": ("Enrollment tokens", "注册令牌"),

@@ -32,6 +32,7 @@ NAV = (("/report", "nav.report", ("admin", "security", "manager")),
        ("/wall", "nav.wall", ("admin", "security", "manager")),
        ("/alerts", "nav.alerts", ("admin", "security", "manager")),
        ("/audit", "nav.audit", ("admin", "security", "auditor")),
+       ("/shifts", "nav.shifts", ("admin", "security", "manager")),
        ("/me", "nav.me", ("agent",)),
        ("/admin", "nav.admin", ("admin",)))
 

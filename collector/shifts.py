@@ -1,0 +1,187 @@
+"""Shifts per agent and day: the rota a lead or manager enters, and scheduled overtime.
+
+An agent has a usual shift (``agents.shift_start``/``shift_end``, from enrollment). For any calendar
+day a person in charge may enter
+
+- a **shift** for that day (a rota day): it replaces the usual shift that day;
+- **overtime** for that day: a window added to the day's shift. Scheduled overtime is in the shift:
+  activity in it is never "outside the shift".
+
+Admins may enter shifts for every agent, managers for the agents of their own teams; every change
+(and every refusal) is audited. The CLI acts as the data folder's owner (actor ``cli``).
+
+When are shifts applied? At ingest, each agent-day's rollup is built with that day's entries, so the
+features stored for the self-baseline are right from the start. An entry made or changed *after* the
+day's events arrived recomputes the stored features of those days at once
+(:meth:`collector.storage.shifts.ShiftQueries.refresh_rollups`; rollup state does not depend on the
+shift, so nothing is re-read from raw events), and the daily report applies the day's entries to the
+rollup state it scores anyway. A report already built for such a day is rebuilt only when asked.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from dataclasses import replace
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
+
+from collector.accounts import Principal
+from collector.errors import CollectorError, Forbidden, NotFound
+from collector.storage.shifts import DayShifts, days_between
+from detectors.errors import DetectorError
+from detectors.rollup import AgentContext, DayRollup
+
+if TYPE_CHECKING:
+    from collector.service import Collector
+
+log = logging.getLogger(__name__)
+KINDS = ("shift", "overtime")
+EDITORS = ("admin", "manager")  # managers: the agents of their own teams only
+READERS = ("admin", "security", "manager")
+MAX_DAYS = 366  # one entry covers at most a year of days
+CLI = Principal("cli", "admin")
+_HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+
+
+class BadShift(CollectorError):
+    """A shift entry that cannot be stored (400 bad_shift): what is wrong is in the message."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, code="bad_shift", status=400)
+
+
+def day_context(ctx: AgentContext, entries: DayShifts) -> AgentContext:
+    """``ctx`` with one day's entries applied: that day's shift, and its scheduled overtime."""
+    shift = entries.get("shift")
+    overtime = entries.get("overtime")
+    if shift is None and overtime is None:
+        return ctx
+    start, end = shift or (ctx.shift_start, ctx.shift_end)
+    return replace(ctx, shift_start=start, shift_end=end, overtime=(overtime,) if overtime else ())
+
+
+def parse_days(day: str | None, first: str | None, last: str | None) -> list[str]:
+    """One ``day``, or every day from ``first`` to ``last``; refused unless exactly one form is given."""
+    if bool(day) == bool(first or last) or bool(first) != bool(last):
+        raise BadShift("give one date, or a first and a last date")
+    try:
+        a = date.fromisoformat(day or first or "")
+        b = date.fromisoformat(day or last or "")
+    except ValueError as exc:
+        raise BadShift(f"dates are YYYY-MM-DD ({exc})") from exc
+    if b < a:
+        raise BadShift("the last date is before the first")
+    if (b - a).days >= MAX_DAYS:
+        raise BadShift(f"one entry covers at most {MAX_DAYS} days")
+    return list(days_between(a.isoformat(), b.isoformat()))
+
+
+def check_window(start: str, end: str) -> tuple[str, str]:
+    for value in (start, end):
+        if not isinstance(value, str) or not _HHMM.match(value):
+            raise BadShift(f"times are HH:MM (00:00 to 23:59), not {str(value)[:20]!r}")
+    if start == end:
+        raise BadShift("a shift needs different start and end times")
+    return start, end
+
+
+class ShiftService:
+    def __init__(self, collector: Collector) -> None:
+        self.collector = collector
+        self.store = collector.store
+
+    def _editable(self, who: Principal, agent_id: str, action: str, target: str, remote: str | None) -> None:
+        access = self.collector.access
+        agent = self.store.get_agent(agent_id)
+        if agent is None:
+            access.audit(who, action, target, False, remote, agent_id)
+            raise NotFound(f"no agent {agent_id!r}")
+        ok = who.role == "admin" or (who.role == "manager" and agent["team"] in who.teams)
+        access.audit(who, action, target, ok, remote, agent_id)
+        if not ok:
+            raise Forbidden(f"agent {agent_id!r} is not in a team whose shifts you manage")
+
+    def days(self, day: str | None, first: str | None, last: str | None) -> list[str]:
+        """:func:`parse_days`, a refusal logged and counted."""
+        try:
+            return parse_days(day, first, last)
+        except BadShift as exc:
+            raise self._refused(exc) from None
+
+    def _refused(self, why: BadShift) -> BadShift:
+        log.warning("shift entry refused: %s", why.message)
+        self.collector.metrics.shifts.labels("refused").inc()
+        return why
+
+    def set(self, who: Principal, agent_id: str, days: list[str], start: str, end: str, overtime: bool = False,
+            remote: str | None = None) -> dict[str, Any]:
+        """Enter the day's shift (or, ``overtime``, a scheduled overtime window) for every day in ``days``."""
+        kind = "overtime" if overtime else "shift"
+        try:
+            check_window(start, end)
+            if not days:
+                raise BadShift("no days given")
+        except BadShift as exc:
+            raise self._refused(exc) from None
+        target = f"{agent_id} {days[0]}..{days[-1]} {kind} {start}-{end}"
+        self._editable(who, agent_id, "set_shift", target, remote)
+        self.store.set_shifts(agent_id, days, kind, start, end, who.name, time.time())
+        refreshed = self.refresh(agent_id, days)
+        self.collector.metrics.shifts.labels("set").inc()
+        log.info("%s set %s for %s on %d day(s) %s..%s (%d stored day(s) recomputed)", who.name, kind, agent_id,
+                 len(days), days[0], days[-1], len(refreshed))
+        return {"agent_id": agent_id, "kind": kind, "start": start, "end": end, "days": days,
+                "recomputed": refreshed}
+
+    def clear(self, who: Principal, agent_id: str, days: list[str], kind: str | None = None,
+              remote: str | None = None) -> dict[str, Any]:
+        if kind is not None and kind not in KINDS:
+            raise self._refused(BadShift(f"kind is one of {', '.join(KINDS)}"))
+        target = f"{agent_id} {days[0]}..{days[-1]} {kind or 'all'}"
+        self._editable(who, agent_id, "clear_shift", target, remote)
+        removed = self.store.clear_shifts(agent_id, days, kind)
+        refreshed = self.refresh(agent_id, days) if removed else []
+        self.collector.metrics.shifts.labels("cleared").inc(removed)
+        return {"agent_id": agent_id, "removed": removed, "recomputed": refreshed}
+
+    def entries(self, who: Principal, first: str, last: str, agent_id: str | None = None,
+             remote: str | None = None) -> list[dict[str, Any]]:
+        """Entries in the caller's scope (admins and security: all; managers: their teams), audited per agent
+        shown."""
+        access = self.collector.access
+        if who.role not in READERS:
+            access.require_role(who, READERS, "read_shifts", agent_id or "shifts", remote)
+        teams = access.visible_teams(who)
+        agents = {a["agent_id"]: a for a in self.store.list_agents(teams)}
+        if agent_id is not None:
+            if agent_id not in agents:
+                known = self.store.get_agent(agent_id) is not None
+                access.audit(who, "read_shifts", agent_id, False, remote, agent_id)
+                if not known:
+                    raise NotFound(f"no agent {agent_id!r}")
+                raise Forbidden(f"agent {agent_id!r} is outside your scope")
+            ids = [agent_id]
+        else:
+            ids = sorted(agents)
+        rows = self.store.list_shifts(first, last, ids)
+        self.collector.access.audit_shown(who, "read_shifts", f"{first}..{last}", (r["agent_id"] for r in rows),
+                                          remote)
+        return [{"agent_id": r["agent_id"], "day": r["day"], "kind": r["kind"], "start": r["shift_start"],
+                 "end": r["shift_end"], "entered_by": r["entered_by"], "entered_at": r["entered_at"]} for r in rows]
+
+    def refresh(self, agent_id: str, days: list[str]) -> list[str]:
+        """Recompute the stored features of these days' rollups with their (new) entries."""
+        updater = self.collector.rollups
+        base = updater.context(agent_id, self.store.get_agent(agent_id) or {})
+        today = datetime.now(self.collector.settings.tz).date().isoformat()
+
+        def compute(day: str, state: dict[str, Any], entries: DayShifts) -> dict[str, float] | None:
+            try:
+                return DayRollup.from_state(day_context(base, entries), state).features()
+            except DetectorError as exc:
+                log.error("rollup %s/%s unreadable (%s): its features were not recomputed", agent_id, day, exc)
+                return None
+
+        return self.store.refresh_rollups(agent_id, [d for d in days if d <= today], compute)

@@ -1,0 +1,106 @@
+"""Shifts entered per agent and day (table ``shifts``): the queries every SQL backend shares.
+
+A row is one agent's entry for one calendar day: ``kind = "shift"`` replaces the agent's usual shift
+that day (a rota day), ``kind = "overtime"`` adds a scheduled window to it. Values are checked by
+:mod:`collector.shifts` before they get here. :meth:`ShiftQueries.refresh_rollups` recomputes the
+stored features of days whose shift changed after the fact, in one write transaction per call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, and_, select, update
+
+from collector.storage import tables as t
+
+DayShifts = dict[str, tuple[str, str]]  # kind -> (start, end) for one agent-day
+
+Compute = Callable[[str, dict[str, Any], DayShifts], "dict[str, float] | None"]
+
+
+def day_shifts(conn: Connection, agent_id: str, day: str) -> DayShifts:
+    """The entries of one agent-day, read on ``conn`` (inside the caller's transaction)."""
+    s = t.shifts.c
+    rows = conn.execute(select(s.kind, s.shift_start, s.shift_end).where(
+        and_(s.agent_id == agent_id, s.day == day)))
+    return {str(r[0]): (str(r[1]), str(r[2])) for r in rows}
+
+
+class ShiftQueries:
+    """Mixed into :class:`collector.storage.sql.SqlStore`, whose connections and upsert it uses."""
+
+    _write: Callable[[], AbstractContextManager[Connection]]
+    _read: Callable[[], AbstractContextManager[Connection]]
+    _upsert: Callable[..., None]
+
+    def set_shifts(self, agent_id: str, days: Iterable[str], kind: str, start: str, end: str, by: str,
+                   now: float) -> int:
+        """Enter ``kind`` (start, end) for every day; an entry of that kind already there is replaced."""
+        n = 0
+        with self._write() as conn:
+            for day in days:
+                self._upsert(conn, t.shifts, {"agent_id": agent_id, "day": day, "kind": kind},
+                             {"shift_start": start, "shift_end": end, "entered_by": by, "entered_at": now})
+                n += 1
+        return n
+
+    def clear_shifts(self, agent_id: str, days: Iterable[str], kind: str | None = None) -> int:
+        """Remove the entries of these days (of one kind, or both); returns how many went."""
+        s = t.shifts.c
+        where = and_(s.agent_id == agent_id, s.day.in_(list(days)))
+        if kind is not None:
+            where = and_(where, s.kind == kind)
+        with self._write() as conn:
+            return int(conn.execute(t.shifts.delete().where(where)).rowcount or 0)
+
+    def list_shifts(self, first_day: str, last_day: str, agent_ids: list[str] | None = None) -> list[dict[str, Any]]:
+        """Entries of days in [first_day, last_day], by agent, day and kind (``agent_ids``: only those)."""
+        s = t.shifts.c
+        q = select(t.shifts).where(and_(s.day >= first_day, s.day <= last_day)).order_by(s.agent_id, s.day, s.kind)
+        if agent_ids is not None:
+            q = q.where(s.agent_id.in_(agent_ids))
+        with self._read() as conn:
+            return [dict(r._mapping) for r in conn.execute(q)]
+
+    def shifts_on(self, day: str) -> dict[str, DayShifts]:
+        """Every agent's entries for one day (what a report of that day applies)."""
+        s = t.shifts.c
+        out: dict[str, DayShifts] = {}
+        with self._read() as conn:
+            for r in conn.execute(select(s.agent_id, s.kind, s.shift_start, s.shift_end).where(s.day == day)):
+                out.setdefault(str(r[0]), {})[str(r[1])] = (str(r[2]), str(r[3]))
+        return out
+
+    def refresh_rollups(self, agent_id: str, days: Iterable[str], compute: Compute) -> list[str]:
+        """Recompute the stored features of the agent's rollups on these days with ``compute(day, state,
+        shifts)``, reading state and entries and writing features in one transaction (an ingest in
+        between cannot be overwritten with older numbers). Returns the days refreshed."""
+        r = t.rollups.c
+        done = []
+        with self._write() as conn:
+            for day in days:
+                row = conn.execute(select(r.state).where(and_(r.agent_id == agent_id, r.day == day))
+                                   .with_for_update()).first()
+                if row is None:
+                    continue
+                feats = compute(day, orjson.loads(row[0]), day_shifts(conn, agent_id, day))
+                if feats is None:
+                    continue
+                conn.execute(update(t.rollups).where(and_(r.agent_id == agent_id, r.day == day))
+                             .values(features=orjson.dumps(feats).decode()))
+                done.append(day)
+        return done
+
+
+def days_between(first: str, last: str) -> Iterator[str]:
+    """ISO days from ``first`` to ``last`` inclusive."""
+    from datetime import date, timedelta
+
+    a, b = date.fromisoformat(first), date.fromisoformat(last)
+    while a <= b:
+        yield a.isoformat()
+        a += timedelta(days=1)
