@@ -290,7 +290,7 @@ def test_revision_0007_moves_a_labels_snapshot_out_of_its_note_and_back(store_ur
     assert rows["pc-a2"] == ("{braces in a note", None, None) and rows["pc-a3"] == ("", None, None)
     store = sql_store(store_url)
     try:
-        store.create_schema()
+        store.migrate()  # on to the newest revision
         labels = {row["agent_id"]: _label(row) for row in store.load_labels()}
         a1 = labels["pc-a1"]
         assert (a1.note, a1.score, a1.rules) == ("rota", 0.71, ("after_hours",))
