@@ -29,7 +29,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -43,6 +43,7 @@ from detectors.presence import stopped_in_shift
 from detectors.rollup import AgentContext, Policy
 
 log = logging.getLogger(__name__)
+CARRY_OVER_SILENCES = 3  # how many silence thresholds yesterday's last event carries the state past midnight
 SILENT_AFTER_S = 300.0  # the wall's own threshold only when the silence alerts are switched off
 STATES = ("active", "idle", "offline", "agent_silent", "agent_stopped")
 _QUEUE_MAX = 1000
@@ -162,7 +163,7 @@ class WallService:
         self.settings = settings
         self.contexts = contexts  # the rollups' shift and policy per agent (defaults without it)
         self._lock = threading.Lock()
-        self._facts: dict[str, tuple[tuple[str, int], dict[str, Any]]] = {}
+        self._facts: dict[tuple[str, str], tuple[int, dict[str, Any]]] = {}  # (agent_id, day) -> (events, facts)
 
     def silent_after_s(self) -> float:
         """Seconds without a batch before a running agent shows as silent: the alerts' setting."""
@@ -172,10 +173,20 @@ class WallService:
     def states(self, agents: list[dict[str, Any]], now: float | None = None) -> list[dict[str, Any]]:
         now = time.time() if now is None else now
         day = datetime.fromtimestamp(now, self.settings.tz).date().isoformat()
+        self._forget_days_before(day)
         return [self.state(agent, day, now) for agent in agents]
 
     def state(self, agent: dict[str, Any], day: str, now: float) -> dict[str, Any]:
-        facts = self._cached_facts(agent["agent_id"], day, int(agent.get("events") or 0))
+        """The agent's live state. Just after midnight an agent still working (a night shift, overtime)
+        has no event of the new day yet: when its last event of the day before is at most
+        ``CARRY_OVER_SILENCES`` silence thresholds old, its state, app and input carry over, while
+        ``cases_today`` counts the new day only. Older days never carry over (the agent is offline)."""
+        events = int(agent.get("events") or 0)
+        facts = self._cached_facts(agent["agent_id"], day, events)
+        if facts["last_kind"] is None:
+            before = self._cached_facts(agent["agent_id"], _previous(day), events)
+            if _age_s(before["last_ts"], now) <= CARRY_OVER_SILENCES * self.silent_after_s():
+                facts = {**before, "cases": facts["cases"]}
         last_seen = agent.get("last_seen")
         if agent.get("revoked_at") is None and facts["last_kind"] == "agent.stop" \
                 and self._stopped(agent, str(facts["last_ts"]), now):
@@ -212,15 +223,21 @@ class WallService:
         return datetime.fromisoformat(ts).astimezone(self.settings.tz).strftime("%H:%M:%S")
 
     def _cached_facts(self, agent_id: str, day: str, events: int) -> dict[str, Any]:
-        key = (day, events)
         with self._lock:
-            hit = self._facts.get(agent_id)
-        if hit is not None and hit[0] == key:
+            hit = self._facts.get((agent_id, day))
+        if hit is not None and hit[0] == events:
             return hit[1]
         facts = self._read_facts(agent_id, day)
         with self._lock:
-            self._facts[agent_id] = (key, facts)
+            self._facts[(agent_id, day)] = (events, facts)
         return facts
+
+    def _forget_days_before(self, day: str) -> None:
+        """Keep the cache to the current day and the one before (at most two entries per agent)."""
+        keep = (day, _previous(day))
+        with self._lock:
+            for key in [k for k in self._facts if k[1] not in keep]:
+                del self._facts[key]
 
     def _read_facts(self, agent_id: str, day: str) -> dict[str, Any]:
         ev = t.events
@@ -245,3 +262,17 @@ class WallService:
             "input": None if user_input is None else str(user_input["kind"]),
             "cases": int(cases),
         }
+
+
+def _previous(day: str) -> str:
+    return (date.fromisoformat(day) - timedelta(days=1)).isoformat()
+
+
+def _age_s(ts: str | None, now: float) -> float:
+    """Seconds from an event's ``ts`` to ``now`` (infinite without one or when unreadable)."""
+    if ts is None:
+        return float("inf")
+    try:
+        return now - datetime.fromisoformat(ts).timestamp()
+    except ValueError:
+        return float("inf")

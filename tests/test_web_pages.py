@@ -10,13 +10,16 @@ import re
 import threading
 import time
 from collections.abc import Iterator
+from datetime import datetime, timedelta
+from datetime import time as dt_time
 
 import pytest
 from fastapi.testclient import TestClient
 
+from agent.schema import format_ts
 from collector.wall import SILENT_AFTER_S, hub, ingest_listener, notify_ingest
 from tests.conftest import RAW_IDS
-from tests.web_fixtures import PASSWORD, SimAgent, World, csrf_of, live_events
+from tests.web_fixtures import PASSWORD, TZ, SimAgent, World, csrf_of, live_events
 
 
 @pytest.fixture(scope="module")
@@ -206,6 +209,28 @@ def test_wall_states_and_live_update(world: World) -> None:
     assert snapshot.headers["content-type"].startswith("text/event-stream")
     data = snapshot.text.split("data: ", 1)[1]
     assert '"pc-a2"' in data and '"pc-b1"' not in data
+
+
+def test_the_wall_carries_a_running_agent_past_midnight(world: World) -> None:
+    """A night-shift agent active at 23:58 is still active at 00:01, with no cases today yet; an agent
+    whose last event is a full day old is offline. Independent of the hour the test runs at."""
+    midnight = datetime.combine(datetime.now(TZ).date(), dt_time(0), TZ)
+    agent = SimAgent("pc-night")
+    agent.enroll(world.post, world.collector.enrollment.create_token("cs-a"))
+    late = midnight - timedelta(minutes=2)
+    agent.send(world.post, [
+        {"ts": format_ts(late - timedelta(seconds=30)), "kind": "agent.start", "version": "0.1.0",
+         "os": "Windows 11", "hostname": "pc", "user": "u"},
+        {"ts": format_ts(late), "kind": "app.focus", "app": "excel.exe", "title": "night", "pid": 51}])
+    row = next(a for a in world.collector.store.list_agents() if a["agent_id"] == "pc-night")
+    just_after = midnight.timestamp() + 60
+    state = world.collector.wall.state({**row, "last_seen": just_after - 90}, midnight.date().isoformat(),
+                                       just_after)
+    assert state["state"] == "active" and state["app"] == "excel.exe" and state["cases_today"] == 0
+    next_day = midnight.timestamp() + 86400 + 60
+    gone = world.collector.wall.state({**row, "last_seen": next_day - 90},
+                                      (midnight.date() + timedelta(days=1)).isoformat(), next_day)
+    assert gone["state"] == "offline" and gone["app"] is None
 
 
 def test_a_stored_batch_wakes_the_live_wall(world: World) -> None:
