@@ -158,8 +158,9 @@ def _write_rotations(data_dir: Path, rotations: list[Rotation]) -> None:
 class KeyRing:
     """Every key generation of a data folder and which one does what at a given time."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, skew_s: float = 0.0) -> None:
         self.data_dir = data_dir
+        self.skew_s = skew_s  # the new key signs this long before the window ends (agent clocks run ahead)
         self.rotations = read_rotations(data_dir)
         self.newest = len(self.rotations) + 1
         self.hpke = {gen: load_key(data_dir, gen) for gen in range(1, self.newest + 1)}
@@ -179,9 +180,14 @@ class KeyRing:
         return rot is not None and now < rot.ends_at
 
     def signing_key(self, now: float) -> Ed25519PrivateKey:
-        """The key answers are signed with: the old one through the window (every agent trusts it)."""
-        if self.in_window(now) and self.newest - 1 in self.signing:
-            return self.signing[self.newest - 1]
+        """The key answers are signed with: the old one through the window (every agent trusts it), the new
+        one from a little before its end (``skew_s``, at most a tenth of the window), so that an agent
+        whose clock runs ahead and has dropped the old key already still gets receipts it can check."""
+        rot = self.rotation
+        if rot is not None and self.newest - 1 in self.signing:
+            lead = min(self.skew_s, (rot.ends_at - rot.started_at) / 10)
+            if now < rot.ends_at - lead:
+                return self.signing[self.newest - 1]
         return self.signing[self.newest]
 
     def accepted_signing(self, now: float) -> dict[int, Ed25519PublicKey]:

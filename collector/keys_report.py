@@ -14,9 +14,10 @@ from collector.keys import KeyRing, hpke_file, iso, signing_file
 
 def keys_report(data_dir: Path) -> dict[str, Any]:
     """Every generation (ids, files, role now) and, per agent, the newest generation it was seen sealing to."""
+    from collector.config import load_settings
     from collector.service import Collector
 
-    ring = KeyRing(data_dir)
+    ring = KeyRing(data_dir, float(load_settings(data_dir).max_clock_skew_s))
     now = time.time()
     signing_now = key_id(ring.signing_key(now).public_key())
     accepted = {key_id(k) for k in ring.accepted_signing(now).values()}

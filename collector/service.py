@@ -44,7 +44,7 @@ class Collector:
             raise ConfigError("this collector build needs a SQL store")
         self.store = store
         self.store.create_schema()
-        self.keyring = KeyRing(settings.data_dir)
+        self.keyring = KeyRing(settings.data_dir, float(settings.max_clock_skew_s))
         self.key = self.keyring.hpke[self.keyring.newest]  # the newest HPKE key; every one opens (keyring)
         self.metrics = Metrics()
         self.policy = PolicyService(self.store)

@@ -37,7 +37,7 @@ class AnswerSigner:
     def __init__(self, collector: Collector, ring: KeyRing) -> None:
         self.collector = collector
         self.ring = ring
-        self._key_sets: dict[bool, dict[str, Any]] = {}  # in the window or not -> the signed set
+        self._key_sets: dict[tuple[bool, str], dict[str, Any]] = {}  # (in the window, signer) -> the signed set
 
     @property
     def key(self) -> Ed25519PrivateKey:
@@ -65,7 +65,8 @@ class AnswerSigner:
         now = time.time()
         window = self.ring.in_window(now)
         key = self.ring.signing_key(now)
-        found = self._key_sets.get(window)
+        cache = (window, key_id(key.public_key()))
+        found = self._key_sets.get(cache)
         if found is None:
             accepted = self.ring.accepted_signing(now)
             old = accepted.get(rot.gen - 1)
@@ -74,7 +75,7 @@ class AnswerSigner:
                 signing_keys={key_id(pub): wire.public_key_b64(pub) for pub in accepted.values()},
                 retire={key_id(old): iso(rot.ends_at)} if old is not None else {},
                 hpke_key=wire.public_key_b64(self.ring.hpke[rot.gen].public_key()), seal_from=iso(rot.seal_from))
-            self._key_sets[window] = found
+            self._key_sets[cache] = found
         self.collector.metrics.key_sets.inc()
         return found
 

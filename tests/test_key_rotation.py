@@ -32,7 +32,8 @@ from agent.spool import Spool
 from agent.transport import HttpTransport, Reply
 from agent.trust import Trust, sign_key_set, verify_key_set
 from agent.uploader import Backoff, Uploader
-from collector.keys import load_key, load_signing_key
+from collector.errors import ConfigError
+from collector.keys import KeyRing, load_key, load_signing_key, rotate
 from tests.answer_fixtures import StandIn
 from tests.conftest import (
     AGENT,
@@ -482,3 +483,25 @@ def test_agent_seals_to_the_new_key_only_from_seal_from_and_refuses_an_older_key
     assert err.value.code == "rollback" and trust.key_set is not None and trust.key_set.serial == 3
     assert not trust.note_key_set({"key_set": announced}), "the same set again changes nothing"
     assert not trust.note_key_set({}), "an answer without a key set changes nothing"
+
+
+def test_key_ring_generations_and_when_the_new_key_signs(tmp_path: Path) -> None:
+    data = tmp_path / "c"
+    run_cli(COLLECTOR, "init", "--data", str(data))
+    one = KeyRing(data, 300.0)
+    assert one.rotation is None and one.signing_key(time.time()) is one.signing[1]
+    assert [g for g, _ in one.open_keys(time.time())] == [1] and list(one.accepted_signing(time.time())) == [1]
+    t0 = time.time()
+    rotate(data, window_days=1.0, seal_after_hours=2.0, now=t0)
+    ring = KeyRing(data, 300.0)
+    end = t0 + 86400
+    assert ring.signing_key(t0 + 1) is ring.signing[1] and ring.signing_key(end - 301) is ring.signing[1]
+    assert ring.signing_key(end - 299) is ring.signing[2], "the new key signs max_clock_skew_s before the end"
+    assert list(ring.accepted_signing(end - 1)) == [1, 2] and list(ring.accepted_signing(end + 1)) == [2]
+    assert ring.seal_gen(t0 + 7199) == 1 and ring.seal_gen(t0 + 7201) == 2
+    assert [g for g, _ in ring.open_keys(t0 + 1)] == [1, 2] and [g for g, _ in ring.open_keys(end)] == [2, 1]
+    with pytest.raises(ConfigError, match="window is open"):
+        rotate(data, window_days=1.0, now=t0 + 10)
+    rotate(data, window_days=1.0, now=end + 1)  # a second rotation after the first window
+    third = KeyRing(data, 300.0)
+    assert third.newest == 3 and sorted(third.hpke) == [1, 2, 3] and sorted(third.signing) == [2, 3]
