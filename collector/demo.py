@@ -190,8 +190,10 @@ def run_demo(root: Path, agents: int, days: int, seed: int, port: int, serve: bo
         if serve:
             if with_live:
                 print(f"[6/7] starting {live.agents} live agents working today ...", flush=True)
-                running = start_live(url, data, root / "live", live, seed)
+                t0 = time.monotonic()
+                running = start_live(url, data, root / "live", live, seed + 1)  # other people than the history's
                 floor = running.floor
+                print(f"      enrolled and started in {time.monotonic() - t0:.1f} s", flush=True)
                 (root / LIVE_PIDS).write_text(" ".join(str(p.pid) for p in floor.procs))
                 _print_live(running, live, url)
             print(f"[7/7] serving {url} - press Ctrl+C to stop", flush=True)

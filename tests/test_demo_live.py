@@ -56,6 +56,7 @@ def test_insiders_take_turns_and_cycle_through_every_kind_of_misconduct() -> Non
         names = [name for _, name in spec.acts]
         assert set(names[:len(ROTATION)]) == set(ROTATION) == set(ACTS)
     assert insiders[0].acts[0][1] != insiders[1].acts[0][1]  # the first two alerts are of two kinds
+    assert sorted(s.turn for s in insiders) == [0, 1]  # they take their meal breaks one after the other
     assert len({s.agent_id for s in specs}) == 6 and all(s.agent_id.startswith("live-") for s in specs)
     with pytest.raises(ValueError):
         plan_floor(agents=3, insiders=4)

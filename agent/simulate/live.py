@@ -28,17 +28,19 @@ from random import Random
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
+from agent.simulate.apps import RECORDERS, REMOTE_TOOLS
 from agent.simulate.clock import DAY, MINUTE, SECOND, TZ_NAME, date_of, midnight
 from agent.simulate.day import ORDER, Portfolio, WorkDay
 from agent.simulate.desktop import Record
 from agent.simulate.plan import DayPlan, Render, base_plan
 from agent.simulate.roster import Member, Shift, build_roster
 from agent.simulate.scenarios import (
-    SCENARIOS,
     BrowseWithoutCase,
     BulkIdCopy,
     Context,
+    RemoteAccess,
     Scenario,
+    ScreenRecorder,
     UsbExport,
 )
 from agent.simulate.schedule import DayInfo
@@ -48,6 +50,7 @@ SPEC_FILE = "live.json"
 LEAD_IN_MIN = 20  # the shift began this long before the live floor starts
 SHIFT_MIN = 9 * 60
 QUIET_START_MIN = 15  # no break or meeting in the first minutes of watching
+MEAL_STAGGER_MIN = 75
 _ZONE = ZoneInfo(TZ_NAME)
 _EPOCH_DAY = midnight(date(1970, 1, 1))
 
@@ -56,19 +59,25 @@ class _ShortBulkIdCopy(BulkIdCopy):
     copies: ClassVar[tuple[int, int]] = (12, 18)  # a few minutes, still past the 10-ID rule
 
 
+class _BriefRemoteAccess(RemoteAccess):
+    uses: ClassVar[tuple[int, int]] = (1, 2)
+    use_s: ClassVar[tuple[int, int]] = (60, 180)
+
+
 class _SmallUsbExport(UsbExport):
     files: ClassVar[tuple[int, int]] = (2, 3)
 
 
 class _OneSpellBrowsing(BrowseWithoutCase):
     spells: ClassVar[tuple[int, int]] = (1, 1)
-    pages: ClassVar[tuple[int, int]] = (12, 16)
+    pages: ClassVar[tuple[int, int]] = (11, 13)
 
 
+_TOOLS = frozenset(app.name for app in (*REMOTE_TOOLS, *RECORDERS))
 ACTS: dict[str, type[Scenario]] = {
-    "remote_access": SCENARIOS["remote_access"],
+    "remote_access": _BriefRemoteAccess,
     "usb_export": _SmallUsbExport,
-    "screen_recorder": SCENARIOS["screen_recorder"],
+    "screen_recorder": ScreenRecorder,
     "bulk_id_copy": _ShortBulkIdCopy,
     "browse_without_case": _OneSpellBrowsing,
 }
@@ -104,6 +113,7 @@ class LiveSpec:
     shift_start: int  # local ms
     shift_min: int
     acts: tuple[tuple[int, str], ...] = ()  # (local ms, name in ACTS)
+    turn: int = 0  # the insiders' order: each takes the meal break later than the one before
 
     @property
     def insider(self) -> bool:
@@ -153,7 +163,8 @@ def plan_floor(seed: int = 7, agents: int = 5, insiders: int = 2, first_act_s: f
         at += int(act_every_s * SECOND)
     return [LiveSpec(agent_id=f"live-{m.agent_id}", team=LIVE_TEAM, role=m.role, seed=seed, roster_size=agents,
                      index=m.index, live_from=now, shift_start=start, shift_min=SHIFT_MIN,
-                     acts=tuple(acts.get(m.index, ()))) for m in members]
+                     acts=tuple(acts.get(m.index, ())), turn=next((k for k, c in enumerate(chosen) if c is m), 0))
+            for m in members]
 
 
 def _member(spec: LiveSpec) -> Member:
@@ -177,6 +188,8 @@ def _plan(spec: LiveSpec, member: Member, rng: Random) -> tuple[DayPlan, list[in
     plan.outage = None
     quiet = (spec.live_from - 2 * MINUTE, spec.live_from + QUIET_START_MIN * MINUTE)
     plan.breaks = [b for b in plan.breaks if b.start + b.length <= quiet[0] or b.start >= quiet[1]]
+    for meal in (b for b in plan.breaks if b.label in ("lunch", "dinner")):
+        meal.start += spec.turn * MEAL_STAGGER_MIN * MINUTE  # so that someone is always up to something
     began: list[int] = []
     for n, (at, name) in enumerate(spec.acts):
         before = len(plan.blocks)
@@ -188,15 +201,21 @@ def _plan(spec: LiveSpec, member: Member, rng: Random) -> tuple[DayPlan, list[in
         for block in added:
             block.start += move
         plan.blocks[before:] = [b for b in added if b.start < plan.finish - 10 * MINUTE]
-        if n == 0 and plan.blocks[before:]:
+        if plan.blocks[before:]:
             first = min(plan.blocks[before:], key=lambda b: b.start)
-            first.render = _noting(first.render, began)
+            first.render = _act(first.render, began if n == 0 else None)
     return plan, began
 
 
-def _noting(render: Render, began: list[int]) -> Render:
+def _act(render: Render, began: list[int] | None) -> Render:
+    """An act's first block: the tools of earlier acts were closed since (so starting one again is a
+    new ``process.start``, and its alert a new repeat); ``began`` receives the moment it begins."""
+
     def run(day: WorkDay, t: int, end: int) -> int:
-        began.append(t)
+        for tool in _TOOLS:
+            day.desk.pids.pop(tool, None)
+        if began is not None:
+            began.append(t)
         return render(day, t, end)
 
     return run

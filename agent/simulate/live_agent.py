@@ -6,7 +6,8 @@ spool, the uploader, signed policies, agent.stop on SIGTERM/SIGINT) for an agent
 ``HOME``, whose ``live.json`` (:class:`agent.simulate.live.LiveSpec`) says who it plays. The
 :class:`LiveDesk` sensor hands each event of :func:`agent.simulate.live.today_script` to the runner's
 batch builder when the wall clock reaches it; after the shift's last event the PC shuts down (the
-runner stops as on SIGTERM, with agent.stop).
+runner stops as on SIGTERM, with agent.stop). Like the simulator's output folder, ``HOME`` gets a
+``raw_identifiers.txt``: the unmasked numbers the day's windows show, which the collector must mask.
 
 :class:`LiveFloor` starts and stops those processes for ``make demo`` and the tests; each runs in
 its own session so that a Ctrl+C reaches only the demo, which stops the agents before the collector.
@@ -35,6 +36,7 @@ from agent.simulate.live import LiveSpec, local_ms, to_datetime, today_script
 
 log = logging.getLogger(__name__)
 LOG_FILE = "live.log"
+RAW_FILE = "raw_identifiers.txt"  # the unmasked numbers its windows may show (what privacy tests look for)
 
 
 class Script:
@@ -96,6 +98,8 @@ def run(home: Path) -> int:
     config = load_config(home)
     identity = load_identity(home)
     script = Script(today_script(spec))
+    raw = sorted({number for record in script.records for number in record.raw})
+    (home / RAW_FILE).write_text("".join(f"{number}\n" for number in raw), encoding="utf-8")
     log.info("live agent %s (%s): %d events until the end of the shift, %d acts", identity.agent_id,
              "insider" if spec.insider else "ordinary", len(script.records), len(spec.acts))
     lock = InstanceLock(home)
