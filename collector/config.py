@@ -62,6 +62,10 @@ CORE_SETTINGS: tuple[Setting, ...] = (
             "and X-Forwarded-Proto are believed; the client is the rightmost address that is none of "
             "them. Empty: trust none."),
     Setting("report_time", str, "06:00", "Local time at which `serve` builds yesterday's report (HH:MM)."),
+    Setting("need_to_know_scope", str, "team",
+            "Whose cases make a customer page need-to-know in the daily report: `team` (the agent's own team) "
+            "or `fleet` (anyone's); a page of a customer nobody in scope had a case for that day counts as "
+            "without a case, one a colleague in scope had a case for counts as a review."),
     Setting("session_idle_min", float, 30.0, "Web sessions end after this many minutes without a request."),
     Setting("cookie_secure", str, "auto",
             "Session cookie Secure flag: auto (https, or plain http from loopback only), always, never."),
@@ -114,6 +118,9 @@ class Settings:
             self.tz = ZoneInfo(values["timezone"])
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ConfigError(f"setting 'timezone': unknown time zone {values['timezone']!r}") from exc
+        scope = values["need_to_know_scope"]
+        if scope not in ("team", "fleet"):
+            raise ConfigError(f"setting 'need_to_know_scope' must be team or fleet, not {scope!r}")
 
     def __getattr__(self, name: str) -> Any:
         try:

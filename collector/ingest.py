@@ -71,6 +71,7 @@ class IngestService:
         self.metrics = metrics
         self.listeners: list[IngestListener] = []
         self.issued_policies: Callable[[], dict[int, tuple[str, float]]] | None = None  # PolicyService.issued
+        self.customers: Callable[[str, dict[str, Any]], Any] | None = None  # RollupUpdater.customer, before masking
 
     def reject(self, code: str, message: str, agent_id: str | None = None) -> Rejected:
         self.metrics.rejections.labels(code).inc()
@@ -206,6 +207,7 @@ class IngestService:
             except InvalidEvent as exc:
                 bad.append(QuarantinedEvent(seq, _clean(exc.reason), _masked_raw(raw)))
                 continue
+            customer = self.customers(batch.agent_id, event) if self.customers is not None else None
             try:
                 masked = _mask_fields(event)
                 data = orjson.dumps(masked).decode()
@@ -214,7 +216,8 @@ class IngestService:
                 continue
             good.append(StoredEvent(
                 seq=event["seq"], ts=event["ts"], ts_ms=int(moment.timestamp() * 1000),
-                day=moment.astimezone(tz).date().isoformat(), kind=event["kind"], data=data, event=masked))
+                day=moment.astimezone(tz).date().isoformat(), kind=event["kind"], data=data, event=masked,
+                customer=customer))
         bad = self._cap_quarantine(bad, batch.agent_id)
         return BatchWrite(batch.agent_id, batch.batch_seq, batch_hash, batch.prev_batch_hash, good, bad,
                           now.timestamp())

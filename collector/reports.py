@@ -1,4 +1,13 @@
-"""The daily anomaly report: built from stored rollups (never from raw events), stored, labelled."""
+"""The daily anomaly report: built from stored rollups (never from raw events), stored, labelled.
+
+Need-to-know is judged across agents here (:mod:`detectors.need_to_know`, scope: setting
+``need_to_know_scope``): the day's customer sets come from its rollups, and the judged figures are
+merged back into the day's stored features, so that later reports compare an agent with a history
+judged the same way. A history day not judged yet (no report built for it, or another scope) is
+judged from its rollups first, one day at a time, newest first and at most :data:`JUDGE_BACK_DAYS` a
+report (after an upgrade the history fills within days; the daily job judges each day as it goes).
+A late event for a day already judged re-saves that agent-day's own figures until the day is judged again.
+"""
 
 from __future__ import annotations
 
@@ -13,9 +22,10 @@ import orjson
 from collector.errors import CollectorError, NotFound
 from collector.shifts import day_context
 from detectors.csv_cells import defuse_text
-from detectors.errors import InvalidInput
+from detectors.errors import DetectorError, InvalidInput
 from detectors.feedback import Pattern
 from detectors.labels import VERDICTS, Label
+from detectors.need_to_know import CustomerSets, Verdict, apply, judge
 from detectors.render import render_csv, render_html
 from detectors.rollup import DayRollup
 from detectors.scoring import AgentDayInput, DailyReport, score_day
@@ -25,6 +35,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 HISTORY_DAYS = 30
+_JUDGED_KV = "need_to_know.judged.{day}"
+JUDGE_BACK_DAYS = 3
 
 
 class ReportService:
@@ -32,10 +44,11 @@ class ReportService:
         self.collector = collector
         self.store = collector.store
 
-    def _inputs(self, day: date) -> list[AgentDayInput]:
+    def _inputs(self, day: date) -> tuple[list[AgentDayInput], dict[str, Verdict]]:
         updater = self.collector.rollups
         now = datetime.now(self.collector.settings.tz)
         out = []
+        sets: list[tuple[str, str, CustomerSets]] = []
         agents = {a["agent_id"]: a for a in self.store.list_agents()}
         shifts = self.store.shifts_on(day.isoformat())  # the day's rota and scheduled overtime, as entered now
         for agent_id, state in self.store.rollups_for_day(day.isoformat()):
@@ -44,17 +57,45 @@ class ReportService:
             rollup = DayRollup.from_state(ctx, state)
             moment = now if day >= now.date() else None
             out.append(AgentDayInput(ctx, rollup.features(moment), rollup.evidence(moment), rollup.strip()))
-        return out
+            sets.append((agent_id, ctx.team, rollup.customer_sets()))
+        verdicts = judge(sets, self.collector.settings.need_to_know_scope)
+        return apply(out, verdicts), verdicts
+
+    def _judge_history(self, first: date, last: date) -> None:
+        """Judge need-to-know for each day in [first, last] not judged yet under the current scope."""
+        scope = self.collector.settings.need_to_know_scope
+        teams = {a["agent_id"]: str(a.get("team") or "unassigned") for a in self.store.list_agents()}
+        day, judged = last, 0
+        while day >= first and judged < JUDGE_BACK_DAYS:
+            if self.store.get_kv(_JUDGED_KV.format(day=day.isoformat())) != scope:
+                rows = []
+                for agent_id, state in self.store.rollups_for_day(day.isoformat()):
+                    try:
+                        sets = DayRollup.stored_customer_sets(state)
+                        rows.append((agent_id, teams.get(agent_id, "unassigned"), sets))
+                    except DetectorError as exc:
+                        log.error("rollup %s/%s unreadable for need-to-know (%s): left unjudged", agent_id, day, exc)
+                self._remember(day, judge(rows, scope), scope)
+                judged += 1
+            day -= timedelta(days=1)
+
+    def _remember(self, day: date, verdicts: dict[str, Verdict], scope: str) -> None:
+        changed = self.store.merge_features(day.isoformat(), {a: v.features() for a, v in verdicts.items()})
+        self.store.set_kv(_JUDGED_KV.format(day=day.isoformat()), scope)
+        log.info("need-to-know for %s judged across agents (scope %s): %d rollups", day, scope, changed)
 
     def labels(self) -> list[Label]:
         """Every reviewer label so far (any day), as the detectors take them."""
         return [_label(row) for row in self.store.load_labels()]
 
     def compute(self, day: date) -> DailyReport:
-        first = (day - timedelta(days=HISTORY_DAYS)).isoformat()
-        last = (day - timedelta(days=1)).isoformat()
-        history = self.store.feature_history(first, last)
-        return score_day(day, self._inputs(day), history, self.labels())
+        first, last = day - timedelta(days=HISTORY_DAYS), day - timedelta(days=1)
+        self._judge_history(first, last)
+        history = self.store.feature_history(first.isoformat(), last.isoformat())
+        inputs, verdicts = self._inputs(day)
+        if day < datetime.now(self.collector.settings.tz).date():  # a finished day: later reports' history
+            self._remember(day, verdicts, self.collector.settings.need_to_know_scope)
+        return score_day(day, inputs, history, self.labels())
 
     def build(self, day: str) -> dict[str, Any]:
         when = _day(day)

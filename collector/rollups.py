@@ -5,23 +5,30 @@ loads the touched agent-days' rollup states, feeds them the new (masked) events 
 findings, and writes them back. Each day is folded with that day's shift entries (rota, scheduled
 overtime: :mod:`collector.shifts`), read in the same transaction. An event a rollup refuses is handed
 back to the store, which quarantines it with the reason instead of storing it.
+
+Before an event is masked the ingest service asks :meth:`RollupUpdater.customer` for the customer of a
+page, keyed with the deployment's secret (:mod:`collector.customer_secret`), so that the day's customer
+sets stay exact even when the URL names a customer by a national ID number that masking cuts short.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections import defaultdict
 from datetime import date, datetime
 from typing import Any
 
 from agent.masking import mask_text
+from collector import customer_secret
 from collector.config import Settings
 from collector.policy import PolicyService
 from collector.shifts import day_context
 from collector.storage import StoredEvent
 from collector.storage.sql import RollupAccess, SqlStore
 from detectors.errors import DetectorError
+from detectors.need_to_know import NO_CUSTOMER, CustomerKeyer, CustomerRef
 from detectors.rollup import INTEGRITY_KINDS, AgentContext, DayRollup, Policy
 
 log = logging.getLogger(__name__)
@@ -37,6 +44,21 @@ class RollupUpdater:
         self._contexts: dict[str, AgentContext] = {}
         self._policy_version: Any = None
         self._lock = threading.Lock()
+        secret = customer_secret.load_or_create(settings.data_dir)
+        customer_secret.check_shared(store, secret, settings.data_dir)
+        self.keyer = CustomerKeyer(secret)
+        self._patterns: dict[tuple[str, ...], list[re.Pattern[str]]] = {}
+
+    def customer(self, agent_id: str, event: dict[str, Any]) -> CustomerRef | None:
+        """The keyed customer of a validated, not yet masked page.open (NO_CUSTOMER if it shows none);
+        None for other kinds. The identifier itself goes no further than this call."""
+        if event.get("kind") != "page.open" or not isinstance(event.get("url"), str):
+            return None
+        sources = self.context(agent_id).policy.customer_url_patterns
+        patterns = self._patterns.get(sources)
+        if patterns is None:
+            patterns = self._patterns[sources] = [re.compile(p) for p in sources]
+        return self.keyer.find(event["url"], patterns) or NO_CUSTOMER
 
     def context(self, agent_id: str, agent: dict[str, Any] | None = None) -> AgentContext:
         """The agent's context for its rollups, cached per policy version. Reports pass the agent's row
@@ -103,7 +125,7 @@ class RollupUpdater:
                 if e.seq in skip:
                     continue
                 try:
-                    rollup.add(e.event)
+                    rollup.add(e.event, e.customer)
                 except (DetectorError, TypeError, ValueError, KeyError, OverflowError, AttributeError) as exc:
                     failed.append((e, f"rollup failed: {type(exc).__name__}: {mask_text(str(exc))[:200]}"))
             if not failed:

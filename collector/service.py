@@ -81,6 +81,7 @@ class Collector:
         self.rollups = RollupUpdater(self.store, self.settings, self.policy)
         self.wall.contexts = self.rollups.context
         self.store.rollup_hook = self.rollups
+        self.ingest.customers = self.rollups.customer
         self.reports = ReportService(self)
 
     @classmethod

@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from detectors.need_to_know import judged_features
 from detectors.rollup import AgentContext, DayRollup
 from detectors.scoring import AgentDayInput, DayScores, ScoringConfig, compute
 
@@ -160,13 +161,15 @@ def _rank_of(scores: np.ndarray, ids: Sequence[str]) -> dict[str, int]:
 def day_inputs(rollups: dict[str, dict[date, DayRollup]], day: date,
                history_days: int) -> tuple[list[AgentDayInput], dict[str, list[dict[str, float]]]]:
     today, history = [], {}
+    window = {day - timedelta(days=k) for k in range(history_days + 1)}
+    feats = judged_features(rollups, window)  # need-to-know across each day's agents, as the report does
     for agent_id, days in sorted(rollups.items()):
         if day not in days:
             continue
         r = days[day]
-        today.append(AgentDayInput(r.ctx, r.features(), r.evidence(), r.strip()))
+        today.append(AgentDayInput(r.ctx, feats[agent_id][day], r.evidence(), r.strip()))
         past = [d for d in sorted(days) if day - timedelta(days=history_days) <= d < day]
-        history[agent_id] = [days[d].features() for d in past]
+        history[agent_id] = [feats[agent_id][d] for d in past]
     return today, history
 
 

@@ -30,6 +30,7 @@ import numpy as np
 
 from detectors.ensemble import member_cache
 from detectors.evaluate import rollups_from_files
+from detectors.need_to_know import judged_features
 from detectors.rollup import AgentContext, DayRollup
 from detectors.rules import RuleSet
 from detectors.scoring import AgentDayInput, ScoringConfig, compute
@@ -96,7 +97,7 @@ def fleet_from_folder(folder: Path, name: str, scored: int = 5, history_days: in
     folder's rollups if already folded."""
     truth = json.loads((folder / "ground_truth.json").read_text(encoding="utf-8"))
     rollups = rollups if rollups is not None else rollups_from_files(folder)
-    feats = {a: {d: r.features() for d, r in per_day.items()} for a, per_day in rollups.items()}
+    feats = judged_features(rollups)  # need-to-know across each day's agents, as the report does
     all_days = sorted({d for per_day in rollups.values() for d in per_day})
     days = {}
     for day in all_days[-scored:]:

@@ -35,6 +35,8 @@ PHRASES: dict[str, tuple[str, str]] = {
     "customers_viewed": ("viewed {v} distinct customer{s}", "查看了 {v} 位不同客户"),
     "customer_pages": ("opened {v} customer page{s}", "打开客户页面 {v} 次"),
     "pages_without_case": ("opened {v} customer page{s} with no case open", "无案件时打开客户页面 {v} 次"),
+    "reviewed_customers": ("opened {v} customer{s} a colleague had a case for, with no case of their own",
+                           "查看同事办理过案件的客户 {v} 位（自己未办理案件）"),
     "copies": ("made {v} cop{ies}", "复制 {v} 次"),
     "copied_ids": ("copied {v} ID number{s}", "复制身份证号 {v} 个"),
     "copied_phones": ("copied {v} phone number{s}", "复制手机号 {v} 个"),

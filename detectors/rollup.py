@@ -39,6 +39,7 @@ from detectors.bounds import (
 )
 from detectors.bounds import bits as _bits
 from detectors.errors import InvalidInput
+from detectors.need_to_know import NO_CUSTOMER, CustomerKeyer, CustomerRef, CustomerSets, customer_in
 
 STATE_VERSION = 1
 ROLES = ("agent", "lead")
@@ -274,8 +275,15 @@ FEATURES: tuple[Feature, ...] = (
             "查看过页面的不同客户数。"),
     Feature("customer_pages", "count", "up", 5, "Customer pages opened.", "打开的客户页面数。"),
     Feature("pages_without_case", "count", "up", 1,
-            "Customer pages opened with no case open and no case number in the page (need-to-know).",
-            "在没有打开案件、页面也不含案件号时打开的客户页面数（按需知密）。"),
+            "Customer pages opened with no case open and no case number in the page, of customers nobody in "
+            "scope had a case for that day (need-to-know; scope: the team by default, collector setting "
+            "need_to_know_scope).",
+            "在没有打开案件、页面也不含案件号时打开的客户页面数，且当天范围内（默认本团队，采集端设置 "
+            "need_to_know_scope）无人办理该客户的案件（按需知密）。"),
+    Feature("reviewed_customers", "count", "up", 3,
+            "Customers opened with no case of the agent's own that a colleague in scope had a case for that "
+            "day (reviews of others' cases: routine for leads).",
+            "自己未办理案件、但当天范围内同事办理过案件的客户数（复核他人案件：组长的日常工作）。"),
     Feature("copies", "count", "up", 3, "Copy or cut actions.", "复制或剪切次数。"),
     Feature("copied_ids", "count", "up", 1, "National ID numbers copied.", "复制的身份证号数量。"),
     Feature("copied_phones", "count", "up", 2, "Phone numbers copied.", "复制的手机号数量。"),
@@ -368,6 +376,21 @@ def _hash(text: str) -> int:
     return int.from_bytes(hashlib.blake2b(text.encode("utf-8"), digest_size=5).digest(), "big")
 
 
+_LOCAL_KEYER = CustomerKeyer.ephemeral()  # for rollups fed without keys found before masking (one process)
+_CUSTOMER_STATE = {"cased": [], "uncased": {}, "unkeyed": 0}  # the need-to-know sets (added after v1 began)
+
+
+def _add_key(keys: list[str], key: str) -> bool:
+    """Add to a sorted list of distinct keys, up to MAX_CUSTOMERS; False when it is full."""
+    pos = bisect.bisect_left(keys, key)
+    if pos < len(keys) and keys[pos] == key:
+        return True
+    if len(keys) >= MAX_CUSTOMERS:
+        return False
+    keys.insert(pos, key)
+    return True
+
+
 def _minutes(hhmm: str) -> int:
     h, m = hhmm.split(":")
     return int(h) * 60 + int(m)
@@ -440,7 +463,7 @@ class DayRollup:
             "removable_writes": 0, "removable_bytes": 0, "drive_mounts": 0,
             "proc_starts": {"remote_access": 0, "screen_capture": 0}, "screenshots": 0,
             "focus_switches": 0, "pages": 0, "integrity": {k: 0 for k in INTEGRITY_KINDS},
-            "outside": [], "evidence": [], **bounds.defaults(), **outside.defaults(),
+            "outside": [], "evidence": [], **bounds.defaults(), **outside.defaults(), **deepcopy(_CUSTOMER_STATE),
         }
 
     @classmethod
@@ -449,7 +472,7 @@ class DayRollup:
             raise InvalidInput(f"rollup state: expected a version {STATE_VERSION} state object")
         if state.get("agent_id") != ctx.agent_id:
             raise InvalidInput("rollup state: belongs to another agent")
-        state = {**bounds.defaults(), **outside.defaults(), **state}
+        state = {**bounds.defaults(), **outside.defaults(), **deepcopy(_CUSTOMER_STATE), **state}
         missing = [k for k in _STATE_KEYS if k not in state]
         if missing:
             raise InvalidInput(f"rollup state: missing {', '.join(missing)}")
@@ -463,6 +486,8 @@ class DayRollup:
             restored["focus"] = {int(k): list(v) for k, v in state["focus"].items()}
             restored["site"] = {int(k): list(v) for k, v in state["site"].items()}
             restored["open_cases"] = {str(k): list(v) for k, v in state["open_cases"].items()}
+            # customers were once a plain hash (int); keep their count, never match them to keys
+            restored["customers"] = sorted({c if isinstance(c, str) else f"o{int(c):x}" for c in state["customers"]})
         except (TypeError, ValueError, AttributeError) as exc:
             raise InvalidInput(f"rollup state: malformed ({exc})") from exc
         return cls(ctx, day, restored)
@@ -519,8 +544,12 @@ class DayRollup:
         if (item[1], item[2]) < (ev[latest][1], ev[latest][2]):
             ev[latest] = item
 
-    def add(self, event: dict[str, Any]) -> None:
-        """Fold one validated, masked v1 event of this agent and day into the rollup."""
+    def add(self, event: dict[str, Any], customer: CustomerRef | None = None) -> None:
+        """Fold one validated, masked v1 event of this agent and day into the rollup.
+
+        ``customer``: the customer of a page.open as the caller found and keyed it before masking
+        (:data:`~detectors.need_to_know.NO_CUSTOMER`: none); without it the rollup looks in the masked
+        URL itself and keys with a secret of this process only (evaluation and tests)."""
         try:
             kind, seq, ts = event["kind"], int(event["seq"]), event["ts"]
         except (KeyError, TypeError, ValueError) as exc:
@@ -549,7 +578,10 @@ class DayRollup:
         handler = _HANDLERS.get(kind)
         if handler is not None:
             try:
-                handler(self, event, sec, seq)
+                if kind == "page.open":
+                    self._on_page(event, sec, seq, customer)
+                else:
+                    handler(self, event, sec, seq)
             except (KeyError, TypeError, ValueError) as exc:
                 raise InvalidInput(f"event {kind}: bad fields ({exc})") from exc
 
@@ -633,7 +665,7 @@ class DayRollup:
                 bounds.keep_top(s["pair_ev"], self._pair_moment(copy, switch, code), _pair_rank)
         s["sens_copies"] = [c for c in copies if c[1] not in gone]
 
-    def _on_page(self, e: dict[str, Any], sec: float, seq: int) -> None:
+    def _on_page(self, e: dict[str, Any], sec: float, seq: int, ref: CustomerRef | None = None) -> None:
         s = self._s
         s["pages"] += 1
         url, title = str(e["url"]), str(e.get("title", ""))
@@ -649,38 +681,73 @@ class DayRollup:
             s["site"][minute] = [seq, 0 if allowed else 1]
         if not allowed:
             self._evidence("offlist_site", sec, seq, host=_short(host, 60))
-        customer = None
-        for rx in self._cust_re:
-            m = rx.search(url)
-            if m:
-                customer = m.group(1) if m.groups() else m.group(0)
-                break
-        if customer is None:
+        shown = customer_in(url, self._cust_re)  # in the masked URL: what evidence may show
+        if ref is None:
+            ref = NO_CUSTOMER if shown is None else _LOCAL_KEYER.ref(shown)
+        if not ref.key:
             return
         s["customer_pages"] += 1
-        h = _hash(customer)
-        custs = s["customers"]
-        pos = bisect.bisect_left(custs, h)
-        if pos == len(custs) or custs[pos] != h:
-            if len(custs) < MAX_CUSTOMERS:
-                custs.insert(pos, h)
-            else:
-                bounds.hit(s, "customers", sec, seq)
+        if not _add_key(s["customers"], ref.key):
+            bounds.hit(s, "customers", sec, seq)
         has_case = any(rx.search(url) or rx.search(title) for rx in self._case_re)
-        if not has_case:
+        if has_case:
+            if not _add_key(s["cased"], ref.key):
+                bounds.hit(s, "customers", sec, seq)
+        else:
             if len(s["cust_pages"]) >= MAX_PAGES:
                 self._settle_pages(sec, seq)
-            s["cust_pages"].append([int(sec), seq, customer[-4:]])
+            s["cust_pages"].append([int(sec), seq, (shown or "")[-4:], ref.key])
 
     def _settle_pages(self, sec: float, seq: int) -> None:
         """Decide every kept page against the cases known now: count those without one, forget the rest."""
         s = self._s
         bounds.hit(s, "pages", sec, seq)
-        for page in self._pages_without_case(self._case_spans()):
+        spans = self._case_spans()
+        for page in s["cust_pages"]:
+            if self._covered(spans, page[0]):
+                if len(page) > 3 and not _add_key(s["cased"], page[3]):
+                    bounds.hit(s, "customers", sec, seq)
+                continue
             s["settled"]["nocase"] += 1
             outside.count(s, "nocase_min", int(page[0]) // 60)
-            bounds.keep_top(s["nocase_ev"], page, _page_rank)
+            bounds.keep_top(s["nocase_ev"], page[:3], _page_rank)
+            key = page[3] if len(page) > 3 else ""
+            if key and (key in s["uncased"] or len(s["uncased"]) < MAX_CUSTOMERS):
+                s["uncased"][key] = s["uncased"].get(key, 0) + 1
+            else:
+                s["unkeyed"] += 1
         s["cust_pages"] = []
+
+    def customer_sets(self) -> CustomerSets:
+        """The day's customers for the need-to-know judgement across agents (:mod:`detectors.need_to_know`)."""
+        s = self._s
+        spans = self._case_spans()
+        cased = set(s["cased"])
+        uncased = dict(s["uncased"])
+        unkeyed = s["unkeyed"]
+        for page in s["cust_pages"]:  # the same bounds as settled pages
+            key = page[3] if len(page) > 3 else ""
+            if self._covered(spans, page[0]):
+                if key and len(cased) < MAX_CUSTOMERS:
+                    cased.add(key)
+            elif key and (key in uncased or len(uncased) < MAX_CUSTOMERS):
+                uncased[key] = uncased.get(key, 0) + 1
+            else:
+                unkeyed += 1
+        return CustomerSets(frozenset(cased), uncased, unkeyed)
+
+    @classmethod
+    def stored_customer_sets(cls, state: dict[str, Any]) -> CustomerSets:
+        """:meth:`customer_sets` of a stored state without restoring the whole rollup (history days)."""
+        if not isinstance(state, dict) or state.get("v") != STATE_VERSION:
+            raise InvalidInput(f"rollup state: expected a version {STATE_VERSION} state object")
+        view = cls.__new__(cls)  # customer_sets reads only the state's pages, cases and two bitmaps
+        try:
+            view._s = {**_CUSTOMER_STATE, **state, "case_mask": int(state.get("case_mask") or "0", 16),
+                       "present": int(state.get("present") or "0", 16)}
+            return view.customer_sets()
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise InvalidInput(f"rollup state: malformed ({exc})") from exc
 
     def _on_copy(self, e: dict[str, Any], sec: float, seq: int) -> None:
         s = self._s
@@ -823,7 +890,7 @@ class DayRollup:
         return (pos >= 0 and spans[pos][0] <= sec <= spans[pos][1]) or bool((self._s["case_mask"] >> (sec // 60)) & 1)
 
     def _pages_without_case(self, spans: list[tuple[int, int]]) -> list[list[Any]]:
-        return sorted(p for p in self._s["cust_pages"] if not self._covered(spans, p[0]))
+        return sorted(p[:3] for p in self._s["cust_pages"] if not self._covered(spans, p[0]))
 
     def _pair_moment(self, copy: list[Any], switch: list[Any], code: int) -> list[Any]:
         return [switch[0], switch[1], copy[2], copy[3], copy[4], self._app_name(switch[2]), switch[0] - copy[0],
@@ -920,6 +987,7 @@ class DayRollup:
             "customers_viewed": float(len(s["customers"])),
             "customer_pages": float(s["customer_pages"]),
             "pages_without_case": float(settled["nocase"] + len(caseless)),
+            "reviewed_customers": 0.0,  # known only across agents, at report time (detectors.need_to_know)
             "copies": float(s["copies"]),
             "copied_ids": float(s["ids"]),
             "copied_phones": float(s["phones"]),

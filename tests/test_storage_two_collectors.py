@@ -23,6 +23,7 @@ import psycopg
 import pytest
 import requests
 
+from collector.customer_secret import SECRET_FILE
 from collector.keys import KEY_FILE, SIGNING_KEY_FILE
 from tests.conftest import AGENT, COLLECTOR, FAST_AGENT_ENV, CollectorProcess, free_port, run_cli, write_events
 from tests.storage_fixtures import pg_schema
@@ -102,7 +103,7 @@ def two_collectors(tmp_path: Path) -> Iterator[tuple[str, list[CollectorProcess]
         a = CollectorProcess(first)
         second = tmp_path / "collector-b"
         second.mkdir()
-        for name in ("collector.toml", KEY_FILE, SIGNING_KEY_FILE):  # one deployment: the same settings and keys
+        for name in ("collector.toml", KEY_FILE, SIGNING_KEY_FILE, SECRET_FILE):  # one deployment: same settings, keys
             shutil.copy2(first / name, second / name)
         b = CollectorProcess(second)
         try:

@@ -17,6 +17,7 @@ class StoredEvent:
     kind: str
     data: str  # masked JSON of the whole event
     event: dict[str, Any]  # the masked event itself (for rollups)
+    customer: Any = None  # a page's customer, keyed before masking (detectors.need_to_know); never stored
 
 
 @dataclass(frozen=True)

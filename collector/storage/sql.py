@@ -449,6 +449,23 @@ class SqlStore(ShiftQueries, Store):
                 out.setdefault(str(agent_id), []).append(orjson.loads(feats))
         return out
 
+    def merge_features(self, day: str, values: dict[str, dict[str, float]]) -> int:
+        """Merge report-time figures (need-to-know across agents) into that day's stored rollup features;
+        returns how many rows changed. Rows without stored features are left alone."""
+        changed = 0
+        with self._write() as conn:
+            rows = conn.execute(select(t.rollups.c.agent_id, t.rollups.c.features).where(
+                and_(t.rollups.c.day == day, t.rollups.c.features.is_not(None)))).all()
+            for agent_id, feats in rows:
+                extra = values.get(str(agent_id))
+                if not extra:
+                    continue
+                merged = {**orjson.loads(feats), **extra}
+                conn.execute(update(t.rollups).where(and_(t.rollups.c.agent_id == agent_id, t.rollups.c.day == day))
+                             .values(features=orjson.dumps(merged).decode()))
+                changed += 1
+        return changed
+
     def save_report(self, day: str, body: str, now: float) -> None:
         with self._write() as conn:
             self._upsert(conn, t.reports, {"day": day}, {"body": body, "created_at": now})
