@@ -44,7 +44,11 @@ class ReportService:
         self.collector = collector
         self.store = collector.store
 
-    def _inputs(self, day: date) -> tuple[list[AgentDayInput], dict[str, Verdict]]:
+    def _inputs(self, day: date) -> list[AgentDayInput]:
+        """The day's inputs to scoring, need-to-know judged across agents."""
+        return self._judged_inputs(day)[0]
+
+    def _judged_inputs(self, day: date) -> tuple[list[AgentDayInput], dict[str, Verdict]]:
         updater = self.collector.rollups
         now = datetime.now(self.collector.settings.tz)
         out = []
@@ -92,7 +96,7 @@ class ReportService:
         first, last = day - timedelta(days=HISTORY_DAYS), day - timedelta(days=1)
         self._judge_history(first, last)
         history = self.store.feature_history(first.isoformat(), last.isoformat())
-        inputs, verdicts = self._inputs(day)
+        inputs, verdicts = self._judged_inputs(day)
         if day < datetime.now(self.collector.settings.tz).date():  # a finished day: later reports' history
             self._remember(day, verdicts, self.collector.settings.need_to_know_scope)
         return score_day(day, inputs, history, self.labels())
