@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from detectors.bounds import MAX_CUSTOMERS
 from detectors.need_to_know import CustomerKeyer, CustomerSets, judge, judged_features
 from detectors.rollup import AgentContext, DayRollup
 from tests.conftest import DATA_DIRS, RAW_IDS
+from tests.storage_fixtures import BACKENDS, fresh_url
 
 DAY = date(2026, 11, 23)
 PATTERNS = [re.compile(r"/customers?/(\d+)")]
@@ -169,10 +171,11 @@ def test_unknown_scope_is_refused() -> None:
 
 # ---------------------------------------------------------------------- through a real collector
 class _Fleet:
-    def __init__(self, data: Path, scope: str = "team") -> None:
-        assert collector_main(["init", "--data", str(data)]) == 0
+    def __init__(self, data: Path, scope: str = "team", db_url: str | None = None) -> None:
+        assert collector_main(["init", "--data", str(data), *(["--db", db_url] if db_url else [])]) == 0
         DATA_DIRS.append(data)
-        (data / "collector.toml").write_text(f'need_to_know_scope = "{scope}"\n', encoding="utf-8")
+        with (data / "collector.toml").open("a", encoding="utf-8") as fh:
+            fh.write(f'need_to_know_scope = "{scope}"\n')
         self.data = data
         self.collector = Collector.open(data)
         from collector.api import create_app
@@ -214,10 +217,16 @@ def _page_fields(customer: str, case: str | None = None) -> dict[str, Any]:
     return {"url": url, "title": f"客户详情 {customer}", "app": "chrome"}
 
 
-def test_collector_judges_across_agents_with_national_id_customers(tmp_path: Path) -> None:
+@pytest.fixture(params=BACKENDS)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str | None]:
+    with fresh_url(request.param, tmp_path / "db") as url:
+        yield None if request.param == "sqlite" else url
+
+
+def test_collector_judges_across_agents_with_national_id_customers(tmp_path: Path, db_url: str | None) -> None:
     """Customers named by a national ID in the URL: masking leaves ``**************002X`` in the stored URL,
     yet the lead's review matches the agent's case, and nothing stored holds the ID."""
-    f = _Fleet(tmp_path / "c")
+    f = _Fleet(tmp_path / "c", db_url=db_url)
     try:
         day = datetime.now(f.collector.settings.tz).date() - timedelta(days=1)
         idc = RAW_IDS[0]
@@ -252,8 +261,8 @@ def test_collector_judges_across_agents_with_national_id_customers(tmp_path: Pat
         f.close()
 
 
-def test_fleet_scope_setting_counts_other_teams(tmp_path: Path) -> None:
-    f = _Fleet(tmp_path / "c", scope="fleet")
+def test_fleet_scope_setting_counts_other_teams(tmp_path: Path, db_url: str | None) -> None:
+    f = _Fleet(tmp_path / "c", scope="fleet", db_url=db_url)
     try:
         day = datetime.now(f.collector.settings.tz).date() - timedelta(days=1)
         f.enroll("col-a2", "col-a")
