@@ -18,12 +18,23 @@ from detectors.errors import RenderError
 from detectors.reasons import fmt
 from detectors.rollup import FEATURE_BY_NAME, FEATURE_NAMES
 from detectors.scoring import DailyReport, Finding
+from detectors.tiers import TIERS_ZH
 
 SEVERITY_COLOUR = {"critical": "#8e0000", "high": "#d32f2f", "medium": "#f57c00", "low": "#fbc02d",
                    "none": "#9e9e9e"}
 SEVERITY_ZH = {"critical": "严重", "high": "高", "medium": "中", "low": "低", "none": "无"}
 STRIP_COLOUR = {"a": "#2e7d32", "i": "#f9a825", "-": "#e0e0e0"}
 VERDICT_ZH = {"confirmed": "已确认", "benign": "误报", "follow_up": "待跟进"}
+TIER_COLOUR = {"breach": "#4a148c", "anomaly": "#546e7a"}
+
+
+def one_in(chance: float) -> str:
+    """A calibrated chance as "N" of "1 in N", rounded for a reader (1 in 1 for a chance of 1)."""
+    n = 1.0 / max(float(chance), 1e-12)
+    if n < 10:
+        return f"{n:.0f}" if n >= 1.5 else "1"
+    digits = 10 ** (len(str(int(n))) - 2)
+    return f"{int(round(n / digits) * digits):,}"
 
 
 def _minutes(hhmm: str) -> int:
@@ -108,7 +119,7 @@ def _environment() -> Any:
                       autoescape=select_autoescape(["html", "j2"]), trim_blocks=True, lstrip_blocks=True)
     env.globals.update(svg_distribution=svg_distribution, svg_strip=svg_strip, svg_bar=svg_bar, fmt=fmt,
                        features=FEATURE_BY_NAME, colour=SEVERITY_COLOUR, severity_zh=SEVERITY_ZH,
-                       verdict_zh=VERDICT_ZH)
+                       verdict_zh=VERDICT_ZH, tier_colour=TIER_COLOUR, tier_zh=TIERS_ZH, one_in=one_in)
     return env
 
 
@@ -130,6 +141,7 @@ def _row(report: DailyReport, f: Finding) -> list[Any]:
     links = " ".join(e.get("link", "") for e in f.evidence)
     values = [f"{f.features.get(n, 0.0):.3f}".rstrip("0").rstrip(".") for n in FEATURE_NAMES]
     return [report.day.isoformat(), f.rank, f.agent_id, f.team, f.role, f"{f.score:.4f}", f.severity,
+            f.tier, f"{f.chance:.3g}",
             " ".join(f.rules), " | ".join(r.text for r in f.reasons),
             " | ".join(r.text_zh for r in f.reasons), links, f.label or "", " | ".join(n.text for n in f.feedback),
             *values]
@@ -140,8 +152,8 @@ def render_csv(report: DailyReport) -> str:
     feature)."""
     out = io.StringIO()
     writer = csv_writer(out)
-    writer.writerow(["date", "rank", "agent_id", "team", "role", "score", "severity", "rules", "reasons",
-                     "reasons_zh", "evidence", "label", "feedback", *FEATURE_NAMES])
+    writer.writerow(["date", "rank", "agent_id", "team", "role", "score", "severity", "tier", "chance", "rules",
+                     "reasons", "reasons_zh", "evidence", "label", "feedback", *FEATURE_NAMES])
     for f in report.findings:
         writer.writerow(csv_row(_row(report, f)))
     return out.getvalue()

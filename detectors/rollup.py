@@ -47,6 +47,7 @@ INTEGRITY_KINDS = ("seq_gap", "chain_break", "batch_gap", "unsigned_answers", "p
 _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 
 SLOT_MIN = 10             # evidence seq anchors and activity strip resolution
+_LATER_KEYS: dict[str, Any] = {"dropped": []}  # state keys newer than STATE_VERSION 1 (older states lack them)
 
 
 def _names(values: Iterable[str]) -> tuple[str, ...]:
@@ -331,6 +332,15 @@ FEATURES: tuple[Feature, ...] = (
     Feature("stopped_shift_min", "min", "up", 10,
             "Shift minutes the agent spent stopped after such a clean stop.",
             "上述正常停止后客户端在排班时间内处于停止状态的分钟数。"),
+    Feature("returns_in_shift", "count", "up", 0.25,
+            "Times the agent came back while the shift went on: after a stop counted in stops_in_shift, or "
+            "started again with no clean stop before it (killed or crashed, often after a silence). A gap "
+            "that ends the agent's day is not one, nor a silence the same agent process resumes from.",
+            "排班时间内客户端中断后又恢复的次数：计入停止次数的停止之后恢复，或在没有正常停止的情况下重新启动（被杀或崩溃，"
+            "常在静默之后）。以当天结束告终的中断不计，同一进程从静默中恢复也不计。"),
+    Feature("spool_dropped", "count", "up", 0.25,
+            "Events the agent's spool dropped during the day (rise of the heartbeats' dropped_total).",
+            "当天客户端本地缓存丢弃的事件数（心跳 dropped_total 的增加）。"),
     Feature("rollup_bound_hits", "count", "up", 0.25,
             "Rollup bounds the day reached (thousands of copies, switches, pages, apps, idle periods or "
             "cases); every event still counts, but a day like that needs a look.",
@@ -464,6 +474,7 @@ class DayRollup:
             "proc_starts": {"remote_access": 0, "screen_capture": 0}, "screenshots": 0,
             "focus_switches": 0, "pages": 0, "integrity": {k: 0 for k in INTEGRITY_KINDS},
             "outside": [], "evidence": [], **bounds.defaults(), **outside.defaults(), **deepcopy(_CUSTOMER_STATE),
+            **deepcopy(_LATER_KEYS),
         }
 
     @classmethod
@@ -472,7 +483,8 @@ class DayRollup:
             raise InvalidInput(f"rollup state: expected a version {STATE_VERSION} state object")
         if state.get("agent_id") != ctx.agent_id:
             raise InvalidInput("rollup state: belongs to another agent")
-        state = {**bounds.defaults(), **outside.defaults(), **deepcopy(_CUSTOMER_STATE), **state}
+        state = {**bounds.defaults(), **outside.defaults(), **deepcopy(_CUSTOMER_STATE), **deepcopy(_LATER_KEYS),
+                 **state}
         missing = [k for k in _STATE_KEYS if k not in state]
         if missing:
             raise InvalidInput(f"rollup state: missing {', '.join(missing)}")
@@ -600,6 +612,20 @@ class DayRollup:
 
     def _on_stop(self, e: dict[str, Any], sec: float, seq: int) -> None:
         _add_minute(self._s["stops"], int(sec // 60))
+
+    def _on_heartbeat(self, e: dict[str, Any], sec: float, seq: int) -> None:
+        """Keep the spool's drop counter at the day's first and last heartbeat (by seq)."""
+        dropped = e.get("dropped_total")
+        if isinstance(dropped, bool) or not isinstance(dropped, int | float) or dropped < 0:
+            return
+        ends = self._s["dropped"]
+        item = [seq, int(dropped), int(sec)]
+        if not ends:
+            ends.extend([item, list(item)])
+        elif seq < ends[0][0]:
+            ends[0] = item
+        elif seq > ends[1][0]:
+            ends[1] = item
 
     def _on_focus(self, e: dict[str, Any], sec: float, seq: int) -> None:
         s = self._s
@@ -918,6 +944,34 @@ class DayRollup:
             self._s["present"], self._shift, frozenset(self._s["stops"]), self.n_min, self._limit_min(now),
             presence.retired_minute(self.ctx.retired_at, self._t0)), self.ctx.policy)
 
+    def _returns(self, now: datetime | None, gaps: list[presence.Gap]) -> dict[int, bool]:
+        """Minutes at which the agent came back in the shift (see the ``returns_in_shift`` feature), each
+        with whether it came back as a new process with no clean stop before it (a restart). The day's
+        first report and, once the admin retired the agent, a reinstall do not count."""
+        s = self._s
+        present, stops = s["present"], s["stops"]
+        end = self._limit_min(now)
+        retired = presence.retired_minute(self.ctx.retired_at, self._t0)
+        if retired is not None:
+            end = min(end, retired)
+        out = {g.end: False for g in gaps if g.stopped and g.end < end and (present >> g.end) & 1}
+        for m in s["starts"]:
+            before = present & ((1 << m) - 1)
+            if m >= end or not before or not (self._shift >> m) & 1:
+                continue
+            heard = before.bit_length() - 1
+            if bisect.bisect_left(stops, heard) == bisect.bisect_right(stops, m):
+                out[m] = True
+        return dict(sorted(out.items()))
+
+    def _spool_dropped(self) -> int:
+        """The rise of dropped_total over the day; after a counter reset (a new spool), its last value."""
+        ends = self._s["dropped"]
+        if not ends:
+            return 0
+        first, last = ends[0][1], ends[1][1]
+        return last - first if last >= first else last
+
     def _focus_minutes(self, active: int) -> dict[int, int]:
         s = self._s
         minutes = dict.fromkeys(range(6), 0)
@@ -1013,6 +1067,8 @@ class DayRollup:
             "pages": float(s["pages"]),
             "stops_in_shift": float(len(stops)),
             "stopped_shift_min": float(sum(g.minutes for g in stops)),
+            "returns_in_shift": float(len(self._returns(now, gaps))),
+            "spool_dropped": float(self._spool_dropped()),
             "rollup_bound_hits": float(len(s["bounds"])),
             "unsigned_answers": float(integ.get("unsigned_answers", 0)),
             "policy_mismatches": float(integ.get("policy_mismatch", 0)),
@@ -1068,10 +1124,16 @@ class DayRollup:
                 sorted(pairs, key=_pair_rank)[:MAX_EVIDENCE_PER_KIND]:
             raw.append(("copy_to_offlist", sec, seq, {"ids": ids, "phones": phones, "cards": cards, "app": app,
                                                       "after_s": after, "copy_seq": copy_seq}))
-        for g in self._gaps(now)[:MAX_EVIDENCE_PER_KIND]:
+        gaps = self._gaps(now)
+        for g in gaps[:MAX_EVIDENCE_PER_KIND]:
             raw.append(("stop" if g.stopped else "silence", g.start * 60, self._slot_seq_before(max(g.start - 1, 0)),
                         {"minutes": g.minutes, "until": f"{g.end // 60:02d}:{g.end % 60:02d}",
                          "at": _clock(g.stop_minute)}))
+        for m, restart in list(self._returns(now, gaps).items())[:MAX_EVIDENCE_PER_KIND]:
+            raw.append(("return", m * 60, self._slot_seq_before(m), {"at": _clock(m), "restart": restart}))
+        if self._spool_dropped():
+            _, seq, sec = s["dropped"][1]
+            raw.append(("spool_drop", sec, seq, {"dropped": self._spool_dropped()}))
         raw += bounds.moments(s)
         edges = self._outside_edges()
         if edges:
@@ -1132,6 +1194,14 @@ def describe_moment(kind: str, p: dict[str, Any]) -> tuple[str, str]:
     if kind == "stop":
         return (f"agent stopped at {p['at']} and stayed off {p['minutes']} min during the shift (until {p['until']})",
                 f"客户端于 {p['at']} 停止，排班时间内停止 {p['minutes']} 分钟（至 {p['until']}）")
+    if kind == "return":
+        if p["restart"]:
+            return (f"agent started again at {p['at']} with no clean stop before it",
+                    f"客户端于 {p['at']} 重新启动，此前没有正常停止")
+        return f"agent back at {p['at']}, while the shift went on", f"客户端于 {p['at']} 恢复上报，班次仍在进行"
+    if kind == "spool_drop":
+        return (f"the agent's spool dropped {p['dropped']} events today",
+                f"客户端本地缓存今天丢弃了 {p['dropped']} 个事件")
     if kind == "rollup_bound":
         en, zh = bounds.BOUND_NAMES.get(p["bound"], (p["bound"], p["bound"]))
         return (f"so many {en} that the day's rollup reached its bound ({p['hits']}×); all still counted",
@@ -1147,6 +1217,7 @@ _STATE_KEYS = tuple(DayRollup._empty("x", date(2000, 1, 1)))
 _HANDLERS = {
     "agent.start": DayRollup._on_start,
     "agent.stop": DayRollup._on_stop,
+    "agent.heartbeat": DayRollup._on_heartbeat,
     "app.focus": DayRollup._on_focus,
     "page.open": DayRollup._on_page,
     "clipboard.copy": DayRollup._on_copy,

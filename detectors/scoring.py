@@ -27,6 +27,7 @@ from detectors.labels import Label, Thresholds, tune
 from detectors.reasons import Reason, explain
 from detectors.rollup import FEATURE_NAMES, AgentContext
 from detectors.rules import SEVERITIES, RuleSet
+from detectors.tiers import TIERS, chance, order, tiers
 from detectors.views import PeerView, SelfView, peer_view, self_view
 
 LEVELS = ("none", *SEVERITIES)
@@ -176,11 +177,14 @@ class Finding:
     charts: list[dict[str, Any]] = field(default_factory=list)
     pattern: Pattern = field(default_factory=Pattern)
     feedback: list[Note] = field(default_factory=list)
+    tier: str = "anomaly"  # detectors.tiers.TIERS
+    chance: float = 1.0    # calibrated: how often an ordinary agent-day looks this unusual
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "agent_id": self.agent_id, "rank": self.rank, "score": round(self.score, 4),
-            "severity": self.severity, "reasons": [r.text for r in self.reasons],
+            "tier": self.tier, "chance": float(f"{self.chance:.3g}"), "severity": self.severity,
+            "reasons": [r.text for r in self.reasons],
             "reasons_zh": [r.text_zh for r in self.reasons], "team": self.team, "role": self.role,
             "rules": self.rules, "reason_details": [r.to_dict() for r in self.reasons],
             "evidence": self.evidence, "members": self.members, "label": self.label,
@@ -226,6 +230,8 @@ class DayScores:
     own: SelfView
     result: EnsembleResult
     order: NDArray[np.int_]
+    tier: NDArray[np.int_]  # per row, index in detectors.tiers.TIERS
+    chance: NDArray[np.float64]  # per row, the calibrated score (detectors.tiers.chance)
 
 
 def _matrix(rows: Sequence[Mapping[str, float]], what: str) -> Matrix:
@@ -241,7 +247,8 @@ def _matrix(rows: Sequence[Mapping[str, float]], what: str) -> Matrix:
 
 def compute(today: Sequence[AgentDayInput], history: Mapping[str, Sequence[Mapping[str, float]]],
             config: ScoringConfig, rules: RuleSet) -> DayScores:
-    """Views, ensemble scores and ranking of one day's agents."""
+    """Views, ensemble scores, tiers, calibrated scores and the reading order of one day's agents
+    (:mod:`detectors.tiers`)."""
     rows = list(today)
     ids = [r.ctx.agent_id for r in rows]
     if len(set(ids)) != len(ids):
@@ -256,17 +263,20 @@ def compute(today: Sequence[AgentDayInput], history: Mapping[str, Sequence[Mappi
     views = {"peer": peer.z, "self": own.z, "raw": F}
     everyone = np.ones(len(rows), dtype=bool)
     result = ensemble.fit_score(views, {"peer": everyone, "self": own.has, "raw": everyone})
-    return DayScores(rows, F, peer, own, result, _order(ids, rules.score(F), result.score))
+    tier = tiers(F, rules)
+    p = chance(result, dict(config.weights))
+    return DayScores(rows, F, peer, own, result, order(tier, p, result.score, rules.score(F), ids), tier, p)
 
 
-def _order(ids: Sequence[str], rule_score: NDArray[np.float64], score: NDArray[np.float64]) -> NDArray[np.int_]:
-    return np.asarray(np.lexsort((np.array(ids), -rule_score, -score)), dtype=np.int_)
-
-
-def _rescored(ds: DayScores, score: NDArray[np.float64], rules: RuleSet) -> DayScores:
-    """``ds`` with the scores replaced (reviewer feedback) and re-ranked the same way."""
+def _rescored(ds: DayScores, score: NDArray[np.float64], rules: RuleSet, config: ScoringConfig) -> DayScores:
+    """``ds`` with the scores replaced (reviewer feedback) and re-ranked the same way: the calibrated
+    score moves with the ensemble score (its evidence scaled by the same factor), the tiers stay."""
     ids = [r.ctx.agent_id for r in ds.rows]
-    return replace(ds, result=EnsembleResult(ds.result.members, score), order=_order(ids, rules.score(ds.F), score))
+    old = ds.result.score
+    factor = np.where(old > 0, score / np.where(old > 0, old, 1.0), 1.0)
+    p = chance(ds.result, dict(config.weights), factor)
+    return replace(ds, result=EnsembleResult(ds.result.members, score), chance=p,
+                   order=order(ds.tier, p, score, rules.score(ds.F), ids))
 
 
 _EVIDENCE_KINDS = {
@@ -283,6 +293,8 @@ _EVIDENCE_KINDS = {
     "outside_shift_lookups": ("page_without_case", "id_copy", "usb_write", "outside_shift"),
     "first_activity": ("outside_shift",), "last_activity": ("outside_shift",), "screenshots": ("screenshot",),
     "stops_in_shift": ("stop",), "stopped_shift_min": ("stop",), "rollup_bound_hits": ("rollup_bound",),
+    "returns_in_shift": ("return", "silence", "stop"),
+    "spool_dropped": ("spool_drop",),
 }
 
 
@@ -336,7 +348,7 @@ def _finding(ds: DayScores, i: int, rank: int, severity: str, day: date, rules: 
     return Finding(row.ctx.agent_id, row.ctx.team, row.ctx.role, rank, float(ds.result.score[i]), severity,
                    reasons, [h.rule.name for h in hits], _evidence(row, day, reasons, config.max_evidence),
                    feats, members, (row.ctx.shift_start, row.ctx.shift_end), row.strip,
-                   charts=_charts(ds, i, reasons))
+                   charts=_charts(ds, i, reasons), tier=TIERS[int(ds.tier[i])], chance=float(ds.chance[i]))
 
 
 def team_figures(rows: Sequence[AgentDayInput], F: Matrix) -> list[TeamFigures]:
@@ -397,7 +409,7 @@ def score_day(day: date, today: Sequence[AgentDayInput], history: Mapping[str, S
                        labels if config.tune_from_labels else ())
     shown = np.minimum(_grades(ds, thresholds, rules), 1)     # lowered by labels, never hidden by them
     if fed.notes:
-        ds = _rescored(ds, fed.score, rules)
+        ds = _rescored(ds, fed.score, rules, config)
     grades = np.maximum(_grades(ds, thresholds, rules), shown)
     verdicts = {lab.agent_id: lab.verdict for lab in labels if lab.day == day}
     findings = []
