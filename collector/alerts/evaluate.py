@@ -51,6 +51,8 @@ EVIDENCE_KINDS: dict[str, tuple[str, ...]] = {
     "stops_in_shift": ("stop",),
     "stopped_shift_min": ("stop",),
     "rollup_bound_hits": ("rollup_bound",),
+    "returns_in_shift": ("return",),
+    "spool_dropped": ("spool_drop",),
 }
 MAX_EVIDENCE = 3
 
