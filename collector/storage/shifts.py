@@ -103,4 +103,6 @@ def days_between(first: str, last: str) -> Iterator[str]:
     a, b = date.fromisoformat(first), date.fromisoformat(last)
     while a <= b:
         yield a.isoformat()
+        if a == date.max:  # the calendar's last day: there is no next one to step to
+            return
         a += timedelta(days=1)
