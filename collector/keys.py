@@ -41,6 +41,7 @@ KEY_FILE = "collector_x25519.pem"
 SIGNING_KEY_FILE = "collector_ed25519.pem"
 ROTATION_FILE = "key_rotation.json"
 DAY_S = 86400.0
+MAX_WINDOW_DAYS = 365.0  # a longer window keeps the old signing key trusted for years
 
 
 def hpke_file(gen: int) -> str:
@@ -209,8 +210,9 @@ class KeyRing:
 
 def rotate(data_dir: Path, window_days: float, seal_after_hours: float = 0.0, now: float | None = None) -> Rotation:
     """Make generation n+1 next to the others and record its window; refused while a window is open."""
-    if window_days < 0 or seal_after_hours < 0 or seal_after_hours > window_days * 24:
-        raise ConfigError("--window-days must be >= 0 and --seal-after-hours within the window")
+    if not (0 <= window_days <= MAX_WINDOW_DAYS and 0 <= seal_after_hours <= window_days * 24):
+        raise ConfigError(f"--window-days must be from 0 to {MAX_WINDOW_DAYS:g} and --seal-after-hours within "
+                          "the window (the old signing key is trusted until the window ends)")
     ring = KeyRing(data_dir)
     now = datetime.now(UTC).timestamp() if now is None else now
     if ring.in_window(now):

@@ -505,3 +505,23 @@ def test_key_ring_generations_and_when_the_new_key_signs(tmp_path: Path) -> None
     rotate(data, window_days=1.0, now=end + 1)  # a second rotation after the first window
     third = KeyRing(data, 300.0)
     assert third.newest == 3 and sorted(third.hpke) == [1, 2, 3] and sorted(third.signing) == [2, 3]
+
+
+@pytest.mark.parametrize("window", ["nan", "inf", "1e7", "400"])
+def test_a_window_that_never_ends_is_refused_before_any_key_is_made(tmp_path: Path, window: str) -> None:
+    """A window of NaN, infinity or centuries would keep the old signing key trusted for ever (or crash
+    half-way, leaving generation 2's files with no record, so that every later rotation is refused)."""
+    data = tmp_path / "c"
+    run_cli(COLLECTOR, "init", "--data", str(data))
+    def key_files() -> list[str]:
+        return sorted(p.name for p in data.iterdir() if p.name.endswith(".pem") or p.name.startswith("key_rotation"))
+
+    before = key_files()
+    for args in (["--window-days", window], ["--window-days", "7", "--seal-after-hours", window]):
+        proc = subprocess.run([COLLECTOR, "keys", "rotate", "--data", str(data), *args], capture_output=True,
+                              text=True, timeout=60)
+        assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+        assert "--window-days" in proc.stderr or "--seal-after-hours" in proc.stderr, proc.stderr
+        assert key_files() == before, "no key file and no rotation record was written"
+    out = json.loads(run_cli(COLLECTOR, "keys", "rotate", "--data", str(data), "--window-days", "7"))
+    assert out["generation"] == 2, "the data folder can still be rotated"
