@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import time
 from collections import defaultdict
 from datetime import date, datetime
 from typing import Any
@@ -24,8 +25,9 @@ from agent.masking import mask_text
 from collector import customer_secret
 from collector.config import Settings
 from collector.policy import PolicyService
-from collector.shifts import day_context
+from collector.shifts import day_context, one_window
 from collector.storage import StoredEvent
+from collector.storage.shifts import DayShifts
 from collector.storage.sql import RollupAccess, SqlStore
 from detectors.errors import DetectorError
 from detectors.need_to_know import NO_CUSTOMER, CustomerKeyer, CustomerRef
@@ -33,6 +35,7 @@ from detectors.rollup import INTEGRITY_KINDS, AgentContext, DayRollup, Policy
 
 log = logging.getLogger(__name__)
 DEFAULT_SHIFT = ("09:00", "18:00")
+LIVE_TTL_S = 1.0  # today's shift entries are read again after this long (another collector may change them)
 _FOLD_PASSES = 3  # a day folded again at most twice after events were refused
 
 
@@ -44,6 +47,7 @@ class RollupUpdater:
         self._contexts: dict[str, AgentContext] = {}
         self._policy_version: Any = None
         self._lock = threading.Lock()
+        self._today: tuple[float, str, dict[str, DayShifts]] = (0.0, "", {})
         secret = customer_secret.load_or_create(settings.data_dir)
         customer_secret.check_shared(store, secret, settings.data_dir)
         self.keyer = CustomerKeyer(secret)
@@ -87,6 +91,17 @@ class RollupUpdater:
             with self._lock:
                 self._contexts[agent_id] = ctx
         return ctx
+
+    def live_context(self, agent_id: str) -> AgentContext:
+        """The agent's context for today, for live checks (wall, silence and stop alerts): today's rota shift,
+        widened by scheduled overtime that touches it (one window, as those checks take)."""
+        now = time.monotonic()
+        today = datetime.now(self.settings.tz).date().isoformat()
+        fetched, day, entries = self._today
+        if day != today or now - fetched > LIVE_TTL_S:
+            entries = self.store.shifts_on(today)
+            self._today = (now, today, entries)
+        return one_window(day_context(self.context(agent_id), entries.get(agent_id, {})))
 
     def __call__(self, access: RollupAccess, agent_id: str, events: list[StoredEvent],
                  integrity: list[tuple[str, dict[str, Any]]]) -> list[tuple[StoredEvent, str]]:

@@ -79,7 +79,7 @@ class Collector:
         from collector.rollups import RollupUpdater
 
         self.rollups = RollupUpdater(self.store, self.settings, self.policy)
-        self.wall.contexts = self.rollups.context
+        self.wall.contexts = self.rollups.live_context
         self.store.rollup_hook = self.rollups
         self.ingest.customers = self.rollups.customer
         self.reports = ReportService(self)

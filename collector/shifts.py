@@ -31,6 +31,7 @@ from collector.accounts import Principal
 from collector.errors import CollectorError, Forbidden, NotFound
 from collector.storage.shifts import DayShifts, days_between
 from detectors.errors import DetectorError
+from detectors.outside import extended
 from detectors.rollup import AgentContext, DayRollup
 
 if TYPE_CHECKING:
@@ -60,6 +61,20 @@ def day_context(ctx: AgentContext, entries: DayShifts) -> AgentContext:
         return ctx
     start, end = shift or (ctx.shift_start, ctx.shift_end)
     return replace(ctx, shift_start=start, shift_end=end, overtime=(overtime,) if overtime else ())
+
+
+def one_window(ctx: AgentContext) -> AgentContext:
+    """``ctx`` with its overtime folded into the shift where it touches it (checks that take one window)."""
+    if not ctx.overtime:
+        return ctx
+
+    def minutes(hhmm: str) -> int:
+        return int(hhmm[:2]) * 60 + int(hhmm[3:])
+
+    start, end = extended(minutes(ctx.shift_start), minutes(ctx.shift_end),
+                          [(minutes(a), minutes(b)) for a, b in ctx.overtime])
+    return replace(ctx, shift_start=f"{start // 60:02d}:{start % 60:02d}", shift_end=f"{end // 60:02d}:{end % 60:02d}",
+                   overtime=())
 
 
 def parse_days(day: str | None, first: str | None, last: str | None) -> list[str]:

@@ -6,7 +6,9 @@ overtime, widened by the policy's ``shift_grace_min``) two different things happ
 - **overtime**: casework at the agent's usual pace. The day's own pace inside the shift (the share
   of active minutes with a case open) says how much outside time a given amount of casework accounts
   for; those minutes are not counted as outside the shift. ``outside_shift_min`` and ``night_min``
-  count only what casework at that pace does not account for.
+  count only what casework at that pace does not account for, and ``first_activity`` /
+  ``last_activity`` (how far before the shift start or after its end the agent was active) shrink by
+  the share of that side's outside time that casework accounts for: overtime moves the day's edges.
 - **snooping**: customer data handled with no case to need it: customer pages opened without a case,
   copies of customer data and removable-drive writes. ``outside_shift_lookups`` counts them.
 
@@ -65,6 +67,31 @@ def judged(active: int, graced: int, case_bits: int, night: int) -> tuple[float,
     at_night = out & night
     return (round(unexplained(out.bit_count(), (out & case_bits).bit_count(), day_pace)),
             round(unexplained(at_night.bit_count(), (at_night & case_bits).bit_count(), day_pace)))
+
+
+def sides(start: int, end: int, grace: int, n_min: int) -> tuple[int, int]:
+    """(before, after): the minutes off the graced shift nearer its start, and those nearer its end (the
+    time between shifts split in the middle)."""
+    length = (end - start) % 1440 or 1440
+    if length + 2 * grace >= 1440 - 2:
+        return 0, 0
+    off_from, off_to = end + grace, start - grace
+    middle = off_from + ((off_to - off_from) % 1440) // 2
+    return window_bits(middle, off_to, n_min), window_bits(off_from, middle, n_min)
+
+
+def explained_share(side: int, active: int, graced: int, case_bits: int, day_pace: float) -> float:
+    """Share of the active minutes on one side, outside the graced shift, that casework accounts for."""
+    out = active & side & ~graced
+    n = out.bit_count()
+    return min(1.0, (out & case_bits).bit_count() / day_pace / n) if n else 0.0
+
+
+def edges(first_vs: float, last_vs: float, before: float, after: float) -> tuple[float, float]:
+    """first_activity and last_activity with the overtime share of each side taken off."""
+    first = first_vs * (1.0 - before) if first_vs < 0 else first_vs
+    last = last_vs * (1.0 - after) if last_vs > 0 else last_vs
+    return float(round(first)), float(round(last))
 
 
 def lookups(state: dict[str, Any], graced: int, caseless_pages: Iterable[list[Any]]) -> float:

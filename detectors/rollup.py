@@ -245,11 +245,16 @@ FEATURES: tuple[Feature, ...] = (
             "有输入活动的分钟数（在线且未空闲）。"),
     Feature("idle_min", "min", "both", 15, "Minutes the PC was on but idle.", "电脑开着但空闲的分钟数。"),
     Feature("first_activity", "min vs shift", "down", 20,
-            "First active minute relative to the shift start (negative: before it; 0 without activity).",
-            "首次活动时间相对排班开始的分钟数（负数为提前；无活动时为 0）。"),
+            "First active minute relative to the day's shift start (negative: before it; 0 without activity), "
+            "less the share of the early outside-shift time that casework at the day's pace accounts for "
+            "(overtime).",
+            "首次活动时间相对当天排班开始的分钟数（负数为提前；无活动时为 0），"
+            "扣除班前时间中可由当天办案节奏解释的比例（加班）。"),
     Feature("last_activity", "min vs shift", "up", 20,
-            "End of the last active minute relative to the shift end (positive: after it).",
-            "最后活动时间相对排班结束的分钟数（正数为延后）。"),
+            "End of the last active minute relative to the day's shift end (positive: after it), less the share "
+            "of the late outside-shift time that casework at the day's pace accounts for (overtime).",
+            "最后活动时间相对当天排班结束的分钟数（正数为延后），"
+            "扣除班后时间中可由当天办案节奏解释的比例（加班）。"),
     Feature("outside_shift_min", "min", "up", 15,
             "Active minutes outside the day's shift (with scheduled overtime) and its grace period (policy "
             "shift_grace_min) that casework at the day's in-shift pace does not account for (overtime is not "
@@ -444,6 +449,7 @@ class DayRollup:
             self._shift |= shift
             self._graced |= shift if a == b else outside.window_bits(a - grace, b + grace, self.n_min)
         self._shift_start, self._shift_end = outside.extended(*windows[0], windows[1:])
+        self._before, self._after = outside.sides(self._shift_start, self._shift_end, grace, self.n_min)
         self._night = self._window(ctx.policy.night_start, ctx.policy.night_end)
         pol = ctx.policy
         self._case_re = [re.compile(p) for p in pol.case_id_patterns]
@@ -1024,12 +1030,18 @@ class DayRollup:
         settled = s["settled"]
         integ = s["integrity"]
         outside_min, night_min = outside.judged(active, self._graced, case_bits, self._night)
+        day_pace = outside.pace(active, self._graced, case_bits)
+        first_vs, last_vs = outside.edges(
+            self._vs(first, self._shift_start) if active else 0.0,
+            self._vs(active.bit_length(), self._shift_end) if active else 0.0,
+            outside.explained_share(self._before, active, self._graced, case_bits, day_pace),
+            outside.explained_share(self._after, active, self._graced, case_bits, day_pace))
         caseless = self._pages_without_case(spans)
         return {
             "active_min": float(n_active),
             "idle_min": float(idle.bit_count()),
-            "first_activity": self._vs(first, self._shift_start) if active else 0.0,
-            "last_activity": self._vs(active.bit_length(), self._shift_end) if active else 0.0,
+            "first_activity": first_vs,
+            "last_activity": last_vs,
             "outside_shift_min": float(outside_min),
             "night_min": float(night_min),
             "outside_shift_lookups": outside.lookups(s, self._graced, caseless),

@@ -111,6 +111,7 @@ def test_overtime_with_cases_at_the_usual_pace_is_not_outside_the_shift() -> Non
     feats = rollup(ctx("pc-ot"), casework(DAY, "09:00", "21:00")).features()
     assert feats["cases_closed"] >= 70
     assert feats["outside_shift_min"] <= 5 and feats["outside_shift_lookups"] == 0, feats
+    assert feats["last_activity"] <= 5, feats  # the casework moved the day's end with it
     assert not fired(feats) & OUTSIDE_RULES
     # the same outside time without casework still counts, minute for minute
     idle = rollup(ctx("pc-idle"), casework(DAY, "09:00", "18:00") + idle_browsing(DAY, "18:30", 150)).features()
@@ -126,7 +127,7 @@ def test_overtime_gets_no_outside_shift_reason_in_the_report() -> None:
     if finding is not None:
         assert not {r.feature for r in finding.reasons} & OUTSIDE_FEATURES, [r.text for r in finding.reasons]
         assert not set(finding.rules) & OUTSIDE_RULES
-        assert not any("outside the shift" in r.text for r in finding.reasons)
+        assert not any("outside the shift" in r.text or "shift end" in r.text for r in finding.reasons)
 
 
 def test_caseless_customer_views_and_copies_after_hours_get_the_snooping_reason() -> None:
@@ -156,8 +157,10 @@ def test_scheduled_overtime_and_a_rota_day_move_the_shift() -> None:
     assert with_ot["outside_shift_min"] == 0 and with_ot["last_activity"] == 0   # the shift now ends at 20:00
     rota = day_context(ctx("pc-1"), {"shift": ("13:00", "22:00")})
     late = rollup(rota, events).features()
-    assert late["first_activity"] == -240  # the morning is outside the late shift, but it is casework:
-    assert late["outside_shift_min"] == 0  # at the day's pace it is overtime, not outside-shift activity
+    # the morning is outside the late shift, but it is casework at the day's pace: overtime, not outside activity
+    assert late["outside_shift_min"] == 0 and late["first_activity"] == 0
+    assert rollup(rota, idle_browsing(DAY, "10:00", 30) + casework(DAY, "13:00", "22:00")).features()[
+        "first_activity"] == -180  # the same morning without casework still counts
 
 
 def test_a_shift_entered_after_the_events_applies_to_the_stored_state() -> None:
@@ -321,3 +324,16 @@ def test_the_api_lets_managers_edit_their_own_teams_only_and_refuses_bad_entries
     assert client.get("/api/v1/agents/pc-b/shifts").status_code == 403
     cleared = client.post("/api/v1/agents/pc-a/shifts/clear", json={"date": "2099-01-05", "kind": "overtime"})
     assert cleared.json()["removed"] == 1 and collector.store.shifts_on("2099-01-05") == {}
+
+
+def test_live_checks_see_todays_rota_shift_and_its_overtime(collector: Any) -> None:
+    today = datetime.now(TZ).date().isoformat()
+    SealedAgent(collector, "pc-3", shift="09:00-18:00")
+    assert (collector.rollups.live_context("pc-3").shift_start, collector.rollups.live_context("pc-3").shift_end) \
+        == ("09:00", "18:00")
+    collector.shifts.set(CLI, "pc-3", [today], "13:00", "22:00")
+    collector.shifts.set(CLI, "pc-3", [today], "22:00", "23:30", overtime=True)
+    collector.rollups._today = (0.0, "", {})  # as after LIVE_TTL_S
+    live = collector.rollups.live_context("pc-3")
+    assert (live.shift_start, live.shift_end, live.overtime) == ("13:00", "23:30", ())
+    assert collector.wall.contexts is not None and collector.wall.contexts("pc-3").shift_end == "23:30"
