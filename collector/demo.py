@@ -148,6 +148,7 @@ def run_demo(root: Path, agents: int, days: int, seed: int, port: int, serve: bo
         print(f"[3/7] enrolling {len(fleet)} PCs with one-time tokens ...", flush=True)
         from agent.identity import enroll
         from collector.service import Collector
+        from collector.shifts import CLI
 
         admin_side = Collector.open(data)  # what `seatguard-collector enroll-token` does, without 40 processes
         try:
@@ -155,6 +156,8 @@ def run_demo(root: Path, agents: int, days: int, seed: int, port: int, serve: bo
                 shift = f"{member['shift']['start']}-{member['shift']['end']}"
                 token = admin_side.enrollment.create_token(member["team"], member["role"], shift)
                 enroll(homes / member["agent_id"], url, token, member["agent_id"])
+                for entry in member.get("rota", ()):  # the days a lead's other shift was entered
+                    admin_side.shifts.set(CLI, member["agent_id"], [entry["date"]], entry["start"], entry["end"])
         finally:
             admin_side.close()
         files = sorted((sim / "events").glob("*.jsonl"))
