@@ -110,8 +110,8 @@ class ShiftService:
     def _editable(self, who: Principal, agent_id: str, action: str, target: str, remote: str | None) -> None:
         access = self.collector.access
         agent = self.store.get_agent(agent_id)
-        if agent is None:
-            access.audit(who, action, target, False, remote, agent_id)
+        if agent is None:  # no agent_id column: the id is the caller's text, maybe longer than any stored id
+            access.audit(who, action, target, False, remote)
             raise NotFound(f"no agent {agent_id!r}")
         ok = who.role == "admin" or (who.role == "manager" and agent["team"] in who.teams)
         access.audit(who, action, target, ok, remote, agent_id)
@@ -173,7 +173,7 @@ class ShiftService:
         if agent_id is not None:
             if agent_id not in agents:
                 known = self.store.get_agent(agent_id) is not None
-                access.audit(who, "read_shifts", agent_id, False, remote, agent_id)
+                access.audit(who, "read_shifts", agent_id, False, remote, agent_id if known else None)
                 if not known:
                     raise NotFound(f"no agent {agent_id!r}")
                 raise Forbidden(f"agent {agent_id!r} is outside your scope")

@@ -1,29 +1,45 @@
-"""Shift entries at the edges of the calendar, over real HTTP: the last representable day is a day like any
-other (no 5xx), and a refused entry leaves what was stored untouched."""
+"""Shift entries at the edges, over real HTTP on SQLite and PostgreSQL: the last representable day is a day
+like any other, an agent id longer than any stored one is a 404 (not a 5xx from the audit insert), and a
+refused entry leaves what was stored untouched."""
 
 from __future__ import annotations
 
 import subprocess
 from collections.abc import Iterator
 
+from pathlib import Path
+
 import pytest
 import requests
 
-from tests.conftest import COLLECTOR, CollectorProcess
+from tests.conftest import COLLECTOR, DATA_DIRS, CollectorProcess, free_port, run_cli
+from tests.storage_fixtures import BACKENDS, fresh_url
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[CollectorProcess, str]]:
+class _OnDatabase(CollectorProcess):
+    """A collector process whose data folder was made with ``init --db`` (SQLite or PostgreSQL)."""
+
+    def __init__(self, data: Path, db_url: str) -> None:
+        self.data, self.port, self.proc = data, free_port(), None
+        self.url = f"http://127.0.0.1:{self.port}"
+        run_cli(COLLECTOR, "init", "--data", str(data), "--db", db_url)
+        DATA_DIRS.append(data)
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def served(request: pytest.FixtureRequest,
+           tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[CollectorProcess, str]]:
     root = tmp_path_factory.mktemp("shift-edges")
-    c = CollectorProcess(root / "collector")
-    c.start()
-    try:
-        c.enroll(root / "pc", "pc-edge", team="cs-a")
-        token = subprocess.run([COLLECTOR, "token", "create", "--data", str(c.data), "--user", "admin"],
-                               capture_output=True, text=True, timeout=120, check=True).stdout.strip()
-        yield c, token
-    finally:
-        c.kill()
+    with fresh_url(request.param, root / "db") as url:
+        c = _OnDatabase(root / "collector", url)
+        c.start()
+        try:
+            c.enroll(root / "pc", "pc-edge", team="cs-a")
+            token = subprocess.run([COLLECTOR, "token", "create", "--data", str(c.data), "--user", "admin"],
+                                   capture_output=True, text=True, timeout=120, check=True).stdout.strip()
+            yield c, token
+        finally:
+            c.kill()
 
 
 def _api(served: tuple[CollectorProcess, str], method: str, path: str, **kw: object) -> requests.Response:
@@ -57,3 +73,16 @@ def test_out_of_range_and_malformed_dates_are_a_clear_400(served: tuple[Collecto
     assert got.status_code == 200 and got.json()["shifts"] == [], got.text  # nothing refused was stored
     got = _api(served, "GET", "/api/v1/agents/pc-edge/shifts?from=9999-12-31&to=9999-12-31")
     assert got.status_code == 200 and got.json()["shifts"] == [], got.text
+
+
+@pytest.mark.parametrize("agent_id", ["a" * 80, "é" * 70, "pc-" + "9" * 200])
+def test_an_agent_id_longer_than_any_stored_one_is_a_404_and_audited(served: tuple[CollectorProcess, str],
+                                                                      agent_id: str) -> None:
+    for method, path, body in (("GET", "", None),
+                               ("POST", "", {"date": "2026-12-01", "start": "09:00", "end": "18:00"}),
+                               ("POST", "/clear", {"date": "2026-12-01"})):
+        got = _api(served, method, f"/api/v1/agents/{agent_id}/shifts{path}", json=body)
+        assert got.status_code == 404 and got.json()["error"]["code"] == "not_found", got.text
+    for action in ("read_shifts", "set_shift", "clear_shift"):
+        records = _api(served, "GET", f"/api/v1/audit?action={action}&allowed=false&limit=50").json()["records"]
+        assert any(agent_id in r["target"] and not r["allowed"] for r in records), (action, records[:3])
