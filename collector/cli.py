@@ -73,15 +73,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from collector.api import create_app
+    from collector.jobs import DailyJobs
     from collector.proxies import uvicorn_options
-    from collector.reports import DailyReportJob
     from collector.service import Collector
 
     collector = Collector.open(args.data, {"host": args.host, "port": args.port, "tls_certfile": args.ssl_certfile,
                                            "tls_keyfile": args.ssl_keyfile})
     app = create_app(collector)
     settings = collector.settings
-    DailyReportJob(collector.reports, settings.report_time).start()
+    collector.start_cluster()
+    daily = DailyJobs(collector)
+    daily.start()
     collector.alerts.start()
     scheme = "https" if settings.tls_certfile else "http"
     log.info("collector serving on %s://%s:%s (data %s); forwarded addresses believed from: %s", scheme,
@@ -91,6 +93,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
                     timeout_graceful_shutdown=5, ssl_certfile=settings.tls_certfile or None,
                     ssl_keyfile=settings.tls_keyfile or None, **uvicorn_options(settings.trusted_proxies))
     finally:
+        daily.close()
         collector.close()
     return 0
 
@@ -177,7 +180,10 @@ def cmd_keys_retire(args: argparse.Namespace) -> int:
 def cmd_stats(args: argparse.Namespace) -> int:
     collector = _open(args)
     try:
-        _print(collector.store.stats(args.agent))
+        out = collector.store.stats(args.agent)
+        if not args.agent:
+            out["jobs"] = collector.jobs.stats()
+        _print(out)
     finally:
         collector.close()
     return 0

@@ -16,7 +16,8 @@ stable machine-readable ``code``; the HTTP layer turns any of them into the one 
     │   └── SignInRefused                   wrong name or password, disabled, backing off: one message
     ├── RateLimited (429 rate_limited)      too many attempts from one client; Retry-After says when
     ├── Forbidden (403 forbidden)           outside the caller's role or team scope
-    └── NotFound (404 not_found)
+    ├── NotFound (404 not_found)
+    └── Conflict (409 conflict)             a save based on a version someone else replaced meanwhile
 """
 
 from __future__ import annotations
@@ -104,3 +105,10 @@ class Forbidden(CollectorError):
 class NotFound(CollectorError):
     status = 404
     code = "not_found"
+
+
+class Conflict(CollectorError):
+    """A compare-and-set lost: the caller edited a version that another save replaced meanwhile."""
+
+    status = 409
+    code = "conflict"

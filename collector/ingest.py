@@ -70,7 +70,7 @@ class IngestService:
         self.settings = settings
         self.metrics = metrics
         self.listeners: list[IngestListener] = []
-        self.issued_policies: Callable[[], dict[int, tuple[str, float]]] | None = None  # PolicyService.issued
+        self.issued_policies: Callable[[list[int]], dict[int, tuple[str, float]]] | None = None  # PolicyService.issued
         self.customers: Callable[[str, dict[str, Any]], Any] | None = None  # RollupUpdater.customer, before masking
 
     def reject(self, code: str, message: str, agent_id: str | None = None) -> Rejected:
@@ -151,7 +151,8 @@ class IngestService:
         last = self.store.last_heartbeat(batch.agent_id, beats[0].seq)
         before = last.get("unsigned_answers") if last else None
         changes = last.get("collector_changes") if last else None
-        return answer_checks.check(beats, before if type(before) is int else None, self.issued_policies(),
+        issued = self.issued_policies([b.version for b in beats if b.version is not None])
+        return answer_checks.check(beats, before if type(before) is int else None, issued,
                                    float(self.settings.policy_grace_s), changes if type(changes) is int else None)
 
     def _notify(self, notice: IngestNotice) -> None:

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
+from collections.abc import Collection
 from typing import Any
 
-import orjson
-
 from agent.signed_policy import policy_hash
-from collector.storage import Store
+from collector.errors import Conflict
+from collector.storage.notify import ChangeFeed
+from collector.storage.policy_versions import PolicyVersion, PolicyVersions
+from collector.storage.sql import SqlStore
+
+log = logging.getLogger(__name__)
 
 # What a new collector hands out. Keys whose meaning the agent's sensors (globs) and the detectors
 # (name prefixes, regexes) read differently are left to each side's own defaults; an admin can still
@@ -53,40 +59,102 @@ def policy_problem(policy: dict[str, Any]) -> str | None:
 
 
 class PolicyService:
-    KEY = "policy"
-    ISSUED_KEY = "policy_issued"  # {version: {"hash": ..., "at": unix time}} of every policy handed out
+    """The policy in force and every version issued, kept in ``policy_versions`` (revision 0009).
 
-    def __init__(self, store: Store) -> None:
+    Reads are served from memory. Another process's save reaches this one by a change notice
+    (PostgreSQL LISTEN/NOTIFY, :mod:`collector.storage.notify`); without live notices (SQLite, or
+    while the listening connection is down) :meth:`current` checks the newest version at most every
+    :attr:`CHECK_S` seconds. A save is a compare-and-set on the version: a save based on a version
+    that another one replaced raises :class:`collector.errors.Conflict`.
+    """
+
+    CHECK_S = 0.5
+    TOPIC = "policy"
+
+    def __init__(self, store: SqlStore, feed: ChangeFeed | None = None) -> None:
         self.store = store
-        self._cache: dict[str, Any] | None = None
+        self.versions = PolicyVersions(store)
+        self.feed = feed or ChangeFeed()
+        self._lock = threading.Lock()
+        self._stale = True
+        self._checked = 0.0
+        self._cache: dict[str, Any] = dict(DEFAULT_POLICY)
+        self._issued: dict[int, tuple[str, float]] = {}
+        self.reloads = 0
+        self.feed.subscribe(self.TOPIC, lambda _payload: self.invalidate())
+        self.feed.on_reset(self.invalidate)
+
+    def invalidate(self) -> None:
+        """Read the policy again on next use (another process saved one)."""
+        self._stale = True
 
     def current(self) -> dict[str, Any]:
-        if self._cache is None:
-            raw = self.store.get_kv(self.KEY)
-            self._cache = orjson.loads(raw) if raw else dict(DEFAULT_POLICY)
+        self._refresh()
         return self._cache
 
-    def update(self, changes: dict[str, Any]) -> dict[str, Any]:
-        policy = {**self.current(), **changes}
-        policy["version"] = int(self.current().get("version", 1)) + 1
-        issued = self._issued_raw()
-        issued.setdefault(str(self.current().get("version", 1)), {"hash": policy_hash(self.current()), "at": 0.0})
-        issued[str(policy["version"])] = {"hash": policy_hash(policy), "at": time.time()}
-        self.store.set_kv(self.ISSUED_KEY, orjson.dumps(issued).decode())
-        self.store.set_kv(self.KEY, orjson.dumps(policy).decode())
-        self._cache = policy
-        return policy
+    def _refresh(self) -> None:
+        if not self._stale and not self.feed.live:
+            now = time.monotonic()
+            if now - self._checked >= self.CHECK_S:
+                self._checked = now
+                if (self.versions.newest_version() or 1) != int(self._cache.get("version", 1)):
+                    self._stale = True
+        if self._stale:
+            with self._lock:
+                if self._stale:
+                    self._stale = False  # before reading: a notice arriving meanwhile marks it stale again
+                    self._load()
+                    self._checked = time.monotonic()
 
-    def _issued_raw(self) -> dict[str, dict[str, Any]]:
-        raw = self.store.get_kv(self.ISSUED_KEY)
-        data = orjson.loads(raw) if raw else {}
-        return data if isinstance(data, dict) else {}
+    def _load(self) -> None:
+        rows = self.versions.all()
+        issued = {r.version: (r.hash, r.saved_at) for r in rows}
+        newest = next((r for r in reversed(rows) if r.body is not None), None)
+        body = None if newest is None else newest.body
+        policy = dict(DEFAULT_POLICY) if newest is None or body is None else {**body, "version": newest.version}
+        if rows and newest is not None and newest.version != rows[-1].version:
+            log.error("policy version %d has no stored text; serving version %d", rows[-1].version, newest.version)
+        issued.setdefault(int(policy.get("version", 1)), (policy_hash(policy), 0.0))
+        self._cache, self._issued = policy, issued
+        self.reloads += 1
 
-    def issued(self) -> dict[int, tuple[str, float]]:
+    def update(self, changes: dict[str, Any], expected_version: int | None = None,
+               saved_by: str | None = None) -> dict[str, Any]:
+        """Save ``changes`` over the policy in force as the next version. With ``expected_version`` (what
+        the editor loaded), a policy saved meanwhile by anyone is a :class:`Conflict`; without it the
+        changes go onto whatever version is in force at that moment (retried if a save races in)."""
+        for _attempt in range(3):
+            self.invalidate()
+            base = self.current()
+            version = int(base.get("version", 1))
+            expected = version if expected_version is None else int(expected_version)
+            policy = {**base, **changes, "version": expected + 1}
+            rows = [PolicyVersion(version, base, policy_hash(base), self._issued.get(version, ("", 0.0))[1]),
+                    PolicyVersion(expected + 1, policy, policy_hash(policy), time.time())]
+            try:
+                self.versions.save(expected, rows, saved_by,
+                                   lambda conn, v=expected + 1: self.feed.notify_in(conn, self.TOPIC, {"version": v}))
+            except Conflict:
+                self.invalidate()  # the next read shows what won
+                if expected_version is not None:
+                    raise
+                continue
+            self.invalidate()
+            log.info("policy version %d saved%s", expected + 1, f" by {saved_by}" if saved_by else "")
+            return self.current()
+        raise Conflict("the policy kept changing while saving; try again")
+
+    def issued(self, covering: Collection[int] = ()) -> dict[int, tuple[str, float]]:
         """Every policy version this deployment handed out: its hash and when it took effect (the one in force
-        is always there; versions from before this record was kept are absent)."""
-        out = {int(v): (str(rec["hash"]), float(rec.get("at", 0.0))) for v, rec in self._issued_raw().items()
-               if str(v).isdigit() and isinstance(rec, dict) and "hash" in rec}
-        current = self.current()
-        out.setdefault(int(current.get("version", 1)), (policy_hash(current), 0.0))
-        return out
+        is always there; versions from before this record was kept are absent). A version in ``covering``
+        (what heartbeats name) that this process has not heard of yet is looked up in the database at
+        once, so a save on another collector a moment ago is never taken for a forgery."""
+        self._refresh()
+        if any(int(v) > max(self._issued) for v in covering):
+            self.refresh_now()
+        return self._issued
+
+    def refresh_now(self) -> None:
+        """Read the newest version at once (a heartbeat named a version this process has not heard of)."""
+        self.invalidate()
+        self._refresh()

@@ -12,7 +12,6 @@ A late event for a day already judged re-saves that agent-day's own figures unti
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -184,32 +183,3 @@ def _day(day: str) -> date:
         return date.fromisoformat(day)
     except ValueError as exc:
         raise NotFound(f"not a date: {day!r} (expected YYYY-MM-DD)") from exc
-
-
-class DailyReportJob:
-    """Inside `serve`: once a day at the configured local time, purge expired data (retention) and build
-    yesterday's report."""
-
-    def __init__(self, service: ReportService, at: str) -> None:
-        self.service = service
-        self.at = at
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._loop, name="daily-report", daemon=True)
-
-    def start(self) -> None:
-        self.thread.start()
-
-    def _loop(self) -> None:
-        tz = self.service.collector.settings.tz
-        while not self.stop.is_set():
-            now = datetime.now(tz)
-            hh, mm = (int(x) for x in self.at.split(":"))
-            due = now.replace(hour=hh, minute=mm, second=0, microsecond=0)
-            yesterday = (now.date() - timedelta(days=1)).isoformat()
-            if now >= due and self.service.get(yesterday) is None:
-                try:
-                    self.service.collector.purge()
-                    self.service.build(yesterday)
-                except CollectorError as exc:
-                    log.error("daily report for %s failed: %s", yesterday, exc)
-            self.stop.wait(60)

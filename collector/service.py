@@ -18,12 +18,14 @@ from collector.config import Settings, load_settings
 from collector.enrollment import EnrollmentService
 from collector.errors import CollectorError, ConfigError, Forbidden, NotFound
 from collector.ingest import IngestService
+from collector.jobs import JobScheduler
 from collector.keys import KeyRing
 from collector.metrics import Metrics
 from collector.policy import PolicyService, known_policy_keys, policy_problem
 from collector.ratelimit import RateLimiter
 from collector.storage import open_store
 from collector.storage import tables as t
+from collector.storage.notify import open_feed
 from collector.storage.sql import SqlStore
 from collector.wall import WallService
 
@@ -47,7 +49,9 @@ class Collector:
         self.keyring = KeyRing(settings.data_dir, float(settings.max_clock_skew_s))
         self.key = self.keyring.hpke[self.keyring.newest]  # the newest HPKE key; every one opens (keyring)
         self.metrics = Metrics()
-        self.policy = PolicyService(self.store)
+        self.feed = open_feed(self.store)  # change notices between collector processes
+        self.jobs = JobScheduler(self.store, settings)
+        self.policy = PolicyService(self.store, self.feed)
         self.ingest = IngestService(self.store, self.keyring, settings, self.metrics)
         self.ingest.issued_policies = self.policy.issued
         from collector.signing import AnswerSigner
@@ -90,8 +94,14 @@ class Collector:
             raise ConfigError(f"{data_dir} is not a collector data folder: run `seatguard-collector init` first")
         return cls(load_settings(data_dir, overrides))
 
+    def start_cluster(self) -> None:
+        """Inside ``serve``: hear other processes' change notices and fan this one's out to them."""
+        self.feed.start()
+        self.wall.attach(self.feed)
+
     def close(self) -> None:
         self.alerts.close()
+        self.feed.close()
         self.store.close()
 
     # -- queries (scope enforced and audited) -----------------------------------------------------------
@@ -118,6 +128,7 @@ class Collector:
         removed = self.store.purge(cutoff.date().isoformat(), cutoff.timestamp())
         removed.update(self.alerts.purge(cutoff.timestamp()))
         removed.update(self.screenshots.purge(cutoff.timestamp()))
+        removed["job_runs"] = self.jobs.runs.purge(cutoff.timestamp())
         log.info("retention purge before %s: %s", cutoff.date(), removed)
         return {"before": cutoff.date().isoformat(), "removed": removed}
 
@@ -233,9 +244,16 @@ class Collector:
             raise CollectorError("you cannot disable your own account", code="bad_request", status=400)
         self.accounts.set_disabled(name, disabled)
 
-    def set_policy_for(self, who: Principal, text: str, remote: str | None = None) -> dict[str, Any]:
+    def policy_for(self, who: Principal, remote: str | None = None) -> dict[str, Any]:
+        self.access.require_role(who, ("admin",), "read_policy", "policy", remote)
+        return self.policy.current()
+
+    def set_policy_for(self, who: Principal, text: str, remote: str | None = None,
+                       expected_version: int | None = None) -> dict[str, Any]:
+        """Save an edited policy; ``expected_version`` is the version the editor started from (a save
+        made meanwhile, through any collector, makes this one a 409 :class:`Conflict`)."""
         self.access.require_role(who, ("admin",), "update_policy", "policy", remote)
-        return self.policy.update(validated_policy(text))
+        return self.policy.update(validated_policy(text), expected_version, who.name)
 
     def timeline(self, agent_id: str, day: str) -> dict[str, Any]:
         _check_day(day)

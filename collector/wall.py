@@ -16,9 +16,10 @@ State of one agent, from the store (never from the agent's say-so alone):
 
 :func:`notify_ingest` wakes the live wall after a stored batch; :func:`ingest_listener` is the same
 as an ``IngestService.listeners`` entry (``collector.web.mount_web`` registers it). It is
-thread-safe, cheap, and reaches the server-sent-event listeners of this process only; listeners
-also poll, so several collector processes behind one load balancer still see each other's agents
-within seconds.
+thread-safe and cheap. Once the hub is attached to the change feed (:meth:`WallHub.attach`, inside
+``serve``), every wake-up and alert also goes to the other collector processes on the same
+PostgreSQL database (LISTEN/NOTIFY, :mod:`collector.storage.notify`), whose hubs wake their own
+listeners; listeners also poll, so viewers catch up within seconds even without notices.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from sqlalchemy import and_, func, select
 from collector.config import Settings
 from collector.ingest import IngestNotice
 from collector.storage import tables as t
+from collector.storage.notify import MAX_PAYLOAD, ChangeFeed
 from collector.storage.sql import SqlStore
 from detectors.presence import stopped_in_shift
 from detectors.rollup import AgentContext, Policy
@@ -95,11 +97,45 @@ class Subscription:
 
 
 class WallHub:
-    """In-process publish/subscribe of "agent X has new events"."""
+    """Publish/subscribe of "agent X has new events" and of alerts: this process's listeners, and
+    through the change feed (once attached) every other process's."""
+
+    WALL, ALERT = "wall", "alert"
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._subs: set[Subscription] = set()
+        self.feed: ChangeFeed | None = None
+
+    def attach(self, feed: ChangeFeed) -> None:
+        """Fan out to the processes ``feed`` reaches, and wake local listeners on their notices."""
+        if self.feed is feed:
+            return
+        self.feed = feed
+        feed.subscribe(self.WALL, self._remote_wall)
+        feed.subscribe(self.ALERT, self._remote_alert)
+
+    def _remote_wall(self, payload: dict[str, Any]) -> None:
+        for agent_id in payload.get("agents") or ():
+            self._local(str(agent_id))
+
+    def _remote_alert(self, payload: dict[str, Any]) -> None:
+        if isinstance(payload.get("alert"), dict):
+            self._local_alert(payload["alert"])
+        elif payload.get("agent_id"):
+            self._local(str(payload["agent_id"]))
+
+    def _local(self, agent_id: str) -> None:
+        with self._lock:
+            subs = list(self._subs)
+        for sub in subs:
+            sub.push(agent_id)
+
+    def _local_alert(self, alert: dict[str, Any]) -> None:
+        with self._lock:
+            subs = list(self._subs)
+        for sub in subs:
+            sub.push_alert(alert)
 
     def subscribe(self) -> Subscription:
         sub = Subscription(asyncio.get_running_loop())
@@ -112,16 +148,17 @@ class WallHub:
             self._subs.discard(sub)
 
     def publish(self, agent_id: str) -> None:
-        with self._lock:
-            subs = list(self._subs)
-        for sub in subs:
-            sub.push(agent_id)
+        self._local(agent_id)
+        if self.feed is not None:
+            self.feed.publish(self.WALL, {"agents": [agent_id]})
 
     def publish_alert(self, alert: dict[str, Any]) -> None:
-        with self._lock:
-            subs = list(self._subs)
-        for sub in subs:
-            sub.push_alert(alert)
+        self._local_alert(alert)
+        if self.feed is not None:
+            body: dict[str, Any] = {"alert": alert}
+            if len(orjson.dumps(body)) > MAX_PAYLOAD - 200:  # too big for a notice: wake the agent's row instead
+                body = {"agent_id": str(alert.get("agent_id", ""))}
+            self.feed.publish(self.ALERT, body)
 
     @property
     def listeners(self) -> int:
@@ -164,6 +201,10 @@ class WallService:
         self.contexts = contexts  # the rollups' shift and policy per agent (defaults without it)
         self._lock = threading.Lock()
         self._facts: dict[tuple[str, str], tuple[int, dict[str, Any]]] = {}  # (agent_id, day) -> (events, facts)
+
+    def attach(self, feed: ChangeFeed) -> None:
+        """Fan the live wall out to every collector process on this database (see :meth:`WallHub.attach`)."""
+        _HUB.attach(feed)
 
     def silent_after_s(self) -> float:
         """Seconds without a batch before a running agent shows as silent: the alerts' setting."""

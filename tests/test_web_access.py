@@ -77,6 +77,8 @@ def api_matrix(day: str) -> list[tuple[str, str, Any, dict[str, int], str | None
                                                 "overtime": True}, SHIFT_EDIT_A1, "set_shift"),
         ("POST", "/api/v1/agents/pc-a1/shifts/clear", {"date": "2099-01-05"}, SHIFT_EDIT_A1, "clear_shift"),
         ("GET", "/api/v1/alerts/dead-letters", None, row(200, 403, 403, 403, 403, 403, 401), "read_dead_letters"),
+        ("GET", "/api/v1/policy", None, row(200, 403, 403, 403, 403, 403, 401), "read_policy"),
+        ("POST", "/api/v1/policy", {"policy": {"spy": True}}, row(400, 403, 403, 403, 403, 403, 401), None),
         ("POST", "/api/v1/alerts/dead-letters/999999/retry", None, row(404, 403, 403, 403, 403, 403, 401), None),
         # agent-facing routes: a person's session or token grants nothing there
         ("POST", "/api/v1/enroll", {"token": "sgt_nope", "public_key": KEY, "name": "pc-x"},

@@ -44,9 +44,11 @@ class Lane:
         self.sent = 0
         self.failed = 0
         self.dead = 0
+        self.held: set[int] = set()  # outbox ids queued or in flight in this lane (this process owns them)
 
     def put(self, delivery: Delivery, delay: float = 0.0) -> None:
         with self._cond:
+            self.held.add(delivery.id)
             heapq.heappush(self._heap, (time.monotonic() + delay, next(self._order), delivery))
             if self._thread is None and not self._stopping:
                 self._thread = threading.Thread(target=self._run, name=f"alerts-{self.channel.name}", daemon=True)
@@ -111,6 +113,9 @@ class Lane:
                           delivery.payload, attempts), delay)
 
     def _mark(self, delivery: Delivery, state: str, attempts: int, error: str | None) -> None:
+        if state != "pending":
+            with self._cond:
+                self.held.discard(delivery.id)
         if not self.channel.durable:
             return
         try:
@@ -145,6 +150,10 @@ class Dispatcher:
 
     def idle(self) -> bool:
         return all(lane.idle() for lane in self.lanes.values())
+
+    def holds(self, delivery_id: int) -> bool:
+        """Whether one of this process's lanes has the delivery queued or in flight."""
+        return any(delivery_id in lane.held for lane in self.lanes.values())
 
     def stats(self) -> dict[str, dict[str, int]]:
         return {name: {"sent": lane.sent, "failed": lane.failed, "dead": lane.dead}

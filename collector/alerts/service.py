@@ -4,6 +4,13 @@
 ingest is never slowed down or failed by alerting. The evaluator coalesces the queued notices into
 the agent-days they touched and evaluates each once. ``start`` (inside ``serve``) also runs the
 silence checker every ``silence_check_s`` and offers again whatever the outbox still holds.
+
+With several collector processes on one database, the silence check (``silence_check``) and the
+outbox sweep (``alert_retries``) are jobs of :class:`collector.jobs.JobScheduler`: each runs once per
+cluster and period, and every run is recorded. A process keeps a short lease as a live outbox owner;
+the sweep takes over pending deliveries that no live process holds: all of them (except this
+process's own) when no other owner is alive, otherwise only those untouched for longer than the
+longest retry delay plus :data:`ORPHAN_GRACE_S`.
 """
 
 from __future__ import annotations
@@ -25,8 +32,9 @@ from collector.alerts.model import Alert
 from collector.alerts.outbox import Dispatcher
 from collector.alerts.silence import SilenceChecker
 from collector.alerts.store import AlertStore, Delivery
-from collector.errors import CollectorError, Forbidden
+from collector.errors import CollectorError, Forbidden, StorageError
 from collector.ingest import IngestNotice
+from collector.jobs import JobScheduler
 from detectors.rollup import INTEGRITY_KINDS
 
 if TYPE_CHECKING:
@@ -34,6 +42,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 ALERT_ROLES = ("admin", "security", "manager")
+OUTBOX_ROLE = "outbox"
+ORPHAN_GRACE_S = 60.0  # beyond the longest retry delay: a live owner would have touched the delivery by then
+SWEEP_S = 60.0  # how often the outbox is swept for orphaned deliveries
+TICK_MAX_S = 10.0  # the checker thread's longest sleep (the outbox lease is refreshed every tick)
+FRESH_S = 2.0  # a delivery touched this recently may be on its way into this process's own lanes
 
 
 class AlertService:
@@ -56,6 +69,11 @@ class AlertService:
         self._worker: threading.Thread | None = None
         self._checker: threading.Thread | None = None
         self.counts = {"notices": 0, "evaluated": 0, "raised": 0, "updated": 0, "errors": 0}
+        jobs = getattr(collector, "jobs", None)
+        self.jobs: JobScheduler = jobs if isinstance(jobs, JobScheduler) else JobScheduler(collector.store,
+                                                                                           collector.settings)
+        self.holder = f"{self.jobs.holder}:{uuid.uuid4().hex[:6]}"
+        self._tick_s = min(self.config.silence_check_s, TICK_MAX_S)
 
     # -- ingest side ----------------------------------------------------------------------------------
     def on_ingest(self, notice: IngestNotice) -> None:
@@ -136,22 +154,45 @@ class AlertService:
         return [a for a in (self.record(c, repeats=False) for c in self.silence.check()) if a is not None]
 
     def _check_loop(self) -> None:
-        while not self._stop.wait(self.config.silence_check_s):
+        while not self._stop.wait(self._tick_s):
             try:
-                self.check_silence()
+                self.jobs.register_process(OUTBOX_ROLE, self.holder, self._tick_s * 3 + 30)
+                if self.jobs.run("silence_check", lambda: len(self.check_silence()),
+                                 every_s=self.config.silence_check_s) == "failed":
+                    self.counts["errors"] += 1
+                self.jobs.run("alert_retries", lambda: self.sweep_outbox(time.time() - FRESH_S), every_s=SWEEP_S)
             except Exception:  # keep checking: the next pass may well succeed (database back, etc.)
                 self.counts["errors"] += 1
                 log.exception("silence check failed")
 
-    # -- life cycle -------------------------------------------------------------------------------------
-    def start(self) -> None:
-        """Inside ``serve``: the silence checker, and the outbox's pending deliveries offered again."""
-        resumed = 0
-        for delivery in self.store.pending():
+    def sweep_outbox(self, touched_before: float | None = None) -> dict[str, int]:
+        """Offer again the pending deliveries no live process holds (see the module docstring)."""
+        now = time.time()
+        others = [h for h in self.jobs.live_processes(OUTBOX_ROLE) if h != self.holder]
+        if others:
+            orphaned = now - (self.config.retry_max_s + ORPHAN_GRACE_S)
+            touched_before = orphaned if touched_before is None else min(touched_before, orphaned)
+        resumed = dead = 0
+        for delivery in self.store.pending(touched_before=touched_before):
+            if self.dispatcher.holds(delivery.id) or not self.store.claim(delivery.id, now):
+                continue
             if self.dispatcher.submit(delivery):
                 resumed += 1
             else:
-                self.store.mark(delivery.id, "dead", delivery.attempts, "channel no longer configured", time.time())
+                dead += 1
+                self.store.mark(delivery.id, "dead", delivery.attempts, "channel no longer configured", now)
+        if resumed or dead:
+            log.info("alerts: %d pending deliveries taken over (%d for channels not configured here)",
+                     resumed + dead, dead)
+        return {"resumed": resumed, "dead": dead}
+
+    # -- life cycle -------------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Inside ``serve``: the silence checker, and the outbox's pending deliveries offered again."""
+        self.jobs.register_process(OUTBOX_ROLE, self.holder, self._tick_s * 3 + 30)
+        swept: dict[str, int] = {}
+        self.jobs.run("alert_retries", lambda: swept.update(self.sweep_outbox()) or swept)
+        resumed = swept.get("resumed", 0)
         self._start_worker()
         if self._checker is None:  # silences (unless silent_after_min is 0) and stops in the shift
             self._checker = threading.Thread(target=self._check_loop, name="alerts-silence", daemon=True)
@@ -176,6 +217,11 @@ class AlertService:
             if thread is not None:
                 thread.join(5)
         self.dispatcher.close()
+        if self._checker is not None:
+            try:
+                self.jobs.unregister_process(OUTBOX_ROLE, self.holder)
+            except StorageError as exc:  # the lease runs out by itself
+                log.warning("could not drop the outbox lease: %s", exc.message)
 
     def purge(self, before_ts: float) -> dict[str, int]:
         """Retention: drop alerts (and their deliveries) raised before ``before_ts``."""

@@ -155,8 +155,21 @@ class AlertStore:
             return alert
 
     # -- deliveries -----------------------------------------------------------------------------------
-    def pending(self, limit: int = 10_000) -> list[Delivery]:
-        return self._deliveries_where(deliveries.c.state == "pending", limit)
+    def pending(self, limit: int = 10_000, touched_before: float | None = None) -> list[Delivery]:
+        """Deliveries still to make (``touched_before``: only those nobody attempted or took since)."""
+        cond = deliveries.c.state == "pending"
+        if touched_before is not None:
+            cond = and_(cond, deliveries.c.updated_at < touched_before)
+        return self._deliveries_where(cond, limit)
+
+    def claim(self, delivery_id: int, now: float) -> bool:
+        """Take a pending delivery over (an orphan of a process that stopped): touch it so that no other
+        process takes it too; False when it is no longer pending."""
+        with self.store._write() as conn:
+            res = conn.execute(update(deliveries).where(and_(deliveries.c.id == delivery_id,
+                                                             deliveries.c.state == "pending"))
+                               .values(updated_at=now))
+            return bool(res.rowcount)
 
     def dead_letters(self, limit: int = 500) -> list[dict[str, Any]]:
         d = deliveries

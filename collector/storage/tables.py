@@ -21,7 +21,7 @@ from sqlalchemy import (
     Text,
 )
 
-SCHEMA_VERSION = 8  # kv "schema_version"; the Alembic head revision is "0008"
+SCHEMA_VERSION = 9  # kv "schema_version"; the Alembic head revision is "0009"
 metadata = MetaData()
 
 agents = Table(
@@ -186,4 +186,33 @@ shifts = Table(  # revision 0008: a day's shift entered for one agent (rota) or 
     Column("entered_by", String(64), nullable=False),
     Column("entered_at", Float, nullable=False),
     Index("ix_shifts_day", "day"),
+)
+
+policy_versions = Table(  # revision 0009: every policy version saved; the newest is in force
+    "policy_versions", metadata,
+    Column("version", Integer, primary_key=True, autoincrement=False),  # the key is the compare-and-set
+    Column("body", Text, nullable=False),  # the policy as JSON ("null" for a version whose text predates 0009)
+    Column("hash", String(64), nullable=False),  # agent.signed_policy.policy_hash of the body
+    Column("saved_at", Float, nullable=False),
+    Column("saved_by", String(64)),
+)
+
+job_runs = Table(  # revision 0009: one row per run of a scheduled job, whichever process ran it
+    "job_runs", metadata,
+    Column("id", Integer().with_variant(BigInteger, "postgresql"), primary_key=True, autoincrement=True),
+    Column("job", String(64), nullable=False),
+    Column("started", Float, nullable=False),
+    Column("finished", Float),
+    Column("host", String(255), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("outcome", String(16), nullable=False),  # running, ok, failed
+    Column("detail", Text),
+    Index("ix_job_runs_job_started", "job", "started"),
+)
+
+job_leases = Table(  # revision 0009: who runs a job now, where there are no advisory locks (SQLite)
+    "job_leases", metadata,
+    Column("job", String(64), primary_key=True),
+    Column("holder", String(255), nullable=False),
+    Column("expires", Float, nullable=False),
 )

@@ -2,6 +2,11 @@
 
 Every action goes through an admin-only, audited method of :class:`Collector`; a new token or
 password is shown once, in the answer to the form that made it.
+
+The policy is also an API (admin only): ``GET /api/v1/policy`` and ``POST /api/v1/policy`` with
+``{"policy": {...}, "version": N}``, where ``version`` is the version the edit started from. A
+policy saved meanwhile (through any collector process) makes the save a 409 ``conflict``, like the
+admin page's form, which carries the version it showed.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ import json
 from typing import Any
 
 from fastapi import FastAPI
+from pydantic import BaseModel, ConfigDict
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -20,6 +26,13 @@ from collector.errors import CollectorError
 from collector.web.site import HEADERS, Web, remote
 
 USER_ROLES = ("manager", "security", "auditor", "agent", "admin")  # the least surprising first
+POLICY_ERRORS: dict[int | str, dict[str, Any]] = {c: {"description": "error"} for c in (400, 401, 403, 409)}
+
+
+class PolicySave(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    policy: dict[str, Any]
+    version: int | None = None  # the version the edit started from; omitted: onto whatever is in force
 
 
 def _page(web: Web, request: Request, who: Principal, status: int = 200, **extra: Any) -> Response:
@@ -94,10 +107,23 @@ def register(app: FastAPI, web: Web) -> None:
     async def policy(request: Request) -> Response:
         who, form = await web.form_who(request)
         text = form.get("policy", "")
+        base = form.get("version", "").strip()
         try:
-            saved = c.set_policy_for(who, text, remote(request))
+            saved = await run_in_threadpool(c.set_policy_for, who, text, remote(request),
+                                            int(base) if base.isdigit() else None)
         except CollectorError as exc:
             if exc.status == 403:
                 raise
             return _page(web, request, who, exc.status, error=exc.message, policy_text=text)
         return _page(web, request, who, policy_saved=saved.get("version"))
+
+    @app.get("/api/v1/policy", responses=POLICY_ERRORS)
+    def read_policy(request: Request) -> dict[str, Any]:
+        """The policy in force, with its version (admin)."""
+        return {"policy": c.policy_for(web.who(request), remote(request))}
+
+    @app.post("/api/v1/policy", responses=POLICY_ERRORS)
+    def save_policy(body: PolicySave, request: Request) -> dict[str, Any]:
+        """Save a policy as the next version (admin); 409 when ``version`` is no longer the one in force."""
+        who = web.who(request)
+        return {"policy": c.set_policy_for(who, json.dumps(body.policy), remote(request), body.version)}

@@ -1,9 +1,9 @@
 """The live wall: every agent in the viewer's scope, its state, the app in front, cases handled today.
 
 ``GET /api/v1/wall/events`` is a server-sent-event stream: a ``snapshot`` first, then an ``agent``
-event whenever an agent's row changes. It wakes on :func:`collector.wall.notify_ingest` and polls
-every :data:`POLL_S` seconds as well (time passing turns "active" into "agent silent", and other
-collector processes do not share this one's pub/sub). A stream ends after :data:`STREAM_S` seconds
+event whenever an agent's row changes. It wakes on :func:`collector.wall.notify_ingest` (batches
+stored by any collector process on the same PostgreSQL database, see :class:`collector.wall.WallHub`)
+and polls every :data:`POLL_S` seconds as well (time passing turns "active" into "agent silent"). A stream ends after :data:`STREAM_S` seconds
 and the browser reconnects by itself, so a stopping server is never held open for long.
 
 The viewer is signed in again (session or API token, role and teams re-read) before every update: a

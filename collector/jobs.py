@@ -1,0 +1,202 @@
+"""Scheduled jobs that run once per cluster, whichever collector process gets there first.
+
+:meth:`JobScheduler.run` takes the job's lock (``pg_try_advisory_lock`` on PostgreSQL; a lease row in
+``job_leases`` on SQLite), checks under it that the job is still due (nobody ran it since ``since``,
+or within ``every_s``; ``due()`` still holds), runs it and records the run in ``job_runs`` (job,
+started, finished, host, pid, outcome). A process that finds the lock taken skips the run: another
+one is doing it. ``seatguard-collector stats`` shows the jobs' runs (``jobs``).
+
+Jobs scheduled this way: ``retention`` and ``daily_report`` (:class:`DailyJobs`), ``silence_check``
+and ``alert_retries`` (:class:`collector.alerts.service.AlertService`).
+
+:meth:`JobScheduler.register_process` / :meth:`JobScheduler.live_processes` keep a short lease per
+running process under a role name (the alert outbox uses it to tell an orphaned delivery from one a
+live process still holds).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from sqlalchemy import and_, func, select
+
+from collector.config import Settings
+from collector.storage import tables as t
+from collector.storage.job_runs import JobRuns
+from collector.storage.postgres import PostgresStore
+from collector.storage.sql import SqlStore
+
+if TYPE_CHECKING:
+    from collector.service import Collector
+
+log = logging.getLogger(__name__)
+LEASE_S = 600.0  # a SQLite job lease outlives any run; a process that died mid-run frees it after this
+SLACK = 0.9  # a periodic job is due again after 90% of its period (two processes' clocks tick apart)
+
+
+class JobScheduler:
+    def __init__(self, store: SqlStore, settings: Settings) -> None:
+        self.store = store
+        self.settings = settings
+        self.runs = JobRuns(store)
+        self.host = socket.gethostname()[:200]
+        self.pid = os.getpid()
+        self.holder = f"{self.host}:{self.pid}:{uuid.uuid4().hex[:8]}"
+        self._scope: str | None = None
+        self.counts = {"ran": 0, "failed": 0, "busy": 0, "not_due": 0}
+
+    # -- running --------------------------------------------------------------------------------------
+    def run(self, job: str, fn: Callable[[], Any], *, every_s: float | None = None, since: float | None = None,
+            due: Callable[[], bool] | None = None) -> str | None:
+        """Run ``fn`` as ``job`` unless another process holds the job or it is not due; the outcome
+        (``ok``/``failed``) or None when skipped. ``fn``'s exceptions are logged and recorded, not raised."""
+        with self._locked(job) as got:
+            if not got:
+                self.counts["busy"] += 1
+                return None
+            now = time.time()
+            last = self.runs.last_ok_started(job)
+            if (every_s is not None and last is not None and now - last < every_s * SLACK) \
+                    or (since is not None and last is not None and last >= since) \
+                    or (due is not None and not due()):
+                self.counts["not_due"] += 1
+                return None
+            run_id = self.runs.start(job, now, self.host, self.pid)
+            try:
+                result = fn()
+            except Exception as exc:  # recorded; the next period tries again
+                self.counts["failed"] += 1
+                log.exception("job %s failed", job)
+                self.runs.finish(run_id, time.time(), "failed", f"{exc.__class__.__name__}: {exc}")
+                return "failed"
+            self.counts["ran"] += 1
+            self.runs.finish(run_id, time.time(), "ok", None if result is None else _detail(result))
+            return "ok"
+
+    @contextmanager
+    def _locked(self, job: str) -> Iterator[bool]:
+        if isinstance(self.store, PostgresStore):
+            with self._advisory(job) as got:
+                yield got
+            return
+        if not self.runs.take_lease(job, self.holder, time.time(), LEASE_S):
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            self.runs.drop_lease(job, self.holder)
+
+    @contextmanager
+    def _advisory(self, job: str) -> Iterator[bool]:
+        """A session-level advisory lock on a connection held for the run (keyed per database, schema and job)."""
+        key = self._key(job)
+        conn = self.store.writer.connect()
+        try:
+            got = bool(conn.execute(select(func.pg_try_advisory_lock(key))).scalar())
+            conn.commit()
+            try:
+                yield got
+            finally:
+                if got:
+                    conn.execute(select(func.pg_advisory_unlock(key)))
+                    conn.commit()
+        except BaseException:
+            conn.invalidate()  # never hand a connection that may still hold the lock back to the pool
+            raise
+        finally:
+            conn.close()
+
+    def _key(self, job: str) -> int:
+        if self._scope is None:
+            with self.store._read() as conn:
+                self._scope = f"{conn.execute(select(func.current_database())).scalar()}." \
+                              f"{conn.execute(select(func.current_schema())).scalar()}"
+        digest = hashlib.sha256(f"seatguard-job:{self._scope}:{job}".encode()).digest()
+        return int.from_bytes(digest[:8], "big", signed=True)
+
+    # -- live processes -------------------------------------------------------------------------------
+    def register_process(self, role: str, holder: str, ttl_s: float) -> None:
+        """Say that ``holder`` runs ``role`` for the next ``ttl_s`` seconds (refresh before it ends)."""
+        self.runs.take_lease(_process_key(role, holder), holder, time.time(), ttl_s)
+
+    def unregister_process(self, role: str, holder: str) -> None:
+        self.runs.drop_lease(_process_key(role, holder), holder)
+
+    def live_processes(self, role: str) -> list[str]:
+        jl = t.job_leases
+        with self.store._read() as conn:
+            rows = conn.execute(select(jl.c.holder).where(and_(jl.c.job.like(f"{role}:%"),
+                                                               jl.c.expires > time.time())))
+            return [str(r[0]) for r in rows]
+
+    def stats(self) -> dict[str, Any]:
+        return {"jobs": self.runs.summary(), "recent_runs": self.runs.recent(20)}
+
+
+def _process_key(role: str, holder: str) -> str:
+    return f"{role}:{holder}"[:64]
+
+
+def _detail(result: Any) -> str:
+    try:
+        return orjson.dumps(result, default=str).decode()[:2000]
+    except TypeError:
+        return str(result)[:2000]
+
+
+class DailyJobs:
+    """Inside ``serve``: once a day at ``report_time`` (collector's zone), retention (privacy rule 4) and
+    yesterday's report, each once per cluster. Checked every ``tick_s`` seconds."""
+
+    def __init__(self, collector: Collector, tick_s: float = 60.0) -> None:
+        self.collector = collector
+        self.tick_s = tick_s
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._loop, name="daily-jobs", daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def close(self) -> None:
+        self.stop.set()
+        if self.thread.is_alive():
+            self.thread.join(5)
+
+    def tick(self, now: datetime | None = None) -> dict[str, str | None]:
+        c = self.collector
+        now = now or datetime.now(c.settings.tz)
+        hh, mm = (int(x) for x in c.settings.report_time.split(":"))
+        due = now.replace(hour=hh, minute=mm, second=0, microsecond=0)
+        if now < due:
+            return {}
+        yesterday = (now.date() - timedelta(days=1)).isoformat()
+        since = due.timestamp()
+        return {
+            "retention": c.jobs.run("retention", lambda: c.purge(now), since=since),
+            "daily_report": c.jobs.run("daily_report", lambda: _summary(c.reports.build(yesterday)), since=since,
+                                       due=lambda: c.reports.get(yesterday) is None),
+        }
+
+    def _loop(self) -> None:
+        while not self.stop.is_set():
+            try:
+                self.tick()
+            except Exception:  # the database may be back at the next tick
+                log.exception("daily jobs check failed")
+            self.stop.wait(self.tick_s)
+
+
+def _summary(report: dict[str, Any]) -> dict[str, Any]:
+    return {"date": report.get("date"), "findings": len(report.get("findings") or [])}

@@ -1,0 +1,194 @@
+"""Shared state in the database, on every backend (issue 16, item 1; the two-process test is
+``tests/test_cluster_two_collectors.py``).
+
+Two stores on one database stand for two collector processes: a policy saved through one is read by
+the other within a second, a save based on a replaced version is a conflict, a job runs once
+whoever asks, and revision 0009 moves the policy out of ``kv`` and back.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from agent.signed_policy import policy_hash
+from collector.config import load_settings
+from collector.errors import Conflict
+from collector.jobs import JobScheduler
+from collector.policy import DEFAULT_POLICY, PolicyService
+from collector.storage import schema
+from collector.storage.notify import PgChangeFeed, open_feed
+from collector.storage.sql import SqlStore
+from tests.storage_fixtures import BACKENDS, fresh_url, sql_store
+from tests.web_fixtures import World, csrf_of, signed_in
+
+
+@pytest.fixture(params=BACKENDS)
+def two_stores(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[SqlStore, SqlStore]]:
+    with fresh_url(request.param, tmp_path / "db") as url:
+        first = sql_store(url)
+        first.create_schema()
+        second = sql_store(url)
+        second.create_schema()
+        try:
+            yield first, second
+        finally:
+            first.close()
+            second.close()
+
+
+def test_a_save_through_one_process_is_read_by_the_other_within_a_second(two_stores: tuple[SqlStore, SqlStore]) -> None:
+    feeds = [open_feed(s) for s in two_stores]
+    for feed in feeds:
+        feed.start()
+    try:
+        a, b = (PolicyService(s, f) for s, f in zip(two_stores, feeds, strict=True))
+        if isinstance(feeds[1], PgChangeFeed):
+            assert feeds[1].wait_live(10), "the listening connection never came up"
+        assert b.current() == DEFAULT_POLICY
+        reloads = b.reloads
+        for _ in range(20):  # served from memory while nothing changes: no reload per read
+            b.current()
+        assert b.reloads == reloads
+        saved = a.update({"idle_threshold_s": 200}, expected_version=1, saved_by="root")
+        started = time.monotonic()
+        while b.current()["version"] != saved["version"]:
+            assert time.monotonic() - started < 1.0, "the other process still serves version 1"
+            time.sleep(0.01)
+        assert b.current() == saved and b.current()["idle_threshold_s"] == 200
+        assert b.issued() == a.issued()
+        assert b.issued()[1][0] == policy_hash(DEFAULT_POLICY) and b.issued()[2][0] == policy_hash(saved)
+    finally:
+        for feed in feeds:
+            feed.close()
+
+
+def test_a_heartbeat_naming_a_version_saved_elsewhere_is_looked_up_at_once(
+        two_stores: tuple[SqlStore, SqlStore]) -> None:
+    a, b = (PolicyService(s) for s in two_stores)
+    assert max(b.issued()) == 1
+    a.update({"idle_threshold_s": 120})
+    b.CHECK_S = 3600.0  # no version check would come in time: only the heartbeat's version can prompt it
+    assert 2 in b.issued(covering=[2]), "a version issued by the other process is known when asked for"
+
+
+def test_saves_based_on_one_version_conflict_and_unversioned_saves_merge(
+        two_stores: tuple[SqlStore, SqlStore]) -> None:
+    a, b = (PolicyService(s) for s in two_stores)
+    a.update({"idle_threshold_s": 111}, expected_version=1)
+    with pytest.raises(Conflict, match="you edited version 1, but version 2 is now in force") as refused:
+        b.update({"idle_threshold_s": 222}, expected_version=1)
+    assert refused.value.status == 409
+    assert b.current()["idle_threshold_s"] == 111
+    merged = b.update({"case_absence_s": 900})  # no version: onto whatever is in force
+    assert merged["version"] == 3 and merged["idle_threshold_s"] == 111 and merged["case_absence_s"] == 900
+    results: list[str] = []
+    barrier = threading.Barrier(2)
+
+    def save(service: PolicyService, idle: int) -> None:
+        barrier.wait()
+        try:
+            service.update({"idle_threshold_s": idle}, expected_version=3)
+            results.append("saved")
+        except Conflict:
+            results.append("conflict")
+
+    threads = [threading.Thread(target=save, args=(s, n)) for s, n in ((a, 301), (b, 302))]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(20)
+    assert sorted(results) == ["conflict", "saved"]
+    assert a.current()["version"] == 4 and b.current()["idle_threshold_s"] in (301, 302)
+
+
+def test_a_job_runs_once_whoever_asks_and_each_run_is_recorded(two_stores: tuple[SqlStore, SqlStore],
+                                                              tmp_path: Path) -> None:
+    settings = load_settings(tmp_path)
+    a, b = (JobScheduler(s, settings) for s in two_stores)
+    ran: list[str] = []
+    inside = threading.Event()
+    release = threading.Event()
+
+    def slow() -> dict[str, Any]:
+        ran.append("a")
+        inside.set()
+        release.wait(10)
+        return {"done": 1}
+
+    since = time.time() - 1
+    first = threading.Thread(target=lambda: a.run("daily_report", slow, since=since))
+    first.start()
+    assert inside.wait(10)
+    assert b.run("daily_report", lambda: ran.append("b"), since=since) is None, "the job is held by the other"
+    release.set()
+    first.join(10)
+    assert b.run("daily_report", lambda: ran.append("b"), since=since) is None, "it already ran since it was due"
+    assert ran == ["a"]
+    assert b.run("silence_check", lambda: 0, every_s=60) == "ok"
+    assert a.run("silence_check", lambda: 0, every_s=60) is None, "not due again within its period"
+    assert a.run("broken", lambda: 1 / 0) == "failed"
+    runs = {r["job"]: r for r in b.runs.recent()}
+    assert runs["daily_report"]["outcome"] == "ok" and runs["daily_report"]["pid"] == a.pid
+    assert runs["daily_report"]["finished"] >= runs["daily_report"]["started"]
+    assert json.loads(runs["daily_report"]["detail"]) == {"done": 1}
+    assert runs["broken"]["outcome"] == "failed" and "ZeroDivisionError" in runs["broken"]["detail"]
+    assert b.stats()["jobs"]["daily_report"]["runs"] == 1
+    assert a.run("broken", lambda: None) == "ok", "a failed run does not count as done"
+
+
+def test_revision_0009_moves_the_policy_out_of_kv_and_back(tmp_path: Path) -> None:
+    with fresh_url("sqlite", tmp_path / "db") as url:
+        store = sql_store(url)
+        try:
+            store.create_schema()
+            with store._write() as conn:
+                schema.downgrade(conn, "0008")
+            v3 = {**DEFAULT_POLICY, "version": 3, "idle_threshold_s": 90}
+            issued = {"2": {"hash": "ab" * 32, "at": 5.0}, "3": {"hash": policy_hash(v3), "at": 9.0}}
+            store.set_kv("policy", json.dumps(v3))
+            store.set_kv("policy_issued", json.dumps(issued))
+            assert store.migrate() == ("0008", schema.HEAD)
+            service = PolicyService(store)
+            assert service.current() == v3
+            assert service.issued() == {2: ("ab" * 32, 5.0), 3: (policy_hash(v3), 9.0)}
+            assert store.get_kv("policy") is None
+            with store._write() as conn:
+                schema.downgrade(conn, "0008")
+            assert json.loads(store.get_kv("policy") or "{}") == v3
+            assert json.loads(store.get_kv("policy_issued") or "{}") == issued
+            with store._read() as conn:
+                assert "policy_versions" not in {r[0] for r in conn.execute(
+                    text("SELECT name FROM sqlite_master WHERE type = 'table'"))}
+        finally:
+            store.close()
+
+
+def test_the_admin_page_refuses_a_save_based_on_a_replaced_version(tmp_path: Path) -> None:
+    world = World(tmp_path / "collector")
+    try:
+        admin = signed_in(world.app, "root")
+        page = admin.get("/admin").text
+        shown = int(csrf_of(page, "version"))
+        world.collector.policy.update({"idle_threshold_s": 150})  # someone else saves meanwhile
+        stale = admin.post("/admin/policy", data={"policy": '{"idle_threshold_s": 240}', "version": str(shown),
+                                                  "csrf": csrf_of(page)})
+        assert stale.status_code == 409 and "changed meanwhile" in stale.text
+        assert world.collector.policy.current()["idle_threshold_s"] == 150
+        fresh = admin.post("/admin/policy", data={"policy": '{"idle_threshold_s": 240}', "version": str(shown + 1),
+                                                  "csrf": csrf_of(page)})
+        assert fresh.status_code == 200 and world.collector.policy.current()["idle_threshold_s"] == 240
+        bearer = {"Authorization": f"Bearer {world.collector.accounts.create_token('root')}"}
+        api = world.client.post("/api/v1/policy", json={"policy": {"idle_threshold_s": 1}, "version": shown},
+                                headers=bearer)
+        assert api.status_code == 409 and api.json()["error"]["code"] == "conflict"
+        assert world.client.get("/api/v1/policy", headers=bearer).json()["policy"]["idle_threshold_s"] == 240
+    finally:
+        world.close()
