@@ -28,6 +28,7 @@ import requests
 
 from agent.schema import format_ts
 from agent.signed_policy import policy_hash
+from collector.customer_secret import SECRET_FILE
 from collector.keys import KEY_FILE, SIGNING_KEY_FILE
 from tests.conftest import COLLECTOR, CollectorProcess, run_cli
 from tests.storage_fixtures import pg_schema
@@ -68,7 +69,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         a = CollectorProcess(first)
         second = root / "collector-b"
         second.mkdir()
-        for name in ("collector.toml", KEY_FILE, SIGNING_KEY_FILE):  # one deployment: the same settings and keys
+        for name in ("collector.toml", KEY_FILE, SIGNING_KEY_FILE, SECRET_FILE):  # one deployment: same settings, keys
             shutil.copy2(first / name, second / name)
         b = CollectorProcess(second)
         run_cli(COLLECTOR, "user", "add", "--data", str(first), "--name", "boss", "--role", "admin")
