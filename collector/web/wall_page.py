@@ -3,8 +3,9 @@
 ``GET /api/v1/wall/events`` is a server-sent-event stream: a ``snapshot`` first, then an ``agent``
 event whenever an agent's row changes. It wakes on :func:`collector.wall.notify_ingest` (batches
 stored by any collector process on the same PostgreSQL database, see :class:`collector.wall.WallHub`)
-and polls every :data:`POLL_S` seconds as well (time passing turns "active" into "agent silent"). A stream ends after :data:`STREAM_S` seconds
-and the browser reconnects by itself, so a stopping server is never held open for long.
+and polls every :data:`POLL_S` seconds as well (time passing turns "active" into "agent silent"). A
+stream ends after :data:`STREAM_S` seconds and the browser reconnects by itself, so a stopping server
+is never held open for long.
 
 The viewer is signed in again (session or API token, role and teams re-read) before every update: a
 disabled account, a revoked session or token, or a role that no longer sees the wall gets an ``end``
