@@ -33,7 +33,7 @@ from zoneinfo import ZoneInfo
 import requests
 
 from agent.simulate.live import LIVE_TEAM, LiveSpec, plan_floor, to_datetime
-from agent.simulate.live_agent import LiveFloor, stop_pids
+from agent.simulate.live_agent import MODULE, LiveFloor, runs, stop_pids
 
 log = logging.getLogger(__name__)
 BIN = Path(sys.executable).parent
@@ -67,13 +67,16 @@ def _wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout: float = 60) 
 
 def _stop_previous(root: Path) -> None:
     live = root / LIVE_PIDS
-    if live.exists():
-        stop_pids(int(p) for p in live.read_text().split() if p.isdigit())
+    if live.exists():  # only this demo's agents and server: a stale PID may be anyone's process by now
+        stop_pids((int(p) for p in live.read_text().split() if p.isdigit()),
+                  needles=(MODULE, str(root / "live")))
     pidfile = root / "serve.pid"
     if pidfile.exists():
         try:
-            os.kill(int(pidfile.read_text().strip()), signal.SIGTERM)
-            time.sleep(1)
+            pid = int(pidfile.read_text().strip())
+            if runs(pid, "serve", str(root / "collector")):
+                os.kill(pid, signal.SIGTERM)
+                time.sleep(1)
         except (ProcessLookupError, ValueError, PermissionError):
             pass
 

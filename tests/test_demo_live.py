@@ -122,3 +122,30 @@ def test_live_floor_moves_the_wall_and_raises_an_alert_today(tmp_path: Path) -> 
         if running is not None:
             running.floor.stop()
         c.kill()
+
+
+def test_a_stale_pid_file_never_stops_an_unrelated_process(tmp_path: Path) -> None:
+    """After a crash or a reboot the PIDs in ``live.pids`` and ``serve.pid`` may belong to anything of
+    the user's: only a process that is this demo's live agent or server gets the SIGTERM."""
+    import subprocess
+    import sys
+
+    from collector.demo import LIVE_PIDS, _stop_previous
+
+    root = tmp_path / "demo"
+    root.mkdir()
+    sleep = [sys.executable, "-c", "import time; time.sleep(120)"]
+    stranger = subprocess.Popen(sleep)
+    other_demo = subprocess.Popen([*sleep, "agent.simulate.live_agent", "--home", str(tmp_path / "elsewhere")])
+    leftover = subprocess.Popen([*sleep, "agent.simulate.live_agent", "--home", str(root / "live" / "live-1")])
+    try:
+        (root / LIVE_PIDS).write_text(f"{stranger.pid} {other_demo.pid} {leftover.pid}")
+        (root / "serve.pid").write_text(str(stranger.pid))
+        _stop_previous(root)
+        assert leftover.wait(15) is not None, "this demo's leftover live agent is stopped"
+        time.sleep(0.3)
+        assert stranger.poll() is None and other_demo.poll() is None, "unrelated processes are left alone"
+    finally:
+        for proc in (stranger, other_demo, leftover):
+            proc.kill()
+            proc.wait(10)

@@ -35,6 +35,7 @@ from agent.simulate.desktop import Record
 from agent.simulate.live import LiveSpec, local_ms, to_datetime, today_script
 
 log = logging.getLogger(__name__)
+MODULE = "agent.simulate.live_agent"  # what a live agent's command line runs
 LOG_FILE = "live.log"
 RAW_FILE = "raw_identifiers.txt"  # the unmasked numbers its windows may show (what privacy tests look for)
 
@@ -163,10 +164,26 @@ class LiveFloor:
         return codes
 
 
-def stop_pids(pids: Iterable[int], timeout: float = 10.0) -> None:
-    """SIGTERM live agents left over by an earlier demo that did not get to stop them."""
+def runs(pid: int, *needles: str) -> bool:
+    """Whether process ``pid`` exists and its command line holds every one of ``needles`` (a PID read
+    from a stale file may belong to any other process by now)."""
+    import psutil
+
+    try:
+        cmdline = " ".join(psutil.Process(pid).cmdline())
+    except (psutil.Error, OSError):
+        return False
+    return all(n in cmdline for n in needles)
+
+
+def stop_pids(pids: Iterable[int], timeout: float = 10.0, needles: tuple[str, ...] = (MODULE,)) -> None:
+    """SIGTERM live agents left over by an earlier demo that did not get to stop them: only processes
+    whose command line holds every one of ``needles`` (by default: runs this module)."""
     alive = []
     for pid in pids:
+        if not runs(pid, *needles):
+            log.info("pid %d is not a leftover live agent: left alone", pid)
+            continue
         try:
             os.kill(pid, signal.SIGTERM)
             alive.append(pid)
