@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from agent.masking import mask_text
 from collector.errors import CollectorError, NotFound
 from collector.shifts import day_context
 from detectors.csv_cells import defuse_text
@@ -141,7 +142,8 @@ class ReportService:
         pattern = Pattern.from_finding(finding)
         snapshot = {"score": finding["score"], "rules": finding.get("rules", []),
                     "values": finding.get("features", {}), "pattern": pattern.to_dict()}
-        self.store.save_label(agent_id, day, label, reviewer, note[:2000], time.time(),
+        note = mask_text(note[:2000])  # privacy rule 1: what a reviewer types is masked like any stored text
+        self.store.save_label(agent_id, day, label, reviewer, note, time.time(),
                               orjson.dumps(snapshot).decode(), pattern.key)
         log.info("%s labelled %s on %s %s (pattern %s)", reviewer, agent_id, day, label, pattern.key or "-")
 

@@ -99,3 +99,19 @@ def test_a_manager_cannot_label(world: World, labelled: dict[str, Any]) -> None:
                     json={"agent_id": "pc-a1", "label": "benign"})
     assert resp.status_code == 403
     assert {lab.agent_id: lab.verdict for lab in world.collector.reports.labels()}["pc-a1"] == "confirmed"
+
+
+def test_a_label_note_never_stores_an_id_phone_or_card_number(world: World, labelled: dict[str, Any]) -> None:
+    """Privacy rule 1 holds for what a reviewer types: the note is masked before it is stored."""
+    from tests.conftest import RAW_IDS
+
+    sec = labelled["sec"]
+    note = f"customer {RAW_IDS[0]} called back on {RAW_IDS[2]}, card {RAW_IDS[3]}: legit"
+    resp = sec.post(f"/api/v1/reports/{labelled['first']}/labels", headers={"X-CSRF-Token": csrf_of(sec.get("/").text)},
+                    json={"agent_id": "pc-b1", "label": "benign", "note": note})
+    assert resp.status_code == 200, resp.text
+    stored = {r["agent_id"]: r for r in world.collector.store.load_labels()}["pc-b1"]
+    assert stored["label"] == "benign" and stored["note"].startswith("customer ") and "legit" in stored["note"]
+    for raw in (RAW_IDS[0], RAW_IDS[2], RAW_IDS[3]):
+        assert raw not in stored["note"] and raw not in str(stored.get("snapshot")), stored["note"]
+    assert RAW_IDS[0][-4:] in stored["note"], "masked to the last four characters, as at ingest"
