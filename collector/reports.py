@@ -52,17 +52,21 @@ class ReportService:
         updater = self.collector.rollups
         now = datetime.now(self.collector.settings.tz)
         out = []
-        sets: list[tuple[str, str, CustomerSets]] = []
         agents = {a["agent_id"]: a for a in self.store.list_agents()}
         shifts = self.store.shifts_on(day.isoformat())  # the day's rota and scheduled overtime, as entered now
-        for agent_id, state in self.store.rollups_for_day(day.isoformat()):
-            ctx = updater.context(agent_id, agents.get(agent_id, {}))  # retired since? its last stop was the uninstall
-            ctx = day_context(ctx, shifts.get(agent_id, {}))
-            rollup = DayRollup.from_state(ctx, state)
-            moment = now if day >= now.date() else None
-            out.append(AgentDayInput(ctx, rollup.features(moment), rollup.evidence(moment), rollup.strip()))
-            sets.append((agent_id, ctx.team, rollup.customer_sets()))
+        states = self.store.rollups_for_day(day.isoformat())
+        contexts = [day_context(updater.context(agent_id, agents.get(agent_id, {})),  # retired since? its last
+                                shifts.get(agent_id, {})) for agent_id, _ in states]  # stop was the uninstall
+        pairs = list(zip(states, contexts, strict=True))
+        sets: list[tuple[str, str, CustomerSets]] = [
+            (agent_id, ctx.team, DayRollup.stored_customer_sets(state)) for (agent_id, state), ctx in pairs]
         verdicts = judge(sets, self.collector.settings.need_to_know_scope)
+        moment = now if day >= now.date() else None
+        for (agent_id, state), ctx in pairs:
+            rollup = DayRollup.from_state(ctx, state)
+            verdict = verdicts.get(agent_id)
+            reviewed = verdict.reviewed_keys if verdict is not None else frozenset()
+            out.append(AgentDayInput(ctx, rollup.features(moment), rollup.evidence(moment, reviewed), rollup.strip()))
         return apply(out, verdicts), verdicts
 
     def _judge_history(self, first: date, last: date) -> None:

@@ -105,6 +105,7 @@ class CustomerSets:
 class Verdict:
     pages_without_case: int
     reviewed_customers: int
+    reviewed_keys: frozenset[str] = frozenset()  # which customers were reviews (evidence)
 
     def features(self) -> dict[str, float]:
         return {"pages_without_case": float(self.pages_without_case),
@@ -124,15 +125,15 @@ def judge(rows: Sequence[tuple[str, str, CustomerSets]], scope: str = "team") ->
         for _, sets in members:
             cased.update(sets.cased)
         for agent_id, sets in members:
-            pages, reviewed = sets.unkeyed, 0
+            pages, reviewed = sets.unkeyed, []
             for key, n in sets.uncased.items():
                 if key in sets.cased:
                     continue  # the agent's own case for that customer, earlier or later that day
                 if key in cased:
-                    reviewed += 1
+                    reviewed.append(key)
                 else:
                     pages += n
-            out[agent_id] = Verdict(pages, reviewed)
+            out[agent_id] = Verdict(pages, len(reviewed), frozenset(reviewed))
     return out
 
 

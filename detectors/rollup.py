@@ -19,7 +19,7 @@ from __future__ import annotations
 import bisect
 import hashlib
 import re
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from copy import deepcopy
 from dataclasses import asdict, dataclass, field, fields
 from datetime import date, datetime, time, timedelta
@@ -742,7 +742,7 @@ class DayRollup:
                 continue
             s["settled"]["nocase"] += 1
             outside.count(s, "nocase_min", int(page[0]) // 60)
-            bounds.keep_top(s["nocase_ev"], page[:3], _page_rank)
+            bounds.keep_top(s["nocase_ev"], page, _page_rank)  # with its key: a review, once judged?
             key = page[3] if len(page) > 3 else ""
             if key and (key in s["uncased"] or len(s["uncased"]) < MAX_CUSTOMERS):
                 s["uncased"][key] = s["uncased"].get(key, 0) + 1
@@ -1122,15 +1122,20 @@ class DayRollup:
         first, last = (out & -out).bit_length() - 1, out.bit_length() - 1
         return [[first * 60, self._slot_seq_before(first)], [last * 60, self._slot_seq_before(last)]]
 
-    def evidence(self, now: datetime | None = None) -> list[dict[str, Any]]:
-        """Notable moments of the day, oldest first, bounded: ``{ts, kind, seq, what, what_zh}``."""
+    def evidence(self, now: datetime | None = None, reviewed: Collection[str] = frozenset()) -> list[dict[str, Any]]:
+        """Notable moments of the day, oldest first, bounded: ``{ts, kind, seq, what, what_zh}``.
+        ``reviewed``: customer keys judged reviews of a colleague's case (their pages are shown as such)."""
         s = self._s
         raw: list[tuple[str, float, int, dict[str, Any]]] = [
             (k, sec, seq, p) for k, sec, seq, p in s["evidence"]]
         spans = self._case_spans()
-        pages = sorted([*s["nocase_ev"], *self._pages_without_case(spans)], key=_page_rank)
-        for sec, seq, tail in pages[:MAX_EVIDENCE_PER_KIND]:
-            raw.append(("page_without_case", sec, seq, {"customer": tail}))
+        live = [p for p in s["cust_pages"] if not self._covered(spans, p[0])]
+        pages = sorted([*s["nocase_ev"], *live], key=_page_rank)
+        reviews = [p for p in pages if len(p) > 3 and p[3] in reviewed]
+        for kind, chosen in (("page_without_case", [p for p in pages if not (len(p) > 3 and p[3] in reviewed)]),
+                             ("reviewed_customer", reviews)):
+            for p in chosen[:MAX_EVIDENCE_PER_KIND]:
+                raw.append((kind, p[0], p[1], {"customer": p[2]}))
         pairs = [*s["pair_ev"], *(self._pair_moment(c, sw, code) for c, sw, code in self._offlist_copies())]
         for sec, seq, ids, phones, cards, app, after, copy_seq, _code in \
                 sorted(pairs, key=_pair_rank)[:MAX_EVIDENCE_PER_KIND]:
@@ -1195,6 +1200,9 @@ def describe_moment(kind: str, p: dict[str, Any]) -> tuple[str, str]:
         return f"screen capture tool {p['name']} started", f"启动截屏/录屏软件 {p['name']}"
     if kind == "screenshot":
         return f"policy screenshot ({p['reason']})", f"策略截屏（{p['reason']}）"
+    if kind == "reviewed_customer":
+        return (f"opened customer …{p['customer']}, whom a colleague had a case for, with no case of their own",
+                f"查看同事办理过案件的客户 …{p['customer']}（自己未办理案件）")
     if kind == "page_without_case":
         return (f"opened customer …{p['customer']} with no case open",
                 f"未打开案件时查看客户 …{p['customer']}")

@@ -286,7 +286,7 @@ _EVIDENCE_KINDS = {
     "remote_access_starts": ("remote_access",), "remote_access_min": ("remote_access",),
     "screen_capture_starts": ("screen_capture",), "screen_capture_min": ("screen_capture",),
     "pages_without_case": ("page_without_case",), "customers_viewed": ("page_without_case",),
-    "reviewed_customers": ("page_without_case",),
+    "reviewed_customers": ("reviewed_customer",),
     "customer_pages": ("page_without_case",), "offlist_site_min": ("offlist_site",),
     "silent_shift_min": ("silence",), "outside_shift_min": ("outside_shift",),
     "night_min": ("outside_shift",),

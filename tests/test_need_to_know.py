@@ -98,6 +98,20 @@ def test_team_scope_reviews_are_not_caseless_and_other_teams_do_not_count() -> N
     assert (f["col-b1"]["pages_without_case"], f["col-b1"]["reviewed_customers"]) == (0, 0)
 
 
+def _page_kinds(evidence: Any) -> list[str]:
+    return [e["kind"] for e in evidence if e["kind"] in ("page_without_case", "reviewed_customer")]
+
+
+def test_evidence_shows_reviews_as_reviews() -> None:
+    fleet = _fleet(CustomerKeyer.ephemeral())
+    verdicts = judge([(a, r.ctx.team, r.customer_sets()) for a, r in fleet.items()])
+    lead = fleet["lead-a"].evidence(reviewed=verdicts["lead-a"].reviewed_keys)
+    assert _page_kinds(lead) == ["reviewed_customer"] * 3
+    assert "colleague had a case" in next(e["what"] for e in lead if e["kind"] == "reviewed_customer")
+    other = fleet["col-a2"].evidence(reviewed=verdicts["col-a2"].reviewed_keys)
+    assert _page_kinds(other) == ["page_without_case"] * 2
+
+
 def test_fleet_scope_counts_another_teams_case() -> None:
     f = _judged(_fleet(CustomerKeyer.ephemeral()), "fleet")
     assert (f["col-a2"]["pages_without_case"], f["col-a2"]["reviewed_customers"]) == (1, 1)
@@ -249,6 +263,8 @@ def test_collector_judges_across_agents_with_national_id_customers(tmp_path: Pat
         history = f.collector.store.feature_history(day.isoformat(), day.isoformat())
         got = {a: (h[0]["pages_without_case"], h[0]["reviewed_customers"]) for a, h in history.items()}
         assert got == {"col-a1": (0, 0), "lead-a": (0, 1), "col-a2": (2, 0), "col-b1": (0, 0)}
+        lead = next(i for i in f.collector.reports._inputs(day) if i.ctx.agent_id == "lead-a")
+        assert _page_kinds(lead.evidence) == ["reviewed_customer"] * 2
         states = orjson.dumps(f.collector.store.rollups_for_day(day.isoformat())).decode()
         for raw in RAW_IDS[:2]:
             assert raw not in states and raw[:17] not in states
