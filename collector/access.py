@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import func, insert, or_, select
 
+from agent.masking import mask_text
 from collector.accounts import Principal
 from collector.errors import Forbidden, NotFound
 from collector.storage import tables as t
@@ -31,6 +32,7 @@ class AccessService:
 
     def audit(self, who: Principal, action: str, target: str, allowed: bool, remote: str | None = None,
               agent_id: str | None = None) -> None:
+        target = mask_text(target)  # privacy rule 1: a target may hold what a caller typed (an unknown agent id)
         with self.store._write() as conn:
             conn.execute(insert(t.audit).values(at=time.time(), actor=who.name, action=action, target=target,
                                                 allowed=allowed, remote=remote, agent_id=agent_id))
@@ -45,6 +47,7 @@ class AccessService:
         number of records written.
         """
         ids: list[str | None] = [*sorted({a for a in agent_ids if a})]
+        target = mask_text(target)
         at = time.time()
         rows = [{"at": at, "actor": who.name, "action": action, "target": target, "allowed": True,
                  "remote": remote, "agent_id": a} for a in ids or [None]]

@@ -85,3 +85,20 @@ def test_an_agent_id_longer_than_any_stored_one_is_a_404_and_audited(served: tup
     for action in ("read_shifts", "set_shift", "clear_shift"):
         records = _api(served, "GET", f"/api/v1/audit?action={action}&allowed=false&limit=50").json()["records"]
         assert any(agent_id in r["target"] and not r["allowed"] for r in records), (action, records[:3])
+
+
+def test_an_id_number_typed_as_an_agent_id_is_audited_and_logged_masked(served: tuple[CollectorProcess, str]) -> None:
+    """Privacy rule 1 for what a caller types: an unknown agent id is written to the audit and the log."""
+    from tests.conftest import RAW_IDS
+
+    raw = RAW_IDS[1]
+    entry = {"date": "2026-12-01", "start": "09:00", "end": "18:00"}
+    for method, path, body in (("GET", "", None), ("POST", "", entry), ("POST", "/clear", {"date": "2026-12-01"})):
+        got = _api(served, method, f"/api/v1/agents/{raw}/shifts{path}", json=body)
+        assert got.status_code == 404, got.text
+    records = _api(served, "GET", f"/api/v1/audit?target={raw[-4:]}&limit=50").json()["records"]
+    assert len(records) >= 3 and not any(raw in str(r) for r in records), records[:3]
+    c, _ = served
+    for name in ("serve.out", "collector.log", "seatguard.db"):
+        written = c.data / name
+        assert not written.exists() or raw.encode() not in written.read_bytes(), f"{name} holds the raw number"
