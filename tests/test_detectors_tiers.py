@@ -224,3 +224,21 @@ def test_the_report_shows_the_tiers_in_reading_order() -> None:
     assert [r["tier"] for r in rows] == [f.tier for f in report.findings]
     assert rows[0]["tier"] == "breach" and rows[-1]["tier"] == "anomaly"
     assert (one_in(1.0), one_in(0.25), one_in(1 / 4321)) == ("1", "4", "4,300")
+
+
+def test_reviewer_feedback_moves_the_calibrated_score_within_its_tier() -> None:
+    from tests.test_label_feedback import OVERTIME, TODAY, USB, day, finding, labelled
+
+    labels = []
+    for d in range(3):
+        report = day(d, {"pc-a1": OVERTIME, "pc-a2": USB})
+        labels += [labelled(report, "pc-a1", "benign", "sec.li"), labelled(report, "pc-a2", "benign", "sec.li")]
+    plain, fed = day(3, TODAY), day(3, TODAY, labels)
+    before, after = finding(plain, "pc-a1"), finding(fed, "pc-a1")
+    assert after.tier == before.tier == "anomaly"
+    assert after.chance > before.chance and after.rank > before.rank      # lowered: less evidence, read later
+    usb = finding(fed, "pc-a2")                                           # a hard rule: never lowered
+    assert usb.tier == "breach" and usb.rank == 1 and usb.chance == pytest.approx(finding(plain, "pc-a2").chance)
+    for report in (plain, fed):
+        keys = [(TIERS.index(f.tier), f.chance) for f in report.findings]
+        assert keys == sorted(keys)
