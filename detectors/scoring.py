@@ -4,7 +4,8 @@
 is the day's rollups (:class:`AgentDayInput`: context, features, evidence, activity strip) and each
 agent's trailing feature history; reviewer labels, if given, tune the thresholds first
 (:mod:`detectors.labels`), lower or raise findings by pattern (:mod:`detectors.feedback`) and are shown
-on today's findings.
+on today's findings. The reading order is :mod:`detectors.tiers`': hard-rule breaches and tamper signals
+first, then anomalies, each tier by its calibrated score.
 """
 
 from __future__ import annotations
