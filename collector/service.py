@@ -214,7 +214,8 @@ class Collector:
                 entry["managers"].append(u["name"])
         return {"agents": agents, "tokens": tokens, "users": users, "policy": self.policy.current(),
                 "teams": sorted(teams.values(), key=lambda x: str(x["team"])),
-                "retention_days": self.settings.retention_days, "timezone": self.settings.timezone}
+                "retention_days": self.settings.retention_days, "timezone": self.settings.timezone,
+                "jobs": self.jobs.runs.summary()}
 
     def create_enroll_token_for(self, who: Principal, team: str, role: str = "agent",
                                 shift: str | None = None, remote: str | None = None) -> str:

@@ -9,6 +9,8 @@ whoever asks, and revision 0009 moves the policy out of ``kv`` and back.
 from __future__ import annotations
 
 import json
+import os
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -190,5 +192,10 @@ def test_the_admin_page_refuses_a_save_based_on_a_replaced_version(tmp_path: Pat
                                 headers=bearer)
         assert api.status_code == 409 and api.json()["error"]["code"] == "conflict"
         assert world.client.get("/api/v1/policy", headers=bearer).json()["policy"]["idle_threshold_s"] == 240
+        assert 'id="job-retention"' not in admin.get("/admin").text
+        assert world.collector.jobs.run("retention", lambda: {"removed": 0}) == "ok"
+        listing = admin.get("/admin").text
+        row = re.search(r'<tr id="job-retention">(.*?)</tr>', listing, re.S)
+        assert row and ">1<" in row.group(1) and ">ok<" in row.group(1) and f":{os.getpid()}<" in row.group(1)
     finally:
         world.close()

@@ -15,6 +15,7 @@ newest version and the issued record back into ``kv``.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 
@@ -68,9 +69,13 @@ def upgrade() -> None:
     op.execute("UPDATE kv SET value = '9' WHERE key = 'schema_version'")
 
 
-def _move_policy_out_of_kv() -> None:
-    from agent.signed_policy import policy_hash
+def _policy_hash(policy: dict[str, object]) -> str:
+    """``agent.signed_policy.policy_hash`` as of this revision (frozen here: a migration never changes)."""
+    text_form = json.dumps(policy, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return hashlib.sha256(text_form.encode()).hexdigest()
 
+
+def _move_policy_out_of_kv() -> None:
     conn = op.get_bind()
     policy, issued = _kv("policy"), _kv("policy_issued")
     rows: dict[int, dict[str, object]] = {}
@@ -82,7 +87,7 @@ def _move_policy_out_of_kv() -> None:
     if isinstance(policy, dict):
         version = int(policy.get("version", 1))
         at = rows.get(version, {}).get("at", time.time())
-        rows[version] = {"body": json.dumps(policy, ensure_ascii=False), "hash": policy_hash(policy), "at": at}
+        rows[version] = {"body": json.dumps(policy, ensure_ascii=False), "hash": _policy_hash(policy), "at": at}
     for version, row in sorted(rows.items()):
         conn.execute(text("INSERT INTO policy_versions (version, body, hash, saved_at, saved_by) "
                           "VALUES (:v, :b, :h, :a, NULL)"),
