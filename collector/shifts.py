@@ -43,7 +43,7 @@ EDITORS = ("admin", "manager")  # managers: the agents of their own teams only
 READERS = ("admin", "security", "manager")
 MAX_DAYS = 366  # one entry covers at most a year of days
 CLI = Principal("cli", "admin")
-_HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+_HHMM = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9]")  # ASCII digits, whole string (fullmatch)
 
 
 class BadShift(CollectorError):
@@ -95,7 +95,7 @@ def parse_days(day: str | None, first: str | None, last: str | None) -> list[str
 
 def check_window(start: str, end: str) -> tuple[str, str]:
     for value in (start, end):
-        if not isinstance(value, str) or not _HHMM.match(value):
+        if not isinstance(value, str) or not _HHMM.fullmatch(value):
             raise BadShift(f"times are HH:MM (00:00 to 23:59), not {str(value)[:20]!r}")
     if start == end:
         raise BadShift("a shift needs different start and end times")

@@ -102,3 +102,14 @@ def test_an_id_number_typed_as_an_agent_id_is_audited_and_logged_masked(served: 
     for name in ("serve.out", "collector.log", "seatguard.db"):
         written = c.data / name
         assert not written.exists() or raw.encode() not in written.read_bytes(), f"{name} holds the raw number"
+
+
+@pytest.mark.parametrize("hhmm", ["0\uff19:00", "\u0661\u0662:30", "09:00\n", "9:00", "09:0"])
+def test_times_are_ascii_hh_mm_only(served: tuple[CollectorProcess, str], hhmm: str) -> None:
+    """Full-width or other scripts' digits and a trailing newline match ``\\d`` and ``$``: refused, never
+    stored as a shift the rest of the collector reads differently."""
+    got = _api(served, "POST", "/api/v1/agents/pc-edge/shifts", json={"date": "2026-11-02", "start": hhmm,
+                                                                       "end": "18:00"})
+    assert got.status_code == 400 and got.json()["error"]["code"] in ("bad_shift", "malformed"), got.text
+    listed = _api(served, "GET", "/api/v1/agents/pc-edge/shifts?from=2026-11-02&to=2026-11-02").json()["shifts"]
+    assert listed == []
