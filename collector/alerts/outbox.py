@@ -113,15 +113,15 @@ class Lane:
                           delivery.payload, attempts), delay)
 
     def _mark(self, delivery: Delivery, state: str, attempts: int, error: str | None) -> None:
-        if state != "pending":
-            with self._cond:
-                self.held.discard(delivery.id)
-        if not self.channel.durable:
-            return
         try:
-            self.store.mark(delivery.id, state, attempts, error, time.time())
+            if self.channel.durable:
+                self.store.mark(delivery.id, state, attempts, error, time.time())
         except StorageError as exc:  # stays pending in the outbox: offered again after a restart
             log.error("could not record delivery %s as %s: %s", delivery.uid, state, exc.message)
+        finally:
+            if state != "pending":  # only once the outbox says so: a sweep never sees it pending and unheld
+                with self._cond:
+                    self.held.discard(delivery.id)
 
     def stop(self, timeout: float) -> None:
         with self._cond:
