@@ -3,7 +3,12 @@ and Chinese ("copied 14 ID numbers; team median 0; own 30-day maximum 1").
 
 A finding's reasons are the features of the rules it broke (most severe first), then the features
 that deviate most from the peer group or from the agent's own history, as long as the deviation is at
-least ``min_z`` robust standard deviations; at most ``max_reasons`` in all.
+least ``min_z`` robust standard deviations; at most ``max_reasons`` in all. Deviations count in the
+feature's meaningful direction, low as well as high ("0 idle periods; team median 6; own 20-day
+minimum 4"). A reason only the agent's own history shows (within the peers' range) also names the
+own median ("opened 9 customer pages with no case open; team median 6; own 20-day median 3, maximum 4"),
+and a rule whose threshold the agent's own normal moved says so ("rule threshold 200, raised to own
+normal (default 10)").
 """
 
 from __future__ import annotations
@@ -126,10 +131,12 @@ class Reason:
     severity: str | None
     text: str
     text_zh: str
+    rule_threshold: float | None = None  # the threshold the value reached (the agent's own if raised)
+    own_median: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
-        for key in ("value", "peer_median", "own_ref", "peer_z", "self_z"):
+        for key in ("value", "peer_median", "own_ref", "peer_z", "self_z", "rule_threshold", "own_median"):
             if out[key] is not None:
                 out[key] = round(float(out[key]), 3)
         return out
@@ -145,7 +152,7 @@ def _own(feature: str, value: float, own: dict[str, float]) -> tuple[float | Non
 
 
 def _text(feature: str, value: float, median: float, scope: str, role: str, own_ref: float | None,
-          kind: str, days: int, rule_threshold: float | None) -> tuple[str, str]:
+          kind: str, days: int, hit: RuleHit | None, own_median: float | None = None) -> tuple[str, str]:
     en, zh = PHRASES[feature]
     scope_en, scope_zh = SCOPE_TEXT[(scope, role if role in ("agent", "lead") else "agent")]
     parts_en = [english(en, feature, value), f"{scope_en} {fmt(feature, median)}"]
@@ -155,11 +162,21 @@ def _text(feature: str, value: float, median: float, scope: str, role: str, own_
         parts_zh.append("暂无个人历史")
     else:
         kind_zh = {"maximum": "最高", "minimum": "最低", "median": "中位数"}[kind]
-        parts_en.append(f"own {days}-day {kind} {fmt(feature, own_ref)}")
-        parts_zh.append(f"本人{days}天{kind_zh} {fmt(feature, own_ref, 'zh')}")
-    if rule_threshold is not None:
-        parts_en.append(f"rule threshold {fmt(feature, rule_threshold)}")
-        parts_zh.append(f"规则阈值 {fmt(feature, rule_threshold, 'zh')}")
+        if own_median is not None:
+            parts_en.append(f"own {days}-day median {fmt(feature, own_median)}, {kind} {fmt(feature, own_ref)}")
+            parts_zh.append(f"本人{days}天中位数 {fmt(feature, own_median, 'zh')}、{kind_zh} "
+                            f"{fmt(feature, own_ref, 'zh')}")
+        else:
+            parts_en.append(f"own {days}-day {kind} {fmt(feature, own_ref)}")
+            parts_zh.append(f"本人{days}天{kind_zh} {fmt(feature, own_ref, 'zh')}")
+    if hit is not None:
+        parts_en.append(f"rule threshold {fmt(feature, hit.limit)}")
+        parts_zh.append(f"规则阈值 {fmt(feature, hit.limit, 'zh')}")
+        if hit.threshold is not None:
+            up = hit.threshold > hit.rule.threshold
+            default = fmt(feature, hit.rule.threshold)
+            parts_en[-1] += f", {'raised' if up else 'lowered'} to own normal (default {default})"
+            parts_zh[-1] += f"（按本人常态{'上调' if up else '下调'}，默认 {fmt(feature, hit.rule.threshold, 'zh')}）"
     return "; ".join(parts_en), "；".join(parts_zh)
 
 
@@ -185,9 +202,11 @@ def explain(features: dict[str, float], role: str, peer_median: dict[str, float]
     for name, hit in chosen[:max(max_reasons, len(hits))]:
         value = float(features.get(name, 0.0))
         ref, kind = _own(name, value, own.get(name, {}))
-        en, zh = _text(name, value, peer_median.get(name, 0.0), scope, role, ref, kind, own_days,
-                       hit.rule.threshold if hit else None)
+        by_self = abs(self_z.get(name, 0.0)) >= min_z > abs(peer_z.get(name, 0.0))  # the peers hide it
+        own_median = own.get(name, {}).get("median") if by_self and ref is not None else None
+        en, zh = _text(name, value, peer_median.get(name, 0.0), scope, role, ref, kind, own_days, hit, own_median)
         reasons.append(Reason(name, value, peer_median.get(name, 0.0), scope, ref, kind, own_days,
                               peer_z.get(name, 0.0), self_z.get(name, 0.0), hit.rule.name if hit else None,
-                              hit.rule.severity if hit else None, en, zh))
+                              hit.rule.severity if hit else None, en, zh, hit.limit if hit else None,
+                              own_median))
     return reasons

@@ -7,6 +7,28 @@ tune them too (:mod:`detectors.labels`).
 
 As an ensemble member (``rules``) the rule set scores an agent-day by the severity weights of the
 rules that fired, each scaled up gently with how far the value went past the threshold.
+
+Own normal (:class:`Adaptation`, :meth:`RuleSet.thresholds`). A rule marked ``adapts`` (levels that
+are some people's job: customer look-ups, after-hours and night work, time off the allow-list)
+judges each agent against its own normal. A high normal raises the threshold to
+``margin`` times it, so a lead who opens 150 customers a day does not fire every day, while three
+times their normal still does. A low normal lowers it to the normal plus ``spread_k`` robust spreads
+(never below ``floor`` times the rule's): three times one's usual 3 caseless look-ups fires although
+the peers' 10 a day would hide it. Hard breaches (removable drives, remote access, screen capture, IDs
+taken to messaging, customer data taken to off-list apps) and every tamper signal (silence, stops,
+sequence gaps, chain breaks, missing batches, forged answers, policy mismatches, rollup bounds) never
+adapt: one is one too many for anybody (the breach tier of :mod:`detectors.tiers` holds only such
+rules, bulk ID and card copies among them). An insider who tries to *train* the baseline by ramping up
+slowly meets four limits:
+
+- the most recent ``skip_days`` days never count, so a ramp has to be older than that to move it;
+- the own normal is a median, and at most the median of the *older* half of the baseline days, so
+  a level counts as normal only once it has held for most of the older half of the window (about
+  two weeks of a 30-day history), and every day of the climb that is more than ``margin`` times the
+  normal of its time fires the rule and shows in the report;
+- nothing moves before ``min_days`` baseline days exist (a new hire is judged by the defaults);
+- a threshold never rises above ``cap`` times its default, whatever the history says, and being
+  erratic buys nothing: the spread can only lower a threshold toward the normal, never raise one.
 """
 
 from __future__ import annotations
@@ -22,10 +44,11 @@ from numpy.typing import NDArray
 from detectors.base import Detector, Matrix, Vector
 from detectors.errors import ConfigError
 from detectors.registry import register
-from detectors.rollup import FEATURE_BY_NAME, FEATURE_NAMES
+from detectors.rollup import FEATURE_BY_NAME, FEATURE_NAMES, FEATURES
 
 SEVERITIES = ("low", "medium", "high", "critical")
 SEVERITY_WEIGHT = {"low": 1.0, "medium": 2.0, "high": 4.0, "critical": 8.0}
+FLOORS = np.array([f.floor for f in FEATURES], dtype=np.float64)
 
 
 @dataclass(frozen=True)
@@ -37,6 +60,7 @@ class Rule:
     help_en: str
     help_zh: str
     enabled: bool = True
+    adapts: bool = False  # the threshold may rise to the agent's own normal (see Adaptation)
 
     def __post_init__(self) -> None:
         if self.feature not in FEATURE_BY_NAME:
@@ -85,17 +109,17 @@ RULES: tuple[Rule, ...] = (
     Rule("after_hours", "outside_shift_min", 60, "medium",
          "long activity outside the shift and its grace period that casework does not account for "
          "(overtime at the usual pace does not count)",
-         "排班及宽限期外长时间活动且无法由办案解释（正常节奏的加班不计）"),
+         "排班及宽限期外长时间活动且无法由办案解释（正常节奏的加班不计）", adapts=True),
     Rule("after_hours_lookups", "outside_shift_lookups", 3, "high",
          "customer data looked up, copied or exported outside the shift with no case",
          "排班外无案件查看、复制或导出客户数据"),
-    Rule("night_work", "night_min", 30, "medium", "activity at night", "夜间活动"),
+    Rule("night_work", "night_min", 30, "medium", "activity at night", "夜间活动", adapts=True),
     Rule("browse_without_case", "pages_without_case", 10, "medium",
-         "customer pages opened without a case", "无案件时查看客户页面"),
+         "customer pages opened without a case", "无案件时查看客户页面", adapts=True),
     Rule("offlist_sites", "offlist_site_min", 60, "low", "long time on sites outside the allow-list",
-         "长时间浏览白名单以外网站"),
+         "长时间浏览白名单以外网站", adapts=True),
     Rule("offlist_apps", "offlist_app_min", 60, "low", "long time in apps outside the allow-list",
-         "长时间使用白名单以外应用"),
+         "长时间使用白名单以外应用", adapts=True),
     Rule("forged_answers", "unsigned_answers", 1, "high",
          "answers not signed by the collector reached the agent (a stand-in server or proxy)",
          "客户端收到非采集端签名的应答（冒充的服务器或代理）"),
@@ -106,9 +130,64 @@ RULES: tuple[Rule, ...] = (
 
 
 @dataclass(frozen=True)
+class Adaptation:
+    """How far an agent's own normal may move the thresholds of the rules that adapt (module notes)."""
+
+    skip_days: int = 3      # the most recent history days never count
+    min_days: int = 10      # baseline days (older than skip_days) needed before a threshold moves
+    margin: float = 2.0     # the threshold rises to margin x the own normal ...
+    cap: float = 20.0       # ... but never above cap x the rule's default threshold
+    spread_k: float = 3.0   # a low normal lowers it to normal + spread_k robust spreads ...
+    floor: float = 0.5      # ... but never below floor x the rule's default threshold
+
+    def __post_init__(self) -> None:
+        for name in ("skip_days", "min_days"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ConfigError(f"adaptation: {name} must be a non-negative integer")
+        if self.min_days < 1:
+            raise ConfigError("adaptation: min_days must be at least 1")
+        for name, low, high in (("margin", 1.0, math.inf), ("cap", 1.0, math.inf), ("spread_k", 1.0, math.inf),
+                                ("floor", 0.1, 1.0)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) \
+                    or not low <= value <= high:
+                raise ConfigError(f"adaptation: {name} must be a number within {low:g}..{high:g}")
+
+    def normal(self, history: Matrix) -> tuple[Vector, Vector] | None:
+        """The own normal and its robust spread for every feature from one agent's history (rows: days,
+        oldest first), or None without enough baseline days. The normal is the median of the days older
+        than ``skip_days``, at most the median of the older half of them; the spread is 1.4826 times
+        their median absolute deviation, at least the feature's documented floor."""
+        base = history[: max(0, history.shape[0] - self.skip_days)]
+        if base.shape[0] < self.min_days:
+            return None
+        older = base[: (base.shape[0] + 1) // 2]
+        median = np.median(base, axis=0)
+        spread = np.maximum(1.4826 * np.median(np.abs(base - median), axis=0), FLOORS)
+        return np.asarray(np.minimum(median, np.median(older, axis=0)), dtype=np.float64), spread
+
+    def limit(self, default: Vector, normal: Vector, spread: Vector) -> Vector:
+        """Thresholds for own ``normal`` levels: raised to ``margin`` x normal, or lowered to the normal
+        plus ``spread_k`` spreads; never below ``floor`` nor above ``cap`` times the ``default``."""
+        lowered = np.minimum(default, normal + self.spread_k * spread)
+        own = np.maximum(lowered, self.margin * normal)
+        return np.asarray(np.clip(own, self.floor * default, self.cap * default), dtype=np.float64)
+
+
+NO_ADAPTATION = Adaptation(min_days=10 ** 9)
+
+
+@dataclass(frozen=True)
 class RuleHit:
     rule: Rule
     value: float
+    threshold: float | None = None  # the agent's own threshold, when its normal raised the rule's
+
+    @property
+    def limit(self) -> float:
+        """The threshold the value reached: the agent's own if it was raised, else the rule's."""
+        return self.rule.threshold if self.threshold is None else self.threshold
 
 
 class RuleSet:
@@ -144,27 +223,62 @@ class RuleSet:
         return {r.name: {"threshold": r.threshold, "severity": r.severity, "enabled": r.enabled}
                 for r in self.rules}
 
-    def evaluate(self, features: Mapping[str, float]) -> list[RuleHit]:
-        """The rules one agent-day breaks, most severe first."""
-        hits = [RuleHit(r, float(features.get(r.feature, 0.0))) for r in self._active
-                if float(features.get(r.feature, 0.0)) >= r.threshold]
-        hits.sort(key=lambda h: (-SEVERITY_WEIGHT[h.rule.severity], -h.value / h.rule.threshold))
+    @property
+    def active(self) -> tuple[Rule, ...]:
+        """The enabled rules, in the column order of :meth:`thresholds`."""
+        return tuple(self._active)
+
+    def thresholds(self, history: list[Matrix], adaptation: Adaptation = NO_ADAPTATION) -> Matrix:
+        """Each agent's thresholds (rows: agents, columns: :attr:`active` rules): the rule's own, or
+        for a rule that adapts, :meth:`Adaptation.limit` of the agent's normal in ``history[i]`` (days
+        in feature order, oldest first)."""
+        out = np.tile(self._thr, (len(history), 1))
+        adapts = np.array([r.adapts for r in self._active], dtype=bool)
+        if not adapts.any():
+            return out
+        for i, h in enumerate(history):
+            found = adaptation.normal(h) if h.ndim == 2 and h.shape[0] else None
+            if found is None:
+                continue
+            normal, spread = found
+            own = adaptation.limit(self._thr, normal[self._cols], spread[self._cols])
+            out[i] = np.where(adapts, own, self._thr)
+        return out
+
+    def _limits(self, rows: int, thresholds: Matrix | None) -> Matrix:
+        if thresholds is None:
+            return np.tile(self._thr, (rows, 1))
+        if thresholds.shape != (rows, len(self._active)):
+            raise ConfigError(f"thresholds must be {rows} x {len(self._active)} (agents x enabled rules)")
+        return thresholds
+
+    def evaluate(self, features: Mapping[str, float], thresholds: Vector | None = None) -> list[RuleHit]:
+        """The rules one agent-day breaks, most severe first (``thresholds``: the agent's own, one per
+        :attr:`active` rule, from :meth:`thresholds`)."""
+        limits = self._limits(1, None if thresholds is None else np.asarray(thresholds)[None, :])[0]
+        hits = []
+        for r, limit in zip(self._active, limits, strict=True):
+            value = float(features.get(r.feature, 0.0))
+            if value >= limit:
+                hits.append(RuleHit(r, value, None if limit == r.threshold else float(limit)))
+        hits.sort(key=lambda h: (-SEVERITY_WEIGHT[h.rule.severity], -h.value / h.limit))
         return hits
 
-    def grade(self, X: Matrix) -> NDArray[np.int_]:
+    def grade(self, X: Matrix, thresholds: Matrix | None = None) -> NDArray[np.int_]:
         """Per row, the index in SEVERITIES of the most severe rule that fired (-1: none)."""
         out = np.full(X.shape[0], -1, dtype=np.int_)
-        for rule, col, thr in zip(self._active, self._cols, self._thr, strict=True):
-            fired = X[:, col] >= thr
+        limits = self._limits(X.shape[0], thresholds)
+        for k, (rule, col) in enumerate(zip(self._active, self._cols, strict=True)):
+            fired = X[:, col] >= limits[:, k]
             out[fired] = np.maximum(out[fired], SEVERITIES.index(rule.severity))
         return out
 
-    def score(self, X: Matrix) -> Vector:
+    def score(self, X: Matrix, thresholds: Matrix | None = None) -> Vector:
         """Severity-weighted breaches per row of a raw feature matrix (FEATURE_NAMES order)."""
         if not self._active:
             return np.zeros(X.shape[0])
         values = X[:, self._cols]
-        ratio = values / self._thr
+        ratio = values / self._limits(X.shape[0], thresholds)
         fired = ratio >= 1.0
         excess = 1.0 + 0.25 * np.log(np.where(fired, ratio, 1.0))
         return np.asarray((fired * self._w * np.minimum(excess, 3.0)).sum(axis=1), dtype=np.float64)
@@ -179,14 +293,17 @@ class RulesDetector(Detector):
     learns = False
 
     def __init__(self, contamination: float = 0.1, random_state: int = 0,
-                 rules: RuleSet | None = None) -> None:
+                 rules: RuleSet | None = None, thresholds: Matrix | None = None) -> None:
         super().__init__(contamination, random_state)
         if rules is not None and not isinstance(rules, RuleSet):
             raise ConfigError("rules must be a RuleSet")
+        if thresholds is not None and (not isinstance(thresholds, np.ndarray) or thresholds.ndim != 2):
+            raise ConfigError("thresholds must be a 2-D array (agents x enabled rules)")
         self.rules = rules
+        self.thresholds = thresholds  # per row of the matrix scored (RuleSet.thresholds); None: the rules'
 
     def get_params(self) -> dict[str, Any]:
-        return {**super().get_params(), "rules": self.rules}
+        return {**super().get_params(), "rules": self.rules, "thresholds": self.thresholds}
 
     def _fit(self, X: Matrix) -> Vector:
         if X.shape[1] != len(FEATURE_NAMES):
@@ -195,4 +312,9 @@ class RulesDetector(Detector):
         return self._score(X)
 
     def _score(self, X: Matrix) -> Vector:
-        return self.rules_.score(X)
+        if self.thresholds is not None and self.thresholds.shape[0] != X.shape[0]:
+            raise ValueError("per-agent thresholds are for the rows they were computed for")
+        try:
+            return self.rules_.score(X, self.thresholds)
+        except ConfigError as exc:
+            raise ValueError(exc.reason) from exc

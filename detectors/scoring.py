@@ -27,7 +27,7 @@ from detectors.feedback import Note, Pattern, PatternBuilder, apply_labels
 from detectors.labels import Label, Thresholds, tune
 from detectors.reasons import Reason, explain
 from detectors.rollup import FEATURE_NAMES, AgentContext
-from detectors.rules import SEVERITIES, RuleSet
+from detectors.rules import SEVERITIES, Adaptation, RuleSet
 from detectors.tiers import TIERS, chance, order, tiers
 from detectors.views import PeerView, SelfView, peer_view, self_view
 
@@ -58,6 +58,13 @@ class ScoringConfig:
     threshold_high: float = _s(0.8, "Score from which a finding is high severity.")
     rules: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...] = _s(
         (), "Rule overrides: {rule: {threshold, severity, enabled}}.")
+    adapt_skip_days: int = _s(3, "Most recent history days left out of the own normal that adapting rules use.")
+    adapt_min_days: int = _s(10, "Older history days needed before an own normal raises a rule threshold.")
+    adapt_margin: float = _s(2.0, "An adapting rule's threshold rises to this many times the agent's own normal.")
+    adapt_cap: float = _s(20.0, "An own normal raises a rule's threshold to at most this many times its default.")
+    adapt_spread_k: float = _s(3.0, "A low own normal lowers an adapting rule's threshold to the normal plus this "
+                                    "many robust spreads ...")
+    adapt_floor: float = _s(0.5, "... but to no less than this share of its default.")
     tune_from_labels: bool = _s(True, "Let reviewer labels move the thresholds (see detectors.labels) and "
                                       "lower or raise findings by pattern (detectors.feedback).")
     min_labels: int = _s(10, "Labels needed before the score thresholds move.")
@@ -79,6 +86,12 @@ class ScoringConfig:
         if not 0 < self.contamination <= 0.5:
             raise ConfigError("setting 'contamination' must be in (0, 0.5]")
         self.thresholds()
+        self.adaptation()
+
+    def adaptation(self) -> Adaptation:
+        """How an agent's own normal moves the thresholds of the rules that adapt (detectors.rules)."""
+        return Adaptation(self.adapt_skip_days, self.adapt_min_days, self.adapt_margin, self.adapt_cap,
+                          self.adapt_spread_k, self.adapt_floor)
 
     def thresholds(self) -> Thresholds:
         try:
@@ -233,6 +246,7 @@ class DayScores:
     order: NDArray[np.int_]
     tier: NDArray[np.int_]  # per row, index in detectors.tiers.TIERS
     chance: NDArray[np.float64]  # per row, the calibrated score (detectors.tiers.chance)
+    rule_limits: Matrix | None = None  # each agent's rule thresholds (RuleSet.thresholds), own normal included
 
 
 def _matrix(rows: Sequence[Mapping[str, float]], what: str) -> Matrix:
@@ -258,7 +272,8 @@ def compute(today: Sequence[AgentDayInput], history: Mapping[str, Sequence[Mappi
     hist = [_matrix(list(history.get(a, ()))[-config.history_days:], f"history of {a}") for a in ids]
     peer = peer_view(F, [r.ctx.team for r in rows], [r.ctx.role for r in rows], config.min_peers)
     own = self_view(F, hist, config.min_history)
-    options = {"rules": {"rules": rules}} if "rules" in config.members else {}
+    limits = rules.thresholds(hist, config.adaptation())
+    options = {"rules": {"rules": rules, "thresholds": limits}} if "rules" in config.members else {}
     ensemble = Ensemble(config.members, config.combine, dict(config.weights), config.min_fit,
                         config.contamination, config.random_state, options)
     views = {"peer": peer.z, "self": own.z, "raw": F}
@@ -266,7 +281,8 @@ def compute(today: Sequence[AgentDayInput], history: Mapping[str, Sequence[Mappi
     result = ensemble.fit_score(views, {"peer": everyone, "self": own.has, "raw": everyone})
     tier = tiers(F, rules)
     p = chance(result, dict(config.weights))
-    return DayScores(rows, F, peer, own, result, order(tier, p, result.score, rules.score(F), ids), tier, p)
+    return DayScores(rows, F, peer, own, result, order(tier, p, result.score, rules.score(F, limits), ids), tier, p,
+                     limits)
 
 
 def _rescored(ds: DayScores, score: NDArray[np.float64], rules: RuleSet, config: ScoringConfig) -> DayScores:
@@ -277,7 +293,7 @@ def _rescored(ds: DayScores, score: NDArray[np.float64], rules: RuleSet, config:
     factor = np.where(old > 0, score / np.where(old > 0, old, 1.0), 1.0)
     p = chance(ds.result, dict(config.weights), factor)
     return replace(ds, result=EnsembleResult(ds.result.members, score), chance=p,
-                   order=order(ds.tier, p, score, rules.score(ds.F), ids))
+                   order=order(ds.tier, p, score, rules.score(ds.F, ds.rule_limits), ids))
 
 
 _EVIDENCE_KINDS = {
@@ -335,7 +351,7 @@ def _finding(ds: DayScores, i: int, rank: int, severity: str, day: date, rules: 
              config: ScoringConfig) -> Finding:
     row = ds.rows[i]
     feats = {n: float(ds.F[i, j]) for j, n in enumerate(FEATURE_NAMES)}
-    hits = rules.evaluate(feats)
+    hits = rules.evaluate(feats, None if ds.rule_limits is None else ds.rule_limits[i])
     own: dict[str, dict[str, float]] = {}
     if ds.own.days[i] > 0:
         own = {n: {"median": float(ds.own.median[i, j]), "low": float(ds.own.low[i, j]),
@@ -377,7 +393,7 @@ def _grades(ds: DayScores, thresholds: Thresholds, rules: RuleSet) -> NDArray[np
     score = ds.result.score
     model = np.where(score >= thresholds.high, 3, np.where(score >= thresholds.medium, 2,
                                                             np.where(score >= thresholds.low, 1, 0)))
-    return np.asarray(np.maximum(model, rules.grade(ds.F) + 1), dtype=np.int_)
+    return np.asarray(np.maximum(model, rules.grade(ds.F, ds.rule_limits) + 1), dtype=np.int_)
 
 
 def tuned_for_day(day: date, labels: Sequence[Label], config: ScoringConfig | None = None,
