@@ -51,14 +51,13 @@ from detectors.base import Matrix, Vector
 from detectors.errors import ConfigError, InvalidInput
 from detectors.rollup import FEATURE_BY_NAME, FEATURE_NAMES
 from detectors.rules import RuleSet
+from detectors.tiers import FIRST
 
 log = logging.getLogger(__name__)
 
-HARD_RULES = frozenset({
-    "agent_silenced", "stopped_in_shift", "seq_gap", "chain_break", "batch_gap", "forged_answers",
-    "policy_mismatch", "removable_write", "remote_access", "screen_capture", "id_to_messaging",
-    "ids_to_messaging",
-})
+# Every first-tier rule (data leaving the seat, the PC taken over, tamper: detectors.tiers.FIRST) plus the
+# agent going away mid-shift, which ranks in the second tier but is never lowered by labels either.
+HARD_RULES = FIRST | frozenset({"agent_silenced", "stopped_in_shift"})
 SIGNS = ("+", "-")
 
 

@@ -15,8 +15,10 @@ follow-up labels count as positives, benign ones as negatives.
    the rule drops one severity grade; otherwise, if at least ``min_rule_labels`` benign hits had
    values below every positive hit, the threshold rises to the smallest positive value (at most
    4 times the configured one). The benign hits behind either change must come from at least
-   ``min_rule_agents`` agents: one agent's recurring benign pattern is lowered for that agent only
-   (:mod:`detectors.feedback`), never fleet-wide. A rule is never switched off by labels, and the hard rules
+   ``min_rule_agents`` agents and be given by at least ``min_rule_reviewers`` reviewers: one agent's
+   recurring benign pattern is lowered for that agent only (:mod:`detectors.feedback`), never
+   fleet-wide, and one reviewer alone cannot re-grade a rule for everyone. A rule is never switched
+   off by labels, and the hard rules
    (:data:`detectors.feedback.HARD_RULES`: tamper, removable writes, remote access, screen capture,
    IDs to messaging) are neither re-graded nor re-thresholded: benign labels cannot quiet them.
 
@@ -130,13 +132,21 @@ def _tune_scores(labels: list[Label], base: Thresholds, min_labels: int, max_ste
     return Thresholds(low, max(low, medium), max(medium, high))
 
 
-def _tune_rules(labels: list[Label], rules: RuleSet, min_rule_labels: int, min_rule_agents: int) -> RuleSet:
+def _enough(benign: list[Label], min_agents: int, min_reviewers: int) -> bool:
+    """Whether benign labels come from enough agents and enough reviewers to change a rule fleet-wide."""
+    agents, reviewers = {lab.agent_id for lab in benign}, {lab.reviewer for lab in benign}
+    return len(agents) >= min_agents and len(reviewers) >= min_reviewers
+
+
+def _tune_rules(labels: list[Label], rules: RuleSet, min_rule_labels: int, min_rule_agents: int,
+                min_rule_reviewers: int) -> RuleSet:
     overrides: dict[str, dict[str, Any]] = {}
     for rule in rules.rules:
         if rule.name in HARD_RULES:
             continue
         hits = [lab for lab in labels if rule.name in lab.rules]
-        if len(hits) < min_rule_labels or len({lab.agent_id for lab in hits if not lab.positive}) < min_rule_agents:
+        if len(hits) < min_rule_labels \
+                or not _enough([lab for lab in hits if not lab.positive], min_rule_agents, min_rule_reviewers):
             continue
         positives = [lab for lab in hits if lab.positive]
         if not positives:
@@ -150,19 +160,20 @@ def _tune_rules(labels: list[Label], rules: RuleSet, min_rule_labels: int, min_r
         floor = min(pos_values)
         below = [lab for lab in hits
                  if not lab.positive and float(lab.values.get(rule.feature, floor)) < floor]
-        if len(below) >= min_rule_labels and len({lab.agent_id for lab in below}) >= min_rule_agents \
+        if len(below) >= min_rule_labels and _enough(below, min_rule_agents, min_rule_reviewers) \
                 and floor > rule.threshold:
             overrides[rule.name] = {"threshold": min(floor, 4 * rule.threshold)}
     return rules.with_overrides(overrides)
 
 
 def tune(labels: Iterable[Label], thresholds: Thresholds, rules: RuleSet, *, min_labels: int = 10,
-         min_rule_labels: int = 5, max_step: float = 0.15, min_rule_agents: int = 3) -> tuple[Thresholds, RuleSet]:
+         min_rule_labels: int = 5, max_step: float = 0.15, min_rule_agents: int = 3,
+         min_rule_reviewers: int = 2) -> tuple[Thresholds, RuleSet]:
     """New thresholds and rules from reviewer labels (see the module docstring for the method)."""
     items = list(labels)
     for lab in items:
         if not isinstance(lab, Label):
             raise InvalidInput("labels must be Label objects")
     return (_tune_scores(items, thresholds, min_labels, max_step),
-            _tune_rules(items, rules, min_rule_labels, min_rule_agents))
+            _tune_rules(items, rules, min_rule_labels, min_rule_agents, min_rule_reviewers))
 

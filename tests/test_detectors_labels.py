@@ -19,7 +19,8 @@ AGENTS = iter(range(10**6))
 
 
 def lab(verdict: str, score: float, rules: tuple[str, ...] = (), **values: float) -> Label:
-    return Label(f"a{next(AGENTS) % 4}", DAY, verdict, score, rules, values)        # 4 agents in turn
+    n = next(AGENTS)
+    return Label(f"a{n % 4}", DAY, verdict, score, rules, values, f"sec{n % 3}")  # 4 agents, 3 reviewers in turn
 
 
 def test_label_validation_and_round_trip() -> None:
@@ -61,21 +62,35 @@ def test_a_rule_that_is_always_benign_loses_a_grade() -> None:
 
 
 def test_a_rule_threshold_rises_above_benign_values() -> None:
-    labels = [lab("benign", 0.6, ("bulk_id_copy",), copied_ids=v) for v in (10, 11, 12, 12, 14)]
-    labels += [lab("confirmed", 0.9, ("bulk_id_copy",), copied_ids=v) for v in (25, 60)]
+    labels = [lab("benign", 0.6, ("browse_without_case",), pages_without_case=v) for v in (10, 11, 12, 12, 14)]
+    labels += [lab("confirmed", 0.9, ("browse_without_case",), pages_without_case=v) for v in (25, 60)]
     _, rules = tune(labels, Thresholds(), RuleSet())
-    assert rules.by_name["bulk_id_copy"].threshold == 25
-    labels.append(lab("confirmed", 0.9, ("bulk_id_copy",), copied_ids=11))
+    assert rules.by_name["browse_without_case"].threshold == 25
+    labels.append(lab("confirmed", 0.9, ("browse_without_case",), pages_without_case=11))
     _, rules = tune(labels, Thresholds(), RuleSet())
-    assert rules.by_name["bulk_id_copy"].threshold == 10                    # a real case at 11 keeps it low
+    assert rules.by_name["browse_without_case"].threshold == 10             # a real case at 11 keeps it low
 
 
 def test_one_agents_benign_labels_do_not_retune_a_rule_for_the_fleet() -> None:
-    labels = [Label("a1", DAY - timedelta(days=k), "benign", 0.6, ("after_hours",), {"outside_shift_min": 70})
-              for k in range(8)]
+    labels = [Label("a1", DAY - timedelta(days=k), "benign", 0.6, ("after_hours",), {"outside_shift_min": 70},
+                    "sec.li") for k in range(8)]
     assert tune(labels, Thresholds(), RuleSet())[1].by_name["after_hours"].severity == "medium"
-    labels += [Label(f"b{k}", DAY, "benign", 0.6, ("after_hours",), {"outside_shift_min": 70}) for k in range(2)]
-    assert tune(labels, Thresholds(), RuleSet())[1].by_name["after_hours"].severity == "low"   # 3 agents
+    labels += [Label(f"b{k}", DAY, "benign", 0.6, ("after_hours",), {"outside_shift_min": 70}, "sec.li")
+               for k in range(2)]
+    assert tune(labels, Thresholds(), RuleSet())[1].by_name["after_hours"].severity == "medium", "one reviewer"
+    labels.append(Label("b0", DAY, "benign", 0.6, ("after_hours",), {"outside_shift_min": 70}, "sec.wang"))
+    assert tune(labels, Thresholds(), RuleSet())[1].by_name["after_hours"].severity == "low"   # 3 agents, 2 reviewers
+
+
+def test_one_reviewer_alone_cannot_retune_a_rule_for_the_fleet() -> None:
+    """An insider among the reviewers marks many colleagues' after-hours findings benign: no fleet-wide change."""
+    labels = [Label(f"c{k}", DAY, "benign", 0.6, ("after_hours",), {"outside_shift_min": 70}, "sec.insider")
+              for k in range(12)]
+    labels += [Label(f"c{k}", DAY, "benign", 0.6, ("browse_without_case",), {"pages_without_case": 12.0},
+                     "sec.insider") for k in range(6)]
+    labels.append(Label("c0", DAY, "confirmed", 0.9, ("browse_without_case",), {"pages_without_case": 40.0}, "x"))
+    _, rules = tune(labels, Thresholds(), RuleSet())
+    assert rules.to_dict() == RuleSet().to_dict()
 
 
 def test_benign_labels_never_regrade_or_rethreshold_a_hard_rule() -> None:
@@ -105,7 +120,7 @@ def test_alerts_and_the_report_judge_a_day_with_the_same_tuned_rules() -> None:
     # detectors.scoring.tuned_for_day is the one definition the real-time alerts and score_day share
     sd = fleet_day(31, teams=3, per_team=10, anomalies=3)
     past = [Label(f"x{k}", sd.day - timedelta(days=1), "benign", 0.6 + k * 0.005, ("after_hours",),
-                  {"outside_shift_min": 70.0}) for k in range(12)]
+                  {"outside_shift_min": 70.0}, f"sec{k % 2}") for k in range(12)]
     report = score_day(sd.day, sd.today, sd.history, labels=past)
     thresholds, rules = tuned_for_day(sd.day, past)
     assert thresholds == report.thresholds and rules.to_dict() == report.rules
