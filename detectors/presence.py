@@ -13,6 +13,11 @@ except:
   ends the agent's day when it began at most ``retire_grace_min`` minutes before the retirement.
   The ``reason`` of an ``agent.stop`` is written by the PC, whose user can run the agent's own code,
   so it exempts nothing.
+
+It also reads the day's input rhythm (:func:`rhythm`), the signs of presence without a human: an
+automatic mouse mover keeps input alive all shift (no idle period, one long active run) or moves the
+mouse on a timer (idle periods that come back like clockwork). Only ``input.idle`` / ``input.active``
+events go into it, as the minute bitmaps the rollup already keeps.
 """
 
 from __future__ import annotations
@@ -113,3 +118,66 @@ def stopped_in_shift(shift: tuple[str, str], shift_grace_min: int, stop_grace_mi
     if stopped_at < shift_started(shift[0], local) - timedelta(minutes=shift_grace_min):
         return False
     return (local - stopped_at).total_seconds() >= (stop_grace_min + 1) * 60
+
+
+# ---------------------------------------------------------------------- presence without a human
+REGULAR_MIN_PERIODS = 12  # idle periods before the idle/active cycle's regularity means anything
+MACHINE_CV = 0.25  # variation below which pauses are a machine's: a person's, a course's or a meeting's vary more
+
+
+def runs(mask: int) -> list[tuple[int, int]]:
+    """The runs of set bits of ``mask`` as (first, after-last) bit positions, lowest first."""
+    out = []
+    while mask:
+        start = (mask & -mask).bit_length() - 1
+        shifted = mask >> start
+        length = (~shifted & (shifted + 1)).bit_length() - 1  # trailing ones
+        out.append((start, start + length))
+        mask &= ~(((1 << length) - 1) << start)
+    return out
+
+
+def bridge(present: int, short: int) -> int:
+    """``present`` with its inner absences shorter than ``short`` minutes filled in (a heartbeat that
+    fell into the next minute is not an absence)."""
+    filled = present
+    spans = runs(present)
+    for (_, end), (start, _) in zip(spans, spans[1:], strict=False):
+        if start - end < short:
+            filled |= ((1 << (start - end)) - 1) << end
+    return filled
+
+
+def _cv(values: list[int]) -> float:
+    mean = sum(values) / len(values)
+    if mean <= 0:
+        return 1.0
+    return float((sum((v - mean) ** 2 for v in values) / len(values)) ** 0.5 / mean)
+
+
+@dataclass(frozen=True)
+class InputRhythm:
+    """How a human's input looks over a day: pauses come and go at irregular times."""
+
+    idle_periods: int         # idle periods (runs of idle minutes)
+    longest_active_min: int   # longest run of present, non-idle minutes (short absences bridged)
+    regularity: float         # 1 - the larger coefficient of variation of cycles and lengths / MACHINE_CV
+
+
+def rhythm(present: int, idle: int, short_gap_min: int) -> InputRhythm:
+    """The day's input rhythm from its minute bitmaps (``idle`` within ``present``).
+
+    Regularity needs :data:`REGULAR_MIN_PERIODS` idle periods: then the time from one idle period's
+    start to the next (the cycle) and the idle periods' lengths must both be steady, their coefficient
+    of variation under :data:`MACHINE_CV`, for it to rise above 0 (1: exactly periodic), as they are
+    when a timer moves the mouse; a person's pauses, a course's slides and a meeting's vary more (0).
+    """
+    idle_runs = runs(idle & present)
+    busy = bridge(present, short_gap_min) & ~idle
+    longest = max((b - a for a, b in runs(busy)), default=0)
+    regularity = 0.0
+    if len(idle_runs) >= REGULAR_MIN_PERIODS:
+        cycles = [b[0] - a[0] for a, b in zip(idle_runs, idle_runs[1:], strict=False)]
+        lengths = [b - a for a, b in idle_runs]
+        regularity = max(0.0, 1.0 - max(_cv(cycles), _cv(lengths)) / MACHINE_CV)
+    return InputRhythm(len(idle_runs), longest, regularity)

@@ -23,6 +23,10 @@ from detectors.rules import RuleHit
 PHRASES: dict[str, tuple[str, str]] = {
     "active_min": ("active for {v}", "活动 {v}"),
     "idle_min": ("idle for {v}", "空闲 {v}"),
+    "idle_share": ("idle {v} of the time reported", "空闲时间占上报时间的 {v}"),
+    "idle_periods": ("{v} idle period{s}", "空闲时段 {v} 个"),
+    "longest_active_min": ("active {v} in one run without an idle period", "连续活动 {v} 无任何空闲"),
+    "input_regularity": ("idle periods {v} regular (100% = on a timer)", "空闲时段规律度 {v}（100% 为定时）"),
     "first_activity": ("first active {v} from the shift start", "首次活动距排班开始 {v}"),
     "last_activity": ("last active {v} from the shift end", "最后活动距排班结束 {v}"),
     "outside_shift_min": ("active {v} outside the shift, not explained by casework",

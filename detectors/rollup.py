@@ -244,6 +244,22 @@ FEATURES: tuple[Feature, ...] = (
     Feature("active_min", "min", "up", 30, "Minutes with input activity (present and not idle).",
             "有输入活动的分钟数（在线且未空闲）。"),
     Feature("idle_min", "min", "both", 15, "Minutes the PC was on but idle.", "电脑开着但空闲的分钟数。"),
+    Feature("idle_share", "ratio", "down", 0.05, "Share of the minutes the agent reported that were idle.",
+            "上报时间中空闲时间的占比。"),
+    Feature("idle_periods", "count", "down", 2,
+            "Idle periods (no input for the policy's idle threshold), however long.",
+            "空闲时段数（达到策略空闲阈值无输入），不论长短。"),
+    Feature("longest_active_min", "min", "up", 30,
+            "Longest run of active minutes without one idle period (absences shorter than "
+            "silence_min_gap_min bridged); a mouse mover keeps it going all shift.",
+            "最长的连续活动分钟数，期间没有任何空闲时段（短于 silence_min_gap_min 的缺失视为连续）；"
+            "鼠标摇摆器可让其贯穿整个班次。"),
+    Feature("input_regularity", "ratio", "up", 0.2,
+            "How clockwork the idle periods are: 1 minus the larger coefficient of variation of their lengths "
+            "and of the times from one's start to the next, over 0.25 (0 below 12 idle periods or above that "
+            "variation, as for people, courses and meetings); input on a timer comes near 1.",
+            "空闲时段的规律程度：1 减去空闲时长与相邻空闲开始间隔两者中较大的变异系数除以 0.25（少于 12 个空闲时段"
+            "或变异更大时为 0，如常人、培训、会议）；定时输入接近 1。"),
     Feature("first_activity", "min vs shift", "down", 20,
             "First active minute relative to the day's shift start (negative: before it; 0 without activity), "
             "less the share of the early outside-shift time that casework at the day's pace accounts for "
@@ -1037,9 +1053,14 @@ class DayRollup:
             outside.explained_share(self._before, active, self._graced, case_bits, day_pace),
             outside.explained_share(self._after, active, self._graced, case_bits, day_pace))
         caseless = self._pages_without_case(spans)
+        rhythm = presence.rhythm(present, idle, self.ctx.policy.silence_min_gap_min)
         return {
             "active_min": float(n_active),
             "idle_min": float(idle.bit_count()),
+            "idle_share": idle.bit_count() / present.bit_count() if present else 0.0,
+            "idle_periods": float(rhythm.idle_periods),
+            "longest_active_min": float(rhythm.longest_active_min),
+            "input_regularity": rhythm.regularity,
             "first_activity": first_vs,
             "last_activity": last_vs,
             "outside_shift_min": float(outside_min),
