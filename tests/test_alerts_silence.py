@@ -1,7 +1,10 @@
 """'Agent silent': a killed agent yields exactly one alert per silence; a cleanly stopped one is
 'agent stopped' instead (see tests/test_alerts_stop.py).
 
-Time is a :class:`ManualClock`, so the silence checker is driven without sleeping.
+Time is a :class:`ManualClock`, so the silence checker is driven without sleeping. A test that takes
+``start`` (a local HH:MM) runs at the latest past moment with that time: the agents stamp their events
+and the collector its receipts with that clock, so the scenario does not depend on when it runs, and
+23:52 and 00:03 put midnight between the agent's last batch and the alert.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+import collector.ingest as ingest_module
 from collector.alerts import AlertConfig, AlertService
 from collector.alerts.clock import ManualClock
 from collector.alerts.silence import shift_on, shift_started
@@ -27,10 +31,35 @@ TZ = ZoneInfo("Asia/Shanghai")
 MIN = 60.0
 
 
-def _shift(start_h: float, end_h: float) -> str:
-    """A shift from ``start_h`` to ``end_h`` hours around the local time now (may run over midnight)."""
-    now = datetime.now(TZ)
+def _shift(start_h: float, end_h: float, at: datetime | None = None) -> str:
+    """A shift from ``start_h`` to ``end_h`` hours around ``at`` (default: the local time now; the shift
+    may run over midnight)."""
+    now = at or datetime.now(TZ)
     return f"{(now + timedelta(hours=start_h)):%H:%M}-{(now + timedelta(hours=end_h)):%H:%M}"
+
+
+def _latest(hhmm: str) -> datetime:
+    """The latest past local moment at ``hhmm``."""
+    now = datetime.now(TZ)
+    at = now.replace(hour=int(hhmm[:2]), minute=int(hhmm[3:]), second=0, microsecond=0)
+    return at if at <= now else at - timedelta(days=1)
+
+
+def _receipts_by(clock: ManualClock) -> type[datetime]:
+    """``datetime`` for the ingest module, whose ``now`` (the receipt time of a batch) is ``clock``'s."""
+
+    class Received(datetime):
+        @classmethod
+        def now(cls, tz: Any = None) -> Any:
+            return datetime.fromtimestamp(clock.time(), tz)
+
+    return Received
+
+
+@pytest.fixture
+def start() -> str | None:
+    """The local start time of the scenario (HH:MM); None: the real time now (parametrized by tests)."""
+    return None
 
 
 @dataclass
@@ -39,15 +68,19 @@ class Env:
     service: AlertService
     clock: ManualClock
     hook: WebhookReceiver
+    stamped: bool = False  # agents stamp their events with the clock (see ``start``)
 
     def agent(self, name: str, shift: str | None = None) -> SealedAgent:
-        return SealedAgent(self.collector, name, shift=shift or _shift(-3, 4))
+        at = datetime.fromtimestamp(self.clock.time(), TZ)
+        return SealedAgent(self.collector, name, shift=shift or _shift(-3, 4, at),
+                           clock=self.clock if self.stamped else None)
 
     def ingest(self, agent: SealedAgent, *kinds: str) -> None:
-        fields = {"agent.start": {"version": "0.1", "os": "Windows 11", "hostname": "pc", "user": "u"},
-                  "agent.heartbeat": {"spool_depth": 0, "dropped_total": 0, "cpu_pct": 0.5, "rss_mb": 40.0},
-                  "app.focus": {"app": "crm.exe", "title": "CRM", "pid": 3},
-                  "agent.stop": {"reason": "shutdown"}}
+        fields: dict[str, dict[str, Any]] = {
+            "agent.start": {"version": "0.1", "os": "Windows 11", "hostname": "pc", "user": "u"},
+            "agent.heartbeat": {"spool_depth": 0, "dropped_total": 0, "cpu_pct": 0.5, "rss_mb": 40.0},
+            "app.focus": {"app": "crm.exe", "title": "CRM", "pid": 3},
+            "agent.stop": {"reason": "shutdown"}}
         self.collector.ingest.handle(agent.seal([agent.event(k, **fields[k]) for k in kinds]))
 
     def silent_alerts(self) -> list[dict[str, Any]]:
@@ -55,21 +88,26 @@ class Env:
 
 
 @pytest.fixture(params=BACKENDS)
-def env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Env]:
+def env(request: pytest.FixtureRequest, tmp_path: Path, start: str | None,
+        monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
     with fresh_url(request.param, tmp_path / "db") as url:
         collector = open_collector(tmp_path / "c", None if request.param == "sqlite" else url)
         DATA_DIRS.append(tmp_path / "c")
         hook = WebhookReceiver()
-        clock = ManualClock(time.time())
+        clock = ManualClock(time.time() if start is None else _latest(start).timestamp())
+        if start is not None:
+            monkeypatch.setattr(ingest_module, "datetime", _receipts_by(clock))
         service = install(collector, AlertConfig(webhook_url=hook.url, webhook_secret="k", wall="off",
                                                  silent_after_min=10), clock)
-        yield Env(collector, service, clock, hook)
+        yield Env(collector, service, clock, hook, stamped=start is not None)
         service.close()
         collector.close()
         hook.close()
 
 
-def test_killed_agent_gives_one_alert_and_a_clean_stop_no_silence(env: Env) -> None:
+@pytest.mark.parametrize("start", ["10:00", "23:52", "00:03"])
+def test_killed_agent_gives_one_alert_and_a_clean_stop_no_silence(env: Env, start: str) -> None:
+    heard_day = datetime.fromtimestamp(env.clock.time(), TZ).date().isoformat()
     killed, stopped = env.agent("pc-killed"), env.agent("pc-stopped")
     env.ingest(killed, "agent.start", "agent.heartbeat", "app.focus", "agent.heartbeat")
     env.ingest(stopped, "agent.start", "agent.heartbeat", "agent.stop")
@@ -93,6 +131,7 @@ def test_killed_agent_gives_one_alert_and_a_clean_stop_no_silence(env: Env) -> N
     alert = body["alert"]
     assert alert["agent_id"] == "pc-killed" and 10.5 <= alert["value"] <= 11 and alert["threshold"] == 10
     assert "silent for 11 min" in alert["reasons"][0]["text"] and "no clean agent.stop" in alert["reasons"][0]["text"]
+    assert alert["date"] == heard_day, "filed under the day of its evidence, also when raised after midnight"
     last = max(e["seq"] for e in env.collector.store.timeline("pc-killed", alert["date"]))
     assert alert["link"].endswith(f"#seq-{last}") and alert["evidence"][0]["what"] == "last event: agent.heartbeat"
 

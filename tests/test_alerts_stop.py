@@ -6,7 +6,9 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime, timedelta
 
-from tests.test_alerts_silence import MIN, Env, _shift, env  # noqa: F401
+import pytest
+
+from tests.test_alerts_silence import MIN, TZ, Env, _shift, env, start  # noqa: F401
 
 
 def _stop_alerts(e: Env) -> list[dict[str, object]]:
@@ -18,7 +20,9 @@ def _wall(e: Env) -> dict[str, str]:
     return {r["agent_id"]: r["state"] for r in rows}
 
 
-def test_a_clean_stop_in_the_shift_is_one_alert_and_shows_on_the_wall(env: Env) -> None:  # noqa: F811
+@pytest.mark.parametrize("start", ["10:00", "23:52", "00:03"])
+def test_a_clean_stop_in_the_shift_is_one_alert_and_shows_on_the_wall(env: Env, start: str) -> None:  # noqa: F811
+    stop_day = datetime.fromtimestamp(env.clock.time(), TZ).date().isoformat()
     agent = env.agent("pc-stop")
     env.ingest(agent, "agent.start", "agent.heartbeat", "agent.stop")
     assert env.service.wait_idle(10)
@@ -29,6 +33,7 @@ def test_a_clean_stop_in_the_shift_is_one_alert_and_shows_on_the_wall(env: Env) 
     [alert] = env.service.check_silence()
     assert (alert.agent_id, alert.rule, alert.severity) == ("pc-stop", "stopped_in_shift", "high")
     assert alert.evidence[0]["what"] == "last event: agent.stop"
+    assert alert.day == stop_day, "filed under the day of the stop, also when raised after midnight"
     assert "clean agent.stop at" in alert.reasons[0].text and "no restart within 10 min" in alert.reasons[0].text
     assert _wall(env)["pc-stop"] == "agent_stopped"
     for _ in range(3):
@@ -40,8 +45,8 @@ def test_a_clean_stop_in_the_shift_is_one_alert_and_shows_on_the_wall(env: Env) 
 def test_a_quick_restart_is_no_alert(env: Env) -> None:  # noqa: F811
     agent = env.agent("pc-reboot")
     before = datetime.now(UTC) - timedelta(minutes=8)
-    start = {"version": "0.1", "os": "Windows 11", "hostname": "pc", "user": "u"}
-    env.collector.ingest.handle(agent.seal([agent.event("agent.start", before, **start),
+    boot = {"version": "0.1", "os": "Windows 11", "hostname": "pc", "user": "u"}
+    env.collector.ingest.handle(agent.seal([agent.event("agent.start", before, **boot),
                                             agent.event("agent.stop", before + timedelta(seconds=5), reason="x")]))
     env.ingest(agent, "agent.start", "agent.heartbeat")   # back up 8 minutes later: within the grace
     env.clock.advance(5 * MIN)

@@ -12,7 +12,9 @@ is how an uninstall is recorded) raises neither.
   close to the end of the shift is the end of the shift: by then the shift is over. Severity and
   on/off come from the ``stopped_in_shift`` rule.
 
-Each silence or stop is one alert: its key is the moment the agent was last heard from (the stop's
+Each alert is filed under the local day of the agent's last event, whose timeline holds its evidence
+and its link (a silence noticed just after midnight belongs to the day before). Each silence or stop is
+one alert: its key is the moment the agent was last heard from (the stop's
 time), so checking again and again, in one process or several, never raises it twice; a later one is
 a new alert.
 """
@@ -81,7 +83,7 @@ class SilenceChecker:
                 if stop_on and stop is not None and stopped_in_shift(
                         (ctx.shift_start, ctx.shift_end), ctx.policy.shift_grace_min, ctx.policy.stop_grace_min,
                         stopped_at, local):
-                    out.append(self._stopped(agent, ctx.team, ctx.policy.stop_grace_min, last, now, today, stop))
+                    out.append(self._stopped(agent, ctx.team, ctx.policy.stop_grace_min, last, now, stop))
                 continue
             if not silence_on or silence is None or now - last_seen < self.silent_after_s:
                 continue
@@ -89,7 +91,7 @@ class SilenceChecker:
             minutes = (now - float(last_seen)) / 60
             out.append(Alert(
                 key=f"{agent['agent_id']}|{SILENCE_RULE}|{int(float(last_seen) * 1000)}", rule=SILENCE_RULE,
-                severity=rule.severity, agent_id=agent["agent_id"], team=ctx.team, day=today, seq=last["seq"],
+                severity=rule.severity, agent_id=agent["agent_id"], team=ctx.team, day=last["day"], seq=last["seq"],
                 title=rule.help_en, title_zh=rule.help_zh, value=round(minutes, 1),
                 threshold=self.silent_after_s / 60, reasons=[self._reason(minutes, heard)],
                 evidence=[{"ts": last["ts"], "seq": last["seq"], "what": f"last event: {last['kind']}",
@@ -97,7 +99,7 @@ class SilenceChecker:
         return out
 
     def _stopped(self, agent: dict[str, Any], team: str, grace_min: int, last: dict[str, Any], now: float,
-                 today: str, rule: Any) -> Alert:
+                 rule: Any) -> Alert:
         """The alert for an agent whose last word was a clean agent.stop, once the grace has passed."""
         stopped_at = datetime.fromisoformat(last["ts"])
         minutes = (now - stopped_at.timestamp()) / 60
@@ -110,7 +112,7 @@ class SilenceChecker:
                         f"{fmt(STOP_FEATURE, grace_min, 'zh')}内未重启")
         return Alert(
             key=f"{agent['agent_id']}|{STOP_RULE}|{int(stopped_at.timestamp() * 1000)}", rule=STOP_RULE,
-            severity=rule.severity, agent_id=agent["agent_id"], team=team, day=today, seq=last["seq"],
+            severity=rule.severity, agent_id=agent["agent_id"], team=team, day=last["day"], seq=last["seq"],
             title=rule.help_en, title_zh=rule.help_zh, value=round(minutes, 1), threshold=float(grace_min),
             reasons=[reason], evidence=[{"ts": last["ts"], "seq": last["seq"], "what": "last event: agent.stop",
                                          "what_zh": "最后事件：agent.stop"}])
@@ -128,6 +130,7 @@ class SilenceChecker:
     def _last_event(self, agent_id: str) -> dict[str, Any] | None:
         ev = t.events
         with self.collector.store._read() as conn:
-            row = conn.execute(select(ev.c.kind, ev.c.seq, ev.c.ts).where(ev.c.agent_id == agent_id)
+            row = conn.execute(select(ev.c.kind, ev.c.seq, ev.c.ts, ev.c.day).where(ev.c.agent_id == agent_id)
                                .order_by(ev.c.seq.desc()).limit(1)).first()
-        return None if row is None else {"kind": str(row.kind), "seq": int(row.seq), "ts": str(row.ts)}
+        return None if row is None else {"kind": str(row.kind), "seq": int(row.seq), "ts": str(row.ts),
+                                         "day": str(row.day)}

@@ -233,9 +233,12 @@ def parse_syslog(raw: bytes) -> dict[str, Any]:
 
 
 class SealedAgent:
-    """An enrolled agent that seals and signs its batches like the real one (wire protocol v1)."""
+    """An enrolled agent that seals and signs its batches like the real one (wire protocol v1); its events
+    and seals are stamped with ``clock`` (anything with ``time()``, such as a ManualClock; default: now)."""
 
-    def __init__(self, collector: Any, name: str, team: str = "cs-a", shift: str | None = None) -> None:
+    def __init__(self, collector: Any, name: str, team: str = "cs-a", shift: str | None = None,
+                 clock: Any = None) -> None:
+        self.clock = clock
         token = collector.enrollment.create_token(team, "agent", shift)
         self.key = wire.new_agent_key()
         answer = collector.enrollment.enroll({"token": token, "public_key": wire.public_key_b64(self.key.public_key()),
@@ -249,14 +252,17 @@ class SealedAgent:
 
     def event(self, kind: str, ts: datetime | None = None, **fields: Any) -> dict[str, Any]:
         self.seq += 1
-        return {"schema": 1, "agent_id": self.agent_id, "seq": self.seq, "ts": format_ts(ts or datetime.now(UTC)),
+        return {"schema": 1, "agent_id": self.agent_id, "seq": self.seq, "ts": format_ts(ts or self._now()),
                 "kind": kind, **fields}
+
+    def _now(self) -> datetime:
+        return datetime.now(UTC) if self.clock is None else datetime.fromtimestamp(self.clock.time(), UTC)
 
     def seal(self, events: list[dict[str, Any]]) -> bytes:
         self.batch_seq += 1
         body, self.prev = wire.seal_batch(agent_id=self.agent_id, batch_seq=self.batch_seq,
                                           prev_batch_hash=self.prev, events=events,
-                                          sealed_at=format_ts(datetime.now(UTC)),
+                                          sealed_at=format_ts(self._now()),
                                           collector_key=self.collector_key, agent_key=self.key)
         return body
 
