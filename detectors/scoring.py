@@ -249,13 +249,15 @@ class DayScores:
     rule_limits: Matrix | None = None  # each agent's rule thresholds (RuleSet.thresholds), own normal included
 
 
-def _matrix(rows: Sequence[Mapping[str, float]], what: str) -> Matrix:
+def _matrix(rows: Sequence[Mapping[str, float]], what: str, missing: float = 0.0) -> Matrix:
+    """Rows of features in FEATURE_NAMES order; a feature a row lacks reads as ``missing`` (with NaN,
+    for history, a NaN value counts as missing too)."""
     try:
-        arr = np.array([[float(r.get(n, 0.0)) for n in FEATURE_NAMES] for r in rows], dtype=np.float64)
+        arr = np.array([[float(r.get(n, missing)) for n in FEATURE_NAMES] for r in rows], dtype=np.float64)
     except (TypeError, ValueError, AttributeError) as exc:
         raise InvalidInput(f"{what}: features must map names to numbers ({exc})") from exc
     arr = arr.reshape(len(rows), len(FEATURE_NAMES))
-    if not np.isfinite(arr).all():
+    if (np.isinf(arr).any() if math.isnan(missing) else not np.isfinite(arr).all()):
         raise InvalidInput(f"{what}: features must be finite numbers")
     return arr
 
@@ -269,9 +271,11 @@ def compute(today: Sequence[AgentDayInput], history: Mapping[str, Sequence[Mappi
     if len(set(ids)) != len(ids):
         raise InvalidInput("each agent may appear only once in a day")
     F = _matrix([r.features for r in rows], "today")
-    hist = [_matrix(list(history.get(a, ()))[-config.history_days:], f"history of {a}") for a in ids]
+    # history stored before a feature existed lacks it: NaN for the own view (not compared), 0 for the rules
+    own_hist = [_matrix(list(history.get(a, ()))[-config.history_days:], f"history of {a}", np.nan) for a in ids]
+    hist = [np.nan_to_num(h, nan=0.0) for h in own_hist]
     peer = peer_view(F, [r.ctx.team for r in rows], [r.ctx.role for r in rows], config.min_peers)
-    own = self_view(F, hist, config.min_history)
+    own = self_view(F, own_hist, config.min_history)
     limits = rules.thresholds(hist, config.adaptation())
     options = {"rules": {"rules": rules, "thresholds": limits}} if "rules" in config.members else {}
     ensemble = Ensemble(config.members, config.combine, dict(config.weights), config.min_fit,

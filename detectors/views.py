@@ -99,40 +99,44 @@ def peer_view(F: Matrix, teams: list[str], roles: list[str], min_peers: int) -> 
 
 
 def _order_stat(sorted_h: Matrix, counts: NDArray[np.int_], q: float) -> Matrix:
-    """Linear-interpolated quantile q of each (row, column) over the first counts[row] entries."""
+    """Linear-interpolated quantile q of each (row, column) over the first counts[row, column] entries."""
     pos = (np.maximum(counts, 1) - 1) * q
     lo = np.floor(pos).astype(np.int_)
     hi = np.minimum(lo + 1, np.maximum(counts - 1, 0))
-    frac = (pos - lo)[:, None]
-    a = np.take_along_axis(sorted_h, lo[:, None, None].repeat(sorted_h.shape[2], axis=2), axis=1)[:, 0]
-    b = np.take_along_axis(sorted_h, hi[:, None, None].repeat(sorted_h.shape[2], axis=2), axis=1)[:, 0]
+    frac = pos - lo
+    a = np.take_along_axis(sorted_h, lo[:, None, :], axis=1)[:, 0]
+    b = np.take_along_axis(sorted_h, hi[:, None, :], axis=1)[:, 0]
     return np.asarray(a + (b - a) * frac, dtype=np.float64)
 
 
 def self_view(F: Matrix, history: list[Matrix], min_history: int) -> SelfView:
-    """``history[i]`` holds agent i's past days (rows) in feature order, already trimmed."""
+    """``history[i]`` holds agent i's past days (rows) in feature order, already trimmed. A NaN cell is a
+    feature that day's stored record does not have (a feature added since it was stored): each feature's
+    own statistics use only the days that have it, and a feature no stored day has is not compared."""
     n, d = F.shape
     days = np.array([h.shape[0] for h in history], dtype=np.int_)
     width = max(1, int(days.max(initial=0)))
     cube = np.full((n, width, d), np.inf)
     for i, h in enumerate(history):
         if h.shape[0]:
-            cube[i, : h.shape[0]] = h
-    cube.sort(axis=1)  # +inf padding sorts last
-    cube[days == 0] = 0.0  # no history at all: placeholders, masked out below
-    med = _order_stat(cube, days, 0.5)
-    q1 = _order_stat(cube, days, 0.25)
-    q3 = _order_stat(cube, days, 0.75)
+            cube[i, : h.shape[0]] = np.where(np.isnan(h), np.inf, h)
+    cube.sort(axis=1)  # +inf padding and missing cells sort last
+    counts = np.isfinite(cube).sum(axis=1).astype(np.int_)  # per agent and feature: days that have it
+    known = counts > 0
+    cube[~known[:, None, :].repeat(width, axis=1)] = 0.0  # no value at all: placeholders, masked out below
+    med = _order_stat(cube, counts, 0.5)
+    q1 = _order_stat(cube, counts, 0.25)
+    q3 = _order_stat(cube, counts, 0.75)
     low = cube[:, 0, :].copy()
-    high = np.take_along_axis(cube, np.maximum(days - 1, 0)[:, None, None].repeat(d, axis=2), axis=1)[:, 0]
+    high = np.take_along_axis(cube, np.maximum(counts - 1, 0)[:, None, :], axis=1)[:, 0]
     finite = np.isfinite(cube)
     dev = np.where(finite, np.abs(cube - med[:, None, :]), np.inf)
     dev.sort(axis=1)
-    mad = _order_stat(dev, days, 0.5)
+    mad = _order_stat(dev, counts, 0.5)
     spread = np.maximum(np.maximum(1.4826 * mad, (q3 - q1) / 1.349), FLOORS)
     has = days >= min_history
-    z = np.where(has[:, None], (F - np.where(has[:, None], med, 0.0)) / spread, 0.0)
-    none = days == 0
+    compared = has[:, None] & (counts >= min_history)
+    z = np.where(compared, (F - np.where(compared, med, 0.0)) / spread, 0.0)
     for arr in (med, low, high):
-        arr[none] = np.nan
+        arr[~known] = np.nan
     return SelfView(directed(np.nan_to_num(z)), has, days, med, low, high)

@@ -128,3 +128,38 @@ def test_three_times_the_own_lookups_within_the_peer_range_is_found_by_the_self_
     assert "lowered to own normal (default 10)" in reason.text
     peers = [f for f in report.findings if f.agent_id != target and "browse_without_case" in f.rules]
     assert not peers, [(f.agent_id, [r.text for r in f.reasons]) for f in peers]   # their 10 a day is normal
+
+
+def test_history_stored_before_a_feature_existed_is_not_compared_on_it() -> None:
+    """After an upgrade the stored days lack the new features: they are not read as zeros (everyone
+    would look far above their own past), and days that have a feature are the only ones it uses."""
+    from detectors.views import self_view
+
+    today = np.zeros((1, len(FEATURE_NAMES)))
+    today[0, COL["idle_periods"]] = 12.0
+    today[0, COL["pages_without_case"]] = 30.0
+    old = history(10, idle_periods=np.nan, pages_without_case=3.0)
+    view = self_view(today, [old], min_history=5)
+    assert view.has[0] and view.z[0, COL["idle_periods"]] == 0.0 and np.isnan(view.median[0, COL["idle_periods"]])
+    assert view.z[0, COL["pages_without_case"]] > 3 and view.median[0, COL["pages_without_case"]] == 3.0
+    half = history(10, idle_periods=[np.nan] * 4 + [12.0] * 6)
+    view = self_view(today, [half], min_history=5)
+    assert view.median[0, COL["idle_periods"]] == 12.0 and view.z[0, COL["idle_periods"]] == 0.0
+    short = history(10, idle_periods=[np.nan] * 7 + [1.0] * 3)   # 3 days with it: fewer than min_history
+    assert self_view(today, [short], min_history=5).z[0, COL["idle_periods"]] == 0.0
+
+
+def test_scoring_reads_a_missing_history_feature_as_unknown_not_zero() -> None:
+    from detectors.scoring import AgentDayInput, compute
+
+    ctx = [AgentContext(agent_id=f"a{i}", team="t") for i in range(8)]
+    today = [AgentDayInput(c, {"active_min": 400.0, "longest_active_min": 300.0, "cases_closed": 30.0}) for c in ctx]
+    stored = {"active_min": 400.0, "cases_closed": 30.0}   # no longest_active_min: stored by the release before
+    config = ScoringConfig()
+    ds = compute(today, {c.agent_id: [stored] * 12 for c in ctx}, config, config.rule_set())
+    assert ds.own.has.all() and (ds.own.z[:, COL["longest_active_min"]] == 0).all()
+    assert np.isnan(ds.own.median[:, COL["longest_active_min"]]).all()
+    assert (ds.own.median[:, COL["active_min"]] == 400).all()
+    with_it = {**stored, "longest_active_min": 60.0}
+    ds = compute(today, {c.agent_id: [with_it] * 12 for c in ctx}, config, config.rule_set())
+    assert (ds.own.z[:, COL["longest_active_min"]] > 3).all()   # a stored 0 or 60 is still compared
