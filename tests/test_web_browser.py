@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -18,6 +19,7 @@ import pytest
 from sqlalchemy import update
 
 from collector.accounts import MAX_FAILURES
+from collector.alerts.model import Alert
 from collector.storage import tables as t
 from tests.conftest import ROOT, CollectorProcess
 from tests.web_fixtures import PASSWORD, World, live_events
@@ -169,8 +171,17 @@ def test_manager_is_refused_another_teams_agent(browser: Browser, site: Site) ->
 def test_live_wall_changes_when_a_batch_arrives(browser: Browser, site: Site) -> None:
     page = open_page(browser, site, locale="zh-CN")
     sign_in(page, "mgr-a")
+    today = datetime.now(site.world.collector.settings.tz).date().isoformat()
+    store = site.world.collector.alerts.store
+    raised = [store.record(Alert(key=f"wall:{agent}", rule="removable_writes", severity="high", agent_id=agent,
+                                 team=team, day=today, seq=1, title="wrote files to a removable drive",
+                                 title_zh="向移动存储写入文件", value=3, threshold=1, reasons=[]),
+                           time.time(), 0.0, ()).alert.id for agent, team in (("pc-a1", "cs-a"), ("pc-b1", "cs-b"))]
     page.goto("/wall")
     tile = page.locator("#agent-pc-a2")
+    expect(page.locator("#wall-alerts")).to_be_visible()
+    expect(page.locator(f"#wall-alert-{raised[0]}")).to_contain_text("pc-a1 · 向移动存储写入文件")  # raised before
+    expect(page.locator(f"#wall-alert-{raised[1]}")).to_have_count(0)  # another team's alert
     expect(page.locator("#wall-live")).not_to_have_class(re.compile("off"))
     expect(tile).to_have_class(re.compile("state-offline"))
     expect(page.locator("#agent-pc-b1")).to_have_count(0)  # another team's agent is not on this wall

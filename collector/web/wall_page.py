@@ -13,6 +13,11 @@ event with the reason and the stream closes within :data:`POLL_S` seconds.
 
 Opening a stream is audited once per agent on the wall (``open_wall_stream``); an agent that shows up
 later in an open stream, on a row or in an alert, is audited when it first does (``read_wall_stream``).
+
+The page itself starts with today's open (unacknowledged) alerts in the viewer's scope, newest first,
+at most :data:`RECENT_ALERTS`: read through the alerts service as ``/alerts`` reads them (scope check,
+one ``read_alerts`` audit record per agent shown, masked values); live ones are added on top. With
+``alert_wall = "off"`` the wall shows no alerts at all, neither on load nor live.
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ POLL_S = 2.0
 PING_S = 15.0
 STREAM_S = 120.0
 RETRY_MS = 2000
+RECENT_ALERTS = 20  # today's open alerts the page starts with (wall.js keeps the list to the same length)
 
 
 def sse(event: str, data: Any) -> bytes:
@@ -99,7 +105,11 @@ def register(app: FastAPI, web: Web) -> None:
     def wall_page(request: Request) -> Response:
         who = web.who(request)
         agents = web.collector.wall_for(who, remote(request))
-        return web.render(request, "wall.html", {"agents": agents, "today": web.today()}, who=who)
+        today = web.today()
+        alerts = [] if web.collector.alerts.config.wall != "on" else \
+            web.collector.alerts.list_for(who, "open", None, today, None, RECENT_ALERTS, remote(request))
+        return web.render(request, "wall.html", {"agents": agents, "today": today, "alerts": alerts,
+                                                 "alerts_max": RECENT_ALERTS}, who=who)
 
     @app.get("/api/v1/wall", responses={c: {"description": "error"} for c in (401, 403)})
     def wall(request: Request) -> dict[str, Any]:

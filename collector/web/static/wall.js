@@ -1,4 +1,5 @@
-// Live wall: a server-sent-event stream sends a snapshot, then one "agent" event per changed tile.
+// Live wall: a server-sent-event stream sends a snapshot, then one "agent" event per changed tile;
+// "alert" events go on top of today's open alerts the page was served with.
 (function () {
   "use strict";
   var wall = document.getElementById("wall");
@@ -69,8 +70,16 @@
   source.addEventListener("alert", function (event) {
     if (!alerts) { return; }
     var alert = JSON.parse(event.data);
+    if (alert.id !== undefined && alert.id !== null) {  // an update of an alert already listed moves to the top
+      var listed = document.getElementById("wall-alert-" + alert.id);
+      if (listed) { alerts.removeChild(listed); }
+    }
     var item = document.createElement("li");
     item.className = "alert sev-" + (alert.severity || "low");
+    if (alert.id !== undefined && alert.id !== null) {
+      item.id = "wall-alert-" + alert.id;
+      item.setAttribute("data-alert", String(alert.id));
+    }
     var link = document.createElement("a");
     link.href = alert.link || ("/agents/" + encodeURIComponent(alert.agent_id) + "/timeline");
     var why = alert.title || (alert.reasons || []).map(function (r) { return r.text || ""; }).join("; ") || alert.rule;
@@ -78,6 +87,7 @@
     item.appendChild(link);
     alerts.insertBefore(item, alerts.firstChild);
     alerts.hidden = false;
-    while (alerts.children.length > 20) { alerts.removeChild(alerts.lastChild); }
+    var max = parseInt(alerts.getAttribute("data-max") || "20", 10);
+    while (alerts.children.length > max) { alerts.removeChild(alerts.lastChild); }
   });
 })();
