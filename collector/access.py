@@ -24,6 +24,7 @@ from collector.storage.sql import SqlStore
 from detectors.csv_cells import csv_row, csv_writer
 
 log = logging.getLogger(__name__)
+LOGGED_TARGET = 160  # characters of a refused target in the log (what a caller typed can be long)
 
 
 class AccessService:
@@ -36,8 +37,9 @@ class AccessService:
         with self.store._write() as conn:
             conn.execute(insert(t.audit).values(at=time.time(), actor=who.name, action=action, target=target,
                                                 allowed=allowed, remote=remote, agent_id=agent_id))
-        if not allowed:
-            log.warning("refused %s %s to %s (%s)", action, target, who.name, who.role)
+        if not allowed:  # the audit keeps the whole (masked) target; the log line a short one
+            shown = target if len(target) <= LOGGED_TARGET else target[:LOGGED_TARGET] + "..."
+            log.warning("refused %s %s to %s (%s)", action, shown, who.name, who.role)
 
     def audit_shown(self, who: Principal, action: str, target: str, agent_ids: Iterable[str],
                     remote: str | None = None) -> int:

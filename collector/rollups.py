@@ -18,7 +18,8 @@ import re
 import threading
 import time
 from collections import defaultdict
-from datetime import date, datetime
+from dataclasses import replace
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from agent.masking import mask_text
@@ -31,11 +32,13 @@ from collector.storage.shifts import DayShifts
 from collector.storage.sql import RollupAccess, SqlStore
 from detectors.errors import DetectorError
 from detectors.need_to_know import NO_CUSTOMER, CustomerKeyer, CustomerRef
+from detectors.presence import shift_on
 from detectors.rollup import INTEGRITY_KINDS, AgentContext, DayRollup, Policy
 
 log = logging.getLogger(__name__)
 DEFAULT_SHIFT = ("09:00", "18:00")
-LIVE_TTL_S = 1.0  # today's shift entries are read again after this long (another collector may change them)
+LIVE_TTL_S = 1.0  # the shift entries of today and yesterday are read again after this long (another
+# collector may change them)
 _FOLD_PASSES = 3  # a day folded again at most twice after events were refused
 
 
@@ -47,7 +50,7 @@ class RollupUpdater:
         self._contexts: dict[str, AgentContext] = {}
         self._policy_version: Any = None
         self._lock = threading.Lock()
-        self._today: tuple[float, str, dict[str, DayShifts]] = (0.0, "", {})
+        self._live: dict[str, tuple[float, dict[str, DayShifts]]] = {}  # day -> (fetched, entries) for live checks
         secret = customer_secret.load_or_create(settings.data_dir)
         customer_secret.check_shared(store, secret, settings.data_dir)
         self.keyer = CustomerKeyer(secret)
@@ -92,16 +95,37 @@ class RollupUpdater:
                 self._contexts[agent_id] = ctx
         return ctx
 
-    def live_context(self, agent_id: str) -> AgentContext:
-        """The agent's context for today, for live checks (wall, silence and stop alerts): today's rota shift,
-        widened by scheduled overtime that touches it (one window, as those checks take)."""
+    def live_context(self, agent_id: str, at: datetime | None = None) -> AgentContext:
+        """The agent's context at ``at`` (default: now), for live checks (wall, silence and stop alerts): the
+        day's rota shift, widened by scheduled overtime that touches it (one window, as those checks take).
+        After midnight an overnight entry of the day before (a 22:00-06:00 shift, 23:00-02:00 overtime)
+        still covers its hours, unless the day's own shift is on then."""
+        local = (at or datetime.now(self.settings.tz)).astimezone(self.settings.tz)
+        minute = local.hour * 60 + local.minute
+        base = self.context(agent_id)
+        current = one_window(day_context(base, self._entries(local.date().isoformat()).get(agent_id, {})))
+        if shift_on(current.shift_start, current.shift_end, minute):
+            return current
+        before = self._entries((local.date() - timedelta(days=1)).isoformat()).get(agent_id, {})
+        if before:
+            night = day_context(base, before)
+            folded = one_window(night)
+            for start, end in ((folded.shift_start, folded.shift_end), *night.overtime):
+                if end < start and minute < _minutes(end):  # over midnight, and its morning part is not over
+                    return replace(folded, shift_start=start, shift_end=end)
+        return current
+
+    def _entries(self, day: str) -> dict[str, DayShifts]:
+        """Every agent's entries for ``day``, read again after :data:`LIVE_TTL_S`."""
         now = time.monotonic()
-        today = datetime.now(self.settings.tz).date().isoformat()
-        fetched, day, entries = self._today
-        if day != today or now - fetched > LIVE_TTL_S:
-            entries = self.store.shifts_on(today)
-            self._today = (now, today, entries)
-        return one_window(day_context(self.context(agent_id), entries.get(agent_id, {})))
+        cached = self._live.get(day)
+        if cached is None or now - cached[0] > LIVE_TTL_S:
+            cached = (now, self.store.shifts_on(day))
+            with self._lock:
+                if len(self._live) > 4:  # only today and yesterday are asked for: drop older days
+                    self._live.clear()
+                self._live[day] = cached
+        return cached[1]
 
     def __call__(self, access: RollupAccess, agent_id: str, events: list[StoredEvent],
                  integrity: list[tuple[str, dict[str, Any]]]) -> list[tuple[StoredEvent, str]]:
@@ -171,6 +195,10 @@ def _changed(ctx: AgentContext, agent: dict[str, Any]) -> bool:
     return (ctx.retired_at, ctx.shift_start, ctx.shift_end) != (
         None if revoked is None else float(revoked), str(agent.get("shift_start") or DEFAULT_SHIFT[0]),
         str(agent.get("shift_end") or DEFAULT_SHIFT[1]))
+
+
+def _minutes(hhmm: str) -> int:
+    return int(hhmm[:2]) * 60 + int(hhmm[3:])
 
 
 def _missing(kind: str, detail: dict[str, Any]) -> int:

@@ -7,8 +7,11 @@ day a person in charge may enter
 - **overtime** for that day: a window added to the day's shift. Scheduled overtime is in the shift:
   activity in it is never "outside the shift".
 
-Admins may enter shifts for every agent, managers for the agents of their own teams; every change
-(and every refusal) is audited. The CLI acts as the data folder's owner (actor ``cli``).
+Admins may enter shifts for every agent and day, managers for the agents of their own teams and for
+yesterday, today and later days only (a lead enters last night's overtime the next morning; an older
+day's stored features, and the after-hours rules with them, are moved only by an admin). Every change
+(and every refusal) is audited; the day's report page lists entries made after the day (who, when).
+The CLI acts as the data folder's owner (actor ``cli``).
 
 When are shifts applied? At ingest, each agent-day's rollup is built with that day's entries, so the
 features stored for the self-baseline are right from the start. An entry made or changed *after* the
@@ -24,9 +27,10 @@ import logging
 import re
 import time
 from dataclasses import replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from agent.masking import mask_text
 from collector.accounts import Principal
 from collector.errors import CollectorError, Forbidden, NotFound
 from collector.storage.shifts import DayShifts, days_between
@@ -42,6 +46,8 @@ KINDS = ("shift", "overtime")
 EDITORS = ("admin", "manager")  # managers: the agents of their own teams only
 READERS = ("admin", "security", "manager")
 MAX_DAYS = 366  # one entry covers at most a year of days
+MANAGER_PAST_DAYS = 1  # managers may enter or clear yesterday (last night's overtime), older days need an admin
+SHOWN_CHARS = 80  # typed text quoted in a message or a log line is cut to this
 CLI = Principal("cli", "admin")
 _HHMM = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9]")  # ASCII digits, whole string (fullmatch)
 
@@ -77,15 +83,24 @@ def one_window(ctx: AgentContext) -> AgentContext:
                    overtime=())
 
 
+def shown(text: object) -> str:
+    """Text the caller typed, quoted for a message or a log line: masked first (privacy rule 1; a cut could
+    leave part of an ID number the masking no longer sees), then at most :data:`SHOWN_CHARS` characters."""
+    value = mask_text(str(text))
+    return repr(value[:SHOWN_CHARS]) + ("..." if len(value) > SHOWN_CHARS else "")
+
+
 def parse_days(day: str | None, first: str | None, last: str | None) -> list[str]:
     """One ``day``, or every day from ``first`` to ``last``; refused unless exactly one form is given."""
     if bool(day) == bool(first or last) or bool(first) != bool(last):
         raise BadShift("give one date, or a first and a last date")
-    try:
-        a = date.fromisoformat(day or first or "")
-        b = date.fromisoformat(day or last or "")
-    except ValueError as exc:
-        raise BadShift(f"dates are YYYY-MM-DD ({exc})") from exc
+    for text in (day or first or "", day or last or ""):
+        try:
+            date.fromisoformat(text)
+        except ValueError:
+            raise BadShift(f"dates are YYYY-MM-DD, not {shown(text)}") from None
+    a = date.fromisoformat(day or first or "")
+    b = date.fromisoformat(day or last or "")
     if b < a:
         raise BadShift("the last date is before the first")
     if (b - a).days >= MAX_DAYS:
@@ -107,16 +122,30 @@ class ShiftService:
         self.collector = collector
         self.store = collector.store
 
-    def _editable(self, who: Principal, agent_id: str, action: str, target: str, remote: str | None) -> None:
+    def earliest_for_managers(self) -> str:
+        """The first day a manager may enter or clear: yesterday (a lead enters last night's overtime the next
+        morning). Older days' stored features are only recomputed by an admin."""
+        today = datetime.now(self.collector.settings.tz).date()
+        return (today - timedelta(days=MANAGER_PAST_DAYS)).isoformat()
+
+    def _editable(self, who: Principal, agent_id: str, days: list[str], action: str, target: str,
+                  remote: str | None) -> None:
         access = self.collector.access
         agent = self.store.get_agent(agent_id)
         if agent is None:  # no agent_id column: the id is the caller's text, maybe longer than any stored id
             access.audit(who, action, target, False, remote)
-            raise NotFound(f"no agent {agent_id!r}")
-        ok = who.role == "admin" or (who.role == "manager" and agent["team"] in who.teams)
-        access.audit(who, action, target, ok, remote, agent_id)
-        if not ok:
-            raise Forbidden(f"agent {agent_id!r} is not in a team whose shifts you manage")
+            raise NotFound(f"no agent {shown(agent_id)}")
+        why = None
+        if not (who.role == "admin" or (who.role == "manager" and agent["team"] in who.teams)):
+            why = f"agent {shown(agent_id)} is not in a team whose shifts you manage"
+        elif who.role != "admin" and days and days[0] < self.earliest_for_managers():
+            why = (f"managers enter or clear shifts from {self.earliest_for_managers()} on; "
+                   f"{days[0]} is older and needs an admin")
+        access.audit(who, action, target, why is None, remote, agent_id)
+        if why is not None:
+            log.warning("shift %s by %s refused: %s", action, who.name, why)
+            self.collector.metrics.shifts.labels("refused").inc()
+            raise Forbidden(why)
 
     def days(self, day: str | None, first: str | None, last: str | None) -> list[str]:
         """:func:`parse_days`, a refusal logged and counted."""
@@ -141,7 +170,7 @@ class ShiftService:
         except BadShift as exc:
             raise self._refused(exc) from None
         target = f"{agent_id} {days[0]}..{days[-1]} {kind} {start}-{end}"
-        self._editable(who, agent_id, "set_shift", target, remote)
+        self._editable(who, agent_id, days, "set_shift", target, remote)
         self.store.set_shifts(agent_id, days, kind, start, end, who.name, time.time())
         refreshed = self.refresh(agent_id, days)
         self.collector.metrics.shifts.labels("set").inc()
@@ -155,7 +184,7 @@ class ShiftService:
         if kind is not None and kind not in KINDS:
             raise self._refused(BadShift(f"kind is one of {', '.join(KINDS)}"))
         target = f"{agent_id} {days[0]}..{days[-1]} {kind or 'all'}"
-        self._editable(who, agent_id, "clear_shift", target, remote)
+        self._editable(who, agent_id, days, "clear_shift", target, remote)
         removed = self.store.clear_shifts(agent_id, days, kind)
         refreshed = self.refresh(agent_id, days) if removed else []
         self.collector.metrics.shifts.labels("cleared").inc(removed)
@@ -175,8 +204,8 @@ class ShiftService:
                 known = self.store.get_agent(agent_id) is not None
                 access.audit(who, "read_shifts", agent_id, False, remote, agent_id if known else None)
                 if not known:
-                    raise NotFound(f"no agent {agent_id!r}")
-                raise Forbidden(f"agent {agent_id!r} is outside your scope")
+                    raise NotFound(f"no agent {shown(agent_id)}")
+                raise Forbidden(f"agent {shown(agent_id)} is outside your scope")
             ids = [agent_id]
         else:
             ids = sorted(agents)
@@ -185,6 +214,16 @@ class ShiftService:
                                           remote)
         return [{"agent_id": r["agent_id"], "day": r["day"], "kind": r["kind"], "start": r["shift_start"],
                  "end": r["shift_end"], "entered_by": r["entered_by"], "entered_at": r["entered_at"]} for r in rows]
+
+    def entered_late(self, who: Principal, day: str, remote: str | None = None) -> list[dict[str, Any]]:
+        """The day's entries (in the caller's scope) made after the day was over: they recomputed its stored
+        features, so the day's report shows who entered them and when. Nothing for roles that do not read
+        shifts."""
+        if who.role not in READERS:
+            return []
+        over = datetime.combine(date.fromisoformat(day) + timedelta(days=1), datetime.min.time(),
+                                self.collector.settings.tz).timestamp()
+        return [e for e in self.entries(who, day, day, None, remote) if float(e["entered_at"]) >= over]
 
     def refresh(self, agent_id: str, days: list[str]) -> list[str]:
         """Recompute the stored features of these days' rollups with their (new) entries."""

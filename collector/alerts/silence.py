@@ -69,7 +69,7 @@ class SilenceChecker:
             if not stop_on and now - float(last_seen) < self.silent_after_s:
                 continue  # a stop can arrive late (a replay, a delayed upload): then its own time counts
             heard = datetime.fromtimestamp(float(last_seen), self.collector.settings.tz)
-            ctx = self.collector.rollups.live_context(agent["agent_id"])  # today's shift, as entered
+            ctx = self.collector.rollups.live_context(agent["agent_id"], local)  # the shift on now, as entered
             if not shift_on(ctx.shift_start, ctx.shift_end, local.hour * 60 + local.minute):
                 continue
             grace = timedelta(minutes=ctx.policy.shift_grace_min)

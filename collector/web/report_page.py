@@ -73,6 +73,7 @@ def register(app: FastAPI, web: Web) -> None:
             "day": day, "prev_day": shift_day(day, -1), "next_day": shift_day(day, 1), "team": team,
             "severity": severity if severity in SEVERITIES else "", "severities": SEVERITIES,
             "verdicts": VERDICTS, "report": report, "can_review": who.role in REVIEWERS,
+            "late_shifts": web.collector.shifts.entered_late(who, day, remote(request)),  # they moved the day
         }
         if report is not None:
             context.update(view(report, team, context["severity"], lang))

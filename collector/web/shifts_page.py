@@ -1,8 +1,8 @@
 """Shifts: enter a day's shift (rota) or scheduled overtime for an agent, and see or clear what was entered.
 
 The same service as ``/api/v1/agents/{agent_id}/shifts`` (:class:`collector.shifts.ShiftService`):
-admins edit every agent's shifts, managers only their own teams' agents, security reads them; every
-change and every refusal is audited.
+admins edit every agent's shifts, managers only their own teams' agents from yesterday on, security
+reads them; every change and every refusal is audited.
 """
 
 from __future__ import annotations
