@@ -223,7 +223,13 @@ class ShiftService:
             return []
         over = datetime.combine(date.fromisoformat(day) + timedelta(days=1), datetime.min.time(),
                                 self.collector.settings.tz).timestamp()
-        return [e for e in self.entries(who, day, day, None, remote) if float(e["entered_at"]) >= over]
+        access = self.collector.access
+        ids = [a["agent_id"] for a in self.store.list_agents(access.visible_teams(who))]
+        rows = [r for r in self.store.list_shifts(day, day, ids) if float(r["entered_at"]) >= over]
+        if rows:  # audited per agent shown; a page with none to show writes no record
+            access.audit_shown(who, "read_shifts", f"{day} entered late", (r["agent_id"] for r in rows), remote)
+        return [{"agent_id": r["agent_id"], "day": r["day"], "kind": r["kind"], "start": r["shift_start"],
+                 "end": r["shift_end"], "entered_by": r["entered_by"], "entered_at": r["entered_at"]} for r in rows]
 
     def refresh(self, agent_id: str, days: list[str]) -> list[str]:
         """Recompute the stored features of these days' rollups with their (new) entries."""

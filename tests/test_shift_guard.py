@@ -99,6 +99,9 @@ def test_the_report_page_shows_shifts_entered_after_the_day(collector: Any) -> N
     assert "pc-a</a> overtime 00:00–23:59, entered by cli" in page.text, page.text
     assert "Shifts entered after this day" not in signed_in(app, "sec").get(f"/report?date={future}&lang=en").text
     assert "Shifts entered after this day" not in signed_in(app, "lead-b").get(f"/report?date={old}&lang=en").text
+    shown = [r for r in collector.access.search(action="read_shifts") if r["actor"] == "sec"]
+    assert [r["agent_id"] for r in shown] == ["pc-a"]  # audited per agent shown; nothing shown, no record
+    assert not [r for r in collector.access.search(action="read_shifts") if r["actor"] == "lead-b"]
 
 
 def test_form_refusals_log_what_was_typed_short(collector: Any, caplog: pytest.LogCaptureFixture) -> None:
