@@ -3,7 +3,7 @@ chosen without it (leave one scenario out).
 
     nice .venv/bin/python bench/evaluate.py [--seeds 1 2 3 4 5] [--agents 40] [--days 12] [--scored 5]
         [--per-fleet N] [--rules-weight 1 3] [--self-weight 0.5 1 2] [--combine fisher]
-        [--rule-scale 0.6 1] [--members] [--json]
+        [--rule-scale 0.6 1] [--members] [--explain] [--json]
 
 For each seed the simulator writes a fleet of ``--agents`` agents over ``--days`` days with its
 legitimate unusual days (leads reviewing teammates, rota and overtime, new hires, returns from leave,
@@ -14,7 +14,9 @@ the four knob lists). Then each scenario is scored by the point that does best o
 scenarios (see detectors.heldout). Printed: per scenario recall@5, recall@10, recall@k (k = insiders
 that day), the best (highest-placed) decoy, and its rank in each fleet; then the pooled held-out figures
 and, for contrast, the figures of the point tuned on every scenario. ``--members`` also prints the
-default configuration's table of the ensemble against each member alone.
+default configuration's table of the ensemble against each member alone. ``--explain`` lists, for every
+insider under the configuration tuned on all, the agent-days that are not insiders and rank above it:
+role, tier, calibrated score, peer group scope (``all``: compared with everyone) and the rules fired.
 """
 
 from __future__ import annotations
@@ -30,7 +32,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from detectors.evaluate import ENSEMBLE, Evaluation, MethodResult, evaluate, rollups_from_files  # noqa: E402
-from detectors.heldout import Fleet, Grid, decoy_kinds, fleet_from_folder, held_out, rank_fleets  # noqa: E402
+from detectors.heldout import Fleet, Grid, Point, decoy_kinds, fleet_from_folder, held_out, rank_fleets  # noqa: E402
+from detectors.rollup import FEATURE_NAMES  # noqa: E402
+from detectors.scoring import compute  # noqa: E402
+from detectors.tiers import TIERS  # noqa: E402
 
 END = date(2025, 3, 14)
 
@@ -82,6 +87,38 @@ def build_fleet(seed: int, fleet_no: int, args: argparse.Namespace, runs: list[E
     return fleet
 
 
+def explain(fleets: list[Fleet], point: Point) -> list[str]:
+    """For every insider, the agent-days that are not insiders and rank above it (see the module notes)."""
+    rules = point.config.rule_set()
+    lines = [f"agent-days ranked above each insider ({point.label}):"]
+    for fleet in fleets:
+        for day, (today, history) in sorted(fleet.days.items()):
+            insiders = {a: w for a, d, w in fleet.insiders if d == day}
+            if not today or not insiders:
+                continue
+            decoys = {a: w for a, d, w in fleet.decoys if d == day}
+            ds = compute(today, history, point.config, rules)
+            ahead: list[str] = []
+            left = len(insiders)
+            for n, idx in enumerate(ds.order, start=1):
+                i = int(idx)
+                agent = today[i].ctx.agent_id
+                if agent in insiders:
+                    lines.append(f"  {fleet.name} {day} {insiders[agent]} at {n}: "
+                                 + ("; ".join(ahead) if ahead else "only insiders above"))
+                    left -= 1
+                    if not left:
+                        break
+                    continue
+                limits = None if ds.rule_limits is None else ds.rule_limits[i]
+                fired = [h.rule.name for h in rules.evaluate(
+                    {name: float(ds.F[i, j]) for j, name in enumerate(FEATURE_NAMES)}, limits)]
+                ahead.append(f"{n} {agent} ({decoys.get(agent, 'unlabelled')}, {today[i].ctx.role}, "
+                             f"{TIERS[int(ds.tier[i])]}, p={ds.chance[i]:.2g}, peers {ds.peer.scope[i]}"
+                             + (f", {'+'.join(fired)}" if fired else "") + ")")
+    return lines
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[101, 102, 103, 104, 105])
@@ -94,6 +131,8 @@ def main() -> int:
     parser.add_argument("--combine", nargs="+", default=list(Grid.combine))
     parser.add_argument("--rule-scale", type=float, nargs="+", default=list(Grid.rule_scale))
     parser.add_argument("--members", action="store_true", help="also compare the ensemble with each member")
+    parser.add_argument("--explain", action="store_true",
+                        help="list the agent-days ranked above each insider (configuration tuned on all)")
     parser.add_argument("--json", action="store_true", help="print the held-out figures as JSON too")
     args = parser.parse_args()
     grid = Grid(tuple(args.rules_weight), tuple(args.self_weight), tuple(args.combine), tuple(args.rule_scale))
@@ -117,6 +156,8 @@ def main() -> int:
         losers = [n for n in comparison.methods if n != ENSEMBLE and not comparison.beats(ENSEMBLE, n)]
         print("the ensemble beats every member and the rules alone" if not losers
               else f"the ensemble does NOT beat: {', '.join(losers)}")
+    if args.explain:
+        print("\n" + "\n".join(explain(fleets, ranked.points[result.tuned])))
     if args.json:
         print(json.dumps(result.as_dict(), indent=1))
     return 0

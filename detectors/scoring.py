@@ -28,7 +28,7 @@ from detectors.labels import Label, Thresholds, tune
 from detectors.reasons import Reason, explain
 from detectors.rollup import FEATURE_NAMES, AgentContext
 from detectors.rules import SEVERITIES, Adaptation, RuleSet
-from detectors.tiers import TIERS, chance, order, tiers
+from detectors.tiers import TIERS, chance, order, tiers, unlike_peers
 from detectors.views import PeerView, SelfView, peer_view, self_view
 
 LEVELS = ("none", *SEVERITIES)
@@ -284,7 +284,7 @@ def compute(today: Sequence[AgentDayInput], history: Mapping[str, Sequence[Mappi
     everyone = np.ones(len(rows), dtype=bool)
     result = ensemble.fit_score(views, {"peer": everyone, "self": own.has, "raw": everyone})
     tier = tiers(F, rules)
-    p = chance(result, dict(config.weights))
+    p = chance(result, dict(config.weights), unlike={"peer": unlike_peers(peer, [r.ctx.role for r in rows])})
     return DayScores(rows, F, peer, own, result, order(tier, p, result.score, rules.score(F, limits), ids), tier, p,
                      limits)
 
@@ -295,7 +295,8 @@ def _rescored(ds: DayScores, score: NDArray[np.float64], rules: RuleSet, config:
     ids = [r.ctx.agent_id for r in ds.rows]
     old = ds.result.score
     factor = np.where(old > 0, score / np.where(old > 0, old, 1.0), 1.0)
-    p = chance(ds.result, dict(config.weights), factor)
+    p = chance(ds.result, dict(config.weights), factor,
+               unlike={"peer": unlike_peers(ds.peer, [r.ctx.role for r in ds.rows])})
     return replace(ds, result=EnsembleResult(ds.result.members, score), chance=p,
                    order=order(ds.tier, p, score, rules.score(ds.F, ds.rule_limits), ids))
 

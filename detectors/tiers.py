@@ -29,8 +29,15 @@ its members' empirical tail probabilities (members of one view are strongly corr
 once; the geometric mean is conservative for them); the views are combined as independent tests with
 Fisher's method, weighted like the ensemble and matched to a gamma law by its first two moments
 (exact for equal weights). A view that could not score the agent (no own history yet) gives no
-evidence, so a cold-start agent needs more from the views it has. Each tier is ordered by ``p``,
-smallest first; ties by the ensemble score, then the rule score, then the agent id.
+evidence, so a cold-start agent needs more from the views it has. Nor does the peer view for an
+agent-day whose peer group is not of its own role (:func:`unlike_peers`: a role too small for a group
+of its own, fewer than ``min_peers`` team leads in the fleet, is compared with everyone): its peer
+deviations, against a median and spread that are mostly the agents', then measure how a lead's job
+differs from an agent's (meetings, chat, few cases), not how the day differs from a lead's, so they are
+not on the scale of the other rows' and that row is judged by its own past and the rules; the peer
+p-values of the other rows are taken among themselves. Each
+tier is ordered by ``p``, smallest first; ties by the ensemble score, then the rule score, then the
+agent id.
 """
 
 from __future__ import annotations
@@ -42,10 +49,11 @@ from numpy.typing import NDArray
 from scipy.special import gammaincc
 
 from detectors.base import Matrix, Vector
-from detectors.ensemble import EnsembleResult
+from detectors.ensemble import EnsembleResult, tail_pvalues
 from detectors.errors import ConfigError
 from detectors.rollup import FEATURE_NAMES
 from detectors.rules import RULES, RuleSet
+from detectors.views import PeerView
 
 TIERS = ("breach", "anomaly")
 TIERS_ZH = {"breach": "违规/篡改", "anomaly": "异常"}
@@ -74,12 +82,27 @@ def tiers(X: Matrix, rules: RuleSet) -> NDArray[np.int_]:
     return out
 
 
+def unlike_peers(peer: PeerView, roles: Sequence[str]) -> NDArray[np.bool_]:
+    """Per row, whether most of its peer group is of another role (its role was too small for a group
+    of its own and widened to everyone, whose median and spread are then the other role's): the peer
+    view did not compare like with like."""
+    role = np.array(list(roles), dtype=object)
+    if role.shape[0] != peer.group.shape[0]:
+        raise ConfigError("one role per row of the peer view is needed")
+    out = np.zeros(role.shape[0], dtype=bool)
+    for i in range(role.shape[0]):
+        group = peer.members[int(peer.group[i])]
+        out[i] = group.size > 0 and 2 * int((role[group] == role[i]).sum()) < group.size
+    return out
+
+
 def chance(result: EnsembleResult, weights: Mapping[str, float] | None = None,
-           factor: Vector | None = None) -> Vector:
+           factor: Vector | None = None, unlike: Mapping[str, NDArray[np.bool_]] | None = None) -> Vector:
     """Per agent, the calibrated chance ``p`` that an ordinary agent-day looks this unusual (see the
     module notes); ``weights``: the ensemble's configured member weights (default 1); ``factor``: per
     agent, a multiplier of its evidence (reviewer feedback scales the ensemble score so, see
-    :mod:`detectors.feedback`)."""
+    :mod:`detectors.feedback`); ``unlike``: per view, the rows it did not compare with their like
+    (:func:`unlike_peers`), which it gives no evidence and which are not the others' reference."""
     weights = dict(weights or {})
     views = sorted({m.view for m in result.members})
     n = result.score.shape[0]
@@ -89,7 +112,12 @@ def chance(result: EnsembleResult, weights: Mapping[str, float] | None = None,
     for k, view in enumerate(views):
         members = [m for m in result.members if m.view == view]
         w = np.array([float(weights.get(m.name, 1.0)) for m in members])
-        p = np.vstack([m.pvalues for m in members])
+        skip = None if unlike is None else unlike.get(view)
+        if skip is not None and np.asarray(skip, dtype=bool).any():
+            skip = np.asarray(skip, dtype=bool)
+            p = np.vstack([tail_pvalues(np.where(skip, np.nan, m.scores)) for m in members])
+        else:
+            p = np.vstack([m.pvalues for m in members])
         ok = ~np.isnan(p)
         wsum = (w[:, None] * ok).sum(axis=0)
         logs = np.where(ok, -np.log(np.where(ok, p, 1.0)), 0.0)
