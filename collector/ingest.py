@@ -65,7 +65,6 @@ class IngestService:
     def __init__(self, store: Store, keys: KeyRing, settings: Settings, metrics: Metrics) -> None:
         self.store = store
         self.keyring = keys
-        self.key = keys.hpke[keys.newest]
         self._acknowledged: set[str] = set()  # agents known to seal to the newest HPKE key
         self.settings = settings
         self.metrics = metrics

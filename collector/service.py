@@ -47,7 +47,6 @@ class Collector:
         self.store = store
         self.store.create_schema()
         self.keyring = KeyRing(settings.data_dir, float(settings.max_clock_skew_s))
-        self.key = self.keyring.hpke[self.keyring.newest]  # the newest HPKE key; every one opens (keyring)
         self.metrics = Metrics()
         self.feed = open_feed(self.store)  # change notices between collector processes
         self.jobs = JobScheduler(self.store, settings)
