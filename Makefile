@@ -23,11 +23,11 @@ test: install system-deps
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 check: install
-	$(VENV)/bin/ruff check agent collector detectors tests bench
-	$(VENV)/bin/mypy agent collector detectors
+	$(VENV)/bin/ruff check agent collector contract detectors simulator tests bench
+	$(VENV)/bin/mypy agent collector contract detectors simulator
 
 demo: install
-	$(PY) -m collector.demo $(DEMO_ARGS)
+	$(PY) -m simulator.demo $(DEMO_ARGS)
 
 bench: install
 	$(PY) bench/ingest.py

@@ -1,4 +1,4 @@
-"""``seatguard-agent``: enroll, run, replay, status, simulate."""
+"""``seatguard-agent``: enroll, run, replay, status (the simulator is ``seatguard-simulate``, not on a PC)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from agent.pipeline import open_spool
 from agent.transport import HttpTransport, require_secure
 from agent.trust import Trust
 from agent.uploader import Backoff, Uploader
+from contract.errors import ContractError
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +86,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     config = load_config(args.home, {"heartbeat_s": args.heartbeat_s})
     identity = load_identity(args.home)
     require_secure(identity.collector_url, bool(config.allow_insecure_http), config.tls)
-    from agent.status import NOTICE
+    from contract.notice import NOTICE
 
     lock = InstanceLock(args.home)
     lock.acquire()
@@ -113,7 +114,7 @@ def cmd_config_doc(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser(simulate: bool = True) -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="seatguard-agent", description=__doc__)
     parser.add_argument("--log-level", default=None, help="DEBUG, INFO, WARNING or ERROR")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -145,28 +146,21 @@ def build_parser(simulate: bool = True) -> argparse.ArgumentParser:
     p = sub.add_parser("config-doc", help="print the settings reference (Markdown)")
     p.set_defaults(func=cmd_config_doc)
 
-    p = sub.add_parser("simulate", help="write a simulated call-center fleet as v1 event files")
-    if simulate:  # imported only when asked for: it validates with pydantic, which `run` never loads
-        from agent.simulate import add_arguments, run_from_args
-
-        add_arguments(p)
-        p.set_defaults(func=run_from_args)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    words = sys.argv[1:] if argv is None else argv
-    args = build_parser(simulate="simulate" in words).parse_args(argv)
+    args = build_parser().parse_args(argv)
     level = args.log_level
     if level is None and getattr(args, "home", None) is not None:
         try:
             level = load_config(args.home).log_level
-        except AgentError:
+        except (AgentError, ContractError):
             level = "INFO"
     _setup_logging(level or "INFO")
     try:
         return int(args.func(args))
-    except AgentError as exc:
+    except (AgentError, ContractError) as exc:
         log.error("%s", exc)
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.errors import ConfigError
-from agent.settings_table import Setting, SettingsError, load_layers, markdown
+from contract.settings_table import Setting, SettingsError, load_layers, markdown
 
 SETTINGS: tuple[Setting, ...] = (
     Setting("batch_max_events", int, 1000, "Seal a batch once it holds this many events."),

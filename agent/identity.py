@@ -18,9 +18,9 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 
-from agent import wire
 from agent.errors import ConfigError, EnrollmentError
 from agent.transport import HttpTransport, TransportError
+from contract import wire
 
 log = logging.getLogger(__name__)
 ENROLLMENT_FILE = "enrollment.json"
@@ -142,9 +142,9 @@ def collector_fingerprint(url: str, key_b64: str) -> str:
 
 def _check_signed(body: dict[str, Any]) -> None:
     """The enrollment answer's signing keys must be well formed and its policy signed by one of them."""
-    from agent.errors import ReceiptError
-    from agent.signed_policy import verify_policy
-    from agent.trust import parse_keys
+    from contract.errors import ReceiptError
+    from contract.key_set import parse_keys
+    from contract.signed_policy import verify_policy
 
     try:
         keys = parse_keys(body.get("signing_keys"))

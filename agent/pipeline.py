@@ -9,12 +9,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from agent import wire
 from agent.config import AgentConfig
-from agent.envelope import SCHEMA_VERSION, format_ts
 from agent.errors import SpoolError, SpoolFull
 from agent.identity import Identity
 from agent.spool import AppendResult, Sealer, Spool
+from contract import wire
+from contract.envelope import SCHEMA_VERSION, format_ts
 
 log = logging.getLogger(__name__)
 SPOOL_FILE = "spool.db"

@@ -17,11 +17,11 @@ from typing import Any
 
 import orjson
 
-from agent.envelope import KINDS, SCHEMA_VERSION
 from agent.errors import ConfigError
 from agent.identity import Identity
 from agent.pipeline import make_sealer
 from agent.spool import Spool
+from contract.envelope import KINDS, SCHEMA_VERSION
 
 log = logging.getLogger(__name__)
 

@@ -22,15 +22,16 @@ from typing import Any
 
 from agent import __version__
 from agent.config import AgentConfig
-from agent.errors import ConfigError, ReceiptError
+from agent.errors import ConfigError
 from agent.identity import Identity, save_policy
 from agent.locking import try_lock, unlock
 from agent.pipeline import BatchBuilder
-from agent.signed_policy import VerifiedPolicy, accept_policy, policy_hash, policy_version, verify_policy
 from agent.spool import Spool
 from agent.transport import HttpTransport, require_secure
 from agent.trust import Trust
 from agent.uploader import Backoff, Uploader
+from contract.errors import ReceiptError
+from contract.signed_policy import VerifiedPolicy, accept_policy, policy_hash, policy_version, verify_policy
 
 log = logging.getLogger(__name__)
 LOCK_FILE = "agent.lock"

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.errors import SpoolError, SpoolFull
-from agent.sqlite_wal import switch_to_wal
+from contract.sqlite_wal import switch_to_wal
 
 log = logging.getLogger(__name__)
 

@@ -10,20 +10,12 @@ from pathlib import Path
 from typing import Any
 
 from agent.config import AgentConfig
-from agent.errors import ReceiptError
 from agent.identity import Identity, load_identity
 from agent.locking import try_lock, unlock
 from agent.pipeline import open_spool
 from agent.runner import LOCK_FILE, RUN_STATUS_FILE
-
-NOTICE = (
-    "SeatGuard is running on this PC for your employer's customer-data protection policy.\n"
-    "It records: which application and window title is in front, work pages opened, that a copy or cut\n"
-    "happened (with counts of ID/phone/card numbers and at most a masked preview — never the copied text),\n"
-    "customer case handling times, idle time, file writes in work folders and removable drives, drives\n"
-    "plugged in, and the start of remote-access, screen-capture and messaging programs; screenshots only\n"
-    "when a policy trigger fires. It never records which keys you press. Events are encrypted on this PC."
-)
+from contract.errors import ReceiptError
+from contract.notice import NOTICE
 
 
 def _running_pid(home: Path) -> int | None:

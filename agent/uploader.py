@@ -27,11 +27,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from agent.errors import ReceiptError, SpoolError
-from agent.receipts import Receipt
+from agent.errors import SpoolError
 from agent.spool import Spool
 from agent.transport import Reply, Transport, TransportError
 from agent.trust import Trust
+from contract.errors import ReceiptError
+from contract.receipts import Receipt
 
 log = logging.getLogger(__name__)
 

@@ -142,7 +142,7 @@ def main() -> int:
 
     import psutil
 
-    from agent.sensors.testing import xvfb
+    from simulator.testing.sensors import xvfb
 
     with tempfile.TemporaryDirectory(prefix="seatguard-bench-") as tmp, xvfb() as x:
         folder = Path(tmp)

@@ -27,8 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import uvicorn  # noqa: E402
 
 from collector.alerts import AlertConfig  # noqa: E402
-from collector.alerts.testing import SealedAgent, WebhookReceiver, install, open_collector, wait_until  # noqa: E402
 from collector.api import create_app  # noqa: E402
+from simulator.testing.alerts import SealedAgent, WebhookReceiver, install, open_collector, wait_until  # noqa: E402
 from tests.conftest import free_port  # noqa: E402
 
 

@@ -54,7 +54,7 @@ def pooled(runs: list[Evaluation]) -> Evaluation:
 
 def scenario_names(per_fleet: int | None, fleet_no: int) -> list[str]:
     """Every registered scenario, or ``per_fleet`` of them in rotation over the fleets."""
-    from agent.simulate import SCENARIOS
+    from simulator import SCENARIOS
 
     names = sorted(SCENARIOS)
     if not per_fleet or per_fleet >= len(names):
@@ -65,10 +65,10 @@ def scenario_names(per_fleet: int | None, fleet_no: int) -> list[str]:
 def build_fleet(seed: int, fleet_no: int, args: argparse.Namespace, runs: list[Evaluation]) -> Fleet:
     from datetime import timedelta
 
-    from agent.simulate import simulate
-    from agent.simulate.fleet import evaluation_mix
-    from agent.simulate.roster import build_roster
-    from agent.simulate.schedule import Schedule
+    from simulator import simulate
+    from simulator.fleet import evaluation_mix
+    from simulator.roster import build_roster
+    from simulator.schedule import Schedule
 
     start = END - timedelta(days=args.days - 1)
     members = build_roster(seed, args.agents, start, END)

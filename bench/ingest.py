@@ -28,7 +28,7 @@ def seal_and_spool_rate(events_file: Path, batch: int, work: Path) -> float:
     from agent.identity import Identity
     from agent.pipeline import make_sealer
     from agent.spool import Spool
-    from agent.wire import new_agent_key, new_collector_key, public_key_b64
+    from contract.wire import new_agent_key, new_collector_key, public_key_b64
 
     identity = Identity("bench", "t", "http://127.0.0.1:1", public_key_b64(new_collector_key().public_key()),
                         new_agent_key(), {})

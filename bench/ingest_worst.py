@@ -28,8 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from fastapi.testclient import TestClient  # noqa: E402
 
-from collector.alerts.testing import SealedAgent, open_collector  # noqa: E402
 from collector.api import create_app  # noqa: E402
+from simulator.testing.alerts import SealedAgent, open_collector  # noqa: E402
 
 
 def shapes(n: int, max_bytes: int) -> dict[str, Callable[[SealedAgent, datetime], list[dict[str, Any]]]]:

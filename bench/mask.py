@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from agent.masking import mask_text  # noqa: E402
+from contract.masking import mask_text  # noqa: E402
 from tests.test_masking_samples import (  # noqa: E402
     NEGATIVES,
     collisions,

@@ -24,7 +24,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from agent.schema import validate_event  # noqa: E402
+from contract.schema import validate_event  # noqa: E402
 
 DAY = date(2024, 5, 6)
 

@@ -29,7 +29,7 @@ from argon2 import PasswordHasher
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from agent.schema import format_ts  # noqa: E402
+from contract.schema import format_ts  # noqa: E402
 from tests.conftest import CollectorProcess  # noqa: E402
 from tests.web_fixtures import SimAgent  # noqa: E402
 

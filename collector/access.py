@@ -16,11 +16,11 @@ from typing import Any
 
 from sqlalchemy import func, insert, or_, select
 
-from agent.masking import mask_text
 from collector.accounts import Principal
 from collector.errors import Forbidden, NotFound
 from collector.storage import tables as t
 from collector.storage.sql import SqlStore
+from contract.masking import mask_text
 from detectors.csv_cells import csv_row, csv_writer
 
 log = logging.getLogger(__name__)

@@ -19,8 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from agent.errors import InvalidEvent
-from agent.schema import validate_event_at
+from contract.errors import InvalidEvent
+from contract.schema import validate_event_at
 
 Finding = tuple[str, dict[str, Any]]
 

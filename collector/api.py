@@ -11,12 +11,12 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from agent import wire
-from agent.masking import mask_text
 from collector.accounts import Principal
 from collector.errors import CollectorError, RateLimited, Rejected, Unauthorized
 from collector.ratelimit import retry_after
 from collector.service import Collector
+from contract import wire
+from contract.masking import mask_text
 
 log = logging.getLogger(__name__)
 

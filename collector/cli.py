@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 
 
 def _setup_logging(level: str, data_dir: Path | None) -> None:
-    from agent.masking import mask_text
+    from contract.masking import mask_text
 
     class MaskingFilter(logging.Filter):
         """Privacy rule 1 for logs: whatever a message echoes is masked before it is written."""
@@ -190,7 +190,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 
 def cmd_mask(args: argparse.Namespace) -> int:
-    from agent.masking import mask_stream
+    from contract.masking import mask_stream
 
     sys.stdin.reconfigure(encoding="utf-8", errors="replace")  # type: ignore[union-attr]
     sys.stdout.reconfigure(encoding="utf-8")  # type: ignore[union-attr]

@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from agent.settings_table import Setting, SettingsError, load_layers, markdown
 from collector.errors import ConfigError
 from collector.proxies import AddressList
+from contract.settings_table import Setting, SettingsError, load_layers, markdown
 
 CORE_SETTINGS: tuple[Setting, ...] = (
     Setting("db_url", str, "",

@@ -9,13 +9,13 @@ import secrets
 import time
 from typing import TYPE_CHECKING, Any
 
-from agent import wire
-from agent.errors import WireError
-from agent.masking import classify, mask_text
-from agent.schema import AGENT_ID_RE
 from collector.errors import EnrollmentRefused
 from collector.policy import PolicyService
 from collector.storage import Store
+from contract import wire
+from contract.errors import WireError
+from contract.masking import classify, mask_text
+from contract.schema import AGENT_ID_RE
 
 if TYPE_CHECKING:
     from collector.signing import AnswerSigner

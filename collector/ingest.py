@@ -16,16 +16,16 @@ import orjson
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-from agent import wire
-from agent.errors import InvalidEvent, WireError
-from agent.masking import MaskingError, mask_obj, mask_text
-from agent.schema import QUANTITY_FIELDS, parse_ts, validate_event_at
 from collector import answer_checks
 from collector.config import Settings
 from collector.errors import Rejected
 from collector.keys import KeyRing
 from collector.metrics import Metrics
 from collector.storage import BatchWrite, QuarantinedEvent, Store, StoredEvent
+from contract import wire
+from contract.errors import InvalidEvent, WireError
+from contract.masking import MaskingError, mask_obj, mask_text
+from contract.schema import QUANTITY_FIELDS, parse_ts, validate_event_at
 
 log = logging.getLogger(__name__)
 _ENVELOPE = ("schema", "agent_id", "seq", "ts", "kind")

@@ -6,10 +6,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from agent import wire
-from agent.receipts import key_id
 from collector.ingest import KEY_ACK_PREFIX
 from collector.keys import KeyRing, hpke_file, iso, signing_file
+from contract import wire
+from contract.receipts import key_id
 
 
 def keys_report(data_dir: Path) -> dict[str, Any]:

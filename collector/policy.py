@@ -8,11 +8,11 @@ import time
 from collections.abc import Collection
 from typing import Any
 
-from agent.signed_policy import policy_hash
 from collector.errors import Conflict
 from collector.storage.notify import ChangeFeed
 from collector.storage.policy_versions import PolicyVersion, PolicyVersions
 from collector.storage.sql import SqlStore
+from contract.signed_policy import policy_hash
 
 log = logging.getLogger(__name__)
 

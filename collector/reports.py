@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from agent.masking import mask_text
 from collector.errors import CollectorError, NotFound
 from collector.shifts import day_context
+from contract.masking import mask_text
 from detectors.csv_cells import defuse_text
 from detectors.errors import DetectorError, InvalidInput
 from detectors.feedback import Pattern

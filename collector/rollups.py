@@ -22,7 +22,6 @@ from dataclasses import replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from agent.masking import mask_text
 from collector import customer_secret
 from collector.config import Settings
 from collector.policy import PolicyService
@@ -30,6 +29,7 @@ from collector.shifts import day_context, one_window
 from collector.storage import StoredEvent
 from collector.storage.shifts import DayShifts
 from collector.storage.sql import RollupAccess, SqlStore
+from contract.masking import mask_text
 from detectors.errors import DetectorError
 from detectors.need_to_know import NO_CUSTOMER, CustomerKeyer, CustomerRef
 from detectors.presence import shift_on

@@ -1,6 +1,6 @@
 """Screenshots: sealed blobs from agents, kept sealed at rest, opened only for the security role.
 
-The agent seals each PNG with HPKE to the collector key and signs it (``agent.wire.seal_blob``). The
+The agent seals each PNG with HPKE to the collector key and signs it (``contract.wire.seal_blob``). The
 collector verifies the signature and that the blob opens, then stores the *sealed* envelope. A
 screenshot is decrypted only when an admin or security user asks for it, and that read is audited.
 
@@ -38,11 +38,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
-from agent import wire
-from agent.errors import WireError
 from collector.accounts import Principal
 from collector.errors import Forbidden, NotFound, Rejected
 from collector.storage.tables import agents
+from contract import wire
+from contract.errors import WireError
 
 if TYPE_CHECKING:
     from collector.service import Collector

@@ -11,7 +11,6 @@ from typing import Any
 import orjson
 from sqlalchemy import select
 
-from agent.schema import AGENT_ID_RE
 from collector.access import AccessService
 from collector.accounts import AccountService, Principal
 from collector.config import Settings, load_settings
@@ -28,6 +27,7 @@ from collector.storage import tables as t
 from collector.storage.notify import open_feed
 from collector.storage.sql import SqlStore
 from collector.wall import WallService
+from contract.schema import AGENT_ID_RE
 
 log = logging.getLogger(__name__)
 

@@ -30,10 +30,10 @@ from dataclasses import replace
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from agent.masking import mask_text
 from collector.accounts import Principal
 from collector.errors import CollectorError, Forbidden, NotFound
 from collector.storage.shifts import DayShifts, days_between
+from contract.masking import mask_text
 from detectors.errors import DetectorError
 from detectors.outside import extended
 from detectors.rollup import AgentContext, DayRollup

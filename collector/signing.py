@@ -19,12 +19,12 @@ from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from agent import wire
-from agent.errors import WireError
-from agent.receipts import envelope_hash, key_id, sign_receipt
-from agent.signed_policy import sign_policy
-from agent.trust import keys_proof, sign_key_set
 from collector.keys import KeyRing, iso
+from contract import wire
+from contract.errors import WireError
+from contract.key_set import keys_proof, sign_key_set
+from contract.receipts import envelope_hash, key_id, sign_receipt
+from contract.signed_policy import sign_policy
 
 if TYPE_CHECKING:
     from collector.service import Collector

@@ -1,6 +1,6 @@
 """Seeded synthetic agent-day features, for tests and benchmarks that need many agent-days fast.
 
-This is not the fleet simulator (``agent.simulate`` makes raw events); it draws feature rows
+This is not the fleet simulator (``simulator`` makes raw events); it draws feature rows
 directly: every agent has stable habits, teams and roles differ, days vary, and a few named
 anomalies can be planted. Nothing here is used when scoring real data.
 """

@@ -26,10 +26,10 @@ from typing import Any
 
 import requests
 
-from agent import wire
-from agent.receipts import KINDS, Receipt, envelope_hash, key_id, receipt_in, sign_receipt, verify_receipt
-from agent.signed_policy import sign_policy
-from agent.trust import parse_keys
+from contract import wire
+from contract.key_set import parse_keys
+from contract.receipts import KINDS, Receipt, envelope_hash, key_id, receipt_in, sign_receipt, verify_receipt
+from contract.signed_policy import sign_policy
 from tests.conftest import free_port
 
 FAKES = ("missing", "forged", "replayed", "relabelled")

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import requests
 
-from agent.sensors.testing import wait_until
+from simulator.testing.sensors import wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Any
 
-from agent.schema import validate_event
+from contract.schema import validate_event
 from detectors.rollup import AgentContext, DayRollup
 from detectors.scoring import AgentDayInput
 

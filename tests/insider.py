@@ -12,8 +12,8 @@ from typing import Any
 
 import requests
 
-from agent import wire
-from agent.schema import format_ts
+from contract import wire
+from contract.schema import format_ts
 from tests.conftest import RAW_IDS, CollectorProcess
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from agent.sensors.testing import XSession, xvfb
+from simulator.testing.sensors import XSession, xvfb
 from tests.conftest import AGENT, FAST_AGENT_ENV, RAW_IDS, CollectorProcess, wait_for
 
 pytestmark = pytest.mark.skipif(shutil.which("Xvfb") is None or shutil.which("xdotool") is None,

@@ -12,8 +12,8 @@ from collector import config as collector_config
 from collector.alerts import ALERT_SETTINGS, AlertConfig
 from collector.alerts.errors import AlertConfigError
 from collector.alerts.syslog import SD_ID, UDP_MAX, format_message
-from collector.alerts.testing import parse_syslog
 from collector.alerts.webhook import sign, verify
+from simulator.testing.alerts import parse_syslog
 
 
 def test_settings_rows_match_the_config_object_and_the_collector_table() -> None:

@@ -16,11 +16,13 @@ from zoneinfo import ZoneInfo
 import pytest
 from fastapi.testclient import TestClient
 
-from agent.simulate.fleet import ScenarioSpec, simulate
 from collector.alerts import AlertConfig, AlertService
 from collector.alerts.clock import ManualClock
 from collector.alerts.syslog import SD_ID
-from collector.alerts.testing import (
+from collector.alerts.webhook import DELIVERY_HEADER, SIGNATURE_HEADER, verify
+from collector.api import create_app
+from simulator.fleet import ScenarioSpec, simulate
+from simulator.testing.alerts import (
     SealedAgent,
     SyslogReceiver,
     WebhookReceiver,
@@ -30,8 +32,6 @@ from collector.alerts.testing import (
     parse_syslog,
     wait_until,
 )
-from collector.alerts.webhook import DELIVERY_HEADER, SIGNATURE_HEADER, verify
-from collector.api import create_app
 from tests.answer_fixtures import verified_receipt
 from tests.conftest import DATA_DIRS, RAW_IDS
 from tests.tls_fixtures import make_pki, server_context

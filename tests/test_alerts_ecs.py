@@ -14,11 +14,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from agent.simulate.fleet import ScenarioSpec, simulate
 from collector.alerts import AlertConfig
 from collector.alerts.ecs import cmd_export_ecs, export_ecs
-from collector.alerts.testing import SealedAgent, install, open_collector
 from collector.errors import CollectorError
+from simulator.fleet import ScenarioSpec, simulate
+from simulator.testing.alerts import SealedAgent, install, open_collector
 from tests.conftest import DATA_DIRS, RAW_IDS
 
 # The ECS fields the export uses, with their ECS (8.x) field types.

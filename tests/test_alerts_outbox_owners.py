@@ -17,8 +17,8 @@ from fastapi.testclient import TestClient
 
 from collector.alerts import AlertConfig, AlertService
 from collector.alerts.service import OUTBOX_ROLE
-from collector.alerts.testing import SealedAgent, WebhookReceiver, install, open_collector, wait_until
 from collector.api import create_app
+from simulator.testing.alerts import SealedAgent, WebhookReceiver, install, open_collector, wait_until
 from tests.conftest import DATA_DIRS, free_port
 from tests.storage_fixtures import BACKENDS, fresh_url
 

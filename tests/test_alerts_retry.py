@@ -12,9 +12,9 @@ from fastapi.testclient import TestClient
 
 from collector.alerts import AlertConfig, AlertService
 from collector.alerts.outbox import backoff
-from collector.alerts.testing import SealedAgent, WebhookReceiver, install, mount_routes, open_collector, wait_until
 from collector.alerts.webhook import SIGNATURE_HEADER, verify
 from collector.api import create_app
+from simulator.testing.alerts import SealedAgent, WebhookReceiver, install, mount_routes, open_collector, wait_until
 from tests.conftest import DATA_DIRS, free_port
 from tests.storage_fixtures import BACKENDS, fresh_url
 

@@ -23,7 +23,7 @@ import collector.ingest as ingest_module
 from collector.alerts import AlertConfig, AlertService
 from collector.alerts.clock import ManualClock
 from collector.alerts.silence import shift_on, shift_started
-from collector.alerts.testing import SealedAgent, WebhookReceiver, install, open_collector, wait_until
+from simulator.testing.alerts import SealedAgent, WebhookReceiver, install, open_collector, wait_until
 from tests.conftest import DATA_DIRS
 from tests.storage_fixtures import BACKENDS, fresh_url
 

@@ -12,7 +12,7 @@ import pytest
 from collector.alerts.config import AlertConfig, host_port
 from collector.alerts.errors import AlertConfigError, DeliveryFailed
 from collector.alerts.syslog import SD_ID, SyslogTlsChannel
-from collector.alerts.testing import SyslogReceiver, parse_syslog, wait_until
+from simulator.testing.alerts import SyslogReceiver, parse_syslog, wait_until
 from tests.tls_fixtures import Pki, make_pki, server_context
 
 

@@ -20,7 +20,6 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from agent.signed_policy import policy_hash
 from collector.config import load_settings
 from collector.errors import Conflict
 from collector.jobs import JobScheduler
@@ -28,6 +27,7 @@ from collector.policy import DEFAULT_POLICY, PolicyService
 from collector.storage import schema
 from collector.storage.notify import PgChangeFeed, open_feed
 from collector.storage.sql import SqlStore
+from contract.signed_policy import policy_hash
 from tests.storage_fixtures import BACKENDS, fresh_url, sql_store
 from tests.web_fixtures import World, csrf_of, signed_in
 

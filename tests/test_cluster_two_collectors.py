@@ -26,10 +26,10 @@ import psycopg
 import pytest
 import requests
 
-from agent.schema import format_ts
-from agent.signed_policy import policy_hash
 from collector.customer_secret import SECRET_FILE
 from collector.keys import KEY_FILE, SIGNING_KEY_FILE
+from contract.schema import format_ts
+from contract.signed_policy import policy_hash
 from tests.conftest import COLLECTOR, CollectorProcess, run_cli
 from tests.storage_fixtures import pg_schema
 from tests.web_fixtures import SimAgent

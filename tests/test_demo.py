@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from collector.demo import run_demo
+from simulator.demo import run_demo
 from tests.conftest import DATA_DIRS, free_port
 
 

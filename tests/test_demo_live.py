@@ -13,9 +13,9 @@ from zoneinfo import ZoneInfo
 import pytest
 import requests
 
-from agent.simulate.live import ACTS, LIVE_TEAM, ROTATION, local_ms, plan_floor, to_datetime, today_script
-from collector.demo import LiveOptions, start_live
 from detectors.presence import shift_on
+from simulator.demo import LiveOptions, start_live
+from simulator.live import ACTS, LIVE_TEAM, ROTATION, local_ms, plan_floor, to_datetime, today_script
 from tests.conftest import COLLECTOR, CollectorProcess, run_cli, wait_for
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -130,14 +130,14 @@ def test_a_stale_pid_file_never_stops_an_unrelated_process(tmp_path: Path) -> No
     import subprocess
     import sys
 
-    from collector.demo import LIVE_PIDS, _stop_previous
+    from simulator.demo import LIVE_PIDS, _stop_previous
 
     root = tmp_path / "demo"
     root.mkdir()
     sleep = [sys.executable, "-c", "import time; time.sleep(120)"]
     stranger = subprocess.Popen(sleep)
-    other_demo = subprocess.Popen([*sleep, "agent.simulate.live_agent", "--home", str(tmp_path / "elsewhere")])
-    leftover = subprocess.Popen([*sleep, "agent.simulate.live_agent", "--home", str(root / "live" / "live-1")])
+    other_demo = subprocess.Popen([*sleep, "simulator.live_agent", "--home", str(tmp_path / "elsewhere")])
+    leftover = subprocess.Popen([*sleep, "simulator.live_agent", "--home", str(root / "live" / "live-1")])
     try:
         (root / LIVE_PIDS).write_text(f"{stranger.pid} {other_demo.pid} {leftover.pid}")
         (root / "serve.pid").write_text(str(stranger.pid))

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def evaluation(tmp_path_factory: pytest.TempPathFactory) -> Evaluation:
-    from agent.simulate import simulate
+    from simulator import simulate
 
     out = tmp_path_factory.mktemp("fleet")
     simulate(Path(out), agents=64, days=15, seed=7, end=date(2025, 3, 14))

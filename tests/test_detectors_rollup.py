@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from agent.schema import validate_event
+from contract.schema import validate_event
 from detectors.errors import InvalidInput
 from detectors.rollup import (
     FEATURE_NAMES,

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from agent import wire
 from collector.cli import main as collector_main
 from collector.errors import EnrollmentRefused
 from collector.service import Collector
+from contract import wire
 from tests.conftest import DATA_DIRS
 
 RAW_ID = "11010519491231002X"
@@ -119,7 +119,7 @@ def test_lookalikes_enrolling_at_once_get_one_id(harness: tuple[Collector, TestC
 
 
 def test_agent_start_hostname_and_user_are_masked_in_storage(harness: tuple[Collector, TestClient]) -> None:
-    from collector.alerts.testing import SealedAgent
+    from simulator.testing.alerts import SealedAgent
 
     collector, client = harness
     pc = SealedAgent(collector, "pc-d4")

@@ -24,10 +24,10 @@ GRID = Grid(rules_weight=(1.0, 3.0), self_weight=(1.0,), combine=("fisher",), ru
 
 
 def _fleet(seed: int, names: list[str], out: Path) -> Fleet:
-    from agent.simulate import simulate
-    from agent.simulate.fleet import evaluation_mix
-    from agent.simulate.roster import build_roster
-    from agent.simulate.schedule import Schedule
+    from simulator import simulate
+    from simulator.fleet import evaluation_mix
+    from simulator.roster import build_roster
+    from simulator.schedule import Schedule
 
     start = END - timedelta(days=DAYS - 1)
     members = build_roster(seed, AGENTS, start, END)
@@ -38,7 +38,7 @@ def _fleet(seed: int, names: list[str], out: Path) -> Fleet:
 
 @pytest.fixture(scope="module")
 def result(tmp_path_factory: pytest.TempPathFactory) -> HeldOut:
-    from agent.simulate import SCENARIOS
+    from simulator import SCENARIOS
 
     names = sorted(SCENARIOS)
     half = len(names) // 2
@@ -48,7 +48,7 @@ def result(tmp_path_factory: pytest.TempPathFactory) -> HeldOut:
 
 
 def test_every_scenario_is_held_out_once(result: HeldOut) -> None:
-    from agent.simulate import SCENARIOS
+    from simulator import SCENARIOS
 
     assert [row.scenario for row in result.rows] == sorted(SCENARIOS)
     assert all(len(row.figures.ranks) == 1 for row in result.rows)

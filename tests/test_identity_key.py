@@ -55,7 +55,7 @@ def test_damaged_key_files_are_refused() -> None:
 
 
 def test_the_run_path_does_not_load_the_serialization_package() -> None:
-    code = ("import sys; import agent.cli, agent.runner, agent.identity, agent.wire, agent.transport; "
+    code = ("import sys; import agent.cli, agent.runner, agent.identity, contract.wire, agent.transport; "
             "print(sorted(m for m in sys.modules if m.startswith(('cryptography.hazmat.primitives.serialization', "
             "'requests', 'charset_normalizer', 'pydantic', 'orjson'))))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

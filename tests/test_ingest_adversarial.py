@@ -16,8 +16,8 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from agent import wire
-from agent.schema import format_ts
+from contract import wire
+from contract.schema import format_ts
 from tests.conftest import RAW_IDS
 from tests.test_ingest_rejections import Harness, h  # noqa: F401  (fixture)
 

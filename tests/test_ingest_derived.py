@@ -10,12 +10,12 @@ from typing import Any
 import orjson
 from sqlalchemy import insert, select
 
-from agent import wire
-from agent.schema import format_ts
 from collector.alerts.model import Alert, Reason
 from collector.alerts.tables import alerts
 from collector.storage import BatchWrite, StoredEvent
 from collector.storage import tables as t
+from contract import wire
+from contract.schema import format_ts
 from tests.conftest import RAW_IDS, wait_for
 from tests.test_ingest_rejections import Harness, h  # noqa: F401  (fixture)
 

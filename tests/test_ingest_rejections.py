@@ -14,10 +14,10 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from agent import wire
-from agent.schema import format_ts
 from collector.cli import main as collector_main
 from collector.service import Collector
+from contract import wire
+from contract.schema import format_ts
 from tests.answer_fixtures import verified_receipt
 from tests.conftest import DATA_DIRS, RAW_IDS
 from tests.storage_fixtures import BACKENDS, fresh_url

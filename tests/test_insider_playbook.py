@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import requests
 
-from agent import wire
+from contract import wire
 from tests.conftest import COLLECTOR, RAW_IDS, CollectorProcess, run_cli
 from tests.insider import Insider
 

@@ -21,19 +21,20 @@ from typing import Any
 import pytest
 import requests
 
-from agent import wire
 from agent.config import load_config
-from agent.errors import ReceiptError
 from agent.identity import Identity, load_identity
 from agent.pipeline import BatchBuilder, open_spool
-from agent.receipts import envelope_hash, key_id, sign_receipt
 from agent.replay import replay_file
 from agent.spool import Spool
 from agent.transport import HttpTransport, Reply
-from agent.trust import Trust, sign_key_set, verify_key_set
+from agent.trust import Trust
 from agent.uploader import Backoff, Uploader
 from collector.errors import ConfigError
 from collector.keys import KeyRing, load_key, load_signing_key, rotate
+from contract import wire
+from contract.errors import ReceiptError
+from contract.key_set import sign_key_set, verify_key_set
+from contract.receipts import envelope_hash, key_id, sign_receipt
 from tests.answer_fixtures import StandIn
 from tests.conftest import (
     AGENT,

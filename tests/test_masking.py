@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import pytest
 
-from agent.masking import (
+from contract.masking import (
     MAX_FIELD_CHARS,
     Finding,
     MaskingEngine,
@@ -234,7 +234,7 @@ class ExplodingDetector:
 def test_fails_closed_and_logs_only_the_exception_type(caplog: pytest.LogCaptureFixture) -> None:
     broken = MaskingEngine(detector=ExplodingDetector())
     text = f"客户 {ID}，2026-11-23 订单 1732400000000 tel １３８００１３８０００ ok 12"
-    with caplog.at_level(logging.ERROR, logger="agent.masking"):
+    with caplog.at_level(logging.ERROR, logger="contract.masking"):
         out = mask_text(text, engine=broken)
     assert out == "客户 **************002X，****-11-23 订单 *********0000 tel *******８０００ ok 12"
     assert [r.getMessage() for r in caplog.records] == [

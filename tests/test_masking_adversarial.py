@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from agent import wire
-from agent.masking import mask_obj, mask_text
-from agent.masking.idcard import check_char
-from collector.alerts.testing import SealedAgent
+from contract import wire
+from contract.masking import mask_obj, mask_text
+from contract.masking.idcard import check_char
+from simulator.testing.alerts import SealedAgent
 from tests.conftest import wait_for
 from tests.test_ingest_rejections import Harness, h  # noqa: F401  (fixture)
 
@@ -110,8 +110,8 @@ def test_collector_keeps_no_raw_number_in_keys_metadata_or_alerts(h: Harness) ->
     """JSON object keys, enrollment metadata and alert records: each is masked before it is stored."""
     from datetime import UTC, datetime
 
-    from agent.schema import format_ts
     from collector.errors import EnrollmentRefused
+    from contract.schema import format_ts
     from tests.conftest import RAW_IDS
 
     circled = RAW_IDS[0].translate(CIRCLED)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agent.masking import mask_text
+from contract.masking import mask_text
 from tests.test_masking_samples import NEGATIVES, negatives
 
 PER_TYPE = 100_000

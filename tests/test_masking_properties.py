@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agent.masking import classify, mask_obj, mask_stream, mask_text
+from contract.masking import classify, mask_obj, mask_stream, mask_text
 from tests.test_masking_samples import CARD_BRANDS, PERMITS, PROVINCES, TODAY, id_check, luhn_complete
 
 SEPARATORS = [" ", "\u3000", "-", ".", "\u00a0", "\uff0d", "+", "%20"]

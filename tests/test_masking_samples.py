@@ -1,6 +1,6 @@
 """Sample numbers for the masking tests and bench: valid ones and realistic look-alikes.
 
-Check characters and Luhn digits are computed here independently of ``agent.masking`` so the
+Check characters and Luhn digits are computed here independently of ``contract.masking`` so the
 tests do not grade the masker with its own arithmetic.  The tests at the bottom pin the
 generators to published examples.
 """

@@ -20,12 +20,12 @@ import orjson
 import pytest
 from fastapi.testclient import TestClient
 
-from agent import wire
-from agent.schema import format_ts
 from collector.cli import main as collector_main
 from collector.customer_secret import SECRET_FILE
 from collector.errors import ConfigError
 from collector.service import Collector
+from contract import wire
+from contract.schema import format_ts
 from detectors.bounds import MAX_CUSTOMERS
 from detectors.need_to_know import CustomerKeyer, CustomerSets, judge, judged_features
 from detectors.rollup import AgentContext, DayRollup

@@ -57,6 +57,25 @@ def test_frozen_folder_holds_the_agent_and_nothing_of_the_server(frozen: Path) -
     assert size < 150 * 1024 * 1024, f"the agent folder is {size // 1048576} MB"
 
 
+def _frozen_modules(frozen: Path) -> set[str]:
+    """Every Python module the frozen program carries (its PYZ archive, listed by PyInstaller's viewer)."""
+    viewer = Path(sys.executable).with_name("pyi-archive_viewer")
+    proc = subprocess.run([str(viewer), "--recursive", "--brief", str(frozen / "seatguard-agent")],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return {line.strip() for line in proc.stdout.splitlines() if line.strip() and " " not in line.strip()}
+
+
+def test_frozen_build_carries_only_what_runs_on_a_pc(frozen: Path) -> None:
+    modules = _frozen_modules(frozen)
+    assert {"agent.cli", "agent.runner", "agent.sensors.clipboard", "contract.wire", "contract.masking"} <= modules
+    for name in sorted(modules):
+        top = name.split(".")[0]
+        assert top not in ("simulator", "collector", "detectors", "tests", "pytest", "hypothesis"), \
+            f"{name} is a development or server module and does not belong in a PC's build"
+        assert not name.endswith(".testing"), f"{name} is a test helper"
+
+
 def test_frozen_agent_status_enroll_and_replay(frozen: Path, collector: CollectorProcess, tmp_path: Path) -> None:
     exe = frozen / "seatguard-agent"
     home = tmp_path / "home"

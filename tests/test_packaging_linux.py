@@ -23,7 +23,8 @@ EXTENSION_ID = "abcdefghijklmnopabcdefghijklmnop"
 def _source_tree(dest: Path) -> Path:
     """What a release tarball of the agent holds: the package, pyproject.toml and README.md."""
     dest.mkdir()
-    shutil.copytree(ROOT / "agent", dest / "agent", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    for package in ("agent", "contract"):
+        shutil.copytree(ROOT / package, dest / package, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     for name in ("pyproject.toml", "README.md"):
         shutil.copy2(ROOT / name, dest / name)
     return dest

@@ -334,7 +334,8 @@ def test_dockerfile_runs_what_the_tests_run() -> None:
     for name in re.findall(r"SEATGUARD_(\w+)=", text):
         assert name.lower() in names, name
     ignore = (PACKAGING / "collector" / "Dockerfile.dockerignore").read_text(encoding="utf-8").split()
-    assert ignore[ignore.index("*") + 1:] and "!agent/" in ignore and "!collector/" in ignore
+    assert ignore[ignore.index("*") + 1:] and "!contract/" in ignore and "!collector/" in ignore
+    assert "!agent/" not in ignore and "!simulator/" not in ignore, "the collector image carries no PC or dev code"
 
 
 def test_compose_file() -> None:

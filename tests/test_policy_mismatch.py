@@ -16,11 +16,11 @@ from typing import Any
 
 import requests
 
-from agent.schema import format_ts
-from agent.signed_policy import canonical, policy_hash
 from collector.config import load_settings
 from collector.policy import DEFAULT_POLICY
 from collector.service import Collector
+from contract.schema import format_ts
+from contract.signed_policy import canonical, policy_hash
 from tests.conftest import AGENT, COLLECTOR, FAST_AGENT_ENV, CollectorProcess, run_cli, wait_for
 from tests.test_signed_answers import _admin, _events, _integrity, _record, _status, _write_record
 from tests.web_fixtures import SimAgent

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from agent.errors import InvalidEvent
-from agent.schema import KINDS, validate_event
+from contract.errors import InvalidEvent
+from contract.schema import KINDS, validate_event
 
 BASE = {"schema": 1, "agent_id": "pc-1", "seq": 1, "ts": "2026-11-24T09:00:00.123+08:00"}
 GOOD = {

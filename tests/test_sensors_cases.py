@@ -11,7 +11,7 @@ import pytest
 
 from agent.sensors import AgentPolicy, SensorSet
 from agent.sensors.cases import CaseSensor
-from agent.sensors.testing import FakeClock, ListSink, Record, XSession, display_env, xvfb
+from simulator.testing.sensors import FakeClock, ListSink, Record, XSession, display_env, xvfb
 
 POLICY = AgentPolicy(case_id_patterns=[r"Case (\d{4})", r"/case/(\d+)"], case_absence_s=120)
 

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from agent.masking import classify, mask_text
 from agent.sensors import AgentPolicy
 from agent.sensors.clipboard import ClipboardSensor, inspect_text
 from agent.sensors.platform import Window
 from agent.sensors.platform.x11 import X11Desktop
-from agent.sensors.testing import FakeClock, ListSink, XSession, display_env, xvfb
+from contract.masking import classify, mask_text
+from simulator.testing.sensors import FakeClock, ListSink, XSession, display_env, xvfb
 
 ID_NUMBER = "110101199003071233"  # a valid 18-digit ID (check digit 3)
 PHONE = "13812345678"

@@ -15,7 +15,7 @@ import pytest
 
 from agent.sensors import AgentPolicy, SensorSet
 from agent.sensors.extension_bridge import SECRET_FILE, ExtensionBridgeSensor, install_extension, load_secret
-from agent.sensors.testing import ListSink, Record, XSession, display_env, xvfb
+from simulator.testing.sensors import ListSink, Record, XSession, display_env, xvfb
 
 EXTENSION = Path(__file__).resolve().parent.parent / "packaging" / "browser-extension"
 CHROMIUM = "/usr/bin/chromium"

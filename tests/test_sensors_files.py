@@ -14,7 +14,7 @@ import pytest
 from agent.sensors import AgentPolicy, SensorSet
 from agent.sensors.devices import DeviceSensor, Mount
 from agent.sensors.files import FileSensor
-from agent.sensors.testing import FakeClock, ListSink, wait_until
+from simulator.testing.sensors import FakeClock, ListSink, wait_until
 
 
 @pytest.fixture()

@@ -12,7 +12,7 @@ from agent.sensors import AgentPolicy, SensorSet
 from agent.sensors.focus import FocusSensor, page_title
 from agent.sensors.idle import IdleSensor
 from agent.sensors.platform.x11 import X11Desktop
-from agent.sensors.testing import ListSink, XSession, display_env, wait_until, xvfb
+from simulator.testing.sensors import ListSink, XSession, display_env, wait_until, xvfb
 
 POLICY = AgentPolicy(focus_poll_s=0.1, idle_threshold_s=1)
 

@@ -18,7 +18,7 @@ from agent.sensors.idle import IdleSensor
 from agent.sensors.platform import Window
 from agent.sensors.platform.macos import ANY_INPUT_EVENT, HID_SYSTEM_STATE, MacDesktop
 from agent.sensors.platform.windows import CF_UNICODETEXT, LASTINPUTINFO, WindowsDesktop, volume_label
-from agent.sensors.testing import FakeClock, ListSink
+from simulator.testing.sensors import FakeClock, ListSink
 
 # ---- Windows ----------------------------------------------------------------------------------------
 

@@ -21,7 +21,7 @@ from agent.sensors import (
 )
 from agent.sensors.policy import SCREENSHOT_TRIGGERS, settings_table
 from agent.sensors.registry import BUILTIN_SENSORS
-from agent.sensors.testing import ListSink
+from simulator.testing.sensors import ListSink
 
 
 def test_defaults_follow_the_issue() -> None:

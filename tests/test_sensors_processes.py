@@ -16,7 +16,7 @@ import pytest
 from agent.sensors import AgentPolicy, SensorSet
 from agent.sensors.processes import ProcessSensor
 from agent.sensors.screenshots import ScreenshotSensor, downscale
-from agent.sensors.testing import FakeClock, ListSink, XSession, display_env, wait_until, xvfb
+from simulator.testing.sensors import FakeClock, ListSink, XSession, display_env, wait_until, xvfb
 
 
 @pytest.fixture()

@@ -23,8 +23,8 @@ from fastapi.testclient import TestClient
 import collector.ingest as ingest_module
 from collector.alerts import AlertConfig
 from collector.alerts.clock import ManualClock
-from collector.alerts.testing import SealedAgent, WebhookReceiver, install, open_collector
 from collector.shifts import CLI
+from simulator.testing.alerts import SealedAgent, WebhookReceiver, install, open_collector
 from tests.web_fixtures import PASSWORD, csrf_of, signed_in
 
 TZ = ZoneInfo("Asia/Shanghai")

@@ -20,15 +20,15 @@ import orjson
 import pytest
 from fastapi.testclient import TestClient
 
-from agent.schema import format_ts
-from collector.alerts.testing import SealedAgent, open_collector
 from collector.cli import main as collector_main
 from collector.shifts import CLI, BadShift, day_context, parse_days
 from collector.storage.shifts import days_between
+from contract.schema import format_ts
 from detectors.reasons import explain
 from detectors.rollup import AgentContext, DayRollup
 from detectors.rules import RuleSet
 from detectors.scoring import AgentDayInput, score_day
+from simulator.testing.alerts import SealedAgent, open_collector
 from tests.storage_fixtures import BACKENDS, fresh_url, sql_store
 
 TZ = ZoneInfo("Asia/Shanghai")

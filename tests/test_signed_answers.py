@@ -20,18 +20,19 @@ from zoneinfo import ZoneInfo
 import pytest
 import requests
 
-from agent import wire
 from agent.config import load_config
-from agent.errors import ReceiptError
 from agent.identity import load_identity
 from agent.pipeline import open_spool
-from agent.receipts import envelope_hash, key_id, sign_receipt, verify_receipt
 from agent.replay import replay_file
-from agent.signed_policy import accept_policy, policy_hash, sign_policy
 from agent.transport import HttpTransport
-from agent.trust import Trust, parse_keys
+from agent.trust import Trust
 from agent.uploader import Backoff, Uploader
 from collector.keys import load_signing_key
+from contract import wire
+from contract.errors import ReceiptError
+from contract.key_set import parse_keys
+from contract.receipts import envelope_hash, key_id, sign_receipt, verify_receipt
+from contract.signed_policy import accept_policy, policy_hash, sign_policy
 from tests.answer_fixtures import FAKES, StandIn, strip_trust
 from tests.conftest import (
     AGENT,

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from agent import wire
 from collector.service import Collector
+from contract import wire
 from tests.conftest import CollectorProcess
 
 LIMITS = "enroll_rate_burst = 3\nenroll_rate_per_min = 1.0\nlogin_rate_burst = 2\nlogin_rate_per_min = 1.0\n"

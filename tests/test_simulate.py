@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from agent.schema import validate_event
-from agent.simulate import (
+from contract.schema import validate_event
+from simulator import (
     SCENARIOS,
     Context,
     Scenario,
@@ -24,10 +24,10 @@ from agent.simulate import (
     run_from_args,
     simulate,
 )
-from agent.simulate.fleet import default_mix
-from agent.simulate.identifiers import is_national_id
-from agent.simulate.roster import build_roster
-from agent.simulate.schedule import Schedule
+from simulator.fleet import default_mix
+from simulator.identifiers import is_national_id
+from simulator.roster import build_roster
+from simulator.schedule import Schedule
 
 END = date(2026, 3, 13)  # a Friday
 TS_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}\+08:00$")
@@ -344,7 +344,7 @@ def test_scenario_spec_parsing() -> None:
 
 
 def test_cli_runs_and_reports(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    parser = argparse.ArgumentParser(prog="seatguard-agent simulate")
+    parser = argparse.ArgumentParser(prog="seatguard-simulate")
     add_arguments(parser)
     args = parser.parse_args(
         [

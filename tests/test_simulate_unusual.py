@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
-from agent.schema import validate_event
-from agent.simulate import SCENARIOS, simulate
-from agent.simulate.fleet import evaluation_mix
-from agent.simulate.roster import build_roster
-from agent.simulate.schedule import Schedule
+from contract.schema import validate_event
+from simulator import SCENARIOS, simulate
+from simulator.fleet import evaluation_mix
+from simulator.roster import build_roster
+from simulator.schedule import Schedule
 
 END = date(2026, 3, 13)  # a Friday
 NEW = sorted(n for n, cls in SCENARIOS.items() if not cls.in_default_mix)

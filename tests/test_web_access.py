@@ -18,7 +18,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from agent import wire
+from contract import wire
 from tests.web_fixtures import PASSWORD, World
 
 WHO = {"admin": "root", "security": "sec", "mgr_own": "mgr-a", "mgr_other": "mgr-b", "auditor": "aud",

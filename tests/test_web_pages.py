@@ -16,8 +16,8 @@ from datetime import time as dt_time
 import pytest
 from fastapi.testclient import TestClient
 
-from agent.schema import format_ts
 from collector.wall import SILENT_AFTER_S, hub, ingest_listener, notify_ingest
+from contract.schema import format_ts
 from tests.conftest import RAW_IDS
 from tests.web_fixtures import PASSWORD, TZ, SimAgent, World, csrf_of, live_events
 

@@ -5,9 +5,9 @@ import json
 
 import pytest
 
-from agent import wire
-from agent.errors import WireError
 from collector.integrity import AgentState, check_batch
+from contract import wire
+from contract.errors import WireError
 
 SEALED_AT = "2026-11-24T01:00:00.000Z"
 

@@ -16,10 +16,10 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
-from agent import wire
-from agent.schema import format_ts
 from collector.cli import main as collector_main
 from collector.service import Collector
+from contract import wire
+from contract.schema import format_ts
 from tests.answer_fixtures import verified_receipt
 from tests.conftest import DATA_DIRS, RAW_IDS
 

@@ -19,11 +19,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from agent.masking import classify, mask_text
 from agent.sensors.base import Clock, DesktopSensor, EventSink
 from agent.sensors.errors import SensorUnavailable
 from agent.sensors.platform import Desktop, start_input_listener, stop_input_listener
 from agent.sensors.policy import AgentPolicy
+from contract.masking import classify, mask_text
 
 logger = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
-from agent.masking import mask_obj
+from contract.masking import mask_obj
 
 SEVERITY_RANK = {"low": 1, "medium": 2, "high": 3, "critical": 4}
 RAISED, UPDATED = "alert.raised", "alert.updated"

@@ -13,7 +13,6 @@ import orjson
 from sqlalchemy import Connection, Engine, Table, and_, func, insert, or_, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
 
-from agent.masking import mask_obj
 from collector.agent_ids import id_key
 from collector.errors import ConfigError, EnrollmentRefused, StorageError
 from collector.integrity import AgentState, check_batch
@@ -21,6 +20,7 @@ from collector.storage import schema
 from collector.storage import tables as t
 from collector.storage.base import BatchWrite, IngestOutcome, QuarantinedEvent, RollupHook, Store, StoredEvent
 from collector.storage.shifts import DayShifts, ShiftQueries, day_shifts
+from contract.masking import mask_obj
 
 log = logging.getLogger(__name__)
 

@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Table, create_engine, event
 from sqlalchemy.dialects import sqlite
 
-from agent.sqlite_wal import switch_to_wal
 from collector.storage.sql import SqlStore
+from contract.sqlite_wal import switch_to_wal
 
 
 class SqliteStore(SqlStore):

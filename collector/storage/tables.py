@@ -192,7 +192,7 @@ policy_versions = Table(  # revision 0009: every policy version saved; the newes
     "policy_versions", metadata,
     Column("version", Integer, primary_key=True, autoincrement=False),  # the key is the compare-and-set
     Column("body", Text, nullable=False),  # the policy as JSON ("null" for a version whose text predates 0009)
-    Column("hash", String(64), nullable=False),  # agent.signed_policy.policy_hash of the body
+    Column("hash", String(64), nullable=False),  # contract.signed_policy.policy_hash of the body
     Column("saved_at", Float, nullable=False),
     Column("saved_by", String(64)),
 )

@@ -12,10 +12,10 @@ from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.responses import Response
 
-from agent.status import NOTICE
 from collector.web.i18n import NOTICE_ZH, pick
 from collector.web.site import Web, check_day, remote, shift_day
 from collector.web.timeline_page import timeline_context
+from contract.notice import NOTICE
 
 
 def register(app: FastAPI, web: Web) -> None:

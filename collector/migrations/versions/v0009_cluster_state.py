@@ -70,7 +70,7 @@ def upgrade() -> None:
 
 
 def _policy_hash(policy: dict[str, object]) -> str:
-    """``agent.signed_policy.policy_hash`` as of this revision (frozen here: a migration never changes)."""
+    """``contract.signed_policy.policy_hash`` as of this revision (frozen here: a migration never changes)."""
     text_form = json.dumps(policy, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
     return hashlib.sha256(text_form.encode()).hexdigest()
 

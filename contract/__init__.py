@@ -1,0 +1,9 @@
+"""The contract both sides import: what an agent sends and what a collector accepts.
+
+Event schema v1 and its envelope (:mod:`contract.schema`, :mod:`contract.envelope`), the sealed wire
+format (:mod:`contract.wire`), signed receipts, policies and key sets (:mod:`contract.receipts`,
+:mod:`contract.signed_policy`, :mod:`contract.key_set`), masking (:mod:`contract.masking`), the monitoring
+notice and the settings-table mechanism. Nothing here imports the agent's sensors, the collector or the
+detectors, and nothing needs a sensor library (psutil, pynput, mss, watchdog): a collector-only install
+carries all of it. Errors: :mod:`contract.errors`.
+"""
