@@ -12,13 +12,14 @@ from collector.errors import Conflict
 from collector.storage.notify import ChangeFeed
 from collector.storage.policy_versions import PolicyVersion, PolicyVersions
 from collector.storage.sql import SqlStore
+from contract.policy import Policy, PolicyError, key_names
 from contract.signed_policy import policy_hash
 
 log = logging.getLogger(__name__)
 
-# What a new collector hands out. Keys whose meaning the agent's sensors (globs) and the detectors
-# (name prefixes, regexes) read differently are left to each side's own defaults; an admin can still
-# set them (see ``known_policy_keys``), and both sides validate what they read.
+# What a new collector hands out (version 1). Every other key takes its default from the contract's
+# table (:mod:`contract.policy`), on the agents and in the detectors alike. This text is hashed into
+# what agents report, so it stays as issued; ``tests/test_policy_contract.py`` checks it validates.
 DEFAULT_POLICY: dict[str, Any] = {
     "version": 1,
     "case_id_patterns": [r"\b(C-\d{4}-\d{7})\b"],
@@ -31,30 +32,17 @@ DEFAULT_POLICY: dict[str, Any] = {
 
 
 def known_policy_keys() -> set[str]:
-    from dataclasses import fields
-
-    from agent.sensors.policy import AgentPolicy
-    from detectors.rollup import Policy
-
-    return {f.name for f in fields(AgentPolicy) if not f.name.startswith("_")} | {
-        f.name for f in fields(Policy)} | {"process_categories"}
+    """Every key an admin may set (the contract's table)."""
+    return set(key_names())
 
 
 def policy_problem(policy: dict[str, Any]) -> str | None:
-    """Why the agents' sensors or the detectors would refuse this policy (None when both accept it)."""
-    from agent.sensors.errors import PolicyError
-    from agent.sensors.policy import AgentPolicy
-    from detectors.errors import DetectorError
-    from detectors.rollup import Policy
-
+    """Why the contract refuses this policy (None when it is valid); the agents' sensors and the
+    detectors read it through the same table, so what passes here passes there."""
     try:
-        AgentPolicy.from_dict(policy)
+        Policy.parse(policy, strict=True)
     except PolicyError as exc:
-        return f"the agents would refuse it: {exc}"
-    try:
-        Policy.from_dict(policy)
-    except DetectorError as exc:
-        return f"the detectors would refuse it: {exc}"
+        return str(exc)
     return None
 
 

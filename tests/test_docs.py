@@ -29,3 +29,9 @@ def test_readme_names_the_two_commands_and_ci_uses_them() -> None:
     assert "make demo" in README and "make test" in README
     ci = (Path(__file__).resolve().parent.parent / ".ci" / "run").read_text(encoding="utf-8")
     assert "make test" in ci
+
+
+def test_policy_keys_are_documented() -> None:
+    from contract.policy import markdown as policy_keys
+
+    assert _section("policy-keys") == policy_keys()

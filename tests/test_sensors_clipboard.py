@@ -118,7 +118,7 @@ def test_a_press_and_a_change_are_one_attempt_and_lone_signals_still_count() -> 
 
 def test_sensitive_copies_out_of_sensitive_apps_or_customer_pages_are_cleared() -> None:
     policy = AgentPolicy(sensitive_apps=["crm*"], clear_sensitive_copies=True,
-                         customer_url_patterns=["https://crm.lender.example/customer/*"])
+                         customer_url_patterns=[r"^https://crm\.lender\.example/customer/"])
     sensor, desk, clock, sink = scripted(policy)
     desk.copy(RAW)
     sensor.poll()

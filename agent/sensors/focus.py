@@ -10,7 +10,7 @@ from typing import Any
 
 from agent.sensors.base import Clock, DesktopSensor, EventSink
 from agent.sensors.platform import Desktop
-from agent.sensors.policy import AgentPolicy, glob_any
+from agent.sensors.policy import AgentPolicy
 
 _BROWSER_SUFFIX = re.compile(
     r"\s+[-\u2013\u2014]\s+(Google Chrome|Chromium|Microsoft\u200b?\s?Edge|Mozilla Firefox|Firefox"
@@ -59,7 +59,7 @@ class FocusSensor(DesktopSensor):
                 self.emit("page.open", {"url": "", "title": page_title(window.title), "app": window.app}, now)
 
     def _covered(self, app: str) -> bool:
-        return self._extension_seen and glob_any(self.policy.extension_browser_apps, app)
+        return self._extension_seen and self.policy.is_extension_browser(app)
 
     def status(self) -> dict[str, Any]:
         out = super().status()
