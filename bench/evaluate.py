@@ -32,8 +32,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from detectors.evaluate import ENSEMBLE, Evaluation, MethodResult, evaluate, rollups_from_files  # noqa: E402
+from detectors.features import FEATURE_NAMES  # noqa: E402
 from detectors.heldout import Fleet, Grid, Point, decoy_kinds, fleet_from_folder, held_out, rank_fleets  # noqa: E402
-from detectors.rollup import FEATURE_NAMES  # noqa: E402
 from detectors.scoring import compute  # noqa: E402
 from detectors.tiers import TIERS  # noqa: E402
 

@@ -27,9 +27,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
 
+from detectors.context import AgentContext  # noqa: E402
+from detectors.features import FEATURE_NAMES  # noqa: E402
 from detectors.need_to_know import KEY_HEX, CustomerSets, apply, judge  # noqa: E402
 from detectors.render import render_csv, render_html  # noqa: E402
-from detectors.rollup import FEATURE_NAMES, AgentContext  # noqa: E402
 from detectors.scoring import AgentDayInput, score_day  # noqa: E402
 from detectors.synthetic import ANOMALIES, bulk_features, plant  # noqa: E402
 

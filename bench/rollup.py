@@ -18,7 +18,6 @@ import tempfile
 import time
 from datetime import date
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -80,11 +79,14 @@ def apps_then_wechat() -> Day:
     return d
 
 
-def load(rev: str | None) -> ModuleType:
+def load(rev: str | None) -> tuple[Any, Any]:
+    """``(DayRollup, AgentContext)`` now, or as ``detectors/rollup.py`` held them at ``rev`` (a revision from
+    before the rollup was split into policy, context, features, day_state, day_events and phrasing)."""
     if rev is None:
-        import detectors.rollup as current
+        from detectors.context import AgentContext
+        from detectors.rollup import DayRollup
 
-        return current
+        return DayRollup, AgentContext
     source = subprocess.run(["git", "-C", str(ROOT), "show", f"{rev}:detectors/rollup.py"], check=True,
                             capture_output=True, text=True).stdout
     path = Path(tempfile.mkdtemp()) / "rollup_then.py"
@@ -94,14 +96,15 @@ def load(rev: str | None) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
-    return module
+    return module.DayRollup, module.AgentContext
 
 
-def run(mod: ModuleType, events: list[dict[str, Any]]) -> tuple[float, int, dict[str, float]]:
+def run(version: tuple[Any, Any], events: list[dict[str, Any]]) -> tuple[float, int, dict[str, float]]:
+    rollup, context = version
     best = float("inf")
     for _ in range(3):
         t = time.perf_counter()
-        r = mod.DayRollup.new(mod.AgentContext("a1", "t"), DAY)
+        r = rollup.new(context("a1", "t"), DAY)
         for e in events:
             r.add(e)
         features = r.features()

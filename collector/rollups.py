@@ -30,10 +30,13 @@ from collector.storage import StoredEvent
 from collector.storage.shifts import DayShifts
 from collector.storage.sql import RollupAccess, SqlStore
 from contract.masking import mask_text
+from detectors.context import AgentContext
+from detectors.day_state import INTEGRITY_KINDS
 from detectors.errors import DetectorError
 from detectors.need_to_know import NO_CUSTOMER, CustomerKeyer, CustomerRef
+from detectors.policy import Policy
 from detectors.presence import shift_on
-from detectors.rollup import INTEGRITY_KINDS, AgentContext, DayRollup, Policy
+from detectors.rollup import DayRollup
 
 log = logging.getLogger(__name__)
 DEFAULT_SHIFT = ("09:00", "18:00")

@@ -34,9 +34,10 @@ from collector.accounts import Principal
 from collector.errors import CollectorError, Forbidden, NotFound
 from collector.storage.shifts import DayShifts, days_between
 from contract.masking import mask_text
+from detectors.context import AgentContext
 from detectors.errors import DetectorError
 from detectors.outside import extended
-from detectors.rollup import AgentContext, DayRollup
+from detectors.rollup import DayRollup
 
 if TYPE_CHECKING:
     from collector.service import Collector

@@ -41,8 +41,9 @@ from collector.ingest import IngestNotice
 from collector.storage import tables as t
 from collector.storage.notify import MAX_PAYLOAD, ChangeFeed
 from collector.storage.sql import SqlStore
+from detectors.context import AgentContext
+from detectors.policy import Policy
 from detectors.presence import stopped_in_shift
-from detectors.rollup import AgentContext, Policy
 
 log = logging.getLogger(__name__)
 CARRY_OVER_SILENCES = 3  # how many silence thresholds yesterday's last event carries the state past midnight

@@ -10,7 +10,7 @@
 
 ``view`` names the feature view the ensemble feeds a member: ``"peer"`` (deviations from the agent's
 peer group today), ``"self"`` (deviations from the agent's own trailing history) or ``"raw"`` (the
-day's features as they are, in :data:`~detectors.rollup.FEATURE_NAMES` order).
+day's features as they are, in :data:`~detectors.features.FEATURE_NAMES` order).
 """
 
 from __future__ import annotations

@@ -23,8 +23,9 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from detectors.context import AgentContext
 from detectors.need_to_know import judged_features
-from detectors.rollup import AgentContext, DayRollup
+from detectors.rollup import DayRollup
 from detectors.scoring import AgentDayInput, DayScores, ScoringConfig, compute
 
 ENSEMBLE = "ensemble"

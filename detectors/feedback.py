@@ -49,7 +49,7 @@ from numpy.typing import NDArray
 
 from detectors.base import Matrix, Vector
 from detectors.errors import ConfigError, InvalidInput
-from detectors.rollup import FEATURE_BY_NAME, FEATURE_NAMES
+from detectors.features import FEATURE_BY_NAME, FEATURE_NAMES
 from detectors.rules import RuleSet
 from detectors.tiers import FIRST
 

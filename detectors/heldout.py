@@ -28,10 +28,11 @@ from pathlib import Path
 
 import numpy as np
 
+from detectors.context import AgentContext
 from detectors.ensemble import member_cache
 from detectors.evaluate import rollups_from_files
 from detectors.need_to_know import judged_features
-from detectors.rollup import AgentContext, DayRollup
+from detectors.rollup import DayRollup
 from detectors.rules import RuleSet
 from detectors.scoring import AgentDayInput, ScoringConfig, compute
 

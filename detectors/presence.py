@@ -52,7 +52,7 @@ class Presence:
 
 
 def gaps(p: Presence, policy: Any) -> list[Gap]:
-    """The day's reportable gaps, oldest first (``policy``: a :class:`detectors.rollup.Policy`)."""
+    """The day's reportable gaps, oldest first (``policy``: a :class:`detectors.policy.Policy`)."""
     present = p.present
     if not present:
         return []

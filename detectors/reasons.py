@@ -17,7 +17,7 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from detectors.rollup import FEATURE_BY_NAME, FEATURE_NAMES
+from detectors.features import FEATURE_BY_NAME, FEATURE_NAMES
 from detectors.rules import RuleHit
 
 PHRASES: dict[str, tuple[str, str]] = {

@@ -15,8 +15,8 @@ from markupsafe import Markup, escape
 
 from detectors.csv_cells import csv_row, csv_writer
 from detectors.errors import RenderError
+from detectors.features import FEATURE_BY_NAME, FEATURE_NAMES
 from detectors.reasons import fmt
-from detectors.rollup import FEATURE_BY_NAME, FEATURE_NAMES
 from detectors.scoring import DailyReport, Finding
 from detectors.tiers import TIERS_ZH
 

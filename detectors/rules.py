@@ -43,8 +43,8 @@ from numpy.typing import NDArray
 
 from detectors.base import Detector, Matrix, Vector
 from detectors.errors import ConfigError
+from detectors.features import FEATURE_BY_NAME, FEATURE_NAMES, FEATURES
 from detectors.registry import register
-from detectors.rollup import FEATURE_BY_NAME, FEATURE_NAMES, FEATURES
 
 SEVERITIES = ("low", "medium", "high", "critical")
 SEVERITY_WEIGHT = {"low": 1.0, "medium": 2.0, "high": 4.0, "critical": 8.0}

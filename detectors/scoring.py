@@ -21,12 +21,13 @@ import numpy as np
 from numpy.typing import NDArray
 
 from detectors.base import Matrix
+from detectors.context import AgentContext
 from detectors.ensemble import COMBINATIONS, DEFAULT_MEMBERS, Ensemble, EnsembleResult
 from detectors.errors import ConfigError, InvalidInput
+from detectors.features import FEATURE_NAMES
 from detectors.feedback import Note, Pattern, PatternBuilder, apply_labels
 from detectors.labels import Label, Thresholds, tune
 from detectors.reasons import Reason, explain
-from detectors.rollup import FEATURE_NAMES, AgentContext
 from detectors.rules import SEVERITIES, Adaptation, RuleSet
 from detectors.tiers import TIERS, chance, order, tiers, unlike_peers
 from detectors.views import PeerView, SelfView, peer_view, self_view

@@ -12,7 +12,8 @@ from datetime import date
 
 import numpy as np
 
-from detectors.rollup import FEATURE_NAMES, AgentContext
+from detectors.context import AgentContext
+from detectors.features import FEATURE_NAMES
 from detectors.scoring import AgentDayInput
 
 ANOMALIES = ("bulk_id_copy", "usb_export", "browse_without_case", "after_hours", "remote_access",

@@ -51,7 +51,7 @@ from scipy.special import gammaincc
 from detectors.base import Matrix, Vector
 from detectors.ensemble import EnsembleResult, tail_pvalues
 from detectors.errors import ConfigError
-from detectors.rollup import FEATURE_NAMES
+from detectors.features import FEATURE_NAMES
 from detectors.rules import RULES, RuleSet
 from detectors.views import PeerView
 

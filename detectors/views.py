@@ -2,7 +2,7 @@
 
 Both views divide a deviation from a median by a robust spread, ``max(1.4826 * MAD, IQR / 1.349,
 floor)``, where ``floor`` is the feature's documented smallest meaningful spread (see
-:data:`~detectors.rollup.FEATURES`). Deviations in the harmless direction of a one-sided feature
+:data:`~detectors.features.FEATURES`). Deviations in the harmless direction of a one-sided feature
 (fewer removable-drive writes than usual) are set to 0, and every deviation is capped at
 :data:`Z_CAP` so that one absurd value cannot dominate a distance.
 
@@ -20,7 +20,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from detectors.base import Matrix
-from detectors.rollup import FEATURES
+from detectors.features import FEATURES
 
 Z_CAP = 50.0
 FLOORS = np.array([f.floor for f in FEATURES], dtype=np.float64)

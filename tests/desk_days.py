@@ -15,7 +15,8 @@ from datetime import date, timedelta
 from typing import Any
 
 from contract.schema import validate_event
-from detectors.rollup import AgentContext, DayRollup
+from detectors.context import AgentContext
+from detectors.rollup import DayRollup
 from detectors.scoring import AgentDayInput
 
 FIRST = date(2024, 5, 1)

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from detectors.context import AgentContext
 from detectors.evaluate import ENSEMBLE, Evaluation, evaluate, rollups_from_events
-from detectors.rollup import AgentContext
 
 pytestmark = pytest.mark.slow
 

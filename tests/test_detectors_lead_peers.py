@@ -10,7 +10,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from detectors.rollup import AgentContext
+from detectors.context import AgentContext
 from detectors.rules import RuleSet
 from detectors.scoring import ScoringConfig, compute, score_day
 from detectors.tiers import unlike_peers

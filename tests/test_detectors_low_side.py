@@ -12,8 +12,9 @@ from datetime import date
 
 import pytest
 
+from detectors.context import AgentContext
+from detectors.features import FEATURE_BY_NAME
 from detectors.presence import bridge, rhythm, runs
-from detectors.rollup import FEATURE_BY_NAME, AgentContext
 from detectors.scoring import score_day
 from tests.desk_days import Fleet, Habit, rollup, with_
 

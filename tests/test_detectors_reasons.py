@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from detectors.features import FEATURE_NAMES
 from detectors.reasons import PHRASES, explain, fmt
-from detectors.rollup import FEATURE_NAMES
 from detectors.rules import RuleSet
 
 

@@ -10,8 +10,8 @@ from datetime import date
 
 import pytest
 
+from detectors.features import FEATURE_NAMES
 from detectors.render import render_csv, render_html, svg_distribution, svg_strip
-from detectors.rollup import FEATURE_NAMES
 from detectors.scoring import AgentDayInput, DailyReport, score_day
 from detectors.synthetic import fleet_day
 

@@ -10,17 +10,13 @@ from typing import Any
 
 import pytest
 
-from contract.schema import validate_event
+from contract.schema import KIND_MODELS, validate_event
+from detectors.context import AgentContext
+from detectors.day_events import HANDLERS, USER_KINDS, handles
 from detectors.errors import InvalidInput
-from detectors.rollup import (
-    FEATURE_NAMES,
-    FEATURES,
-    AgentContext,
-    DayRollup,
-    Policy,
-    features_markdown,
-    policy_markdown,
-)
+from detectors.features import FEATURE_NAMES, FEATURES, features_markdown
+from detectors.policy import Policy, policy_markdown
+from detectors.rollup import DayRollup
 from detectors.rules import RuleSet
 
 DAY = date(2024, 5, 6)
@@ -73,6 +69,16 @@ def test_tables_render_for_the_docs() -> None:
     assert all(f"`{name}`" in features for name in FEATURE_NAMES)
     for f in fields(Policy):
         assert f.metadata["help"] and f"`{f.name}`" in policy
+
+
+def test_every_event_kind_the_rollup_reads_has_one_registered_handler() -> None:
+    assert set(HANDLERS) == set(KIND_MODELS) - {"device.unmount"}  # an unmount is presence only
+    assert set(USER_KINDS) == {"app.focus", "page.open", "clipboard.copy", "case.open", "case.close", "file.write",
+                               "process.start", "input.active", "device.mount"}
+    before = dict(HANDLERS)
+    with pytest.raises(ValueError, match="already has a handler"):
+        handles("app.focus")(lambda r, e, sec, seq, customer: None)
+    assert dict(HANDLERS) == before
 
 
 def test_an_empty_day_is_all_zero() -> None:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from detectors.errors import ConfigError
-from detectors.rollup import FEATURE_BY_NAME, FEATURE_NAMES
+from detectors.features import FEATURE_BY_NAME, FEATURE_NAMES
 from detectors.rules import RULES, SEVERITIES, Rule, RuleSet
 
 

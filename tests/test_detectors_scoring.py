@@ -9,9 +9,10 @@ from datetime import date
 import numpy as np
 import pytest
 
+from detectors.context import AgentContext
 from detectors.ensemble import Ensemble, combine, tail_pvalues
 from detectors.errors import ConfigError, InvalidInput, UnknownDetector
-from detectors.rollup import FEATURE_NAMES, AgentContext
+from detectors.features import FEATURE_NAMES
 from detectors.scoring import AgentDayInput, ScoringConfig, score_day, settings_markdown
 from detectors.synthetic import fleet_day
 from detectors.tiers import TIERS

@@ -11,8 +11,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from detectors.context import AgentContext
 from detectors.errors import ConfigError
-from detectors.rollup import FEATURE_NAMES, AgentContext
+from detectors.features import FEATURE_NAMES
 from detectors.rules import Adaptation, RuleSet
 from detectors.scoring import ScoringConfig, score_day
 from tests.desk_days import Fleet, Habit, with_

@@ -14,11 +14,12 @@ from typing import Any
 
 import pytest
 
+from detectors.context import AgentContext
 from detectors.errors import ConfigError, InvalidInput
+from detectors.features import FEATURE_NAMES
 from detectors.feedback import HARD_RULES, Feedback, Pattern
 from detectors.labels import Label
 from detectors.render import render_csv, render_html
-from detectors.rollup import FEATURE_NAMES, AgentContext
 from detectors.scoring import LEVELS, AgentDayInput, DailyReport, Finding, score_day
 
 DAY1 = date(2026, 11, 16)

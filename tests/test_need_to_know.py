@@ -27,8 +27,9 @@ from collector.service import Collector
 from contract import wire
 from contract.schema import format_ts
 from detectors.bounds import MAX_CUSTOMERS
+from detectors.context import AgentContext
 from detectors.need_to_know import CustomerKeyer, CustomerSets, judge, judged_features
-from detectors.rollup import AgentContext, DayRollup
+from detectors.rollup import DayRollup
 from tests.conftest import DATA_DIRS, RAW_IDS
 from tests.storage_fixtures import BACKENDS, fresh_url
 

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 import pytest
 
 from detectors.errors import InvalidInput
+from detectors.policy import Policy
 from detectors.presence import shift_on, stopped_in_shift
-from detectors.rollup import Policy
 from detectors.rules import RuleSet
 from tests.test_detectors_rollup import Day, ctx, rollup
 

@@ -24,8 +24,9 @@ from collector.cli import main as collector_main
 from collector.shifts import CLI, BadShift, day_context, parse_days
 from collector.storage.shifts import days_between
 from contract.schema import format_ts
+from detectors.context import AgentContext
 from detectors.reasons import explain
-from detectors.rollup import AgentContext, DayRollup
+from detectors.rollup import DayRollup
 from detectors.rules import RuleSet
 from detectors.scoring import AgentDayInput, score_day
 from simulator.testing.alerts import SealedAgent, open_collector

@@ -35,7 +35,7 @@ from collector.alerts.store import AlertStore, Delivery
 from collector.errors import CollectorError, Forbidden, StorageError
 from collector.ingest import IngestNotice
 from collector.jobs import JobScheduler
-from detectors.rollup import INTEGRITY_KINDS
+from detectors.day_state import INTEGRITY_KINDS
 
 if TYPE_CHECKING:
     from collector.service import Collector
