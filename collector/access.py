@@ -14,12 +14,10 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, or_, select
-
 from collector.accounts import Principal
 from collector.errors import Forbidden, NotFound
-from collector.storage import tables as t
-from collector.storage.sql import SqlStore
+from collector.storage.audit import AuditRecord
+from collector.storage.base import Store
 from contract.masking import mask_text
 from detectors.csv_cells import csv_row, csv_writer
 
@@ -28,15 +26,14 @@ LOGGED_TARGET = 160  # characters of a refused target in the log (what a caller 
 
 
 class AccessService:
-    def __init__(self, store: SqlStore) -> None:
+    def __init__(self, store: Store) -> None:
         self.store = store
+        self.records = store.audit
 
     def audit(self, who: Principal, action: str, target: str, allowed: bool, remote: str | None = None,
               agent_id: str | None = None) -> None:
         target = mask_text(target)  # privacy rule 1: a target may hold what a caller typed (an unknown agent id)
-        with self.store._write() as conn:
-            conn.execute(insert(t.audit).values(at=time.time(), actor=who.name, action=action, target=target,
-                                                allowed=allowed, remote=remote, agent_id=agent_id))
+        self.records.add([AuditRecord(time.time(), who.name, action, target, allowed, remote, agent_id)])
         if not allowed:  # the audit keeps the whole (masked) target; the log line a short one
             shown = target if len(target) <= LOGGED_TARGET else target[:LOGGED_TARGET] + "..."
             log.warning("refused %s %s to %s (%s)", action, shown, who.name, who.role)
@@ -51,10 +48,8 @@ class AccessService:
         ids: list[str | None] = [*sorted({a for a in agent_ids if a})]
         target = mask_text(target)
         at = time.time()
-        rows = [{"at": at, "actor": who.name, "action": action, "target": target, "allowed": True,
-                 "remote": remote, "agent_id": a} for a in ids or [None]]
-        with self.store._write() as conn:
-            conn.execute(insert(t.audit), rows)
+        rows = [AuditRecord(at, who.name, action, target, True, remote, a) for a in ids or [None]]
+        self.records.add(rows)
         return len(rows)
 
     def require_agent(self, who: Principal, agent_id: str, action: str, remote: str | None) -> dict[str, Any]:
@@ -85,34 +80,14 @@ class AccessService:
                since: float | None = None, until: float | None = None,
                limit: int = 500) -> list[dict[str, Any]]:
         """Audit records, newest first; text filters match a part of the field, case-insensitively."""
-        a = t.audit
-        q = select(a).order_by(a.c.id.desc()).limit(max(1, min(limit, 100_000)))
-        for column, text in ((a.c.actor, actor), (a.c.action, action)):
-            if text:
-                q = q.where(func.lower(column).contains(text.lower(), autoescape=True))
-        if target:  # what was read, or whose data it showed
-            q = q.where(or_(func.lower(a.c.target).contains(target.lower(), autoescape=True),
-                            func.lower(a.c.agent_id).contains(target.lower(), autoescape=True)))
-        if allowed is not None:
-            q = q.where(a.c.allowed.is_(allowed))
-        if since is not None:
-            q = q.where(a.c.at >= since)
-        if until is not None:
-            q = q.where(a.c.at < until)
-        with self.store._read() as conn:
-            return [dict(r._mapping) for r in conn.execute(q)]
+        return self.records.search(actor, action, target, allowed, since, until, limit)
 
     def viewers_of(self, agent_id: str, limit: int = 200) -> list[dict[str, Any]]:
         """Who looked (or tried to look) at this agent's data, newest first (one index lookup)."""
-        a = t.audit
-        q = select(a).where(a.c.agent_id == agent_id).order_by(a.c.id.desc()).limit(limit)
-        with self.store._read() as conn:
-            return [dict(r._mapping) for r in conn.execute(q)]
+        return self.records.of_agent(agent_id, limit)
 
     def audit_log(self, limit: int = 500) -> list[dict[str, Any]]:
-        with self.store._read() as conn:
-            rows = conn.execute(select(t.audit).order_by(t.audit.c.id.desc()).limit(limit))
-            return [dict(r._mapping) for r in rows]
+        return self.records.search(limit=limit)
 
     def visible_teams(self, who: Principal) -> list[str] | None:
         if who.role in ("admin", "security"):

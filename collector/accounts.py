@@ -13,13 +13,11 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import insert, select, update
-from sqlalchemy.exc import IntegrityError
 
 from collector.api_tokens import ApiTokens
 from collector.errors import CollectorError, SignInRefused, Unauthorized
-from collector.storage import tables as t
-from collector.storage.sql import SqlStore
+from collector.storage.accounts import User
+from collector.storage.base import Store
 
 log = logging.getLogger(__name__)
 ROLES = ("admin", "security", "manager", "auditor", "agent")
@@ -67,8 +65,8 @@ class Principal:
 
 
 class AccountService:
-    def __init__(self, store: SqlStore, token_days: float = 90.0) -> None:
-        self.store = store
+    def __init__(self, store: Store, token_days: float = 90.0) -> None:
+        self.users = store.accounts
         self.tokens = ApiTokens(store, token_days)
 
     def add_user(self, name: str, role: str, teams: list[str] | None = None, agent_id: str | None = None,
@@ -78,23 +76,15 @@ class AccountService:
         if role == "manager" and not teams:
             raise CollectorError("a manager needs at least one --team", code="bad_role", status=400)
         password = password or secrets.token_urlsafe(12)
-        exists = CollectorError(f"user {name!r} already exists", code="user_exists", status=409)
-        try:
-            with self.store._write() as conn:
-                if conn.execute(select(t.users.c.name).where(t.users.c.name == name)).first():
-                    raise exists
-                conn.execute(insert(t.users).values(name=name, role=role, teams=",".join(teams or []),
-                                                    agent_id=agent_id, password_hash=_hasher.hash(password),
-                                                    failed=0, created_at=time.time(), disabled=False))
-        except IntegrityError as exc:  # another collector process added the same name at the same moment
-            raise exists from exc
+        user = User(name, role, tuple(teams or ()), agent_id, _hasher.hash(password), 0, None, time.time(), False)
+        if not self.users.add(user):
+            raise CollectorError(f"user {name!r} already exists", code="user_exists", status=409)
         log.info("user %s added with role %s", name, role)
         return password
 
-    def _principal(self, row: object) -> Principal:
-        teams = tuple(x for x in str(getattr(row, "teams", "") or "").split(",") if x)
-        return Principal(str(getattr(row, "name")), str(getattr(row, "role")), teams,  # noqa: B009
-                         getattr(row, "agent_id", None))
+    @staticmethod
+    def _principal(user: User) -> Principal:
+        return Principal(user.name, user.role, user.teams, user.agent_id)
 
     def login(self, name: str, password: str) -> Principal:
         """Check a password; Argon2 runs outside any write transaction, the outcome is one short write.
@@ -102,36 +92,24 @@ class AccountService:
         Wrong name, wrong password, a disabled account and one backing off all raise the same
         :class:`SignInRefused` (its ``reason`` is for the audit log only), after the same Argon2 work.
         """
-        with self.store._read() as conn:
-            row = conn.execute(select(t.users).where(t.users.c.name == name)).first()
-        if row is None or row.disabled:
+        user = self.users.get(name)
+        if user is None or user.disabled:
             _verify(_dummy_hash(), password)
-            raise SignInRefused("unknown_user" if row is None else "disabled")
-        if row.locked_until and row.locked_until > time.time():
+            raise SignInRefused("unknown_user" if user is None else "disabled")
+        if user.locked_until and user.locked_until > time.time():
             _verify(_dummy_hash(), password)  # not even a right password is tried while backing off
             raise SignInRefused("backoff")
-        if not _verify(row.password_hash, password):
+        if not _verify(user.password_hash, password):
             self._count_failure(name)
             raise SignInRefused("wrong_password")
-        if row.failed or row.locked_until:
-            with self.store._write() as conn:
-                conn.execute(update(t.users).where(t.users.c.name == name).values(failed=0, locked_until=None))
-        return self._principal(row)
+        if user.failed or user.locked_until:
+            self.users.clear_failures(name)
+        return self._principal(user)
 
     def _count_failure(self, name: str) -> None:
-        now = time.time()
-        with self.store._write() as conn:
-            failed = conn.execute(select(t.users.c.failed).where(t.users.c.name == name)).scalar()
-            if failed is None:  # removed meanwhile
-                return
-            failed = min(int(failed) + 1, FAILURES_CAP)
-            values: dict[str, object] = {"failed": failed}
-            delay = backoff_s(failed)
-            if delay:
-                values["locked_until"] = now + delay
-            conn.execute(update(t.users).where(t.users.c.name == name).values(**values))
-        if delay:
-            log.warning("user %s: %d failed sign-ins in a row, next attempt in %.0f s", name, failed, delay)
+        counted = self.users.count_failure(name, time.time(), FAILURES_CAP, backoff_s)
+        if counted is not None and counted[1]:
+            log.warning("user %s: %d failed sign-ins in a row, next attempt in %.0f s", name, *counted)
 
     def create_token(self, name: str, days: float | None = None) -> str:
         return self.tokens.create(name, days)[0]
@@ -145,28 +123,21 @@ class AccountService:
 
     def principal_for(self, name: str) -> Principal:
         """The current role and scope of ``name`` (a web session re-reads it on every request)."""
-        with self.store._read() as conn:
-            row = conn.execute(select(t.users).where(t.users.c.name == name)).first()
-        if row is None or row.disabled:
+        user = self.users.get(name)
+        if user is None or user.disabled:
             raise Unauthorized("this account no longer exists or was disabled")
-        return self._principal(row)
+        return self._principal(user)
 
     def list_users(self) -> list[dict[str, Any]]:
         now = time.time()
-        with self.store._read() as conn:
-            rows = conn.execute(select(t.users).order_by(t.users.c.name)).all()
-        return [{"name": r.name, "role": r.role, "teams": [x for x in (r.teams or "").split(",") if x],
-                 "agent_id": r.agent_id, "disabled": bool(r.disabled),
-                 "locked": bool(r.locked_until and r.locked_until > now), "created_at": r.created_at}
-                for r in rows]
+        return [{"name": u.name, "role": u.role, "teams": list(u.teams), "agent_id": u.agent_id,
+                 "disabled": u.disabled, "locked": bool(u.locked_until and u.locked_until > now),
+                 "created_at": u.created_at} for u in self.users.all()]
 
     def set_disabled(self, name: str, disabled: bool) -> None:
-        with self.store._write() as conn:
-            res = conn.execute(update(t.users).where(t.users.c.name == name).values(disabled=disabled))
-        if not res.rowcount:
+        if not self.users.set_disabled(name, disabled):
             raise CollectorError(f"no user {name!r}", code="not_found", status=404)
         log.info("user %s %s", name, "disabled" if disabled else "enabled")
 
     def has_users(self) -> bool:
-        with self.store._read() as conn:
-            return conn.execute(select(t.users.c.name).limit(1)).first() is not None
+        return self.users.any()

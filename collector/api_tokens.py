@@ -15,11 +15,8 @@ import secrets
 import time
 from typing import Any
 
-from sqlalchemy import insert, select, update
-
 from collector.errors import CollectorError, NotFound, Unauthorized
-from collector.storage import tables as t
-from collector.storage.sql import SqlStore
+from collector.storage.base import Store
 
 log = logging.getLogger(__name__)
 PREFIX = "sgk_"
@@ -37,8 +34,8 @@ def token_id(token_hash: str) -> str:
 
 
 class ApiTokens:
-    def __init__(self, store: SqlStore, default_days: float) -> None:
-        self.store = store
+    def __init__(self, store: Store, default_days: float) -> None:
+        self.rows = store.api_tokens
         self.default_days = default_days
 
     def create(self, user: str, days: float | None = None) -> tuple[str, dict[str, Any]]:
@@ -49,30 +46,24 @@ class ApiTokens:
                                  code="bad_expiry", status=400)
         token = PREFIX + secrets.token_urlsafe(32)
         now = time.time()
-        row = {"token_hash": digest(token), "user": user, "created_at": now, "expires_at": now + days * 86400}
-        with self.store._write() as conn:
-            if conn.execute(select(t.users.c.name).where(t.users.c.name == user)).first() is None:
-                raise NotFound(f"no user {user!r}")
-            conn.execute(insert(t.api_tokens).values(**row))
+        token_hash, expires = digest(token), now + days * 86400
+        row: dict[str, Any] = {"token_hash": token_hash, "user": user, "created_at": now, "expires_at": expires}
+        if not self.rows.add(token_hash, user, now, expires):
+            raise NotFound(f"no user {user!r}")
         log.info("API token %s created for %s, expires in %.0f days", token_id(digest(token)), user, days)
         return token, _entry(row, now)
 
     def user_of(self, token: str) -> str:
         """The user a live token belongs to; expired, revoked and unknown tokens are all refused alike."""
         now = time.time()
-        with self.store._read() as conn:
-            row = conn.execute(select(t.api_tokens).where(t.api_tokens.c.token_hash == digest(token))).first()
-        if row is None or row.revoked_at is not None or row.expires_at is None or row.expires_at <= now:
+        row = self.rows.get(digest(token))
+        if row is None or row["revoked_at"] is not None or row["expires_at"] is None or row["expires_at"] <= now:
             raise Unauthorized("invalid, expired or revoked API token")
-        return str(row.user)
+        return str(row["user"])
 
     def list(self, user: str | None = None) -> list[dict[str, Any]]:
-        query = select(t.api_tokens).order_by(t.api_tokens.c.created_at)
-        if user:
-            query = query.where(t.api_tokens.c.user == user)
         now = time.time()
-        with self.store._read() as conn:
-            return [_entry(dict(r._mapping), now) for r in conn.execute(query)]
+        return [_entry(row, now) for row in self.rows.all(user)]
 
     def revoke(self, ident: str | None = None, user: str | None = None) -> builtins.list[str]:
         """Revoke one token by id, or every live token of ``user``; the ids revoked."""
@@ -81,17 +72,7 @@ class ApiTokens:
         if ident is not None and not _ID_RE.match(ident):
             raise CollectorError(f"a token id is {ID_LEN} hex digits, as `token list` shows it",
                                  code="bad_request", status=400)
-        now = time.time()
-        query = select(t.api_tokens.c.token_hash).where(t.api_tokens.c.revoked_at.is_(None))
-        if ident is not None:
-            query = query.where(t.api_tokens.c.token_hash.startswith(ident))
-        else:
-            query = query.where(t.api_tokens.c.user == user, t.api_tokens.c.expires_at > now)
-        with self.store._write() as conn:
-            hashes = [str(r[0]) for r in conn.execute(query)]
-            if hashes:
-                conn.execute(update(t.api_tokens).where(t.api_tokens.c.token_hash.in_(hashes))
-                             .values(revoked_at=now))
+        hashes = self.rows.revoke(time.time(), hash_prefix=ident, user=user)
         if ident is not None and not hashes:
             raise NotFound(f"no live API token {ident}")
         ids = [token_id(h) for h in hashes]

@@ -16,26 +16,21 @@ live process still holds).
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from sqlalchemy import and_, func, select
 
 from collector.config import Settings
-from collector.storage import tables as t
-from collector.storage.job_runs import JobRuns
-from collector.storage.postgres import PostgresStore
-from collector.storage.sql import SqlStore
+from collector.storage.base import Store
 
 if TYPE_CHECKING:
     from collector.service import Collector
@@ -46,14 +41,13 @@ SLACK = 0.9  # a periodic job is due again after 90% of its period (two processe
 
 
 class JobScheduler:
-    def __init__(self, store: SqlStore, settings: Settings) -> None:
+    def __init__(self, store: Store, settings: Settings) -> None:
         self.store = store
         self.settings = settings
-        self.runs = JobRuns(store)
+        self.runs = store.job_runs
         self.host = socket.gethostname()[:200]
         self.pid = os.getpid()
         self.holder = f"{self.host}:{self.pid}:{uuid.uuid4().hex[:8]}"
-        self._scope: str | None = None
         self.counts = {"ran": 0, "failed": 0, "busy": 0, "not_due": 0}
 
     # -- running --------------------------------------------------------------------------------------
@@ -84,47 +78,8 @@ class JobScheduler:
             self.runs.finish(run_id, time.time(), "ok", None if result is None else _detail(result))
             return "ok"
 
-    @contextmanager
-    def _locked(self, job: str) -> Iterator[bool]:
-        if isinstance(self.store, PostgresStore):
-            with self._advisory(job) as got:
-                yield got
-            return
-        if not self.runs.take_lease(job, self.holder, time.time(), LEASE_S):
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            self.runs.drop_lease(job, self.holder)
-
-    @contextmanager
-    def _advisory(self, job: str) -> Iterator[bool]:
-        """A session-level advisory lock on a connection held for the run (keyed per database, schema and job)."""
-        key = self._key(job)
-        conn = self.store.writer.connect()
-        try:
-            got = bool(conn.execute(select(func.pg_try_advisory_lock(key))).scalar())
-            conn.commit()
-            try:
-                yield got
-            finally:
-                if got:
-                    conn.execute(select(func.pg_advisory_unlock(key)))
-                    conn.commit()
-        except BaseException:
-            conn.invalidate()  # never hand a connection that may still hold the lock back to the pool
-            raise
-        finally:
-            conn.close()
-
-    def _key(self, job: str) -> int:
-        if self._scope is None:
-            with self.store._read() as conn:
-                self._scope = f"{conn.execute(select(func.current_database())).scalar()}." \
-                              f"{conn.execute(select(func.current_schema())).scalar()}"
-        digest = hashlib.sha256(f"seatguard-job:{self._scope}:{job}".encode()).digest()
-        return int.from_bytes(digest[:8], "big", signed=True)
+    def _locked(self, job: str) -> AbstractContextManager[bool]:
+        return self.runs.hold(job, self.holder, time.time(), LEASE_S)
 
     # -- live processes -------------------------------------------------------------------------------
     def register_process(self, role: str, holder: str, ttl_s: float) -> None:
@@ -135,11 +90,7 @@ class JobScheduler:
         self.runs.drop_lease(_process_key(role, holder), holder)
 
     def live_processes(self, role: str) -> list[str]:
-        jl = t.job_leases
-        with self.store._read() as conn:
-            rows = conn.execute(select(jl.c.holder).where(and_(jl.c.job.like(f"{role}:%"),
-                                                               jl.c.expires > time.time())))
-            return [str(r[0]) for r in rows]
+        return self.runs.live_holders(f"{role}:", time.time())
 
     def stats(self) -> dict[str, Any]:
         return {"jobs": self.runs.summary(), "recent_runs": self.runs.recent(20)}

@@ -9,9 +9,9 @@ from collections.abc import Collection
 from typing import Any
 
 from collector.errors import Conflict
+from collector.storage.base import Store
 from collector.storage.notify import ChangeFeed
-from collector.storage.policy_versions import PolicyVersion, PolicyVersions
-from collector.storage.sql import SqlStore
+from collector.storage.policy_versions import PolicyVersion
 from contract.policy import Policy, PolicyError, key_names
 from contract.signed_policy import policy_hash
 
@@ -59,9 +59,9 @@ class PolicyService:
     CHECK_S = 0.5
     TOPIC = "policy"
 
-    def __init__(self, store: SqlStore, feed: ChangeFeed | None = None) -> None:
+    def __init__(self, store: Store, feed: ChangeFeed | None = None) -> None:
         self.store = store
-        self.versions = PolicyVersions(store)
+        self.versions = store.policy_versions
         self.feed = feed or ChangeFeed()
         self._lock = threading.Lock()
         self._stale = True

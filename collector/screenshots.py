@@ -20,27 +20,12 @@ import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import (
-    BigInteger,
-    Column,
-    Connection,
-    Float,
-    Index,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
-    and_,
-    func,
-    insert,
-    select,
-)
+from sqlalchemy import Connection, and_, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from collector.accounts import Principal
 from collector.errors import Forbidden, NotFound, Rejected
-from collector.storage.tables import agents
+from collector.storage.tables import agents, screenshots
 from contract import wire
 from contract.errors import WireError
 
@@ -50,20 +35,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 VIEW_ROLES = ("admin", "security")
-
-metadata = MetaData()
-screenshots = Table(
-    "screenshots", metadata,
-    Column("id", Integer().with_variant(BigInteger, "postgresql"), primary_key=True, autoincrement=True),
-    Column("agent_id", String(64), nullable=False),
-    Column("blob_id", String(64), nullable=False),  # unique per agent (revision 0006), not across agents
-    Column("sealed_at", String(40), nullable=False),
-    Column("received_at", Float, nullable=False),
-    Column("size", Integer, nullable=False),
-    Column("envelope", Text, nullable=False),
-    Index("uq_screenshots_agent_blob", "agent_id", "blob_id", unique=True),
-    Index("ix_screenshots_agent_received", "agent_id", "received_at"),
-)
 
 
 class ScreenshotService:

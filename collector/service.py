@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import select
 
 from collector.access import AccessService
 from collector.accounts import AccountService, Principal
@@ -23,7 +22,6 @@ from collector.metrics import Metrics
 from collector.policy import PolicyService, known_policy_keys, policy_problem
 from collector.ratelimit import RateLimiter
 from collector.storage import open_store
-from collector.storage import tables as t
 from collector.storage.notify import open_feed
 from collector.storage.sql import SqlStore
 from collector.wall import WallService
@@ -42,7 +40,7 @@ class Collector:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         store = open_store(settings.database_url)
-        if not isinstance(store, SqlStore):
+        if not isinstance(store, SqlStore):  # until alerts and screenshots use repositories of their own
             raise ConfigError("this collector build needs a SQL store")
         self.store = store
         self.store.create_schema()
@@ -196,9 +194,7 @@ class Collector:
         self.access.refuse_unless(who, ("admin",), "read_admin", "admin", remote)
         agents = self.store.list_agents()
         self.access.audit_shown(who, "read_admin", "admin", (str(a["agent_id"]) for a in agents), remote)
-        with self.store._read() as conn:
-            tokens = [dict(r._mapping) for r in conn.execute(
-                select(t.enroll_tokens).order_by(t.enroll_tokens.c.created_at.desc()).limit(50))]
+        tokens = self.store.enroll_tokens(50)
         for tok in tokens:
             tok.pop("token_hash", None)
         users = self.accounts.list_users()

@@ -34,13 +34,11 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import and_, func, select
 
 from collector.config import Settings
 from collector.ingest import IngestNotice
-from collector.storage import tables as t
+from collector.storage.base import Store
 from collector.storage.notify import MAX_PAYLOAD, ChangeFeed
-from collector.storage.sql import SqlStore
 from detectors.context import AgentContext
 from detectors.policy import Policy
 from detectors.presence import stopped_in_shift
@@ -195,9 +193,9 @@ def ingest_listener(notice: IngestNotice) -> None:
 class WallService:
     """Per-agent wall state; the facts read from events are cached until the agent's event count moves."""
 
-    def __init__(self, store: SqlStore, settings: Settings,
+    def __init__(self, store: Store, settings: Settings,
                  contexts: Callable[[str], AgentContext] | None = None) -> None:
-        self.store = store
+        self.reads = store.wall
         self.settings = settings
         self.contexts = contexts  # the rollups' shift and policy per agent (defaults without it)
         self._lock = threading.Lock()
@@ -282,28 +280,7 @@ class WallService:
                 del self._facts[key]
 
     def _read_facts(self, agent_id: str, day: str) -> dict[str, Any]:
-        ev = t.events
-        today = and_(ev.c.agent_id == agent_id, ev.c.day == day)
-        with self.store._read() as conn:
-            def latest(*kinds: str) -> dict[str, Any] | None:
-                q = select(ev.c.data).where(today)
-                if kinds:
-                    q = q.where(ev.c.kind.in_(kinds))
-                row = conn.execute(q.order_by(ev.c.ts_ms.desc(), ev.c.seq.desc()).limit(1)).first()
-                return None if row is None else dict(orjson.loads(row[0]))
-
-            last = latest()
-            focus = latest("app.focus")
-            user_input = latest("input.idle", "input.active")
-            cases = conn.execute(select(func.count()).select_from(ev)
-                                 .where(today, ev.c.kind == "case.close")).scalar_one()
-        return {
-            "last_kind": None if last is None else str(last["kind"]),
-            "last_ts": None if last is None else str(last["ts"]),
-            "app": None if focus is None else str(focus.get("app", "")),
-            "input": None if user_input is None else str(user_input["kind"]),
-            "cases": int(cases),
-        }
+        return self.reads.day_facts(agent_id, day)
 
 
 def _previous(day: str) -> str:

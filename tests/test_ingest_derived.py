@@ -11,9 +11,9 @@ import orjson
 from sqlalchemy import insert, select
 
 from collector.alerts.model import Alert, Reason
-from collector.alerts.tables import alerts
 from collector.storage import BatchWrite, StoredEvent
 from collector.storage import tables as t
+from collector.storage.tables import alerts
 from contract import wire
 from contract.schema import format_ts
 from tests.conftest import RAW_IDS, wait_for

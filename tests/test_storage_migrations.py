@@ -10,16 +10,15 @@ import pytest
 from sqlalchemy import create_engine, insert, inspect, text
 from sqlalchemy.exc import IntegrityError
 
-from collector.alerts.tables import ALERT_TABLES
 from collector.config import load_settings
 from collector.errors import ConfigError, EnrollmentRefused
 from collector.migrate import migrate
 from collector.migrations.versions.v0001_initial import v1_metadata
 from collector.migrations.versions.v0003_alerts_screenshots import v3_tables
-from collector.screenshots import screenshots
 from collector.storage import schema
 from collector.storage.postgres import driver_url
 from collector.storage.sql import SqlStore
+from collector.storage.tables import ALERT_TABLES, screenshots
 from tests.storage_fixtures import BACKENDS, fresh_url, sql_store
 from tests.test_storage_backends import batch, ev
 

@@ -16,9 +16,10 @@ from sqlalchemy import Connection, and_, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from collector.alerts.model import RAISED, UPDATED, Alert
-from collector.alerts.tables import alerts, deliveries
 from collector.errors import NotFound, StorageError
 from collector.storage.sql import SqlStore
+from collector.storage.tables import alert_deliveries as deliveries
+from collector.storage.tables import alerts
 
 STATES = ("open", "acked")
 

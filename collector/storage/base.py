@@ -1,11 +1,42 @@
-"""The storage interface every backend implements (SQLite embedded, PostgreSQL scale-out)."""
+"""The storage interface every backend implements (SQLite embedded, PostgreSQL scale-out).
+
+:class:`Store` is the boundary between the collector's services and its database. It holds the
+agents, their events and what is derived from them (rollups, reports, labels, shifts) itself, and
+hands out one *repository* per further area, each an interface of its own declared in
+``collector/storage/<area>.py`` beside its SQL implementation:
+
+- ``store.accounts``: people's accounts (``users``, :mod:`collector.storage.accounts`);
+- ``store.api_tokens``: API tokens (``api_tokens``, :mod:`collector.storage.api_tokens`);
+- ``store.sessions``: web sessions (rows of ``kv``, :mod:`collector.storage.sessions`);
+- ``store.audit``: the audit log (``audit``, :mod:`collector.storage.audit`);
+- ``store.job_runs``: scheduled jobs' runs, locks and leases (``job_runs``, ``job_leases``,
+  :mod:`collector.storage.job_runs`);
+- ``store.policy_versions``: the policy's versions (``policy_versions``, :mod:`collector.storage.policy_versions`);
+- ``store.wall``: the live wall's reads of an agent's day (``events``, :mod:`collector.storage.wall`).
+
+Every table is declared once, on the one ``MetaData`` of :mod:`collector.storage.tables`.
+A service receives the store (or the repository) and never writes SQL: no module outside
+``collector/storage`` opens a connection. A new backend implements this class and every
+repository; ``tests/test_storage_backends.py`` runs the same contract on each.
+"""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
+
+from collector.storage.accounts import AccountRepo
+from collector.storage.api_tokens import ApiTokenRepo
+from collector.storage.audit import AuditRepo
+from collector.storage.job_runs import JobRunRepo
+from collector.storage.policy_versions import PolicyRepo
+from collector.storage.sessions import SessionRepo
+from collector.storage.wall import WallRepo
+
+DayShifts = dict[str, tuple[str, str]]  # kind -> (start, end) for one agent-day
+Compute = Callable[[str, dict[str, Any], DayShifts], "dict[str, float] | None"]
 
 
 @dataclass(frozen=True)
@@ -59,6 +90,38 @@ instead of keeping them (same transaction)."""
 class Store(ABC):
     """Everything the collector keeps. Implementations must make ``ingest`` one atomic transaction."""
 
+    is_sqlite = False  # one embedded file: a single writer, no cross-process notices or advisory locks
+    rollup_hook: RollupHook | None = None  # called inside every ingest transaction (collector.rollups)
+
+    # repositories, one per area (see the module docstring)
+    @property
+    @abstractmethod
+    def accounts(self) -> AccountRepo: ...
+
+    @property
+    @abstractmethod
+    def api_tokens(self) -> ApiTokenRepo: ...
+
+    @property
+    @abstractmethod
+    def sessions(self) -> SessionRepo: ...
+
+    @property
+    @abstractmethod
+    def audit(self) -> AuditRepo: ...
+
+    @property
+    @abstractmethod
+    def job_runs(self) -> JobRunRepo: ...
+
+    @property
+    @abstractmethod
+    def policy_versions(self) -> PolicyRepo: ...
+
+    @property
+    @abstractmethod
+    def wall(self) -> WallRepo: ...
+
     @abstractmethod
     def create_schema(self) -> None:
         """Create a new database at the newest schema; refuse one that needs ``migrate`` first."""
@@ -68,12 +131,20 @@ class Store(ABC):
         """Upgrade the schema in place; returns (revision before, revision after)."""
 
     @abstractmethod
+    def schema_revision(self) -> str | None:
+        """The database's schema revision (None for an empty database)."""
+
+    @abstractmethod
     def close(self) -> None: ...
 
     # enrollment and agents
     @abstractmethod
     def add_enroll_token(self, token_hash: str, team: str, role: str, shift: tuple[str, str] | None,
                          created_at: float, expires_at: float, name: str | None = None) -> None: ...
+
+    @abstractmethod
+    def enroll_tokens(self, limit: int = 50) -> list[dict[str, Any]]:
+        """The newest enrollment tokens' rows (their hashes too: a caller showing them drops those)."""
 
     @abstractmethod
     def enroll_agent(self, token_hash: str, agent: dict[str, Any], now: float) -> dict[str, Any]: ...
@@ -127,3 +198,53 @@ class Store(ABC):
 
     @abstractmethod
     def set_kv(self, key: str, value: str) -> None: ...
+
+    # rollups, reports and reviewer labels
+    @abstractmethod
+    def rollups_for_day(self, day: str) -> list[tuple[str, dict[str, Any]]]:
+        """(agent_id, rollup state) of every agent with a rollup that day, by agent_id."""
+
+    @abstractmethod
+    def feature_history(self, first_day: str, last_day: str) -> dict[str, list[dict[str, float]]]:
+        """Stored features per agent for days in [first_day, last_day], oldest first."""
+
+    @abstractmethod
+    def merge_features(self, day: str, values: dict[str, dict[str, float]]) -> int:
+        """Merge report-time figures into that day's stored features; returns how many rows changed."""
+
+    @abstractmethod
+    def save_report(self, day: str, body: str, now: float) -> None: ...
+
+    @abstractmethod
+    def load_report(self, day: str) -> str | None: ...
+
+    @abstractmethod
+    def save_label(self, agent_id: str, day: str, label: str, reviewer: str, note: str, now: float,
+                   snapshot: str | None = None, pattern: str | None = None) -> None:
+        """One reviewer label per agent-day (a new one replaces it)."""
+
+    @abstractmethod
+    def load_labels(self) -> list[dict[str, Any]]: ...
+
+    # shifts entered per agent and day (collector.shifts checks the values)
+    @abstractmethod
+    def set_shifts(self, agent_id: str, days: Iterable[str], kind: str, start: str, end: str, by: str,
+                   now: float) -> int:
+        """Enter ``kind`` (start, end) for every day, replacing an entry of that kind; returns how many."""
+
+    @abstractmethod
+    def clear_shifts(self, agent_id: str, days: Iterable[str], kind: str | None = None) -> int:
+        """Remove the entries of these days (of one kind, or both); returns how many went."""
+
+    @abstractmethod
+    def list_shifts(self, first_day: str, last_day: str,
+                    agent_ids: list[str] | None = None) -> list[dict[str, Any]]: ...
+
+    @abstractmethod
+    def shifts_on(self, day: str) -> dict[str, DayShifts]:
+        """Every agent's entries for one day."""
+
+    @abstractmethod
+    def refresh_rollups(self, agent_id: str, days: Iterable[str], compute: Compute) -> list[str]:
+        """Recompute the stored features of the agent's rollups on these days in one transaction with
+        ``compute(day, state, shifts)``; returns the days refreshed."""

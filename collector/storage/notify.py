@@ -27,6 +27,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, func, select, text
 
+from collector.storage.base import Store
 from collector.storage.sql import SqlStore
 
 log = logging.getLogger(__name__)
@@ -199,8 +200,8 @@ class PgChangeFeed(ChangeFeed):
             thread.join(3)
 
 
-def open_feed(store: SqlStore) -> ChangeFeed:
-    """The feed that fits the store's backend."""
+def open_feed(store: Store) -> ChangeFeed:
+    """The feed that fits the store's backend (in-process only for any but PostgreSQL)."""
     from collector.storage.postgres import PostgresStore
 
     return PgChangeFeed(store) if isinstance(store, PostgresStore) else ChangeFeed()

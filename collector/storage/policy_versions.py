@@ -7,6 +7,8 @@ land, whichever collector process they reach (:class:`collector.errors.Conflict`
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from collector.errors import Conflict
 from collector.storage import tables as t
-from collector.storage.sql import SqlStore
+from collector.storage.connections import Connections
 
 
 @dataclass(frozen=True)
@@ -27,20 +29,35 @@ class PolicyVersion:
     saved_at: float
 
 
-class PolicyVersions:
-    def __init__(self, store: SqlStore) -> None:
-        self.store = store
-
+class PolicyRepo(ABC):
+    @abstractmethod
     def newest_version(self) -> int | None:
         """One cheap query: the version in force (None while nothing was ever saved)."""
-        with self.store._read() as conn:
+
+    @abstractmethod
+    def all(self) -> list[PolicyVersion]:
+        """Every version, oldest first."""
+
+    @abstractmethod
+    def save(self, expected: int, rows: list[PolicyVersion], saved_by: str | None,
+             notify: Callable[..., None] | None = None) -> None:
+        """Insert ``rows`` (the new version, and the base version when it was never stored) provided the
+        version in force is still ``expected``; :class:`Conflict` otherwise. ``notify(conn)`` runs in the
+        same transaction (PostgreSQL's NOTIFY is delivered when it commits)."""
+
+
+class SqlPolicyRepo(PolicyRepo):
+    def __init__(self, db: Connections) -> None:
+        self.db = db
+
+    def newest_version(self) -> int | None:
+        with self.db._read() as conn:
             found = conn.execute(select(func.max(t.policy_versions.c.version))).scalar()
         return None if found is None else int(found)
 
     def all(self) -> list[PolicyVersion]:
-        """Every version, oldest first."""
         pv = t.policy_versions
-        with self.store._read() as conn:
+        with self.db._read() as conn:
             rows = conn.execute(select(pv.c.version, pv.c.body, pv.c.hash, pv.c.saved_at)
                                 .order_by(pv.c.version)).all()
         out = []
@@ -50,12 +67,9 @@ class PolicyVersions:
         return out
 
     def save(self, expected: int, rows: list[PolicyVersion], saved_by: str | None,
-             notify: Any = None) -> None:
-        """Insert ``rows`` (the new version, and the base version when it was never stored) provided the
-        version in force is still ``expected``; :class:`Conflict` otherwise. ``notify(conn)`` runs in the
-        same transaction (PostgreSQL's NOTIFY is delivered when it commits)."""
+             notify: Callable[..., None] | None = None) -> None:
         try:
-            with self.store._write() as conn:
+            with self.db._write() as conn:
                 newest = _newest(conn)
                 if (newest or 1) != expected:
                     raise Conflict(_conflict_message(expected, newest or 1))

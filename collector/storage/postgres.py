@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Any
 
 import psycopg
@@ -21,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 
 from collector.errors import ConfigError, StorageError
 from collector.storage.base import BatchWrite, IngestOutcome, StoredEvent
+from collector.storage.job_runs import JobRunRepo, PgJobRunRepo
 from collector.storage.partitions import Partitions
 from collector.storage.sql import SqlStore
 
@@ -48,6 +50,11 @@ class PostgresStore(SqlStore):
 
     def _insert(self, table: Table) -> Any:
         return postgresql.insert(table)
+
+    @cached_property
+    def job_runs(self) -> JobRunRepo:
+        """Jobs are locked with advisory locks here, not lease rows."""
+        return PgJobRunRepo(self, self.writer)
 
     def _schema_lock(self, conn: Connection) -> None:
         version = conn.dialect.server_version_info or (0,)

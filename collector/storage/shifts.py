@@ -16,10 +16,7 @@ import orjson
 from sqlalchemy import Connection, and_, select, update
 
 from collector.storage import tables as t
-
-DayShifts = dict[str, tuple[str, str]]  # kind -> (start, end) for one agent-day
-
-Compute = Callable[[str, dict[str, Any], DayShifts], "dict[str, float] | None"]
+from collector.storage.base import Compute, DayShifts
 
 
 def day_shifts(conn: Connection, agent_id: str, day: str) -> DayShifts:

@@ -19,6 +19,7 @@ from collector.integrity import AgentState, check_batch
 from collector.storage import schema
 from collector.storage import tables as t
 from collector.storage.base import BatchWrite, IngestOutcome, QuarantinedEvent, RollupHook, Store, StoredEvent
+from collector.storage.repositories import SqlRepositories
 from collector.storage.shifts import DayShifts, ShiftQueries, day_shifts
 from contract.masking import mask_obj
 
@@ -55,7 +56,7 @@ class RollupAccess:
                                                        updated_at=self.now))
 
 
-class SqlStore(ShiftQueries, Store):
+class SqlStore(SqlRepositories, ShiftQueries, Store):
     """Queries shared by every SQL backend (SQLAlchemy Core); subclasses own engines, locks and bulk writes.
 
     ``sqlite:`` -> :class:`collector.storage.sqlite.SqliteStore`,
@@ -153,6 +154,11 @@ class SqlStore(ShiftQueries, Store):
             conn.execute(insert(t.enroll_tokens).values(
                 token_hash=token_hash, team=team, role=role, shift_start=shift[0] if shift else None,
                 shift_end=shift[1] if shift else None, created_at=created_at, expires_at=expires_at, name=name))
+
+    def enroll_tokens(self, limit: int = 50) -> list[dict[str, Any]]:
+        with self._read() as conn:
+            return [dict(r._mapping) for r in conn.execute(
+                select(t.enroll_tokens).order_by(t.enroll_tokens.c.created_at.desc()).limit(limit))]
 
     def enroll_agent(self, token_hash: str, agent: dict[str, Any], now: float) -> dict[str, Any]:
         key = id_key(agent["agent_id"])

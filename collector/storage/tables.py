@@ -1,9 +1,10 @@
-"""The newest schema as SQLAlchemy Core tables: what the queries are written against.
+"""The newest schema as SQLAlchemy Core tables, all on one ``MetaData``: what the queries are written against.
 
 The DDL itself lives in the Alembic revisions (``collector/migrations``), which differ per backend
 where they must: on PostgreSQL ``events`` is partitioned by day with the primary key
 ``(agent_id, seq, day)``; SQLite keeps one ``events`` table (rowid ``id``, unique ``(agent_id, seq)``).
-A test checks that the migrated databases match these tables.
+A test checks that the migrated databases match these tables. Every table the collector uses is
+declared here, the alerts' and screenshots' too: no other module declares a ``MetaData`` (a test checks).
 """
 
 from __future__ import annotations
@@ -215,4 +216,55 @@ job_leases = Table(  # revision 0009: who runs a job now, where there are no adv
     Column("job", String(64), primary_key=True),
     Column("holder", String(255), nullable=False),
     Column("expires", Float, nullable=False),
+)
+
+alerts = Table(  # revision 0003: an alert raised by a live rule, one row per key (rule, agent, day, ...)
+    "alerts", metadata,
+    Column("id", Integer().with_variant(BigInteger, "postgresql"), primary_key=True, autoincrement=True),
+    Column("key", String(200), nullable=False, unique=True),
+    Column("rule", String(64), nullable=False),
+    Column("severity", String(16), nullable=False),
+    Column("agent_id", String(64), nullable=False),
+    Column("team", String(64), nullable=False),
+    Column("day", String(10), nullable=False),
+    Column("value", Float, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("raised_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("last_sent_at", Float),
+    Column("body", Text, nullable=False),
+    Index("ix_alerts_agent_rule", "agent_id", "rule"),
+    Index("ix_alerts_raised", "raised_at"),
+    Index("ix_alerts_day", "day"),
+)
+
+alert_deliveries = Table(  # revision 0003: the alerts' outbox, one row per alert, channel and event
+    "alert_deliveries", metadata,
+    Column("id", Integer().with_variant(BigInteger, "postgresql"), primary_key=True, autoincrement=True),
+    Column("uid", String(32), nullable=False, unique=True),
+    Column("alert_id", BigInteger, nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("event", String(32), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_error", Text),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Index("ix_alert_deliveries_state", "state"),
+)
+
+ALERT_TABLES = (alerts, alert_deliveries)
+
+screenshots = Table(  # revision 0003 (0006: blob ids unique per agent): sealed screenshot envelopes
+    "screenshots", metadata,
+    Column("id", Integer().with_variant(BigInteger, "postgresql"), primary_key=True, autoincrement=True),
+    Column("agent_id", String(64), nullable=False),
+    Column("blob_id", String(64), nullable=False),  # unique per agent (revision 0006), not across agents
+    Column("sealed_at", String(40), nullable=False),
+    Column("received_at", Float, nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("envelope", Text, nullable=False),
+    Index("uq_screenshots_agent_blob", "agent_id", "blob_id", unique=True),
+    Index("ix_screenshots_agent_received", "agent_id", "received_at"),
 )

@@ -26,14 +26,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import orjson
-from sqlalchemy import delete, insert, select, update
 from starlette.requests import Request
 from starlette.responses import Response
 
 from collector.accounts import AccountService, Principal
 from collector.errors import Forbidden, Unauthorized
-from collector.storage import tables as t
-from collector.storage.sql import SqlStore
+from collector.storage.base import Store
 
 log = logging.getLogger(__name__)
 SESSION_COOKIE = "seatguard_session"
@@ -92,11 +90,11 @@ def is_loopback(host: str | None) -> bool:
 
 
 class SessionManager:
-    def __init__(self, store: SqlStore, accounts: AccountService, idle_s: float = 1800.0,
+    def __init__(self, store: Store, accounts: AccountService, idle_s: float = 1800.0,
                  secure: str = "auto") -> None:
         if secure not in SECURE_MODES:
             raise ValueError(f"cookie_secure must be one of {', '.join(SECURE_MODES)}")
-        self.store = store
+        self.rows = store.sessions
         self.accounts = accounts
         self.idle_s = idle_s
         self.secure_mode = secure
@@ -107,17 +105,14 @@ class SessionManager:
         now = time.time()
         session = Session(_key(sid), user, secrets.token_urlsafe(32), now, now)
         self._purge(lambda s: self._expired(s, now))
-        with self.store._write() as conn:
-            conn.execute(insert(t.kv).values(key=session.key, value=_dump(session, remote)))
+        self.rows.add(session.key, _dump(session, remote))
         return sid, session
 
     def lookup(self, sid: str) -> Session | None:
         if not sid or len(sid) > 100:
             return None
         key = _key(sid)
-        with self.store._read() as conn:
-            raw = conn.execute(select(t.kv.c.value).where(t.kv.c.key == key)).scalar()
-        session = _load(key, raw)
+        session = _load(key, self.rows.get(key))
         if session is None:
             return None
         now = time.time()
@@ -126,8 +121,7 @@ class SessionManager:
             return None
         if now - session.seen_at > TOUCH_EVERY_S:
             session = replace(session, seen_at=now)
-            with self.store._write() as conn:
-                conn.execute(update(t.kv).where(t.kv.c.key == key).values(value=_dump(session)))
+            self.rows.replace(key, _dump(session))
         return session
 
     def end(self, sid: str) -> None:
@@ -140,15 +134,11 @@ class SessionManager:
         return now - session.seen_at > self.idle_s or now - session.created_at > ABSOLUTE_S
 
     def _purge(self, doomed: Callable[[Session], bool]) -> None:
-        with self.store._read() as conn:
-            rows = conn.execute(select(t.kv.c.key, t.kv.c.value).where(t.kv.c.key.startswith(PREFIX))).all()
-        sessions = [_load(str(k), v) for k, v in rows]
+        sessions = [_load(k, v) for k, v in self.rows.with_prefix(PREFIX)]
         self._delete([s.key for s in sessions if s is not None and doomed(s)])
 
     def _delete(self, keys: list[str]) -> None:
-        if keys:
-            with self.store._write() as conn:
-                conn.execute(delete(t.kv).where(t.kv.c.key.in_(keys)))
+        self.rows.drop(keys)
 
     # -- requests ------------------------------------------------------------------------------------------
     def current(self, request: Request) -> Session | None:
