@@ -6,6 +6,7 @@ stable machine-readable ``code``; the HTTP layer turns any of them into the one 
 
     CollectorError (500 internal)
     ├── ConfigError (500 config)            bad collector configuration or data folder
+    │   └── AlertConfigError                an alert setting is invalid (raised at start-up)
     ├── StorageError (503 storage)          the database is unavailable (agents retry)
     ├── Rejected (4xx, code per reason)     an ingest request refused: bad_signature, unknown_agent,
     │                                        revoked_agent, tampered_ciphertext, timestamp_out_of_window,
@@ -38,6 +39,10 @@ class CollectorError(Exception):
 
 class ConfigError(CollectorError):
     code = "config"
+
+
+class AlertConfigError(ConfigError):
+    """An alert setting is invalid (collector.config.AlertConfig; re-exported by collector.alerts.errors)."""
 
 
 class StorageError(CollectorError):

@@ -34,7 +34,6 @@ if TYPE_CHECKING:
     from collector.service import Collector
 
 log = logging.getLogger(__name__)
-HISTORY_DAYS = 30
 _JUDGED_KV = "need_to_know.judged.{day}"
 JUDGE_BACK_DAYS = 3
 
@@ -97,13 +96,14 @@ class ReportService:
         return [_label(row) for row in self.store.load_labels()]
 
     def compute(self, day: date) -> DailyReport:
-        first, last = day - timedelta(days=HISTORY_DAYS), day - timedelta(days=1)
+        scoring = self.collector.settings.scoring
+        first, last = day - timedelta(days=scoring.history_days), day - timedelta(days=1)
         self._judge_history(first, last)
         history = self.store.feature_history(first.isoformat(), last.isoformat())
         inputs, verdicts = self._judged_inputs(day)
         if day < datetime.now(self.collector.settings.tz).date():  # a finished day: later reports' history
             self._remember(day, verdicts, self.collector.settings.need_to_know_scope)
-        return score_day(day, inputs, history, self.labels())
+        return score_day(day, inputs, history, self.labels(), scoring)
 
     def build(self, day: str) -> dict[str, Any]:
         when = _day(day)

@@ -207,7 +207,7 @@ class WallService:
 
     def silent_after_s(self) -> float:
         """Seconds without a batch before a running agent shows as silent: the alerts' setting."""
-        minutes = float(self.settings.alert_silent_after_min)
+        minutes = self.settings.alerts.silent_after_min
         return minutes * 60.0 if minutes > 0 else SILENT_AFTER_S
 
     def states(self, agents: list[dict[str, Any]], now: float | None = None) -> list[dict[str, Any]]:

@@ -44,3 +44,15 @@ class ReceiptError(ContractError):
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
+
+
+class SettingsError(ContractError, ValueError):
+    """A setting's value is unknown, of the wrong type or fails its check. ``setting`` names it (as written
+    in the file, ``table.name`` for a TOML table's key) and ``source`` says where the value came from (the
+    file, the environment variable or the command line); each package wraps it in its own config error."""
+
+    def __init__(self, message: str, *, setting: str = "", source: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.setting = setting
+        self.source = source

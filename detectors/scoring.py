@@ -13,13 +13,25 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+from contract.settings_table import (
+    SettingsError,
+    at_least,
+    check_rows,
+    markdown,
+    one_of,
+    rows,
+    setting,
+    toml_value,
+    within,
+)
+from detectors import registry
 from detectors.base import Matrix
 from detectors.context import AgentContext
 from detectors.ensemble import COMBINATIONS, DEFAULT_MEMBERS, Ensemble, EnsembleResult
@@ -36,58 +48,116 @@ LEVELS = ("none", *SEVERITIES)
 MAX_CHART_PEERS = 300
 
 
-def _s(default: Any, help_text: str) -> Any:
-    return field(default=default, metadata={"help": help_text})
+def _names(raw: Any) -> tuple[str, ...]:
+    """Detector names from a TOML list, or a comma-separated (or TOML list) string from the environment."""
+    if isinstance(raw, str):
+        raw = toml_value(raw) if raw.lstrip().startswith("[") else raw.split(",")
+    if not isinstance(raw, list | tuple) or not all(isinstance(v, str) for v in raw):
+        raise ValueError("expected a list of detector names")
+    return tuple(v.strip() for v in raw if v.strip())
+
+
+def _table(raw: Any, what: str) -> Mapping[str, Any]:
+    if isinstance(raw, str):
+        raw = toml_value(raw)
+    if isinstance(raw, tuple):
+        raw = dict(raw)
+    if not isinstance(raw, Mapping):
+        raise ValueError(f"expected a table of {what}")
+    return raw
+
+
+def _weights(raw: Any) -> tuple[tuple[str, float], ...]:
+    out = []
+    for name, value in _table(raw, "member = weight").items():
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError(f"the weight of {name!r} must be a number")
+        out.append((str(name), float(value)))
+    return tuple(out)
+
+
+def _rules(raw: Any) -> tuple[tuple[str, tuple[tuple[str, Any], ...]], ...]:
+    out = []
+    for name, change in _table(raw, "rule = {threshold, severity, enabled}").items():
+        change = dict(change) if isinstance(change, tuple) else change
+        if not isinstance(change, Mapping):
+            raise ValueError(f"rule {name!r}: expected a table of threshold, severity and enabled")
+        out.append((str(name), tuple(change.items())))
+    return tuple(out)
+
+
+def _known_members(members: tuple[str, ...]) -> str | None:
+    if not members:
+        return "must name at least one detector"
+    if len(set(members)) != len(members):
+        return "must not name a detector twice"
+    unknown = [m for m in members if m not in registry.names()]
+    return f"names unknown detector(s) {', '.join(unknown)} (known: {', '.join(registry.names())})" if unknown \
+        else None
+
+
+def _non_negative_weights(weights: tuple[tuple[str, float], ...]) -> str | None:
+    bad = [name for name, w in weights if not (math.isfinite(w) and w >= 0)]
+    return f"must be finite and not negative (not for {', '.join(bad)})" if bad else None
+
+
+_SCORE = within(0.0, 1.0, open_low=True)
 
 
 @dataclass(frozen=True)
 class ScoringConfig:
-    """Scoring settings: one declarative table (name, type and default from the field, help text)."""
+    """Scoring settings: one declarative table (:mod:`contract.settings_table`), set in the collector's
+    ``[scoring]`` table of ``collector.toml`` (environment ``SEATGUARD_SCORING_<NAME>``)."""
 
-    members: tuple[str, ...] = _s(DEFAULT_MEMBERS, "Ensemble members, by detector registry name.")
-    combine: str = _s("fisher", f"How member ranks combine: {', '.join(COMBINATIONS)}.")
-    weights: tuple[tuple[str, float], ...] = _s(
-        (), "Member weight multipliers (default 1; each view weighs the same in total).")
-    min_peers: int = _s(5, "Smallest peer group (same team and role); smaller groups widen to the role.")
-    min_history: int = _s(5, "Days of own history before the agent is also compared with its past.")
-    history_days: int = _s(30, "Trailing days of own history used.")
-    min_fit: int = _s(5, "Fewest agent-days a model is fitted on; with fewer a member does not score.")
-    contamination: float = _s(0.05, "Expected share of unusual agent-days (sets each member's threshold_).")
-    random_state: int = _s(0, "Seed of the randomised members.")
-    threshold_low: float = _s(0.5, "Score from which an agent-day is a low-severity finding.")
-    threshold_medium: float = _s(0.62, "Score from which a finding is medium severity.")
-    threshold_high: float = _s(0.8, "Score from which a finding is high severity.")
-    rules: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...] = _s(
-        (), "Rule overrides: {rule: {threshold, severity, enabled}}.")
-    adapt_skip_days: int = _s(3, "Most recent history days left out of the own normal that adapting rules use.")
-    adapt_min_days: int = _s(10, "Older history days needed before an own normal raises a rule threshold.")
-    adapt_margin: float = _s(2.0, "An adapting rule's threshold rises to this many times the agent's own normal.")
-    adapt_cap: float = _s(20.0, "An own normal raises a rule's threshold to at most this many times its default.")
-    adapt_spread_k: float = _s(3.0, "A low own normal lowers an adapting rule's threshold to the normal plus this "
-                                    "many robust spreads ...")
-    adapt_floor: float = _s(0.5, "... but to no less than this share of its default.")
-    tune_from_labels: bool = _s(True, "Let reviewer labels move the thresholds (see detectors.labels) and "
-                                      "lower or raise findings by pattern (detectors.feedback).")
-    min_labels: int = _s(10, "Labels needed before the score thresholds move.")
-    max_findings: int = _s(100, "Most findings listed in a report.")
-    max_reasons: int = _s(3, "Most reasons per finding.")
-    reason_min_z: float = _s(3.0, "Smallest deviation (robust z) worth a reason.")
-    max_evidence: int = _s(8, "Most evidence links per finding.")
+    members: tuple[str, ...] = setting(DEFAULT_MEMBERS, "Ensemble members, by detector registry name.",
+                                       _known_members, parse=_names)
+    combine: str = setting("fisher", f"How member ranks combine: {', '.join(COMBINATIONS)}.",
+                           one_of(*COMBINATIONS))
+    weights: tuple[tuple[str, float], ...] = setting(
+        (), "Member weight multipliers (default 1; each view weighs the same in total), e.g. `{ rules = 2.0 }`.",
+        _non_negative_weights, parse=_weights)
+    min_peers: int = setting(5, "Smallest peer group (same team and role); smaller groups widen to the role.",
+                             at_least(1))
+    min_history: int = setting(5, "Days of own history before the agent is also compared with its past.",
+                               at_least(1))
+    history_days: int = setting(30, "Trailing days of own history used.", at_least(1))
+    min_fit: int = setting(5, "Fewest agent-days a model is fitted on; with fewer a member does not score.",
+                           at_least(2))
+    contamination: float = setting(0.05, "Expected share of unusual agent-days (sets each member's threshold_).",
+                                   within(0.0, 0.5, open_low=True))
+    random_state: int = setting(0, "Seed of the randomised members.")
+    threshold_low: float = setting(0.5, "Score from which an agent-day is a low-severity finding.", _SCORE)
+    threshold_medium: float = setting(0.62, "Score from which a finding is medium severity.", _SCORE)
+    threshold_high: float = setting(0.8, "Score from which a finding is high severity.", _SCORE)
+    rules: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...] = setting(
+        (), "Rule overrides, e.g. `{ bulk_id_copy = { threshold = 25, severity = \"high\", enabled = true } }`.",
+        parse=_rules)
+    adapt_skip_days: int = setting(3, "Most recent history days left out of the own normal that adapting rules use.")
+    adapt_min_days: int = setting(10, "Older history days needed before an own normal raises a rule threshold.",
+                                  at_least(1))
+    adapt_margin: float = setting(2.0, "An adapting rule's threshold rises to this many times the agent's own "
+                                       "normal.", at_least(1.0))
+    adapt_cap: float = setting(20.0, "An own normal raises a rule's threshold to at most this many times its "
+                                     "default.", at_least(1.0))
+    adapt_spread_k: float = setting(3.0, "A low own normal lowers an adapting rule's threshold to the normal plus "
+                                         "this many robust spreads ...", at_least(1.0))
+    adapt_floor: float = setting(0.5, "... but to no less than this share of its default.", within(0.1, 1.0))
+    tune_from_labels: bool = setting(True, "Let reviewer labels move the thresholds (see detectors.labels) and "
+                                           "lower or raise findings by pattern (detectors.feedback).")
+    min_labels: int = setting(10, "Labels needed before the score thresholds move.", at_least(1))
+    max_findings: int = setting(100, "Most findings listed in a report.", at_least(1))
+    max_reasons: int = setting(3, "Most reasons per finding.", at_least(1))
+    reason_min_z: float = setting(3.0, "Smallest deviation (robust z) worth a reason.")
+    max_evidence: int = setting(8, "Most evidence links per finding.", at_least(1))
 
     def __post_init__(self) -> None:
-        for name in ("min_peers", "min_history", "history_days", "min_fit", "min_labels", "max_findings",
-                     "max_reasons", "max_evidence"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"setting {name!r} must be a positive integer")
-        if self.min_fit < 2:
-            raise ConfigError("setting 'min_fit' must be at least 2")
-        if self.combine not in COMBINATIONS:
-            raise ConfigError(f"setting 'combine' must be one of {', '.join(COMBINATIONS)}")
-        if not 0 < self.contamination <= 0.5:
-            raise ConfigError("setting 'contamination' must be in (0, 0.5]")
+        check_rows(self, ConfigError)
+        stray = sorted({name for name, _ in self.weights} - set(self.members))
+        if stray:
+            raise ConfigError(f"setting 'weights' names detector(s) that are not members: {', '.join(stray)}")
         self.thresholds()
         self.adaptation()
+        self.rule_set()
 
     def adaptation(self) -> Adaptation:
         """How an agent's own normal moves the thresholds of the rules that adapt (detectors.rules)."""
@@ -98,52 +168,31 @@ class ScoringConfig:
         try:
             return Thresholds(self.threshold_low, self.threshold_medium, self.threshold_high)
         except InvalidInput as exc:
-            raise ConfigError(exc.reason) from exc
+            raise ConfigError(f"settings 'threshold_low', 'threshold_medium', 'threshold_high': {exc.reason}") \
+                from exc
 
     def rule_set(self) -> RuleSet:
-        return RuleSet().with_overrides({name: dict(change) for name, change in self.rules})
+        try:
+            return RuleSet().with_overrides({name: dict(change) for name, change in self.rules})
+        except (ConfigError, TypeError) as exc:
+            raise ConfigError(f"setting 'rules': {exc}") from exc
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any] | None) -> ScoringConfig:
-        if not data:
-            return cls()
-        known = {f.name: f for f in fields(cls)}
-        unknown = set(data) - set(known)
+    def from_dict(cls, data: Mapping[str, Any] | None, source: str = "scoring settings") -> ScoringConfig:
+        """The configuration from plain values (a TOML ``[scoring]`` table, a benchmark's grid point)."""
+        known = {row.name: row for row in rows(cls)}
+        unknown = set(data or {}) - set(known)
         if unknown:
-            raise ConfigError(f"unknown scoring setting(s): {', '.join(sorted(unknown))}")
-        kwargs: dict[str, Any] = {}
-        for name, value in data.items():
-            default = known[name].default
-            try:
-                if name == "members":
-                    kwargs[name] = tuple(str(v) for v in value)
-                elif name == "weights":
-                    kwargs[name] = tuple((str(k), float(v)) for k, v in dict(value).items())
-                elif name == "rules":
-                    kwargs[name] = tuple((str(k), tuple(dict(v).items())) for k, v in dict(value).items())
-                elif isinstance(default, bool):
-                    if not isinstance(value, bool):
-                        raise TypeError("expected true or false")
-                    kwargs[name] = value
-                elif isinstance(default, int):
-                    if isinstance(value, bool) or int(value) != value:
-                        raise TypeError("expected an integer")
-                    kwargs[name] = int(value)
-                elif isinstance(default, float):
-                    kwargs[name] = float(value)
-                else:
-                    kwargs[name] = str(value)
-            except (TypeError, ValueError) as exc:
-                raise ConfigError(f"setting {name!r}: {exc}") from exc
-        return cls(**kwargs)
+            raise ConfigError(f"{source}: unknown scoring setting(s): {', '.join(sorted(unknown))}")
+        try:
+            return cls(**{name: known[name].coerce(value, source) for name, value in (data or {}).items()})
+        except SettingsError as exc:
+            raise ConfigError(str(exc)) from exc
 
 
 def settings_markdown() -> str:
     """The scoring settings as a Markdown table, generated from :class:`ScoringConfig`."""
-    lines = ["| setting | default | meaning |", "|---|---|---|"]
-    for f in fields(ScoringConfig):
-        lines.append(f"| `{f.name}` | `{f.default!r}` | {f.metadata['help']} |")
-    return "\n".join(lines)
+    return markdown(rows(ScoringConfig))
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -13,26 +14,42 @@ from collector.alerts import ALERT_SETTINGS, AlertConfig
 from collector.alerts.errors import AlertConfigError
 from collector.alerts.syslog import SD_ID, UDP_MAX, format_message
 from collector.alerts.webhook import sign, verify
+from collector.errors import ConfigError
 from simulator.testing.alerts import parse_syslog
 
 
-def test_settings_rows_match_the_config_object_and_the_collector_table() -> None:
+def test_alert_rows_are_the_config_object_and_part_of_the_collector_table() -> None:
     defaults = {f.name: f.default for f in fields(AlertConfig)}
-    assert [s.name.removeprefix("alert_") for s in ALERT_SETTINGS] == list(defaults)
+    assert [s.name.removeprefix("alert_") for s in ALERT_SETTINGS] == list(defaults)  # one declaration
+    listed = {s.name: s for s in collector_config.SETTINGS}
     for row in ALERT_SETTINGS:
         assert row.name.startswith("alert_") and row.help.startswith("Alerts: ")
-        assert defaults[row.name.removeprefix("alert_")] == row.default and isinstance(row.default, row.type)
-        listed = {s.name: s for s in collector_config.SETTINGS}.get(row.name)
-        if listed is not None:  # once the rows are in the collector's table they must say the same
-            assert (listed.type, listed.default) == (row.type, row.default)
+        assert defaults[row.attr] == row.default and isinstance(row.default, row.type)
+        assert listed[row.name] == row
 
 
-def test_config_reads_the_collector_settings(tmp_path: Path) -> None:
-    values: dict[str, Any] = {s.name: s.default for s in collector_config.SETTINGS}
-    values.update(alert_webhook_url="https://siem.example/hook", alert_webhook_secret="k", alert_rate_limit_s=60.0)
-    config = AlertConfig.from_settings(collector_config.Settings(tmp_path, values))
+def test_config_reads_the_collector_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "collector.toml").write_text('alert_webhook_url = "https://siem.example/hook"\n'
+                                             "alert_rate_limit_s = 60\n", encoding="utf-8")
+    monkeypatch.setenv("SEATGUARD_ALERT_WEBHOOK_SECRET", "k")
+    config = collector_config.load_settings(tmp_path).alerts
     assert config.webhook_url == "https://siem.example/hook" and config.rate_limit_s == 60.0
+    assert config.webhook_secret == "k"
     assert config.describe()["webhook_secret"] == "set" and "k" not in config.describe().values()
+
+
+def test_a_bad_alert_setting_names_its_source(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    toml = tmp_path / "collector.toml"
+    toml.write_text('alert_syslog_udp = "siem.example"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=rf"{re.escape(str(toml))}: setting 'alert_syslog_udp' must look like "):
+        collector_config.load_settings(tmp_path)
+    toml.write_text('alert_webhook_url = "https://siem.example/hook"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"alert_webhook_secret' is required .*alert_webhook_url from "):
+        collector_config.load_settings(tmp_path)   # a check across settings lists where they were set
+    toml.unlink()
+    monkeypatch.setenv("SEATGUARD_ALERT_WALL", "maybe")
+    with pytest.raises(ConfigError, match="environment SEATGUARD_ALERT_WALL: setting 'alert_wall' must be one of"):
+        collector_config.load_settings(tmp_path)
 
 
 @pytest.mark.parametrize("options", [

@@ -11,7 +11,7 @@ import pytest
 
 from detectors.context import AgentContext
 from detectors.ensemble import Ensemble, combine, tail_pvalues
-from detectors.errors import ConfigError, InvalidInput, UnknownDetector
+from detectors.errors import ConfigError, InvalidInput
 from detectors.features import FEATURE_NAMES
 from detectors.scoring import AgentDayInput, ScoringConfig, score_day, settings_markdown
 from detectors.synthetic import fleet_day
@@ -159,11 +159,13 @@ def test_config_table() -> None:
     sd = fleet_day(10, teams=2, per_team=8, anomalies=2)
     assert list(score_day(sd.day, sd.today, sd.history, config=cfg).members) == ["peer_ecod", "rules"]
     for bad in ({"min_peers": 0}, {"combine": "vote"}, {"nope": 1}, {"threshold_low": 0.9},
-                {"rules": {"nope": {"threshold": 1}}}, {"min_fit": "many"}, {"tune_from_labels": "yes"}):
+                {"rules": {"nope": {"threshold": 1}}}, {"min_fit": "many"}, {"tune_from_labels": "maybe"},
+                {"members": ["nope"]}, {"weights": {"rules": -1}}, {"weights": {"self_ecod": 1}, "members": ["rules"]},
+                {"threshold_high": 1.5}, {"min_fit": 2.5}):
         with pytest.raises(ConfigError):
             ScoringConfig.from_dict(bad).rule_set()
-    with pytest.raises(UnknownDetector):
-        score_day(sd.day, sd.today, sd.history, config=ScoringConfig(members=("nope",)))
+    with pytest.raises(ConfigError, match="unknown detector.*nope"):   # refused when built, not when scored
+        ScoringConfig(members=("nope",))
     doc = settings_markdown()
     for name in ScoringConfig.__dataclass_fields__:
         assert f"`{name}`" in doc

@@ -193,7 +193,7 @@ def test_wall_states_and_live_update(world: World) -> None:
     states = {s["agent_id"]: s for s in wall.states(world.collector.store.list_agents())}
     assert states["pc-a2"]["state"] == "active" and states["pc-a2"]["app"] == "excel.exe"
     assert states["pc-a2"]["cases_today"] == 1 and states["pc-a2"]["last_clock"]
-    silent_after = world.collector.settings.alert_silent_after_min * 60
+    silent_after = world.collector.settings.alerts.silent_after_min * 60
     assert silent_after != SILENT_AFTER_S and wall.silent_after_s() == silent_after  # the configured setting
     sooner = time.time() + silent_after - 60
     still = {s["agent_id"]: s for s in wall.states(world.collector.store.list_agents(), now=sooner)}

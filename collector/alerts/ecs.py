@@ -22,7 +22,6 @@ from urllib.parse import urlsplit
 
 import orjson
 
-from collector.alerts.config import AlertConfig
 from collector.alerts.model import timeline_link
 from collector.alerts.store import AlertStore
 from collector.errors import CollectorError
@@ -167,7 +166,7 @@ def documents(collector: Collector, day: str) -> Iterator[dict[str, Any]]:
     for agent in collector.store.list_agents():
         for event in collector.store.timeline(agent["agent_id"], day):
             yield event_doc(event, str(agent["team"]))
-    base_url = AlertConfig.from_settings(collector.settings).base_url
+    base_url = collector.settings.alerts.base_url
     for alert in reversed(AlertStore(collector.store).search(day=day, limit=10_000)):
         yield alert_doc(alert.to_dict(base_url))
     report = collector.reports.get(day)

@@ -4,8 +4,10 @@ Every one derives from :class:`collector.errors.CollectorError`, so the HTTP lay
 collector's one error shape::
 
     CollectorError
+    ├── ConfigError
+    │   └── AlertConfigError (500 config)   an alert setting is invalid (raised at start-up; declared in
+    │                                        collector.errors with the settings table it guards)
     └── AlertError (500 alerts)             base of this package
-        ├── AlertConfigError (500 config)    an alert setting is invalid (raised at start-up)
         └── DeliveryFailed (502 delivery)    one channel could not take one payload; ``permanent``
                                              says whether retrying can help (a 4xx answer cannot)
 
@@ -14,15 +16,13 @@ Foreign exceptions (``OSError``, ``http.client`` errors) are wrapped at the chan
 
 from __future__ import annotations
 
-from collector.errors import CollectorError
+from collector.errors import AlertConfigError, CollectorError
+
+__all__ = ["AlertConfigError", "AlertError", "DeliveryFailed"]
 
 
 class AlertError(CollectorError):
     code = "alerts"
-
-
-class AlertConfigError(AlertError):
-    code = "config"
 
 
 class DeliveryFailed(AlertError):

@@ -81,7 +81,8 @@ class RuleSource:
             hit = self._cache.get(day)
         if hit is not None and now - hit[0] < self.ttl_s:
             return hit[1]
-        _, rules = tuned_for_day(date.fromisoformat(day), self.collector.reports.labels())
+        _, rules = tuned_for_day(date.fromisoformat(day), self.collector.reports.labels(),
+                                 self.collector.settings.scoring)
         with self._lock:
             self._cache = {k: v for k, v in self._cache.items() if now - v[0] < self.ttl_s}
             self._cache[day] = (now, rules)

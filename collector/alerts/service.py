@@ -53,7 +53,7 @@ class AlertService:
     def __init__(self, collector: Collector, config: AlertConfig | None = None, clock: Clock | None = None,
                  channels: list[Channel] | None = None) -> None:
         self.collector = collector
-        self.config = config or AlertConfig.from_settings(collector.settings)
+        self.config = config or collector.settings.alerts
         self.clock = clock or SystemClock()
         self.store = AlertStore(collector.store)
         self.rules = RuleSource(collector, self.clock)

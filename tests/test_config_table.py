@@ -1,0 +1,186 @@
+"""One configuration mechanism: typed settings tables for agent, collector, alerts and scoring.
+
+Each settings class is the table (rows read off its fields); values are checked where they enter and
+when the object is built, errors name the setting and its source, and the ``[scoring]`` table of
+``collector.toml`` reaches the daily report and the real-time alerts.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, get_type_hints
+
+import pytest
+
+from agent.config import AgentConfig, load_config
+from agent.errors import ConfigError as AgentConfigError
+from collector.accounts import Principal
+from collector.cli import main as collector_main
+from collector.config import ALERTS, CORE, SCORING, SETTINGS, AlertConfig, Settings, load_settings
+from collector.errors import ConfigError
+from collector.service import Collector
+from contract.settings_table import rows
+from detectors.scoring import ScoringConfig
+from tests.web_fixtures import World
+
+ROOT = Path(__file__).resolve().parent.parent
+CLASSES: list[tuple[type, str]] = [(AgentConfig, ""), (Settings, ""), (AlertConfig, "alert_"), (ScoringConfig, "")]
+
+
+@pytest.mark.parametrize(("cls", "prefix"), CLASSES)
+def test_each_table_is_its_class_typed_fields(cls: type, prefix: str) -> None:
+    table = rows(cls, prefix)
+    hints = get_type_hints(cls)
+    assert table and "__getattr__" not in vars(cls)          # typed attributes, no catch-all
+    for row in table:
+        assert row.name == prefix + row.attr and row.help.strip()
+        assert hints[row.attr] == row.type                     # what mypy sees is what is loaded
+        assert row.problem(row.default) is None, row.name      # every default passes its own check
+    assert len({r.name for r in table}) == len(table)
+
+
+def test_collector_layers_file_then_environment_then_flags(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "collector.toml").write_text(
+        'port = 8001\nhost = "0.0.0.0"\napi_docs = "true"\ntrusted_proxies = "10.0.0.1, 10.1.0.0/16"\n'
+        'alert_rate_limit_s = 60\n[scoring]\nthreshold_high = 0.9\nweights = { rules = 2 }\n', encoding="utf-8")
+    monkeypatch.setenv("SEATGUARD_PORT", "8002")
+    monkeypatch.setenv("SEATGUARD_SCORING_MEMBERS", "peer_ecod, rules")
+    settings = load_settings(tmp_path, {"port": 8003, "host": None})
+    assert settings.port == 8003 and settings.host == "0.0.0.0" and settings.api_docs is True
+    assert list(settings.trusted_proxies) == ["10.0.0.1", "10.1.0.0/16"]
+    assert settings.alerts.rate_limit_s == 60.0
+    assert settings.scoring.members == ("peer_ecod", "rules") and settings.scoring.weights == (("rules", 2.0),)
+    assert settings.scoring.threshold_high == 0.9 and settings.scoring.thresholds().high == 0.9
+    monkeypatch.delenv("SEATGUARD_PORT")
+    monkeypatch.delenv("SEATGUARD_SCORING_MEMBERS")
+    assert load_settings(tmp_path / "none") == Settings(tmp_path / "none")   # no file: every default
+
+
+@pytest.mark.parametrize(("toml", "env", "flags", "message"), [
+    ("port = 70000\n", {}, {}, r"collector\.toml: setting 'port' must be within \[0, 65535\], got 70000"),
+    ('need_to_know_scope = "everyone"\n', {}, {}, r"collector\.toml: setting 'need_to_know_scope' must be one of"),
+    ('report_time = "6am"\n', {}, {}, "setting 'report_time' must be a time of day HH:MM"),
+    ("nope = 1\n", {}, {}, "collector.toml: unknown setting 'nope'"),
+    ("", {"SEATGUARD_TIMEZONE": "Mars/Base"}, {}, "environment SEATGUARD_TIMEZONE: setting 'timezone' must name"),
+    ("", {}, {"port": "http"}, "command line: setting 'port' must be int, got 'http'"),
+    ("[scoring]\nthreshold_high = 1.5\n", {}, {},
+     r"collector\.toml \[scoring\]: setting 'scoring\.threshold_high' must be within \(0, 1\]"),
+    ("[scoring]\nmembers = [\"peer_ecod\", \"psychic\"]\n", {}, {}, "unknown detector.*psychic"),
+    ("[scoring]\nweights = { rules = -1 }\n", {}, {}, "setting 'scoring.weights' must be finite and not negative"),
+    ("[scoring]\nthreshold_low = 0.9\n", {}, {},
+     r"low <= medium <= high.*scoring\.threshold_low from .*collector\.toml \[scoring\]"),
+    ("[scoring]\nhistory = 3\n", {}, {}, "unknown setting scoring.history "),
+    ("", {"SEATGUARD_SCORING_WEIGHTS": "{ self_ecod = 1.0 }", "SEATGUARD_SCORING_MEMBERS": "rules"}, {},
+     r"'weights' names detector\(s\) that are not members: self_ecod .*environment SEATGUARD_SCORING_WEIGHTS"),
+])
+def test_a_bad_collector_setting_names_itself_and_its_source(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, toml: str, env: dict[str, str], flags: dict[str, Any],
+        message: str) -> None:
+    (tmp_path / "collector.toml").write_text(toml, encoding="utf-8")
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError, match=message):
+        load_settings(tmp_path, flags)
+
+
+def test_agent_table_layers_and_refusals(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "agent.toml").write_text('spool_max_mb = 256\nallow_insecure_http = "no"\n', encoding="utf-8")
+    monkeypatch.setenv("SEATGUARD_AGENT_HEARTBEAT_S", "15")
+    config = load_config(tmp_path, {"batch_max_events": 50})
+    assert (config.spool_max_mb, config.heartbeat_s, config.batch_max_events) == (256.0, 15.0, 50)
+    assert config.allow_insecure_http is False and config.tls is True
+    with pytest.raises(AgentConfigError, match="command line: setting 'batch_max_events' must be at least 1"):
+        load_config(tmp_path, {"batch_max_events": 0})
+    monkeypatch.setenv("SEATGUARD_AGENT_LOG_LEVEL", "LOUD")
+    with pytest.raises(AgentConfigError, match="environment SEATGUARD_AGENT_LOG_LEVEL: setting 'log_level'"):
+        load_config(tmp_path)
+    monkeypatch.delenv("SEATGUARD_AGENT_LOG_LEVEL")
+    (tmp_path / "agent.toml").write_text("backoff_min_s = 90\n", encoding="utf-8")
+    with pytest.raises(AgentConfigError, match=r"'backoff_min_s' must not exceed 'backoff_max_s' \(set: "
+                                               r"backoff_min_s from .*agent\.toml;"):
+        load_config(tmp_path)
+    with pytest.raises(AgentConfigError, match="setting 'watchdog_samples' must be at least 1"):
+        AgentConfig(watchdog_samples=0)   # built directly, not loaded: the same checks
+
+
+def test_the_documented_example_loads(tmp_path: Path) -> None:
+    doc = (ROOT / "packaging" / "CONFIG.md").read_text(encoding="utf-8")
+    example = re.search(r"Example `/var/lib/seatguard/collector.toml`:\n\n```toml\n(.*?)```", doc, re.S)
+    assert example, "CONFIG.md has no collector.toml example"
+    (tmp_path / "collector.toml").write_text(example.group(1), encoding="utf-8")
+    settings = load_settings(tmp_path)
+    assert settings.db_url.startswith("postgresql://") and settings.scoring.threshold_high == 0.85
+    assert settings.scoring.rule_set().by_name["bulk_id_copy"].threshold == 40
+    for row in (*SETTINGS, *SCORING.rows):
+        assert f"| `{row.name}` |" in doc
+    assert {s.env_prefix for s in (CORE, ALERTS)} == {"SEATGUARD_"}   # deployments' variables keep their names
+
+
+@pytest.fixture(scope="module")
+def fleet_data(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, list[dict[str, Any]]]:
+    """One populated data folder (default settings) and its default report's findings."""
+    data = tmp_path_factory.mktemp("scoring") / "data"
+    world = World(data)
+    world.populate(build_report=False)
+    day = world.yesterday.isoformat()
+    findings = world.collector.reports.build(day)["findings"]
+    world.close()
+    return data, day, findings
+
+
+def _report(data: Path, scoring: str, day: str) -> dict[str, Any]:
+    (data / "collector.toml").write_text(f"[scoring]\n{scoring}", encoding="utf-8")
+    try:
+        collector = Collector.open(data)
+        try:
+            return collector.reports.build(day)
+        finally:
+            collector.close()
+    finally:
+        (data / "collector.toml").unlink()
+
+
+def test_scoring_in_collector_toml_changes_the_daily_report(
+        fleet_data: tuple[Path, str, list[dict[str, Any]]]) -> None:
+    data, day, default = fleet_data
+    severity = {f["agent_id"]: f["severity"] for f in default}
+    assert severity["pc-b1"] == "high"                       # the screen recorder rule grades it
+    score = next(f["score"] for f in default if f["agent_id"] == "pc-b1")
+    assert 0.5 <= score < 0.62                               # its model score alone: low
+    lowered = _report(data, 'rules = { screen_capture = { severity = "low" } }\n', day)
+    assert {f["agent_id"]: f["severity"] for f in lowered["findings"]}["pc-b1"] == "low"
+    moved = _report(data, 'threshold_medium = 0.6\nrules = { screen_capture = { severity = "low" } }\n', day)
+    assert {f["agent_id"]: f["severity"] for f in moved["findings"]}["pc-b1"] == "medium"   # the threshold moved it
+    assert moved["thresholds"]["medium"] == 0.6 and moved["rules"]["screen_capture"]["severity"] == "low"
+    few = _report(data, 'members = ["peer_ecod", "rules"]\n', day)
+    assert few["members"] == ["peer_ecod", "rules"]
+    assert _report(data, "", day)["findings"] == default     # an empty table changes nothing
+
+
+def test_a_bad_scoring_value_stops_serve_with_a_clear_message(
+        fleet_data: tuple[Path, str, list[dict[str, Any]]], capsys: pytest.CaptureFixture[str]) -> None:
+    data = fleet_data[0]
+    (data / "collector.toml").write_text("[scoring]\nthreshold_high = 2\n", encoding="utf-8")
+    try:
+        assert collector_main(["serve", "--data", str(data), "--port", "0"]) == 2
+    finally:
+        (data / "collector.toml").unlink()
+    err = capsys.readouterr().err
+    assert f"{data / 'collector.toml'} [scoring]: setting 'scoring.threshold_high' must be within (0, 1], got 2" in err
+
+
+def test_scoring_rules_reach_the_real_time_alerts(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "collector.toml").write_text("[scoring]\nrules = { screen_capture = { enabled = false } }\n",
+                                         encoding="utf-8")
+    world = World(data)
+    try:
+        world.populate(build_report=False)
+        assert world.collector.alerts.wait_idle(30.0)
+        raised = {(a["agent_id"], a["rule"]) for a in world.collector.alerts.list_for(Principal("sec", "security"))}
+    finally:
+        world.close()
+    assert ("pc-a1", "remote_access") in raised              # other rules still alert
+    assert ("pc-b1", "screen_capture") not in raised         # the disabled one does not
