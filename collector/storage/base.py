@@ -16,8 +16,15 @@ hands out one *repository* per further area, each an interface of its own declar
 
 Every table is declared once, on the one ``MetaData`` of :mod:`collector.storage.tables`.
 A service receives the store (or the repository) and never writes SQL: no module outside
-``collector/storage`` opens a connection. A new backend implements this class and every
-repository; ``tests/test_storage_backends.py`` runs the same contract on each.
+``collector/storage`` opens a connection or imports SQLAlchemy. A new backend implements this
+class and every repository; ``tests/test_storage_backends.py`` and ``tests/test_storage_repositories.py``
+run the same contract on each.
+
+A new area: ``collector/storage/<area>.py`` holds ``<Area>Repo`` (an ABC: what the service may ask,
+in the service's terms) and ``Sql<Area>Repo`` (written against
+:class:`collector.storage.connections.Connections`); ``Store`` declares ``<area>`` as an abstract
+property returning ``<Area>Repo``; :class:`collector.storage.repositories.SqlRepositories` makes it;
+tests named ``test_<area>_...`` in a ``tests/test_storage_*.py`` module run it on every backend.
 """
 
 from __future__ import annotations
