@@ -30,7 +30,7 @@ def _setup_logging(level: str) -> None:
 def cmd_enroll(args: argparse.Namespace) -> int:
     config = load_config(args.home)
     identity = enroll(args.home, args.collector, args.token, args.name, config.tls,
-                      bool(config.allow_insecure_http))
+                      config.allow_insecure_http)
     print(json.dumps({"agent_id": identity.agent_id, "team": identity.team}))
     return 0
 
@@ -48,7 +48,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
     config = load_config(args.home)
     identity = load_identity(args.home)
-    require_secure(identity.collector_url, bool(config.allow_insecure_http), config.tls)
+    require_secure(identity.collector_url, config.allow_insecure_http, config.tls)
     spool = open_spool(args.home, config)
     transport = HttpTransport(identity.collector_url, config.http_timeout_s, config.tls)
     uploader = Uploader(spool, transport, Trust(args.home, identity), Backoff(config.backoff_min_s,
@@ -59,7 +59,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     total: dict[str, int] = {"spooled_events": 0, "already_shipped": 0, "invalid_events": 0}
     try:
         for path in args.files:
-            result = replay_file(identity, spool, path, int(config.batch_max_events), on_sealed=wake)
+            result = replay_file(identity, spool, path, config.batch_max_events, on_sealed=wake)
             total["spooled_events"] += result.spooled_events
             total["already_shipped"] += result.already_shipped
             total["invalid_events"] += result.invalid_events
@@ -85,7 +85,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     config = load_config(args.home, {"heartbeat_s": args.heartbeat_s})
     identity = load_identity(args.home)
-    require_secure(identity.collector_url, bool(config.allow_insecure_http), config.tls)
+    require_secure(identity.collector_url, config.allow_insecure_http, config.tls)
     from contract.notice import NOTICE
 
     lock = InstanceLock(args.home)

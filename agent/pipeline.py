@@ -51,8 +51,8 @@ class BatchBuilder:
                  on_sealed: threading.Event | None = None) -> None:
         self.identity = identity
         self.spool = spool
-        self.max_events = int(config.batch_max_events)
-        self.max_age_s = float(config.batch_max_age_s)
+        self.max_events = config.batch_max_events
+        self.max_age_s = config.batch_max_age_s
         self._seal = make_sealer(identity)
         self._lock = threading.Lock()
         self._buffer: list[dict[str, Any]] = []

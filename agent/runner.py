@@ -102,7 +102,7 @@ class Runner:
         self.wake = threading.Event()
         self.builder = BatchBuilder(identity, spool, config, on_sealed=self.wake)
         self.transport = HttpTransport(identity.collector_url, config.http_timeout_s, config.tls)
-        self.insecure = require_secure(identity.collector_url, bool(config.allow_insecure_http), config.tls)
+        self.insecure = require_secure(identity.collector_url, config.allow_insecure_http, config.tls)
         self.trust = Trust(home, identity)
         self.uploader = Uploader(spool, self.transport, self.trust,
                                  Backoff(config.backoff_min_s, config.backoff_max_s), on_reply=self._on_reply)
@@ -188,9 +188,9 @@ class Runner:
 
     def watchdog(self, cpu: float, rss: float) -> None:
         """Restart the sensors when the agent's own CPU or memory stays above its limits."""
-        over = rss > float(self.config.watchdog_rss_mb) or cpu > float(self.config.watchdog_cpu_pct)
+        over = rss > self.config.watchdog_rss_mb or cpu > self.config.watchdog_cpu_pct
         self._over_limit = self._over_limit + 1 if over else 0
-        if self._over_limit >= int(self.config.watchdog_samples):
+        if self._over_limit >= self.config.watchdog_samples:
             self._over_limit = 0
             self.restart_sensors(f"cpu {cpu:.1f}% / rss {rss:.0f} MB above the limits for "
                                  f"{self.config.watchdog_samples} heartbeats")
@@ -242,7 +242,7 @@ class Runner:
         while not self.stop_event.is_set():
             if time.monotonic() >= next_beat:
                 self.heartbeat()
-                next_beat = time.monotonic() + float(self.config.heartbeat_s)
+                next_beat = time.monotonic() + self.config.heartbeat_s
             self.builder.flush_if_old()
             if self.policy_changed.is_set():
                 self.policy_changed.clear()

@@ -3,7 +3,7 @@ chosen without it (leave one scenario out).
 
     nice .venv/bin/python bench/evaluate.py [--seeds 1 2 3 4 5] [--agents 40] [--days 12] [--scored 5]
         [--per-fleet N] [--rules-weight 1 3] [--self-weight 0.5 1 2] [--combine fisher]
-        [--rule-scale 0.6 1] [--members] [--explain] [--json]
+        [--rule-scale 0.6 1] [--members] [--explain] [--json] [--data DIR]
 
 For each seed the simulator writes a fleet of ``--agents`` agents over ``--days`` days with its
 legitimate unusual days (leads reviewing teammates, rota and overtime, new hires, returns from leave,
@@ -17,6 +17,9 @@ and, for contrast, the figures of the point tuned on every scenario. ``--members
 default configuration's table of the ensemble against each member alone. ``--explain`` lists, for every
 insider under the configuration tuned on all, the agent-days that are not insiders and rank above it:
 role, tier, calibrated score, peer group scope (``all``: compared with everyone) and the rules fired.
+``--data DIR`` starts from the scoring settings of that collector (the ``[scoring]`` table of
+``DIR/collector.toml`` and ``SEATGUARD_SCORING_*``, as the collector reads them) instead of the defaults:
+its members and peer and history settings are the grid's base, and ``--members`` compares with it.
 """
 
 from __future__ import annotations
@@ -34,10 +37,23 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from detectors.evaluate import ENSEMBLE, Evaluation, MethodResult, evaluate, rollups_from_files  # noqa: E402
 from detectors.features import FEATURE_NAMES  # noqa: E402
 from detectors.heldout import Fleet, Grid, Point, decoy_kinds, fleet_from_folder, held_out, rank_fleets  # noqa: E402
-from detectors.scoring import compute  # noqa: E402
+from detectors.scoring import ScoringConfig, compute  # noqa: E402
 from detectors.tiers import TIERS  # noqa: E402
 
 END = date(2025, 3, 14)
+
+
+def scoring_of(data: Path | None) -> ScoringConfig:
+    """The scoring settings of the collector whose data folder is ``data`` (None: the defaults)."""
+    if data is None:
+        return ScoringConfig()
+    from collector.config import load_settings
+    from collector.errors import ConfigError
+
+    try:
+        return load_settings(data).scoring
+    except ConfigError as exc:
+        raise SystemExit(f"evaluate: {exc.message}") from exc
 
 
 def pooled(runs: list[Evaluation]) -> Evaluation:
@@ -81,7 +97,7 @@ def build_fleet(seed: int, fleet_no: int, args: argparse.Namespace, runs: list[E
         rollups = rollups_from_files(Path(tmp))
         fleet = fleet_from_folder(Path(tmp), f"seed {seed}", args.scored, rollups=rollups)
         if args.members:
-            runs.append(evaluate(Path(tmp), days=args.scored, rollups=rollups))
+            runs.append(evaluate(Path(tmp), days=args.scored, config=args.scoring, rollups=rollups))
     print(f"seed {seed}: {len(fleet.insiders)} insider and {len(fleet.decoys)} decoy agent-days; simulated in "
           f"{simulated - began:.0f} s, folded in {time.perf_counter() - simulated:.0f} s", flush=True)
     return fleet
@@ -134,9 +150,12 @@ def main() -> int:
     parser.add_argument("--explain", action="store_true",
                         help="list the agent-days ranked above each insider (configuration tuned on all)")
     parser.add_argument("--json", action="store_true", help="print the held-out figures as JSON too")
+    parser.add_argument("--data", type=Path, default=None,
+                        help="start from the scoring settings of the collector with this data folder")
     args = parser.parse_args()
+    args.scoring = scoring_of(args.data)
     grid = Grid(tuple(args.rules_weight), tuple(args.self_weight), tuple(args.combine), tuple(args.rule_scale))
-    points = grid.points()
+    points = grid.points(args.scoring)
     runs: list[Evaluation] = []
     fleets = [build_fleet(seed, n, args, runs) for n, seed in enumerate(args.seeds)]
     began = time.perf_counter()
@@ -151,7 +170,8 @@ def main() -> int:
           + ", ".join(f"{kind} {rank}" for kind, rank in decoy_kinds(ranked, result.tuned).items()))
     if args.members:
         comparison = pooled(runs)
-        print("\ndefault configuration, ensemble against each member alone:")
+        which = f"configuration of {args.data}" if args.data else "default configuration"
+        print(f"\n{which}, ensemble against each member alone:")
         print(comparison.table())
         losers = [n for n in comparison.methods if n != ENSEMBLE and not comparison.beats(ENSEMBLE, n)]
         print("the ensemble beats every member and the rules alone" if not losers

@@ -41,9 +41,8 @@ class Web:
     def __init__(self, collector: Collector) -> None:
         self.collector = collector
         settings = collector.settings
-        idle_min = float(getattr(settings, "session_idle_min", 30))
-        self.sessions = SessionManager(collector.store, collector.accounts, idle_min * 60,
-                                       str(getattr(settings, "cookie_secure", "auto")))
+        self.sessions = SessionManager(collector.store, collector.accounts, settings.session_idle_min * 60,
+                                       settings.cookie_secure)
         self.env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]),
                                trim_blocks=True, lstrip_blocks=True)
         self.env.filters.update(clock=self.clock, when=self.when, duration=duration)
