@@ -73,7 +73,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from collector.api import create_app
-    from collector.jobs import DailyJobs
     from collector.proxies import uvicorn_options
     from collector.service import Collector
 
@@ -82,7 +81,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     app = create_app(collector)
     settings = collector.settings
     collector.start_cluster()
-    daily = DailyJobs(collector)
+    daily = collector.daily_jobs()
     daily.start()
     collector.alerts.start()
     scheme = "https" if settings.tls_certfile else "http"

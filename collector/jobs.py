@@ -24,16 +24,13 @@ import time
 import uuid
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from datetime import datetime, timedelta, tzinfo
+from typing import Any
 
 import orjson
 
 from collector.config import Settings
 from collector.storage.base import Store
-
-if TYPE_CHECKING:
-    from collector.service import Collector
 
 log = logging.getLogger(__name__)
 LEASE_S = 600.0  # a SQLite job lease outlives any run; a process that died mid-run frees it after this
@@ -111,8 +108,15 @@ class DailyJobs:
     """Inside ``serve``: once a day at ``report_time`` (collector's zone), retention (privacy rule 4) and
     yesterday's report, each once per cluster. Checked every ``tick_s`` seconds."""
 
-    def __init__(self, collector: Collector, tick_s: float = 60.0) -> None:
-        self.collector = collector
+    def __init__(self, jobs: JobScheduler, tz: tzinfo, report_time: str, purge: Callable[[datetime], Any],
+                 build_report: Callable[[str], dict[str, Any]], get_report: Callable[[str], dict[str, Any] | None],
+                 tick_s: float = 60.0) -> None:
+        self.jobs = jobs
+        self.tz = tz
+        self.report_time = report_time
+        self.purge = purge
+        self.build_report = build_report
+        self.get_report = get_report
         self.tick_s = tick_s
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._loop, name="daily-jobs", daemon=True)
@@ -126,18 +130,17 @@ class DailyJobs:
             self.thread.join(5)
 
     def tick(self, now: datetime | None = None) -> dict[str, str | None]:
-        c = self.collector
-        now = now or datetime.now(c.settings.tz)
-        hh, mm = (int(x) for x in c.settings.report_time.split(":"))
+        now = now or datetime.now(self.tz)
+        hh, mm = (int(x) for x in self.report_time.split(":"))
         due = now.replace(hour=hh, minute=mm, second=0, microsecond=0)
         if now < due:
             return {}
         yesterday = (now.date() - timedelta(days=1)).isoformat()
         since = due.timestamp()
         return {
-            "retention": c.jobs.run("retention", lambda: c.purge(now), since=since),
-            "daily_report": c.jobs.run("daily_report", lambda: _summary(c.reports.build(yesterday)), since=since,
-                                       due=lambda: c.reports.get(yesterday) is None),
+            "retention": self.jobs.run("retention", lambda: self.purge(now), since=since),
+            "daily_report": self.jobs.run("daily_report", lambda: _summary(self.build_report(yesterday)),
+                                          since=since, due=lambda: self.get_report(yesterday) is None),
         }
 
     def _loop(self) -> None:

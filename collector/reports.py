@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from datetime import date, datetime, timedelta, tzinfo
+from typing import Any
 
 import orjson
 
 from collector.errors import CollectorError, NotFound
+from collector.rollups import RollupUpdater
 from collector.shifts import day_context
+from collector.storage.sql import SqlStore
 from contract.masking import mask_text
 from detectors.csv_cells import defuse_text
 from detectors.errors import DetectorError, InvalidInput
@@ -28,10 +30,7 @@ from detectors.labels import VERDICTS, Label
 from detectors.need_to_know import CustomerSets, Verdict, apply, judge
 from detectors.render import render_csv, render_html
 from detectors.rollup import DayRollup
-from detectors.scoring import AgentDayInput, DailyReport, score_day
-
-if TYPE_CHECKING:
-    from collector.service import Collector
+from detectors.scoring import AgentDayInput, DailyReport, ScoringConfig, score_day
 
 log = logging.getLogger(__name__)
 _JUDGED_KV = "need_to_know.judged.{day}"
@@ -39,17 +38,25 @@ JUDGE_BACK_DAYS = 3
 
 
 class ReportService:
-    def __init__(self, collector: Collector) -> None:
-        self.collector = collector
-        self.store = collector.store
+    """Builds, stores and labels daily reports from the store's rollups; ``rollups`` gives each agent's
+    context, ``tz`` is the collector's zone, ``scope`` the ``need_to_know_scope`` setting and ``scoring``
+    the ``[scoring]`` table."""
+
+    def __init__(self, store: SqlStore, rollups: RollupUpdater, tz: tzinfo, scope: str,
+                 scoring: ScoringConfig) -> None:
+        self.store = store
+        self.rollups = rollups
+        self.tz = tz
+        self.scope = scope
+        self.scoring = scoring
 
     def _inputs(self, day: date) -> list[AgentDayInput]:
         """The day's inputs to scoring, need-to-know judged across agents."""
         return self._judged_inputs(day)[0]
 
     def _judged_inputs(self, day: date) -> tuple[list[AgentDayInput], dict[str, Verdict]]:
-        updater = self.collector.rollups
-        now = datetime.now(self.collector.settings.tz)
+        updater = self.rollups
+        now = datetime.now(self.tz)
         out = []
         agents = {a["agent_id"]: a for a in self.store.list_agents()}
         shifts = self.store.shifts_on(day.isoformat())  # the day's rota and scheduled overtime, as entered now
@@ -59,7 +66,7 @@ class ReportService:
         pairs = list(zip(states, contexts, strict=True))
         sets: list[tuple[str, str, CustomerSets]] = [
             (agent_id, ctx.team, DayRollup.stored_customer_sets(state)) for (agent_id, state), ctx in pairs]
-        verdicts = judge(sets, self.collector.settings.need_to_know_scope)
+        verdicts = judge(sets, self.scope)
         moment = now if day >= now.date() else None
         for (agent_id, state), ctx in pairs:
             rollup = DayRollup.from_state(ctx, state)
@@ -70,7 +77,7 @@ class ReportService:
 
     def _judge_history(self, first: date, last: date) -> None:
         """Judge need-to-know for each day in [first, last] not judged yet under the current scope."""
-        scope = self.collector.settings.need_to_know_scope
+        scope = self.scope
         teams = {a["agent_id"]: str(a.get("team") or "unassigned") for a in self.store.list_agents()}
         day, judged = last, 0
         while day >= first and judged < JUDGE_BACK_DAYS:
@@ -96,13 +103,13 @@ class ReportService:
         return [_label(row) for row in self.store.load_labels()]
 
     def compute(self, day: date) -> DailyReport:
-        scoring = self.collector.settings.scoring
+        scoring = self.scoring
         first, last = day - timedelta(days=scoring.history_days), day - timedelta(days=1)
         self._judge_history(first, last)
         history = self.store.feature_history(first.isoformat(), last.isoformat())
         inputs, verdicts = self._judged_inputs(day)
-        if day < datetime.now(self.collector.settings.tz).date():  # a finished day: later reports' history
-            self._remember(day, verdicts, self.collector.settings.need_to_know_scope)
+        if day < datetime.now(self.tz).date():  # a finished day: later reports' history
+            self._remember(day, verdicts, self.scope)
         return score_day(day, inputs, history, self.labels(), scoring)
 
     def build(self, day: str) -> dict[str, Any]:

@@ -17,34 +17,57 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from datetime import UTC, datetime, tzinfo
+from typing import Any
 
 from sqlalchemy import Connection, and_, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
+from collector.access import AccessService
 from collector.accounts import Principal
+from collector.config import Settings
 from collector.errors import Forbidden, NotFound, Rejected
+from collector.ingest import IngestService
+from collector.metrics import Metrics
+from collector.storage.sql import SqlStore
 from collector.storage.tables import agents, screenshots
 from contract import wire
 from contract.errors import WireError
-
-if TYPE_CHECKING:
-    from collector.service import Collector
 
 log = logging.getLogger(__name__)
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 VIEW_ROLES = ("admin", "security")
 
 
+@dataclass(frozen=True)
+class BlobLimits:
+    """The settings screenshots obey: the body limit and each agent's quotas per local day (``tz``)."""
+
+    tz: tzinfo
+    max_body_bytes: int
+    count_per_day: int
+    bytes_per_day: int
+    rate_per_min: int
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> BlobLimits:
+        return cls(settings.tz, int(settings.max_body_bytes), int(settings.blob_quota_count_per_day),
+                   int(settings.blob_quota_bytes_per_day), int(settings.blob_rate_per_min))
+
+
 class ScreenshotService:
-    def __init__(self, collector: Collector) -> None:
-        self.collector = collector
-        self.store = collector.store  # the screenshots table comes with the schema (revision 0003)
+    def __init__(self, store: SqlStore, ingest: IngestService, access: AccessService, metrics: Metrics,
+                 limits: BlobLimits) -> None:
+        self.store = store  # the screenshots table comes with the schema (revision 0003)
+        self.ingest = ingest  # verification, opening and counted refusals are ingest's
+        self.access = access
+        self.metrics = metrics
+        self.limits = limits
 
     def handle(self, body: bytes) -> dict[str, Any]:
-        ingest = self.collector.ingest
-        if len(body) > self.collector.settings.max_body_bytes:
+        ingest = self.ingest
+        if len(body) > self.limits.max_body_bytes:
             raise ingest.reject("too_large", f"blob of {len(body)} bytes exceeds the limit")
         try:
             env = wire.parse_blob_envelope(body)
@@ -76,11 +99,11 @@ class ScreenshotService:
             outcome = ("duplicate", "")
         if outcome is not None:
             code, why = outcome
-            self.collector.metrics.blobs.labels(code).inc()
+            self.metrics.blobs.labels(code).inc()
             if code == "duplicate":
                 return {"status": "duplicate", "blob_id": env.blob_id}
             raise ingest.reject(code, f"screenshot {env.blob_id} refused: {why}", env.agent_id)
-        self.collector.metrics.blobs.labels("stored").inc()
+        self.metrics.blobs.labels("stored").inc()
         log.info("screenshot %s from %s stored sealed (%d bytes)", env.blob_id, env.agent_id, len(data))
         return {"status": "stored", "blob_id": env.blob_id}
 
@@ -91,17 +114,17 @@ class ScreenshotService:
         conn.execute(select(agents.c.agent_id).where(agents.c.agent_id == agent_id).with_for_update()).first()
         if conn.execute(select(screenshots.c.id).where(and_(mine, screenshots.c.blob_id == blob_id))).first():
             return ("duplicate", "")
-        settings = self.collector.settings
-        day_start = datetime.fromtimestamp(now, settings.tz).replace(hour=0, minute=0, second=0,
+        limits = self.limits
+        day_start = datetime.fromtimestamp(now, limits.tz).replace(hour=0, minute=0, second=0,
                                                                      microsecond=0).timestamp()
         count, stored = conn.execute(select(func.count(), func.coalesce(func.sum(screenshots.c.size), 0)).where(
             and_(mine, screenshots.c.received_at >= day_start))).one()
-        max_count, max_bytes = settings.blob_quota_count_per_day, settings.blob_quota_bytes_per_day
+        max_count, max_bytes = limits.count_per_day, limits.bytes_per_day
         if max_count and int(count) + 1 > max_count:
             return ("blob_quota", f"{count} screenshots today already (blob_quota_count_per_day {max_count})")
         if max_bytes and int(stored) + size > max_bytes:
             return ("blob_quota", f"{int(stored)} + {size} bytes today exceed blob_quota_bytes_per_day {max_bytes}")
-        rate = settings.blob_rate_per_min
+        rate = limits.rate_per_min
         if rate:
             recent = conn.execute(select(func.count()).where(
                 and_(mine, screenshots.c.received_at > now - 60.0))).scalar_one()
@@ -112,7 +135,7 @@ class ScreenshotService:
     def image_for(self, who: Principal, agent_id: str, blob_id: str, remote: str | None = None) -> bytes:
         """The PNG, for admin and security only; every look (allowed or not) is audited."""
         allowed = who.role in VIEW_ROLES
-        self.collector.access.audit(who, "read_screenshot", f"{agent_id}/{blob_id}", allowed, remote, agent_id)
+        self.access.audit(who, "read_screenshot", f"{agent_id}/{blob_id}", allowed, remote, agent_id)
         if not allowed:
             raise Forbidden(f"role {who.role!r} may not read_screenshot")
         with self.store._read() as conn:
@@ -122,7 +145,7 @@ class ScreenshotService:
             raise NotFound(f"no screenshot {blob_id!r} for agent {agent_id!r}")
         env = wire.parse_blob_envelope(str(row[0]).encode())
         try:
-            return wire.open_blob(env, self.collector.ingest.open_keys())  # sealed to any generation, kept
+            return wire.open_blob(env, self.ingest.open_keys())  # sealed to any generation, kept
         except WireError as exc:
             raise Rejected("tampered_ciphertext", "the stored screenshot no longer opens") from exc
 

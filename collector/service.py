@@ -12,15 +12,25 @@ import orjson
 
 from collector.access import AccessService
 from collector.accounts import AccountService, Principal
+from collector.alerts.channels import Channel
+from collector.alerts.clock import Clock
+from collector.alerts.config import AlertConfig
+from collector.alerts.service import AlertService
 from collector.config import Settings, load_settings
 from collector.enrollment import EnrollmentService
 from collector.errors import CollectorError, ConfigError, Forbidden, NotFound
 from collector.ingest import IngestService
-from collector.jobs import JobScheduler
+from collector.jobs import DailyJobs, JobScheduler
 from collector.keys import KeyRing
+from collector.listeners import IngestListeners
 from collector.metrics import Metrics
 from collector.policy import PolicyService, known_policy_keys, policy_problem
 from collector.ratelimit import RateLimiter
+from collector.reports import ReportService
+from collector.rollups import RollupUpdater
+from collector.screenshots import BlobLimits, ScreenshotService
+from collector.shifts import ShiftService
+from collector.signing import AnswerSigner
 from collector.storage import open_store
 from collector.storage.notify import open_feed
 from collector.storage.sql import SqlStore
@@ -51,9 +61,7 @@ class Collector:
         self.policy = PolicyService(self.store, self.feed)
         self.ingest = IngestService(self.store, self.keyring, settings, self.metrics)
         self.ingest.issued_policies = self.policy.issued
-        from collector.signing import AnswerSigner
-
-        self.signer = AnswerSigner(self, self.keyring)
+        self.signer = AnswerSigner(self.keyring, self.metrics, self.policy, self.ingest)
         self.enrollment = EnrollmentService(self.store, self.policy, settings.enroll_token_ttl_h, self.signer)
         self.accounts = AccountService(self.store, settings.api_token_days)
         refused = self.metrics.rate_limited
@@ -63,27 +71,39 @@ class Collector:
                                         on_refused=lambda route: refused.labels(route).inc())
         self.access = AccessService(self.store)
         self.wall = WallService(self.store, self.settings)
-        self._install_rollups()
-        from collector.alerts import AlertService
-
-        self.alerts = AlertService(self)
-        from collector.screenshots import ScreenshotService
-
-        self.screenshots = ScreenshotService(self)
-        from collector.shifts import ShiftService
-
-        self.shifts = ShiftService(self)
-        self.ingest.listeners.append(self.alerts.on_ingest)
-
-    def _install_rollups(self) -> None:
-        from collector.reports import ReportService
-        from collector.rollups import RollupUpdater
-
         self.rollups = RollupUpdater(self.store, self.settings, self.policy)
         self.wall.contexts = self.rollups.live_context
         self.store.rollup_hook = self.rollups
         self.ingest.customers = self.rollups.customer
-        self.reports = ReportService(self)
+        self.reports = ReportService(self.store, self.rollups, settings.tz, settings.need_to_know_scope,
+                                     settings.scoring)
+        self.listeners = IngestListeners(self.ingest.listeners)
+        self.install_alerts(self.build_alert_service())
+        self.screenshots = ScreenshotService(self.store, self.ingest, self.access, self.metrics,
+                                             BlobLimits.from_settings(settings))
+        self.shifts = ShiftService(self.store, self.access, self.rollups, self.metrics, settings.tz)
+
+    def build_alert_service(self, config: AlertConfig | None = None, clock: Clock | None = None,
+                            channels: list[Channel] | None = None) -> AlertService:
+        """A new alert service wired to this collector's parts (``config``: the settings' by default);
+        it hears no batches until :meth:`install_alerts`."""
+        return AlertService(self.store, self.access, self.rollups, self.reports.labels, self.settings.scoring,
+                            self.jobs, self.settings.tz, config or self.settings.alerts, clock, channels)
+
+    def install_alerts(self, service: AlertService) -> AlertService:
+        """Make ``service`` this collector's alert service, listening to ingest as ``alerts``; the one it
+        replaces is closed."""
+        old = getattr(self, "alerts", None)
+        self.listeners.register("alerts", service.on_ingest, replace=True)
+        self.alerts = service
+        if isinstance(old, AlertService) and old is not service:
+            old.close()
+        return service
+
+    def daily_jobs(self, tick_s: float = 60.0) -> DailyJobs:
+        """Inside ``serve``: retention and yesterday's report once a day, once per cluster."""
+        return DailyJobs(self.jobs, self.settings.tz, str(self.settings.report_time), self.purge,
+                         self.reports.build, self.reports.get, tick_s)
 
     @classmethod
     def open(cls, data_dir: Path, overrides: dict[str, Any] | None = None) -> Collector:

@@ -10,7 +10,7 @@ from fastapi import FastAPI, Query
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
 
-from collector.api import Who
+from collector.routes.common import Who
 from collector.service import Collector
 
 

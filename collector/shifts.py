@@ -27,20 +27,20 @@ import logging
 import re
 import time
 from dataclasses import replace
-from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from datetime import date, datetime, timedelta, tzinfo
+from typing import Any, Protocol
 
+from collector.access import AccessService
 from collector.accounts import Principal
 from collector.errors import CollectorError, Forbidden, NotFound
+from collector.metrics import Metrics
 from collector.storage.shifts import DayShifts, days_between
+from collector.storage.sql import SqlStore
 from contract.masking import mask_text
 from detectors.context import AgentContext
 from detectors.errors import DetectorError
 from detectors.outside import extended
 from detectors.rollup import DayRollup
-
-if TYPE_CHECKING:
-    from collector.service import Collector
 
 log = logging.getLogger(__name__)
 KINDS = ("shift", "overtime")
@@ -118,20 +118,31 @@ def check_window(start: str, end: str) -> tuple[str, str]:
     return start, end
 
 
+class Contexts(Protocol):
+    """An agent's usual context (:meth:`collector.rollups.RollupUpdater.context`; the updater applies
+    this module's entries, so it is handed in rather than imported)."""
+
+    def context(self, agent_id: str, agent: dict[str, Any] | None = None) -> AgentContext: ...
+
+
 class ShiftService:
-    def __init__(self, collector: Collector) -> None:
-        self.collector = collector
-        self.store = collector.store
+    def __init__(self, store: SqlStore, access: AccessService, contexts: Contexts, metrics: Metrics,
+                 tz: tzinfo) -> None:
+        self.store = store
+        self.access = access
+        self.contexts = contexts
+        self.metrics = metrics
+        self.tz = tz
 
     def earliest_for_managers(self) -> str:
         """The first day a manager may enter or clear: yesterday (a lead enters last night's overtime the next
         morning). Older days' stored features are only recomputed by an admin."""
-        today = datetime.now(self.collector.settings.tz).date()
+        today = datetime.now(self.tz).date()
         return (today - timedelta(days=MANAGER_PAST_DAYS)).isoformat()
 
     def _editable(self, who: Principal, agent_id: str, days: list[str], action: str, target: str,
                   remote: str | None) -> None:
-        access = self.collector.access
+        access = self.access
         agent = self.store.get_agent(agent_id)
         if agent is None:  # no agent_id column: the id is the caller's text, maybe longer than any stored id
             access.audit(who, action, target, False, remote)
@@ -145,7 +156,7 @@ class ShiftService:
         access.audit(who, action, target, why is None, remote, agent_id)
         if why is not None:
             log.warning("shift %s by %s refused: %s", action, who.name, why)
-            self.collector.metrics.shifts.labels("refused").inc()
+            self.metrics.shifts.labels("refused").inc()
             raise Forbidden(why)
 
     def days(self, day: str | None, first: str | None, last: str | None) -> list[str]:
@@ -157,7 +168,7 @@ class ShiftService:
 
     def _refused(self, why: BadShift) -> BadShift:
         log.warning("shift entry refused: %s", why.message)
-        self.collector.metrics.shifts.labels("refused").inc()
+        self.metrics.shifts.labels("refused").inc()
         return why
 
     def set(self, who: Principal, agent_id: str, days: list[str], start: str, end: str, overtime: bool = False,
@@ -174,7 +185,7 @@ class ShiftService:
         self._editable(who, agent_id, days, "set_shift", target, remote)
         self.store.set_shifts(agent_id, days, kind, start, end, who.name, time.time())
         refreshed = self.refresh(agent_id, days)
-        self.collector.metrics.shifts.labels("set").inc()
+        self.metrics.shifts.labels("set").inc()
         log.info("%s set %s for %s on %d day(s) %s..%s (%d stored day(s) recomputed)", who.name, kind, agent_id,
                  len(days), days[0], days[-1], len(refreshed))
         return {"agent_id": agent_id, "kind": kind, "start": start, "end": end, "days": days,
@@ -188,14 +199,14 @@ class ShiftService:
         self._editable(who, agent_id, days, "clear_shift", target, remote)
         removed = self.store.clear_shifts(agent_id, days, kind)
         refreshed = self.refresh(agent_id, days) if removed else []
-        self.collector.metrics.shifts.labels("cleared").inc(removed)
+        self.metrics.shifts.labels("cleared").inc(removed)
         return {"agent_id": agent_id, "removed": removed, "recomputed": refreshed}
 
     def entries(self, who: Principal, first: str, last: str, agent_id: str | None = None,
              remote: str | None = None) -> list[dict[str, Any]]:
         """Entries in the caller's scope (admins and security: all; managers: their teams), audited per agent
         shown."""
-        access = self.collector.access
+        access = self.access
         if who.role not in READERS:
             access.require_role(who, READERS, "read_shifts", agent_id or "shifts", remote)
         teams = access.visible_teams(who)
@@ -211,7 +222,7 @@ class ShiftService:
         else:
             ids = sorted(agents)
         rows = self.store.list_shifts(first, last, ids)
-        self.collector.access.audit_shown(who, "read_shifts", f"{first}..{last}", (r["agent_id"] for r in rows),
+        self.access.audit_shown(who, "read_shifts", f"{first}..{last}", (r["agent_id"] for r in rows),
                                           remote)
         return [{"agent_id": r["agent_id"], "day": r["day"], "kind": r["kind"], "start": r["shift_start"],
                  "end": r["shift_end"], "entered_by": r["entered_by"], "entered_at": r["entered_at"]} for r in rows]
@@ -223,8 +234,8 @@ class ShiftService:
         if who.role not in READERS:
             return []
         over = datetime.combine(date.fromisoformat(day) + timedelta(days=1), datetime.min.time(),
-                                self.collector.settings.tz).timestamp()
-        access = self.collector.access
+                                self.tz).timestamp()
+        access = self.access
         ids = [a["agent_id"] for a in self.store.list_agents(access.visible_teams(who))]
         rows = [r for r in self.store.list_shifts(day, day, ids) if float(r["entered_at"]) >= over]
         if rows:  # audited per agent shown; a page with none to show writes no record
@@ -234,9 +245,8 @@ class ShiftService:
 
     def refresh(self, agent_id: str, days: list[str]) -> list[str]:
         """Recompute the stored features of these days' rollups with their (new) entries."""
-        updater = self.collector.rollups
-        base = updater.context(agent_id, self.store.get_agent(agent_id) or {})
-        today = datetime.now(self.collector.settings.tz).date().isoformat()
+        base = self.contexts.context(agent_id, self.store.get_agent(agent_id) or {})
+        today = datetime.now(self.tz).date().isoformat()
 
         def compute(day: str, state: dict[str, Any], entries: DayShifts) -> dict[str, float] | None:
             try:

@@ -15,28 +15,30 @@ from __future__ import annotations
 import logging
 import time
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from collector.ingest import IngestService
 from collector.keys import KeyRing, iso
+from collector.metrics import Metrics
+from collector.policy import PolicyService
 from contract import wire
 from contract.errors import WireError
 from contract.key_set import keys_proof, sign_key_set
 from contract.receipts import envelope_hash, key_id, sign_receipt
 from contract.signed_policy import sign_policy
 
-if TYPE_CHECKING:
-    from collector.service import Collector
-
 log = logging.getLogger(__name__)
 ID_FIELD = {"batch": "batch_seq", "blob": "blob_id"}
 
 
 class AnswerSigner:
-    def __init__(self, collector: Collector, ring: KeyRing) -> None:
-        self.collector = collector
+    def __init__(self, ring: KeyRing, metrics: Metrics, policy: PolicyService, ingest: IngestService) -> None:
         self.ring = ring
+        self.metrics = metrics
+        self.policy = policy  # the policy answers carry, signed per agent
+        self.ingest = ingest  # key-request verification and counted refusals are ingest's
         self._key_sets: dict[tuple[bool, str], dict[str, Any]] = {}  # (in the window, signer) -> the signed set
 
     @property
@@ -76,7 +78,7 @@ class AnswerSigner:
                 retire={key_id(old): iso(rot.ends_at)} if old is not None else {},
                 hpke_key=wire.public_key_b64(self.ring.hpke[rot.gen].public_key()), seal_from=iso(rot.seal_from))
             self._key_sets[cache] = found
-        self.collector.metrics.key_sets.inc()
+        self.metrics.key_sets.inc()
         return found
 
     def with_key_set(self, answer: dict[str, Any]) -> dict[str, Any]:
@@ -85,7 +87,7 @@ class AnswerSigner:
 
     def receipt(self, kind: str, agent_id: str, ref: int | str, body: bytes, outcome: str,
                 code: str = "") -> dict[str, Any]:
-        self.collector.metrics.receipts.labels(kind, outcome).inc()
+        self.metrics.receipts.labels(kind, outcome).inc()
         return sign_receipt(self.key, kind=kind, agent_id=agent_id, ref=ref, digest=envelope_hash(body),
                             outcome=outcome, code=code)
 
@@ -98,12 +100,12 @@ class AnswerSigner:
         return self.receipt(kind, ids[0], ids[1], body, "refused", code)
 
     def policy_for(self, agent_id: str) -> dict[str, Any]:
-        return sign_policy(self.key, agent_id, self.collector.policy.current())
+        return sign_policy(self.key, agent_id, self.policy.current())
 
     def keys_for(self, body: bytes) -> dict[str, Any]:
         """Answer a sealed signing-key request: the upgrade step of agents enrolled before signed answers,
         and of agents that were offline through a whole rotation window (sealed to a retired HPKE key)."""
-        ingest = self.collector.ingest
+        ingest = self.ingest
         if len(body) > 4096:
             raise ingest.reject("too_large", "a signing-key request is a few hundred bytes")
         try:

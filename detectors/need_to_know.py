@@ -29,13 +29,9 @@ import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
-from typing import TYPE_CHECKING
+from typing import Any, Protocol, TypeVar
 
 from detectors.errors import InvalidInput
-
-if TYPE_CHECKING:
-    from detectors.rollup import DayRollup
-    from detectors.scoring import AgentDayInput
 
 SCOPES = ("team", "fleet")
 KEY_HEX = 16           # 64-bit keys, as hex
@@ -137,17 +133,50 @@ def judge(rows: Sequence[tuple[str, str, CustomerSets]], scope: str = "team") ->
     return out
 
 
-def apply(inputs: Sequence[AgentDayInput], verdicts: Mapping[str, Verdict]) -> list[AgentDayInput]:
+class _Who(Protocol):
+    @property
+    def agent_id(self) -> str: ...
+
+    @property
+    def team(self) -> str: ...
+
+
+class DayInput(Protocol):
+    """What :func:`apply` reads of a :class:`detectors.scoring.AgentDayInput` (a dataclass)."""
+
+    @property
+    def ctx(self) -> _Who: ...
+
+    @property
+    def features(self) -> Mapping[str, float]: ...
+
+
+class JudgedDay(Protocol):
+    """What :func:`judged_features` reads of a :class:`detectors.rollup.DayRollup` (this module is below both)."""
+
+    @property
+    def ctx(self) -> _Who: ...
+
+    def features(self) -> dict[str, float]: ...
+
+    def customer_sets(self) -> CustomerSets: ...
+
+
+DayInputT = TypeVar("DayInputT", bound=DayInput)
+
+
+def apply(inputs: Sequence[DayInputT], verdicts: Mapping[str, Verdict]) -> list[DayInputT]:
     """The day's inputs with ``pages_without_case`` and ``reviewed_customers`` as :func:`judge` found
     them; agents without a verdict keep the figures their own rollup gave."""
     out = []
     for r in inputs:
         v = verdicts.get(r.ctx.agent_id)
-        out.append(r if v is None else replace(r, features={**r.features, **v.features()}))
+        judged: Any = r  # a dataclass (AgentDayInput): replace() keeps its type
+        out.append(r if v is None else replace(judged, features={**r.features, **v.features()}))
     return out
 
 
-def judged_features(rollups: Mapping[str, Mapping[date, DayRollup]], days: Iterable[date] | None = None,
+def judged_features(rollups: Mapping[str, Mapping[date, JudgedDay]], days: Iterable[date] | None = None,
                     scope: str = "team") -> dict[str, dict[date, dict[str, float]]]:
     """Every rollup's features with need-to-know judged across the agents of each day (in-process
     evaluation; the collector does the same from stored rollups). ``days``: only these days."""

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from collector.alerts import AlertConfig, AlertService
+from collector.alerts import AlertConfig
 from collector.alerts.service import OUTBOX_ROLE
 from collector.api import create_app
 from simulator.testing.alerts import SealedAgent, WebhookReceiver, install, open_collector, wait_until
@@ -52,7 +52,7 @@ def test_a_live_owners_deliveries_stay_its_own_and_an_orphans_are_taken_over_onc
     wait_until(lambda: first.dispatcher.stats()["webhook"]["failed"] >= 6, 20, "failed attempts on the first")
     assert collector.jobs.live_processes(OUTBOX_ROLE) == [first.holder]
     receiver = WebhookReceiver()
-    second = AlertService(collector, _config(receiver.url))
+    second = collector.build_alert_service(_config(receiver.url))
     try:
         second.start()  # the first owner is alive and retrying: nothing of its is taken
         assert second.sweep_outbox() == {"resumed": 0, "dead": 0}

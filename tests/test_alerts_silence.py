@@ -169,7 +169,7 @@ def test_a_second_checker_does_not_raise_the_same_silence_again(env: Env) -> Non
     agent = env.agent("pc-two-collectors")
     env.ingest(agent, "agent.start", "agent.heartbeat")
     env.clock.advance(11 * MIN)
-    other = AlertService(env.collector, AlertConfig(wall="off", silent_after_min=10), env.clock, [])
+    other = env.collector.build_alert_service(AlertConfig(wall="off", silent_after_min=10), env.clock, [])
     try:
         assert len(env.service.check_silence()) == 1
         assert other.check_silence() == [], "another collector process sees the stored alert"

@@ -67,12 +67,12 @@ def test_no_stop_alert_outside_the_shift_or_after_the_admin_retired_the_agent(en
 
 
 def test_stops_are_checked_with_the_silence_alerts_switched_off(env: Env) -> None:  # noqa: F811
-    from collector.alerts import AlertConfig, AlertService
+    from collector.alerts import AlertConfig
 
     agent = env.agent("pc-stop-off")
     env.ingest(agent, "agent.start", "agent.heartbeat", "agent.stop")
     env.clock.advance(12 * MIN)
-    off = AlertService(env.collector, AlertConfig(wall="off", silent_after_min=0), env.clock, [])
+    off = env.collector.build_alert_service(AlertConfig(wall="off", silent_after_min=0), env.clock, [])
     try:
         assert [a.rule for a in off.check_silence()] == ["stopped_in_shift"], "stops do not need the silence check"
     finally:

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import logging
 import threading
-from datetime import date, datetime
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Sequence
+from datetime import date, datetime, tzinfo
+from typing import Any, Protocol
 
 import orjson
 from sqlalchemy import and_, select
@@ -22,13 +23,13 @@ from sqlalchemy import and_, select
 from collector.alerts.clock import Clock
 from collector.alerts.model import Alert, Reason
 from collector.storage import tables as t
+from collector.storage.sql import SqlStore
+from detectors.context import AgentContext
+from detectors.labels import Label
 from detectors.reasons import PHRASES, english, fmt
 from detectors.rollup import DayRollup
 from detectors.rules import RuleHit, RuleSet
-from detectors.scoring import tuned_for_day
-
-if TYPE_CHECKING:
-    from collector.service import Collector
+from detectors.scoring import ScoringConfig, tuned_for_day
 
 log = logging.getLogger(__name__)
 SILENCE_FEATURE = "silent_shift_min"
@@ -65,11 +66,23 @@ def reason(feature: str, value: float, threshold: float) -> Reason:
                   f"{zh.format(v=fmt(feature, value, 'zh'))}；规则阈值 {fmt(feature, threshold, 'zh')}")
 
 
+Labels = Callable[[], Sequence[Label]]  # every reviewer label so far (ReportService.labels)
+
+
+class Contexts(Protocol):
+    """Who an agent is and the policy in force (:class:`collector.rollups.RollupUpdater`)."""
+
+    def context(self, agent_id: str, agent: dict[str, Any] | None = None) -> AgentContext: ...
+
+    def live_context(self, agent_id: str, at: datetime | None = None) -> AgentContext: ...
+
+
 class RuleSource:
     """The report's rule set for a day (defaults, scoring overrides, label tuning), cached briefly."""
 
-    def __init__(self, collector: Collector, clock: Clock, ttl_s: float = 60.0) -> None:
-        self.collector = collector
+    def __init__(self, labels: Labels, scoring: ScoringConfig, clock: Clock, ttl_s: float = 60.0) -> None:
+        self.labels = labels
+        self.scoring = scoring
         self.clock = clock
         self.ttl_s = ttl_s
         self._lock = threading.Lock()
@@ -81,8 +94,7 @@ class RuleSource:
             hit = self._cache.get(day)
         if hit is not None and now - hit[0] < self.ttl_s:
             return hit[1]
-        _, rules = tuned_for_day(date.fromisoformat(day), self.collector.reports.labels(),
-                                 self.collector.settings.scoring)
+        _, rules = tuned_for_day(date.fromisoformat(day), list(self.labels()), self.scoring)
         with self._lock:
             self._cache = {k: v for k, v in self._cache.items() if now - v[0] < self.ttl_s}
             self._cache[day] = (now, rules)
@@ -90,14 +102,16 @@ class RuleSource:
 
 
 class RuleEvaluator:
-    def __init__(self, collector: Collector, clock: Clock, rules: RuleSource) -> None:
-        self.collector = collector
+    def __init__(self, store: SqlStore, contexts: Contexts, tz: tzinfo, clock: Clock, rules: RuleSource) -> None:
+        self.store = store
+        self.contexts = contexts
+        self.tz = tz
         self.clock = clock
         self.rules = rules
 
     def _state(self, agent_id: str, day: str) -> dict[str, Any] | None:
         r = t.rollups
-        with self.collector.store._read() as conn:
+        with self.store._read() as conn:
             row = conn.execute(select(r.c.state).where(and_(r.c.agent_id == agent_id, r.c.day == day))).first()
         return None if row is None else dict(orjson.loads(row[0]))
 
@@ -106,9 +120,9 @@ class RuleEvaluator:
         state = self._state(agent_id, day)
         if state is None:
             return []
-        ctx = self.collector.rollups.context(agent_id)
+        ctx = self.contexts.context(agent_id)
         rollup = DayRollup.from_state(ctx, state)
-        now = datetime.fromtimestamp(self.clock.time(), self.collector.settings.tz)
+        now = datetime.fromtimestamp(self.clock.time(), self.tz)
         features = rollup.features(now)
         hits = [h for h in self.rules.for_day(day).evaluate(features) if h.rule.feature not in CHECKER_FEATURES]
         if not hits:

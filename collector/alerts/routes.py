@@ -10,14 +10,14 @@
 
 from __future__ import annotations
 
-import importlib
 from typing import Annotated, Any, Protocol
 
-from fastapi import Depends, FastAPI, Path, Query, Request
+from fastapi import FastAPI, Path, Query, Request
 from pydantic import BaseModel, Field
 
-from collector.accounts import Principal
 from collector.alerts.service import AlertService
+from collector.routes.common import Who
+from collector.routes.common import remote as _remote
 
 _ERRORS: dict[int | str, dict[str, Any]] = {c: {"description": "error"} for c in (400, 401, 403, 404, 409)}
 
@@ -26,18 +26,6 @@ class AckRequest(BaseModel):
     note: str = Field(default="", max_length=500)
 
 
-def _who(request: Request) -> Principal:
-    # collector.api will import this module; resolving its ``principal`` at call time avoids the cycle
-    api = importlib.import_module("collector.api")
-    who: Principal = api.principal(request)
-    return who
-
-
-def _remote(request: Request) -> str | None:
-    return request.client.host if request.client else None
-
-
-Who = Annotated[Principal, Depends(_who)]
 RowId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 

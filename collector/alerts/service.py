@@ -20,14 +20,15 @@ import threading
 import time
 import uuid
 from collections import deque
-from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from datetime import datetime, tzinfo
+from typing import Any
 
+from collector.access import AccessService
 from collector.accounts import Principal
 from collector.alerts.channels import Channel, build_channels
 from collector.alerts.clock import Clock, SystemClock
 from collector.alerts.config import AlertConfig
-from collector.alerts.evaluate import RuleEvaluator, RuleSource
+from collector.alerts.evaluate import Contexts, Labels, RuleEvaluator, RuleSource
 from collector.alerts.model import Alert
 from collector.alerts.outbox import Dispatcher
 from collector.alerts.silence import SilenceChecker
@@ -35,10 +36,9 @@ from collector.alerts.store import AlertStore, Delivery
 from collector.errors import CollectorError, Forbidden, StorageError
 from collector.ingest import IngestNotice
 from collector.jobs import JobScheduler
+from collector.storage.sql import SqlStore
 from detectors.day_state import INTEGRITY_KINDS
-
-if TYPE_CHECKING:
-    from collector.service import Collector
+from detectors.scoring import ScoringConfig
 
 log = logging.getLogger(__name__)
 ALERT_ROLES = ("admin", "security", "manager")
@@ -50,15 +50,22 @@ FRESH_S = 2.0  # a delivery touched this recently may be on its way into this pr
 
 
 class AlertService:
-    def __init__(self, collector: Collector, config: AlertConfig | None = None, clock: Clock | None = None,
-                 channels: list[Channel] | None = None) -> None:
-        self.collector = collector
-        self.config = config or collector.settings.alerts
+    """Raises, stores and delivers alerts. It is handed what it uses: the store, the scope checks
+    (``access``), agent contexts (``contexts``: the rollup updater), the reviewer labels that tune the
+    rules (``labels``, with the ``[scoring]`` settings), the cluster's job scheduler, the collector's time zone
+    and its alert settings."""
+
+    def __init__(self, store: SqlStore, access: AccessService, contexts: Contexts, labels: Labels,
+                 scoring: ScoringConfig, jobs: JobScheduler, tz: tzinfo, config: AlertConfig,
+                 clock: Clock | None = None, channels: list[Channel] | None = None) -> None:
+        self.access = access
+        self.tz = tz
+        self.config = config
         self.clock = clock or SystemClock()
-        self.store = AlertStore(collector.store)
-        self.rules = RuleSource(collector, self.clock)
-        self.evaluator = RuleEvaluator(collector, self.clock, self.rules)
-        self.silence = SilenceChecker(collector, self.clock, self.rules, self.config.silent_after_min)
+        self.store = AlertStore(store)
+        self.rules = RuleSource(labels, scoring, self.clock)
+        self.evaluator = RuleEvaluator(store, contexts, tz, self.clock, self.rules)
+        self.silence = SilenceChecker(store, contexts, tz, self.clock, self.rules, self.config.silent_after_min)
         self.dispatcher = Dispatcher(build_channels(self.config) if channels is None else channels, self.store,
                                      self.config)
         self._inbox: deque[IngestNotice] = deque()
@@ -69,9 +76,7 @@ class AlertService:
         self._worker: threading.Thread | None = None
         self._checker: threading.Thread | None = None
         self.counts = {"notices": 0, "evaluated": 0, "raised": 0, "updated": 0, "errors": 0}
-        jobs = getattr(collector, "jobs", None)
-        self.jobs: JobScheduler = jobs if isinstance(jobs, JobScheduler) else JobScheduler(collector.store,
-                                                                                           collector.settings)
+        self.jobs = jobs
         self.holder = f"{self.jobs.holder}:{uuid.uuid4().hex[:6]}"
         self._tick_s = min(self.config.silence_check_s, TICK_MAX_S)
 
@@ -126,7 +131,7 @@ class AlertService:
         return out
 
     def _day(self, ts: str | None) -> str:
-        tz = self.collector.settings.tz
+        tz = self.tz
         moment = datetime.fromisoformat(ts).astimezone(tz) if ts else datetime.fromtimestamp(self.clock.time(), tz)
         return moment.date().isoformat()
 
@@ -238,7 +243,7 @@ class AlertService:
             raise CollectorError("state must be open or acked", code="bad_request", status=400)
         filters = {"state": state, "agent": agent_id, "date": day}
         summary = " ".join(f"{k}={v}" for k, v in filters.items() if v) or "all"
-        access = self.collector.access
+        access = self.access
         access.refuse_unless(who, ALERT_ROLES, "read_alerts", summary, remote)
         teams = access.visible_teams(who)
         found = self.store.search(teams, state or None, agent_id, day, since, limit)
@@ -248,17 +253,17 @@ class AlertService:
     def ack_for(self, who: Principal, alert_id: int, note: str = "", remote: str | None = None) -> dict[str, Any]:
         alert = self.store.get(alert_id)
         allowed = who.role in ALERT_ROLES and who.can_see_team(alert.team)
-        self.collector.access.audit(who, "ack_alert", f"{alert_id} {alert.agent_id}", allowed, remote, alert.agent_id)
+        self.access.audit(who, "ack_alert", f"{alert_id} {alert.agent_id}", allowed, remote, alert.agent_id)
         if not allowed:
             raise Forbidden(f"alert {alert_id} is outside your scope")
         return self.store.ack(alert_id, who.name, note, self.clock.time()).to_dict(self.config.base_url)
 
     def dead_letters_for(self, who: Principal, remote: str | None = None) -> list[dict[str, Any]]:
-        self.collector.access.require_role(who, ("admin",), "read_dead_letters", "alerts", remote)
+        self.access.require_role(who, ("admin",), "read_dead_letters", "alerts", remote)
         return self.store.dead_letters()
 
     def retry_dead_letter_for(self, who: Principal, delivery_id: int, remote: str | None = None) -> dict[str, Any]:
-        self.collector.access.require_role(who, ("admin",), "retry_dead_letter", str(delivery_id), remote)
+        self.access.require_role(who, ("admin",), "retry_dead_letter", str(delivery_id), remote)
         delivery = self.store.requeue(delivery_id, time.time())
         if not self.dispatcher.submit(delivery):
             self.store.mark(delivery.id, "dead", 0, "channel no longer configured", time.time())

@@ -22,20 +22,18 @@ a new alert.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from datetime import datetime, timedelta, tzinfo
+from typing import Any
 
 from sqlalchemy import select
 
 from collector.alerts.clock import Clock
-from collector.alerts.evaluate import RuleSource
+from collector.alerts.evaluate import Contexts, RuleSource
 from collector.alerts.model import SILENCE_RULE, STOP_RULE, Alert, Reason
 from collector.storage import tables as t
+from collector.storage.sql import SqlStore
 from detectors.presence import shift_on, shift_started, stopped_in_shift
 from detectors.reasons import PHRASES, english, fmt
-
-if TYPE_CHECKING:
-    from collector.service import Collector
 
 __all__ = ["SilenceChecker", "shift_on", "shift_started"]
 log = logging.getLogger(__name__)
@@ -44,8 +42,11 @@ STOP_FEATURE = "stopped_shift_min"
 
 
 class SilenceChecker:
-    def __init__(self, collector: Collector, clock: Clock, rules: RuleSource, silent_after_min: float) -> None:
-        self.collector = collector
+    def __init__(self, store: SqlStore, contexts: Contexts, tz: tzinfo, clock: Clock, rules: RuleSource,
+                 silent_after_min: float) -> None:
+        self.store = store
+        self.contexts = contexts
+        self.tz = tz
         self.clock = clock
         self.rules = rules
         self.silent_after_s = silent_after_min * 60
@@ -53,7 +54,7 @@ class SilenceChecker:
     def check(self) -> list[Alert]:
         """Candidate alerts for every agent that is silent or stopped right now."""
         now = self.clock.time()
-        local = datetime.fromtimestamp(now, self.collector.settings.tz)
+        local = datetime.fromtimestamp(now, self.tz)
         today = local.date().isoformat()
         rules = self.rules.for_day(today).by_name
         silence, stop = rules.get(SILENCE_RULE), rules.get(STOP_RULE)
@@ -62,14 +63,14 @@ class SilenceChecker:
         if not silence_on and not stop_on:
             return []
         out = []
-        for agent in self.collector.store.list_agents():
+        for agent in self.store.list_agents():
             last_seen = agent.get("last_seen")
             if agent.get("revoked_at") is not None or last_seen is None:
                 continue
             if not stop_on and now - float(last_seen) < self.silent_after_s:
                 continue  # a stop can arrive late (a replay, a delayed upload): then its own time counts
-            heard = datetime.fromtimestamp(float(last_seen), self.collector.settings.tz)
-            ctx = self.collector.rollups.live_context(agent["agent_id"], local)  # the shift on now, as entered
+            heard = datetime.fromtimestamp(float(last_seen), self.tz)
+            ctx = self.contexts.live_context(agent["agent_id"], local)  # the shift on now, as entered
             if not shift_on(ctx.shift_start, ctx.shift_end, local.hour * 60 + local.minute):
                 continue
             grace = timedelta(minutes=ctx.policy.shift_grace_min)
@@ -103,7 +104,7 @@ class SilenceChecker:
         """The alert for an agent whose last word was a clean agent.stop, once the grace has passed."""
         stopped_at = datetime.fromisoformat(last["ts"])
         minutes = (now - stopped_at.timestamp()) / 60
-        clock = stopped_at.astimezone(self.collector.settings.tz).strftime("%H:%M:%S")
+        clock = stopped_at.astimezone(self.tz).strftime("%H:%M:%S")
         en, zh = PHRASES[STOP_FEATURE]
         reason = Reason(STOP_FEATURE, round(minutes, 1), float(grace_min),
                         f"{english(en, STOP_FEATURE, minutes)}; clean agent.stop at {clock}, no restart within "
@@ -129,7 +130,7 @@ class SilenceChecker:
 
     def _last_event(self, agent_id: str) -> dict[str, Any] | None:
         ev = t.events
-        with self.collector.store._read() as conn:
+        with self.store._read() as conn:
             row = conn.execute(select(ev.c.kind, ev.c.seq, ev.c.ts, ev.c.day).where(ev.c.agent_id == agent_id)
                                .order_by(ev.c.seq.desc()).limit(1)).first()
         return None if row is None else {"kind": str(row.kind), "seq": int(row.seq), "ts": str(row.ts),

@@ -19,6 +19,7 @@ import threading
 import time
 from typing import Any
 
+from collector.alerts.config import AlertConfig, host_port
 from collector.alerts.errors import DeliveryFailed
 from collector.alerts.model import rfc3339
 
@@ -66,6 +67,11 @@ class SyslogUdpChannel:
         self.address = address
         self.facility = facility
 
+    @classmethod
+    def from_config(cls, config: AlertConfig) -> SyslogUdpChannel | None:
+        """Settings ``alert_syslog_udp`` (HOST:PORT) and ``alert_syslog_facility``."""
+        return cls(host_port(config.syslog_udp), config.syslog_facility) if config.syslog_udp else None
+
     def send(self, payload: dict[str, Any]) -> None:
         data = format_message(payload, self.facility, UDP_MAX)
         try:
@@ -91,6 +97,13 @@ class SyslogTcpChannel:
         self.timeout_s = timeout_s
         self._sock: socket.socket | None = None
         self._lock = threading.Lock()
+
+    @classmethod
+    def from_config(cls, config: AlertConfig) -> SyslogTcpChannel | None:
+        """Settings ``alert_syslog_tcp`` (HOST:PORT), ``alert_syslog_facility``, ``alert_webhook_timeout_s``."""
+        if not config.syslog_tcp:
+            return None
+        return cls(host_port(config.syslog_tcp), config.syslog_facility, config.webhook_timeout_s)
 
     def _connected(self) -> socket.socket:
         sock = self._sock
@@ -137,6 +150,14 @@ class SyslogTlsChannel(SyslogTcpChannel):
                  timeout_s: float = 5.0) -> None:
         super().__init__(address, facility, timeout_s)
         self.context = context
+
+    @classmethod
+    def from_config(cls, config: AlertConfig) -> SyslogTlsChannel | None:
+        """Settings ``alert_syslog_tls`` (HOST:PORT), the ``alert_syslog_tls_*`` files, the facility and timeout."""
+        if not config.syslog_tls:
+            return None
+        return cls(host_port(config.syslog_tls), config.syslog_facility, config.tls_context(),
+                   config.webhook_timeout_s)
 
     def _open(self) -> socket.socket:
         raw = super()._open()

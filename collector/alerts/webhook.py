@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 import orjson
 
+from collector.alerts.config import AlertConfig
 from collector.alerts.errors import DeliveryFailed
 from collector.alerts.model import rfc3339
 
@@ -43,6 +44,13 @@ class WebhookChannel:
         self.secret = secret.encode()
         self.timeout_s = timeout_s
         self._tls = ssl.create_default_context() if self.url.scheme == "https" else None
+
+    @classmethod
+    def from_config(cls, config: AlertConfig) -> WebhookChannel | None:
+        """Settings ``alert_webhook_url``, ``alert_webhook_secret``, ``alert_webhook_timeout_s``."""
+        if not config.webhook_url:
+            return None
+        return cls(config.webhook_url, config.webhook_secret, config.webhook_timeout_s)
 
     def _connection(self) -> http.client.HTTPConnection:
         host, port = self.url.hostname or "", self.url.port

@@ -42,8 +42,7 @@ def mount_web(app: FastAPI, collector: Collector) -> None:
     app.state.web = web
     app.state.web_sessions = web.sessions  # the API's principal() accepts the session cookie through it
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    if ingest_listener not in collector.ingest.listeners:
-        collector.ingest.listeners.append(ingest_listener)
+    collector.listeners.register("wall", ingest_listener)  # every committed batch wakes the live wall
     for page in PAGES:
         page.register(app, web)
     json_handler = app.exception_handlers.get(CollectorError)

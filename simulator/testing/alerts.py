@@ -293,18 +293,8 @@ def open_collector(data: Any, db_url: str | None = None) -> Any:
 
 
 def install(collector: Any, config: Any, clock: Any = None, channels: Any = None) -> Any:
-    """Give ``collector`` an alert service built from ``config``, replacing any it already has."""
-    from collector.alerts.service import AlertService
-
-    old = getattr(collector, "alerts", None)
-    if isinstance(old, AlertService):
-        if old.on_ingest in collector.ingest.listeners:
-            collector.ingest.listeners.remove(old.on_ingest)
-        old.close()
-    service = AlertService(collector, config, clock, channels)
-    collector.ingest.listeners.append(service.on_ingest)
-    collector.alerts = service
-    return service
+    """Give ``collector`` an alert service built from ``config``, replacing (and closing) the one it had."""
+    return collector.install_alerts(collector.build_alert_service(config, clock, channels))
 
 
 def mount_routes(app: Any, collector: Any) -> None:

@@ -11,24 +11,13 @@ import os
 import sys
 import threading
 import time
-from dataclasses import dataclass
 from typing import Any, Protocol
 
-import psutil
-
 from agent.sensors.errors import SensorUnavailable
+from agent.sensors.platform.common import MAX_CLIPBOARD_CHARS, Window, process_name
 
-MAX_CLIPBOARD_CHARS = 1 << 20  # clipboard text beyond this is neither read nor counted
-
-
-@dataclass(frozen=True)
-class Window:
-    """The foreground window: an OS handle, the owning app's name, its title and process id (0: unknown)."""
-
-    handle: int
-    app: str
-    title: str
-    pid: int
+__all__ = ["MAX_CLIPBOARD_CHARS", "Desktop", "Window", "open_desktop", "process_name", "session_problem",
+           "start_input_listener", "stop_input_listener"]
 
 
 class Desktop(Protocol):
@@ -84,16 +73,6 @@ def open_desktop() -> Desktop:
     from agent.sensors.platform.x11 import X11Desktop
 
     return X11Desktop(os.environ.get("DISPLAY"))
-
-
-def process_name(pid: int) -> str:
-    """The executable name of a process, or "" when it is gone or hidden from us."""
-    if pid <= 0:
-        return ""
-    try:
-        return psutil.Process(pid).name()
-    except (psutil.Error, OSError):
-        return ""
 
 
 def stop_input_listener(listener: Any, timeout: float = 2.0) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from agent.sensors.errors import SensorUnavailable
-from agent.sensors.platform import MAX_CLIPBOARD_CHARS, Window
+from agent.sensors.platform.common import MAX_CLIPBOARD_CHARS, Window
 
 ANY_INPUT_EVENT = 0xFFFFFFFF  # kCGAnyInputEventType
 HID_SYSTEM_STATE = 1  # kCGEventSourceStateHIDSystemState

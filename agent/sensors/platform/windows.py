@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from agent.sensors.errors import SensorUnavailable
-from agent.sensors.platform import MAX_CLIPBOARD_CHARS, Window, process_name
+from agent.sensors.platform.common import MAX_CLIPBOARD_CHARS, Window, process_name
 
 CF_UNICODETEXT = 13
 MAX_PATH = 261

@@ -23,7 +23,7 @@ from Xlib.ext import xfixes
 from Xlib.protocol import request
 
 from agent.sensors.errors import SensorUnavailable
-from agent.sensors.platform import MAX_CLIPBOARD_CHARS, Window, process_name
+from agent.sensors.platform.common import MAX_CLIPBOARD_CHARS, Window, process_name
 
 MAX_CLIPBOARD_BYTES = 4 * MAX_CLIPBOARD_CHARS  # UTF-8: at most 4 bytes a character
 _CACHE_LIMIT = 256
