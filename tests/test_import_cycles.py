@@ -3,9 +3,10 @@
 The graph is built from the source (``ast``), not by importing: a module-level import, an import inside
 a function (deferred), one under ``if TYPE_CHECKING:`` and ``importlib.import_module("...")`` with a
 literal name all count. An edge goes to the most specific project module named (``from a.b import c``
-is ``a.b.c`` when that is a module, else ``a.b``). The parent packages Python initialises on the way
-are not edges: a package re-exporting its own submodules is not a circle. A failure prints each circle
-as a path of ``module:line (kind)`` steps.
+is ``a.b.c`` when that is a module, else ``a.b``), and to the packages Python initialises on the way
+(``a.b``'s ``__init__``) unless the importer is inside them: a package re-exporting its own submodules
+is not a circle, but a module that reaches into a package whose ``__init__`` imports it back is. A
+failure prints each circle as a path of ``module:line (kind)`` steps.
 """
 
 from __future__ import annotations
@@ -88,9 +89,18 @@ def _edges(name: str, path: Path, modules: dict[str, Path]) -> list[Edge]:
                     and isinstance(node.args[0].value, str):
                 targets, kind = [_resolve(node.args[0].value, modules)], "import_module"
         for target in targets:
-            if target is not None and target != name:
-                out.append(Edge(target, getattr(node, "lineno", 0), kind))
+            if target is None or target == name:
+                continue
+            out.append(Edge(target, getattr(node, "lineno", 0), kind))
+            for parent in _parents(target):  # importing a.b.c first runs a.b's __init__, from outside a.b
+                if parent in modules and not (name + ".").startswith(parent + "."):
+                    out.append(Edge(parent, getattr(node, "lineno", 0), f"{kind}, package"))
     return out
+
+
+def _parents(name: str) -> list[str]:
+    parts = name.split(".")
+    return [".".join(parts[:i]) for i in range(len(parts) - 1, 0, -1)]
 
 
 def import_graph() -> dict[str, list[Edge]]:
@@ -175,7 +185,10 @@ def test_the_graph_sees_every_kind_of_import() -> None:
     targets = {e.target for e in graph["collector.service"]}
     assert {"collector.alerts.service", "collector.ingest", "collector.storage.sql"} <= targets
     kinds = {e.kind for edges in graph.values() for e in edges}
-    assert {"top", "deferred", "type-checking"} <= kinds, kinds
+    assert {"top", "deferred", "type-checking", "top, package"} <= kinds, kinds
+    into_alerts = {(e.target, e.kind) for e in graph["collector.service"]}
+    assert ("collector.alerts", "top, package") in into_alerts, "collector.alerts.x runs collector.alerts first"
+    assert all(e.target != "collector.alerts" for e in graph["collector.alerts.service"]), "its own package"
 
 
 def test_a_circle_is_found_and_printed() -> None:
