@@ -7,6 +7,7 @@ reference is generated from it (``seatguard-agent config-doc``).
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ from contract.settings_table import (
     within,
 )
 
-LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+LOG_LEVELS = tuple(logging.getLevelNamesMapping())
 
 
 def _tls_verify(value: Any) -> str | None:

@@ -278,7 +278,7 @@ def cmd_config_doc(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="seatguard-collector", description=__doc__)
-    parser.add_argument("--log-level", default="INFO")
+    parser.add_argument("--log-level", default=None, help="logging level (default: the log_level setting)")
     sub = parser.add_subparsers(dest="command", required=True)
 
     def data_cmd(name: str, help_: str) -> argparse.ArgumentParser:
@@ -394,10 +394,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _configured_level(data: Path | None) -> str:
+    """The log_level setting of the data folder's collector; INFO if there is none or the settings are bad
+    (the command itself then stops with the reason)."""
+    if data is None or not data.is_dir():
+        return "INFO"
+    try:
+        return load_settings(data).log_level
+    except CollectorError:
+        return "INFO"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command != "mask":
-        _setup_logging(args.log_level, getattr(args, "data", None))
+        data = getattr(args, "data", None)
+        _setup_logging(args.log_level or _configured_level(data), data)
     try:
         return int(args.func(args))
     except CollectorError as exc:

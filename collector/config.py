@@ -10,6 +10,7 @@ is three settings classes (:mod:`contract.settings_table`): :class:`Settings`' o
 
 from __future__ import annotations
 
+import logging
 import ssl
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -36,7 +37,7 @@ from contract.settings_table import (
 from detectors.errors import DetectorError
 from detectors.scoring import ScoringConfig
 
-LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+LOG_LEVELS = tuple(logging.getLevelNamesMapping())
 
 
 def _time_zone(name: str) -> str | None:
@@ -209,7 +210,8 @@ class Settings:
     cookie_secure: str = setting(
         "auto", "Session cookie Secure flag: auto (https, or plain http from loopback only), always, never.",
         one_of("auto", "always", "never"))
-    log_level: str = setting("INFO", "Logging level of the collector process.", one_of(*LOG_LEVELS, fold_case=True))
+    log_level: str = setting("INFO", "Logging level of the collector process (`--log-level` overrides it).",
+                             one_of(*LOG_LEVELS, fold_case=True))
     api_docs: bool = setting(
         False, "Serve the API reference page at /api/docs (rendered here, no third-party assets); "
                "/api/openapi.json is served either way.")

@@ -7,6 +7,7 @@ when the object is built, errors name the setting and its source, and the ``[sco
 
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
 from typing import Any, get_type_hints
@@ -184,3 +185,18 @@ def test_scoring_rules_reach_the_real_time_alerts(tmp_path: Path) -> None:
         world.close()
     assert ("pc-a1", "remote_access") in raised              # other rules still alert
     assert ("pc-b1", "screen_capture") not in raised         # the disabled one does not
+
+
+def test_the_collectors_log_level_setting_is_applied(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    assert collector_main(["init", "--data", str(data)]) == 0
+    (data / "collector.toml").write_text('log_level = "error"\n', encoding="utf-8")
+    root = logging.getLogger()
+    before = root.level
+    try:
+        assert collector_main(["migrate", "--data", str(data)]) == 0
+        assert root.level == logging.ERROR
+        assert collector_main(["--log-level", "DEBUG", "migrate", "--data", str(data)]) == 0
+        assert root.level == logging.DEBUG                  # the flag wins over the file
+    finally:
+        root.setLevel(before)
