@@ -21,7 +21,7 @@ import orjson
 from collector.errors import CollectorError, NotFound
 from collector.rollups import RollupUpdater
 from collector.shifts import day_context
-from collector.storage.sql import SqlStore
+from collector.storage.base import Store
 from contract.masking import mask_text
 from detectors.csv_cells import defuse_text
 from detectors.errors import DetectorError, InvalidInput
@@ -42,7 +42,7 @@ class ReportService:
     context, ``tz`` is the collector's zone, ``scope`` the ``need_to_know_scope`` setting and ``scoring``
     the ``[scoring]`` table."""
 
-    def __init__(self, store: SqlStore, rollups: RollupUpdater, tz: tzinfo, scope: str,
+    def __init__(self, store: Store, rollups: RollupUpdater, tz: tzinfo, scope: str,
                  scoring: ScoringConfig) -> None:
         self.store = store
         self.rollups = rollups
@@ -100,7 +100,7 @@ class ReportService:
 
     def labels(self) -> list[Label]:
         """Every reviewer label so far (any day), as the detectors take them."""
-        return [_label(row) for row in self.store.load_labels()]
+        return [_label(row) for row in self.store.reports.labels()]
 
     def compute(self, day: date) -> DailyReport:
         scoring = self.scoring
@@ -118,13 +118,13 @@ class ReportService:
         report = self.compute(when)
         as_json = report.to_dict()
         body = {"json": as_json, "html": render_html(report), "csv": render_csv(report)}
-        self.store.save_report(day, orjson.dumps(body).decode(), time.time())
+        self.store.reports.save(day, orjson.dumps(body).decode(), time.time())
         log.info("report for %s built in %.2f s: %d agents scored, %d findings", day,
                  time.perf_counter() - started, report.agents_scored, len(report.findings))
         return as_json
 
     def _stored(self, day: str) -> dict[str, Any] | None:
-        raw = self.store.load_report(_day(day).isoformat())
+        raw = self.store.reports.load(_day(day).isoformat())
         return None if raw is None else dict(orjson.loads(raw))
 
     def get(self, day: str) -> dict[str, Any] | None:
@@ -154,7 +154,7 @@ class ReportService:
         snapshot = {"score": finding["score"], "rules": finding.get("rules", []),
                     "values": finding.get("features", {}), "pattern": pattern.to_dict()}
         note = mask_text(note[:2000])  # privacy rule 1: what a reviewer types is masked like any stored text
-        self.store.save_label(agent_id, day, label, reviewer, note, time.time(),
+        self.store.reports.save_label(agent_id, day, label, reviewer, note, time.time(),
                               orjson.dumps(snapshot).decode(), pattern.key)
         log.info("%s labelled %s on %s %s (pattern %s)", reviewer, agent_id, day, label, pattern.key or "-")
 

@@ -21,17 +21,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, insert, select
-from sqlalchemy.exc import IntegrityError
-
 from collector.access import AccessService
 from collector.accounts import Principal
 from collector.config import Settings
 from collector.errors import Forbidden, NotFound, Rejected
 from collector.ingest import IngestService
 from collector.metrics import Metrics
-from collector.storage.sql import SqlStore
-from collector.storage.tables import agents, screenshots
+from collector.storage.base import Store
+from collector.storage.screenshots import BlobQuota
 from contract import wire
 from contract.errors import WireError
 
@@ -55,11 +52,16 @@ class BlobLimits:
         return cls(settings.tz, int(settings.max_body_bytes), int(settings.blob_quota_count_per_day),
                    int(settings.blob_quota_bytes_per_day), int(settings.blob_rate_per_min))
 
+    def quota(self, now: float) -> BlobQuota:
+        """The quotas as of ``now``: the day's count starts at local midnight."""
+        day_start = datetime.fromtimestamp(now, self.tz).replace(hour=0, minute=0, second=0, microsecond=0)
+        return BlobQuota(day_start.timestamp(), self.count_per_day, self.bytes_per_day, self.rate_per_min)
+
 
 class ScreenshotService:
-    def __init__(self, store: SqlStore, ingest: IngestService, access: AccessService, metrics: Metrics,
+    def __init__(self, store: Store, ingest: IngestService, access: AccessService, metrics: Metrics,
                  limits: BlobLimits) -> None:
-        self.store = store  # the screenshots table comes with the schema (revision 0003)
+        self.repo = store.screenshots
         self.ingest = ingest  # verification, opening and counted refusals are ingest's
         self.access = access
         self.metrics = metrics
@@ -88,15 +90,8 @@ class ScreenshotService:
         if not data.startswith(PNG_MAGIC):
             raise ingest.reject("malformed", "the blob is not a PNG image", env.agent_id)
         now = time.time()
-        try:
-            with self.store._write() as conn:
-                outcome = self._admit(conn, env.agent_id, env.blob_id, len(data), now)
-                if outcome is None:
-                    conn.execute(insert(screenshots).values(
-                        agent_id=env.agent_id, blob_id=env.blob_id, sealed_at=env.sealed_at, received_at=now,
-                        size=len(data), envelope=body.decode()))
-        except IntegrityError:
-            outcome = ("duplicate", "")
+        outcome = self.repo.add(env.agent_id, env.blob_id, env.sealed_at, len(data), body.decode(), now,
+                                 self.limits.quota(now))
         if outcome is not None:
             code, why = outcome
             self.metrics.blobs.labels(code).inc()
@@ -107,49 +102,20 @@ class ScreenshotService:
         log.info("screenshot %s from %s stored sealed (%d bytes)", env.blob_id, env.agent_id, len(data))
         return {"status": "stored", "blob_id": env.blob_id}
 
-    def _admit(self, conn: Connection, agent_id: str, blob_id: str, size: int,
-               now: float) -> tuple[str, str] | None:
-        """None when the blob may be stored, else (outcome, why): duplicate, blob_quota or blob_rate."""
-        mine = screenshots.c.agent_id == agent_id
-        conn.execute(select(agents.c.agent_id).where(agents.c.agent_id == agent_id).with_for_update()).first()
-        if conn.execute(select(screenshots.c.id).where(and_(mine, screenshots.c.blob_id == blob_id))).first():
-            return ("duplicate", "")
-        limits = self.limits
-        day_start = datetime.fromtimestamp(now, limits.tz).replace(hour=0, minute=0, second=0,
-                                                                     microsecond=0).timestamp()
-        count, stored = conn.execute(select(func.count(), func.coalesce(func.sum(screenshots.c.size), 0)).where(
-            and_(mine, screenshots.c.received_at >= day_start))).one()
-        max_count, max_bytes = limits.count_per_day, limits.bytes_per_day
-        if max_count and int(count) + 1 > max_count:
-            return ("blob_quota", f"{count} screenshots today already (blob_quota_count_per_day {max_count})")
-        if max_bytes and int(stored) + size > max_bytes:
-            return ("blob_quota", f"{int(stored)} + {size} bytes today exceed blob_quota_bytes_per_day {max_bytes}")
-        rate = limits.rate_per_min
-        if rate:
-            recent = conn.execute(select(func.count()).where(
-                and_(mine, screenshots.c.received_at > now - 60.0))).scalar_one()
-            if int(recent) >= rate:
-                return ("blob_rate", f"{recent} screenshots in the last minute (blob_rate_per_min {rate})")
-        return None
-
     def image_for(self, who: Principal, agent_id: str, blob_id: str, remote: str | None = None) -> bytes:
         """The PNG, for admin and security only; every look (allowed or not) is audited."""
         allowed = who.role in VIEW_ROLES
         self.access.audit(who, "read_screenshot", f"{agent_id}/{blob_id}", allowed, remote, agent_id)
         if not allowed:
             raise Forbidden(f"role {who.role!r} may not read_screenshot")
-        with self.store._read() as conn:
-            row = conn.execute(select(screenshots.c.envelope).where(
-                and_(screenshots.c.agent_id == agent_id, screenshots.c.blob_id == blob_id))).first()
-        if row is None:
+        stored = self.repo.envelope(agent_id, blob_id)
+        if stored is None:
             raise NotFound(f"no screenshot {blob_id!r} for agent {agent_id!r}")
-        env = wire.parse_blob_envelope(str(row[0]).encode())
+        env = wire.parse_blob_envelope(stored.encode())
         try:
             return wire.open_blob(env, self.ingest.open_keys())  # sealed to any generation, kept
         except WireError as exc:
             raise Rejected("tampered_ciphertext", "the stored screenshot no longer opens") from exc
 
     def purge(self, before_ts: float) -> dict[str, int]:
-        with self.store._write() as conn:
-            gone = conn.execute(screenshots.delete().where(screenshots.c.received_at < before_ts)).rowcount
-        return {"screenshots": int(gone or 0)}
+        return {"screenshots": self.repo.purge(before_ts)}

@@ -50,7 +50,7 @@ class Collector:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         store = open_store(settings.database_url)
-        if not isinstance(store, SqlStore):  # until alerts and screenshots use repositories of their own
+        if not isinstance(store, SqlStore):  # rollups fold inside the SQL ingest transaction (RollupAccess)
             raise ConfigError("this collector build needs a SQL store")
         self.store = store
         self.store.create_schema()

@@ -34,8 +34,8 @@ from collector.access import AccessService
 from collector.accounts import Principal
 from collector.errors import CollectorError, Forbidden, NotFound
 from collector.metrics import Metrics
+from collector.storage.base import Store
 from collector.storage.shifts import DayShifts, days_between
-from collector.storage.sql import SqlStore
 from contract.masking import mask_text
 from detectors.context import AgentContext
 from detectors.errors import DetectorError
@@ -126,7 +126,7 @@ class Contexts(Protocol):
 
 
 class ShiftService:
-    def __init__(self, store: SqlStore, access: AccessService, contexts: Contexts, metrics: Metrics,
+    def __init__(self, store: Store, access: AccessService, contexts: Contexts, metrics: Metrics,
                  tz: tzinfo) -> None:
         self.store = store
         self.access = access

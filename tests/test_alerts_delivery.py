@@ -16,8 +16,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from fastapi.testclient import TestClient
 
-from collector.alerts import AlertConfig, AlertService
+from collector.alerts import AlertConfig
 from collector.alerts.clock import ManualClock
+from collector.alerts.service import AlertService
 from collector.alerts.syslog import SD_ID
 from collector.alerts.webhook import DELIVERY_HEADER, SIGNATURE_HEADER, verify
 from collector.api import create_app

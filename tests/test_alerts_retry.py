@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from collector.alerts import AlertConfig, AlertService
+from collector.alerts import AlertConfig
 from collector.alerts.outbox import backoff
+from collector.alerts.service import AlertService
 from collector.alerts.webhook import SIGNATURE_HEADER, verify
 from collector.api import create_app
 from simulator.testing.alerts import SealedAgent, WebhookReceiver, install, mount_routes, open_collector, wait_until

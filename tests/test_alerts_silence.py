@@ -20,8 +20,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 import collector.ingest as ingest_module
-from collector.alerts import AlertConfig, AlertService
+from collector.alerts import AlertConfig
 from collector.alerts.clock import ManualClock
+from collector.alerts.service import AlertService
 from collector.alerts.silence import shift_on, shift_started
 from simulator.testing.alerts import SealedAgent, WebhookReceiver, install, open_collector, wait_until
 from tests.conftest import DATA_DIRS

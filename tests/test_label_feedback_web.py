@@ -59,7 +59,7 @@ def labelled(world: World) -> dict[str, Any]:
 
 
 def test_labels_are_stored_with_the_findings_pattern_and_audited(world: World, labelled: dict[str, Any]) -> None:
-    rows = {r["agent_id"]: r for r in world.collector.store.load_labels()}
+    rows = {r["agent_id"]: r for r in world.collector.store.reports.labels()}
     assert rows["pc-b1"]["note"] == "checked with the lead" and "rule:screen_capture" in rows["pc-b1"]["pattern"]
     labels = {lab.agent_id: lab for lab in world.collector.reports.labels()}
     assert labels["pc-a1"].pattern is not None and "removable_write" in labels["pc-a1"].pattern.rules
@@ -110,7 +110,7 @@ def test_a_label_note_never_stores_an_id_phone_or_card_number(world: World, labe
     resp = sec.post(f"/api/v1/reports/{labelled['first']}/labels", headers={"X-CSRF-Token": csrf_of(sec.get("/").text)},
                     json={"agent_id": "pc-b1", "label": "benign", "note": note})
     assert resp.status_code == 200, resp.text
-    stored = {r["agent_id"]: r for r in world.collector.store.load_labels()}["pc-b1"]
+    stored = {r["agent_id"]: r for r in world.collector.store.reports.labels()}["pc-b1"]
     assert stored["label"] == "benign" and stored["note"].startswith("customer ") and "legit" in stored["note"]
     for raw in (RAW_IDS[0], RAW_IDS[2], RAW_IDS[3]):
         assert raw not in stored["note"] and raw not in str(stored.get("snapshot")), stored["note"]

@@ -219,19 +219,19 @@ def test_counters_settings_reports_and_labels_upsert(store: SqlStore) -> None:
     store.set_kv("policy", "a")
     store.set_kv("policy", "b")
     assert store.get_kv("policy") == "b" and store.get_kv("nothing") is None
-    store.save_report("2026-11-23", "one", 1.0)
-    store.save_report("2026-11-23", "two", 2.0)
-    assert store.load_report("2026-11-23") == "two"
-    store.save_label("pc-1", "2026-11-23", "benign", "sec", "", 1.0)
-    store.save_label("pc-1", "2026-11-23", "confirmed", "sec", "", 2.0)
-    assert [r["label"] for r in store.load_labels()] == ["confirmed"]
+    store.reports.save("2026-11-23", "one", 1.0)
+    store.reports.save("2026-11-23", "two", 2.0)
+    assert store.reports.load("2026-11-23") == "two"
+    store.reports.save_label("pc-1", "2026-11-23", "benign", "sec", "", 1.0)
+    store.reports.save_label("pc-1", "2026-11-23", "confirmed", "sec", "", 2.0)
+    assert [r["label"] for r in store.reports.labels()] == ["confirmed"]
 
 
 def test_retention_removes_whole_old_days(store: SqlStore) -> None:
     enroll(store, "pc-1")
     days = ["2026-05-01", "2026-05-02", "2026-11-23"]
     store.ingest(batch("pc-1", 1, [ev(i + 1, day) for i, day in enumerate(days)]))
-    store.save_report("2026-05-01", "old", 1.0)
+    store.reports.save("2026-05-01", "old", 1.0)
     out = store.purge("2026-05-03", 0.0)
     assert out["events"] == 2 and out["reports"] == 1
     assert store.stats()["events"] == 1 and store.timeline("pc-1", "2026-05-01") == []

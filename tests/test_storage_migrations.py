@@ -290,14 +290,14 @@ def test_revision_0007_moves_a_labels_snapshot_out_of_its_note_and_back(store_ur
     store = sql_store(store_url)
     try:
         store.migrate()  # on to the newest revision
-        labels = {row["agent_id"]: _label(row) for row in store.load_labels()}
+        labels = {row["agent_id"]: _label(row) for row in store.reports.labels()}
         a1 = labels["pc-a1"]
         assert (a1.note, a1.score, a1.rules) == ("rota", 0.71, ("after_hours",))
         assert a1.pattern is not None and a1.pattern.items == {"rule:after_hours", "outside_shift_min+"}
         assert labels["pc-a2"].note == "{braces in a note" and labels["pc-a2"].pattern is None
-        store.save_label("pc-a4", "2026-11-24", "confirmed", "sec.wang", "seen", 2.0,
+        store.reports.save_label("pc-a4", "2026-11-24", "confirmed", "sec.wang", "seen", 2.0,
                          '{"score": 0.9, "pattern": {"rules": [], "features": ["copied_ids+"]}}', "copied_ids+")
-        a4 = _label(next(r for r in store.load_labels() if r["agent_id"] == "pc-a4"))
+        a4 = _label(next(r for r in store.reports.labels() if r["agent_id"] == "pc-a4"))
         assert a4.pattern is not None and a4.pattern.items == {"copied_ids+"}
         with store._write() as conn:
             schema.downgrade(conn, "0006")

@@ -23,7 +23,6 @@ from urllib.parse import urlsplit
 import orjson
 
 from collector.alerts.model import timeline_link
-from collector.alerts.store import AlertStore
 from collector.errors import CollectorError
 
 if TYPE_CHECKING:
@@ -167,7 +166,7 @@ def documents(collector: Collector, day: str) -> Iterator[dict[str, Any]]:
         for event in collector.store.timeline(agent["agent_id"], day):
             yield event_doc(event, str(agent["team"]))
     base_url = collector.settings.alerts.base_url
-    for alert in reversed(AlertStore(collector.store).search(day=day, limit=10_000)):
+    for alert in reversed(collector.store.alerts.search(day=day, limit=10_000)):
         yield alert_doc(alert.to_dict(base_url))
     report = collector.reports.get(day)
     for finding in (report or {}).get("findings", []):

@@ -17,13 +17,9 @@ from collections.abc import Callable, Sequence
 from datetime import date, datetime, tzinfo
 from typing import Any, Protocol
 
-import orjson
-from sqlalchemy import and_, select
-
 from collector.alerts.clock import Clock
 from collector.alerts.model import Alert, Reason
-from collector.storage import tables as t
-from collector.storage.sql import SqlStore
+from collector.storage.alerts import AlertRepo
 from detectors.context import AgentContext
 from detectors.labels import Label
 from detectors.reasons import PHRASES, english, fmt
@@ -102,22 +98,16 @@ class RuleSource:
 
 
 class RuleEvaluator:
-    def __init__(self, store: SqlStore, contexts: Contexts, tz: tzinfo, clock: Clock, rules: RuleSource) -> None:
-        self.store = store
+    def __init__(self, store: AlertRepo, contexts: Contexts, tz: tzinfo, clock: Clock, rules: RuleSource) -> None:
+        self.store = store  # the rollup states it reads
         self.contexts = contexts
         self.tz = tz
         self.clock = clock
         self.rules = rules
 
-    def _state(self, agent_id: str, day: str) -> dict[str, Any] | None:
-        r = t.rollups
-        with self.store._read() as conn:
-            row = conn.execute(select(r.c.state).where(and_(r.c.agent_id == agent_id, r.c.day == day))).first()
-        return None if row is None else dict(orjson.loads(row[0]))
-
     def evaluate(self, agent_id: str, day: str, seqs: list[int]) -> list[Alert]:
         """Candidate alerts for one agent-day; ``seqs`` are the newly stored events of that day."""
-        state = self._state(agent_id, day)
+        state = self.store.rollup_state(agent_id, day)
         if state is None:
             return []
         ctx = self.contexts.context(agent_id)

@@ -19,8 +19,8 @@ import time
 from collector.alerts.channels import Channel
 from collector.alerts.config import AlertConfig
 from collector.alerts.errors import DeliveryFailed
-from collector.alerts.store import AlertStore, Delivery
 from collector.errors import StorageError
+from collector.storage.alerts import AlertRepo, Delivery
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ def backoff(attempts: int, base_s: float, max_s: float) -> float:
 
 
 class Lane:
-    def __init__(self, channel: Channel, store: AlertStore, config: AlertConfig) -> None:
+    def __init__(self, channel: Channel, store: AlertRepo, config: AlertConfig) -> None:
         self.channel = channel
         self.store = store
         self.config = config
@@ -134,7 +134,7 @@ class Lane:
 
 
 class Dispatcher:
-    def __init__(self, channels: list[Channel], store: AlertStore, config: AlertConfig) -> None:
+    def __init__(self, channels: list[Channel], store: AlertRepo, config: AlertConfig) -> None:
         self.lanes = {c.name: Lane(c, store, config) for c in channels}
 
     @property

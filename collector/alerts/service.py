@@ -32,11 +32,11 @@ from collector.alerts.evaluate import Contexts, Labels, RuleEvaluator, RuleSourc
 from collector.alerts.model import Alert
 from collector.alerts.outbox import Dispatcher
 from collector.alerts.silence import SilenceChecker
-from collector.alerts.store import AlertStore, Delivery
 from collector.errors import CollectorError, Forbidden, StorageError
 from collector.ingest import IngestNotice
 from collector.jobs import JobScheduler
-from collector.storage.sql import SqlStore
+from collector.storage.alerts import Delivery
+from collector.storage.base import Store
 from detectors.day_state import INTEGRITY_KINDS
 from detectors.scoring import ScoringConfig
 
@@ -55,16 +55,16 @@ class AlertService:
     rules (``labels``, with the ``[scoring]`` settings), the cluster's job scheduler, the collector's time zone
     and its alert settings."""
 
-    def __init__(self, store: SqlStore, access: AccessService, contexts: Contexts, labels: Labels,
+    def __init__(self, store: Store, access: AccessService, contexts: Contexts, labels: Labels,
                  scoring: ScoringConfig, jobs: JobScheduler, tz: tzinfo, config: AlertConfig,
                  clock: Clock | None = None, channels: list[Channel] | None = None) -> None:
         self.access = access
         self.tz = tz
         self.config = config
         self.clock = clock or SystemClock()
-        self.store = AlertStore(store)
+        self.store = store.alerts
         self.rules = RuleSource(labels, scoring, self.clock)
-        self.evaluator = RuleEvaluator(store, contexts, tz, self.clock, self.rules)
+        self.evaluator = RuleEvaluator(store.alerts, contexts, tz, self.clock, self.rules)
         self.silence = SilenceChecker(store, contexts, tz, self.clock, self.rules, self.config.silent_after_min)
         self.dispatcher = Dispatcher(build_channels(self.config) if channels is None else channels, self.store,
                                      self.config)

@@ -25,13 +25,10 @@ import logging
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
-from sqlalchemy import select
-
 from collector.alerts.clock import Clock
 from collector.alerts.evaluate import Contexts, RuleSource
 from collector.alerts.model import SILENCE_RULE, STOP_RULE, Alert, Reason
-from collector.storage import tables as t
-from collector.storage.sql import SqlStore
+from collector.storage.base import Store
 from detectors.presence import shift_on, shift_started, stopped_in_shift
 from detectors.reasons import PHRASES, english, fmt
 
@@ -42,7 +39,7 @@ STOP_FEATURE = "stopped_shift_min"
 
 
 class SilenceChecker:
-    def __init__(self, store: SqlStore, contexts: Contexts, tz: tzinfo, clock: Clock, rules: RuleSource,
+    def __init__(self, store: Store, contexts: Contexts, tz: tzinfo, clock: Clock, rules: RuleSource,
                  silent_after_min: float) -> None:
         self.store = store
         self.contexts = contexts
@@ -76,7 +73,7 @@ class SilenceChecker:
             grace = timedelta(minutes=ctx.policy.shift_grace_min)
             if heard < shift_started(ctx.shift_start, local) - grace:
                 continue  # not heard from during this shift: absent, not silent
-            last = self._last_event(agent["agent_id"])
+            last = self.store.alerts.last_event(agent["agent_id"])
             if last is None:
                 continue
             if last["kind"] == "agent.stop":
@@ -127,11 +124,3 @@ class SilenceChecker:
                       f"alert after {fmt(FEATURE, limit)}",
                       f"{zh.format(v=fmt(FEATURE, minutes, 'zh'))}；最后一批于 {clock}，无正常停止记录；"
                       f"超过 {fmt(FEATURE, limit, 'zh')} 告警")
-
-    def _last_event(self, agent_id: str) -> dict[str, Any] | None:
-        ev = t.events
-        with self.store._read() as conn:
-            row = conn.execute(select(ev.c.kind, ev.c.seq, ev.c.ts, ev.c.day).where(ev.c.agent_id == agent_id)
-                               .order_by(ev.c.seq.desc()).limit(1)).first()
-        return None if row is None else {"kind": str(row.kind), "seq": int(row.seq), "ts": str(row.ts),
-                                         "day": str(row.day)}

@@ -1,7 +1,7 @@
 """The storage interface every backend implements (SQLite embedded, PostgreSQL scale-out).
 
 :class:`Store` is the boundary between the collector's services and its database. It holds the
-agents, their events and what is derived from them (rollups, reports, labels, shifts) itself, and
+agents, their events and what is derived from them (rollups, shifts) itself, and
 hands out one *repository* per further area, each an interface of its own declared in
 ``collector/storage/<area>.py`` beside its SQL implementation:
 
@@ -12,7 +12,11 @@ hands out one *repository* per further area, each an interface of its own declar
 - ``store.job_runs``: scheduled jobs' runs, locks and leases (``job_runs``, ``job_leases``,
   :mod:`collector.storage.job_runs`);
 - ``store.policy_versions``: the policy's versions (``policy_versions``, :mod:`collector.storage.policy_versions`);
-- ``store.wall``: the live wall's reads of an agent's day (``events``, :mod:`collector.storage.wall`).
+- ``store.wall``: the live wall's reads of an agent's day (``events``, :mod:`collector.storage.wall`);
+- ``store.alerts``: alerts and their outbox (``alerts``, ``alert_deliveries``), and the alert checks'
+  reads of rollups and events (:mod:`collector.storage.alerts`);
+- ``store.screenshots``: sealed screenshots and their quotas (``screenshots``, :mod:`collector.storage.screenshots`);
+- ``store.reports``: daily reports and reviewer labels (``reports``, ``labels``, :mod:`collector.storage.reports`).
 
 Every table is declared once, on the one ``MetaData`` of :mod:`collector.storage.tables`.
 A service receives the store (or the repository) and never writes SQL: no module outside
@@ -35,10 +39,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from collector.storage.accounts import AccountRepo
+from collector.storage.alerts import AlertRepo
 from collector.storage.api_tokens import ApiTokenRepo
 from collector.storage.audit import AuditRepo
 from collector.storage.job_runs import JobRunRepo
 from collector.storage.policy_versions import PolicyRepo
+from collector.storage.reports import ReportRepo
+from collector.storage.screenshots import ScreenshotRepo
 from collector.storage.sessions import SessionRepo
 from collector.storage.wall import WallRepo
 
@@ -129,6 +136,18 @@ class Store(ABC):
     @abstractmethod
     def wall(self) -> WallRepo: ...
 
+    @property
+    @abstractmethod
+    def alerts(self) -> AlertRepo: ...
+
+    @property
+    @abstractmethod
+    def screenshots(self) -> ScreenshotRepo: ...
+
+    @property
+    @abstractmethod
+    def reports(self) -> ReportRepo: ...
+
     @abstractmethod
     def create_schema(self) -> None:
         """Create a new database at the newest schema; refuse one that needs ``migrate`` first."""
@@ -218,20 +237,6 @@ class Store(ABC):
     @abstractmethod
     def merge_features(self, day: str, values: dict[str, dict[str, float]]) -> int:
         """Merge report-time figures into that day's stored features; returns how many rows changed."""
-
-    @abstractmethod
-    def save_report(self, day: str, body: str, now: float) -> None: ...
-
-    @abstractmethod
-    def load_report(self, day: str) -> str | None: ...
-
-    @abstractmethod
-    def save_label(self, agent_id: str, day: str, label: str, reviewer: str, note: str, now: float,
-                   snapshot: str | None = None, pattern: str | None = None) -> None:
-        """One reviewer label per agent-day (a new one replaces it)."""
-
-    @abstractmethod
-    def load_labels(self) -> list[dict[str, Any]]: ...
 
     # shifts entered per agent and day (collector.shifts checks the values)
     @abstractmethod

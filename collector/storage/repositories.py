@@ -13,10 +13,13 @@ from functools import cached_property
 from sqlalchemy import Connection
 
 from collector.storage.accounts import AccountRepo, SqlAccountRepo
+from collector.storage.alerts import AlertRepo, SqlAlertRepo
 from collector.storage.api_tokens import ApiTokenRepo, SqlApiTokenRepo
 from collector.storage.audit import AuditRepo, SqlAuditRepo
 from collector.storage.job_runs import JobRunRepo, SqlJobRunRepo
 from collector.storage.policy_versions import PolicyRepo, SqlPolicyRepo
+from collector.storage.reports import ReportRepo, SqlReportRepo
+from collector.storage.screenshots import ScreenshotRepo, SqlScreenshotRepo
 from collector.storage.sessions import SessionRepo, SqlSessionRepo
 from collector.storage.wall import SqlWallRepo, WallRepo
 
@@ -54,3 +57,15 @@ class SqlRepositories:
     @cached_property
     def wall(self) -> WallRepo:
         return SqlWallRepo(self)
+
+    @cached_property
+    def alerts(self) -> AlertRepo:
+        return SqlAlertRepo(self)
+
+    @cached_property
+    def screenshots(self) -> ScreenshotRepo:
+        return SqlScreenshotRepo(self)
+
+    @cached_property
+    def reports(self) -> ReportRepo:
+        return SqlReportRepo(self)

@@ -472,28 +472,6 @@ class SqlStore(SqlRepositories, ShiftQueries, Store):
                 changed += 1
         return changed
 
-    def save_report(self, day: str, body: str, now: float) -> None:
-        with self._write() as conn:
-            self._upsert(conn, t.reports, {"day": day}, {"body": body, "created_at": now})
-
-    def load_report(self, day: str) -> str | None:
-        with self._read() as conn:
-            row = conn.execute(select(t.reports.c.body).where(t.reports.c.day == day)).first()
-        return None if row is None else str(row[0])
-
-    def save_label(self, agent_id: str, day: str, label: str, reviewer: str, note: str, now: float,
-                   snapshot: str | None = None, pattern: str | None = None) -> None:
-        """One reviewer label per agent-day (a new one replaces it); ``snapshot``: the labelled finding
-        as JSON, ``pattern``: its pattern key."""
-        with self._write() as conn:
-            conn.execute(t.labels.delete().where(and_(t.labels.c.agent_id == agent_id, t.labels.c.day == day)))
-            conn.execute(insert(t.labels).values(agent_id=agent_id, day=day, label=label, reviewer=reviewer,
-                                                 note=note, at=now, snapshot=snapshot, pattern=pattern))
-
-    def load_labels(self) -> list[dict[str, Any]]:
-        with self._read() as conn:
-            return [dict(r._mapping) for r in conn.execute(select(t.labels).order_by(t.labels.c.day))]
-
     def purge(self, before_day: str, before_ts: float) -> dict[str, int]:
         """Delete events, quarantined events, integrity records and rollups older than the cut-off."""
         events = self._purge_events(before_day)

@@ -1,13 +1,17 @@
-"""Alerts and their deliveries in the collector's database (a durable outbox).
+"""Alerts and their deliveries (tables ``alerts``, ``alert_deliveries``: a durable outbox), and the two reads
+the alert checks make of an agent's data: the repository of :class:`collector.alerts.service.AlertService`.
 
 An alert and the deliveries it needs are written in one transaction, so an alert is never stored
 without its deliveries nor delivered without being stored; a delivery row stays ``pending`` until
-its channel took it (``sent``) or gave up (``dead``: the dead-letter list admins see).
+its channel took it (``sent``) or gave up (``dead``: the dead-letter list admins see). A candidate
+whose key is stored already folds into that alert (dedupe); an alert of an agent and rule delivered
+within the rate-limit window is stored ``rate_limited`` and delivered when the window has passed.
 """
 
 from __future__ import annotations
 
 import uuid
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,7 +21,8 @@ from sqlalchemy.exc import IntegrityError
 
 from collector.alerts.model import RAISED, UPDATED, Alert
 from collector.errors import NotFound, StorageError
-from collector.storage.sql import SqlStore
+from collector.storage import tables as t
+from collector.storage.connections import Connections
 from collector.storage.tables import alert_deliveries as deliveries
 from collector.storage.tables import alerts
 
@@ -42,17 +47,76 @@ class Outcome:
     deliveries: list[Delivery]
 
 
-class AlertStore:
-    def __init__(self, store: SqlStore) -> None:
-        self.store = store  # its tables come with the schema (revision 0003)
+class AlertRepo(ABC):
+    # -- raising ----------------------------------------------------------------------------------------
+    @abstractmethod
+    def record(self, candidate: Alert, now: float, rate_limit_s: float, channels: tuple[str, ...],
+               base_url: str = "", repeats: bool = True) -> Outcome:
+        """Store a new alert or fold a repeat into the existing one (same key); say what is to be delivered
+        on ``channels`` (one pending delivery each, written with the alert). ``repeats=False``: a candidate
+        whose key is known is no news at all (one alert per silence)."""
+
+    # -- reading and acknowledging ----------------------------------------------------------------------
+    @abstractmethod
+    def get(self, alert_id: int) -> Alert:
+        """The alert, or :class:`~collector.errors.NotFound`."""
+
+    @abstractmethod
+    def search(self, teams: list[str] | None = None, state: str | None = None, agent_id: str | None = None,
+               day: str | None = None, since: float | None = None, limit: int = 100) -> list[Alert]:
+        """Alerts, newest first (``teams``: only theirs; ``since``: raised at or after)."""
+
+    @abstractmethod
+    def ack(self, alert_id: int, who: str, note: str, now: float) -> Alert:
+        """Acknowledge (once: a second ack keeps the first's who and when)."""
+
+    # -- deliveries -------------------------------------------------------------------------------------
+    @abstractmethod
+    def pending(self, limit: int = 10_000, touched_before: float | None = None) -> list[Delivery]:
+        """Deliveries still to make (``touched_before``: only those nobody attempted or took since)."""
+
+    @abstractmethod
+    def claim(self, delivery_id: int, now: float) -> bool:
+        """Take a pending delivery over (an orphan of a process that stopped): touch it so that no other
+        process takes it too; False when it is no longer pending."""
+
+    @abstractmethod
+    def mark(self, delivery_id: int, state: str, attempts: int, error: str | None, now: float) -> None:
+        """Record an attempt's outcome: ``pending`` (to retry), ``sent`` or ``dead``."""
+
+    @abstractmethod
+    def requeue(self, delivery_id: int, now: float) -> Delivery:
+        """A dead letter made pending again (attempts from 0), or NotFound."""
+
+    @abstractmethod
+    def dead_letters(self, limit: int = 500) -> list[dict[str, Any]]:
+        """Deliveries that gave up, newest first, with their masked payload."""
+
+    @abstractmethod
+    def counts(self) -> dict[str, int]:
+        """Deliveries per state, and ``alerts``: how many alerts are stored."""
+
+    @abstractmethod
+    def purge(self, before_ts: float) -> dict[str, int]:
+        """Retention: drop alerts raised before ``before_ts`` and their deliveries."""
+
+    # -- what the checks read -------------------------------------------------------------------------
+    @abstractmethod
+    def rollup_state(self, agent_id: str, day: str) -> dict[str, Any] | None:
+        """The agent-day's stored rollup state (rules are evaluated on it), or None."""
+
+    @abstractmethod
+    def last_event(self, agent_id: str) -> dict[str, Any] | None:
+        """``kind``, ``seq``, ``ts`` and ``day`` of the agent's newest event (silence and stop checks), or None."""
+
+
+class SqlAlertRepo(AlertRepo):
+    def __init__(self, db: Connections) -> None:
+        self.db = db  # its tables come with the schema (revision 0003)
 
     # -- raising ------------------------------------------------------------------------------------
     def record(self, candidate: Alert, now: float, rate_limit_s: float, channels: tuple[str, ...],
                base_url: str = "", repeats: bool = True) -> Outcome:
-        """Store a new alert or fold a repeat into the existing one; say what is to be delivered.
-
-        ``repeats=False``: a candidate whose key is known is no news at all (one alert per silence).
-        """
         try:
             return self._record(candidate, now, rate_limit_s, channels, base_url, repeats)
         except IntegrityError:  # another collector process stored the same key first
@@ -60,7 +124,7 @@ class AlertStore:
 
     def _record(self, candidate: Alert, now: float, rate_limit_s: float, channels: tuple[str, ...],
                 base_url: str, repeats: bool) -> Outcome:
-        with self.store._write() as conn:
+        with self.db._write() as conn:
             row = conn.execute(select(alerts).where(alerts.c.key == candidate.key)).first()
             if row is None:
                 return self._insert(conn, candidate, now, rate_limit_s, channels, base_url)
@@ -120,7 +184,7 @@ class AlertStore:
 
     # -- reading and acknowledging --------------------------------------------------------------------
     def get(self, alert_id: int) -> Alert:
-        with self.store._read() as conn:
+        with self.db._read() as conn:
             row = conn.execute(select(alerts).where(alerts.c.id == alert_id)).first()
         if row is None:
             raise NotFound(f"no alert {alert_id}")
@@ -128,7 +192,6 @@ class AlertStore:
 
     def search(self, teams: list[str] | None = None, state: str | None = None, agent_id: str | None = None,
                day: str | None = None, since: float | None = None, limit: int = 100) -> list[Alert]:
-        """Alerts, newest first."""
         q = select(alerts).order_by(alerts.c.id.desc()).limit(max(1, min(limit, 10_000)))
         if teams is not None:
             q = q.where(alerts.c.team.in_(teams))
@@ -140,11 +203,11 @@ class AlertStore:
             q = q.where(alerts.c.day == day)
         if since is not None:
             q = q.where(alerts.c.raised_at >= since)
-        with self.store._read() as conn:
+        with self.db._read() as conn:
             return [_alert(r) for r in conn.execute(q)]
 
     def ack(self, alert_id: int, who: str, note: str, now: float) -> Alert:
-        with self.store._write() as conn:
+        with self.db._write() as conn:
             row = conn.execute(select(alerts).where(alerts.c.id == alert_id)).first()
             if row is None:
                 raise NotFound(f"no alert {alert_id}")
@@ -157,16 +220,13 @@ class AlertStore:
 
     # -- deliveries -----------------------------------------------------------------------------------
     def pending(self, limit: int = 10_000, touched_before: float | None = None) -> list[Delivery]:
-        """Deliveries still to make (``touched_before``: only those nobody attempted or took since)."""
         cond = deliveries.c.state == "pending"
         if touched_before is not None:
             cond = and_(cond, deliveries.c.updated_at < touched_before)
         return self._deliveries_where(cond, limit)
 
     def claim(self, delivery_id: int, now: float) -> bool:
-        """Take a pending delivery over (an orphan of a process that stopped): touch it so that no other
-        process takes it too; False when it is no longer pending."""
-        with self.store._write() as conn:
+        with self.db._write() as conn:
             res = conn.execute(update(deliveries).where(and_(deliveries.c.id == delivery_id,
                                                              deliveries.c.state == "pending"))
                                .values(updated_at=now))
@@ -175,25 +235,25 @@ class AlertStore:
     def dead_letters(self, limit: int = 500) -> list[dict[str, Any]]:
         d = deliveries
         q = select(d).where(d.c.state == "dead").order_by(d.c.id.desc()).limit(limit)
-        with self.store._read() as conn:
+        with self.db._read() as conn:
             return [{"id": r.id, "delivery_id": r.uid, "alert_id": r.alert_id, "channel": r.channel,
                      "event": r.event, "attempts": r.attempts, "error": r.last_error, "created_at": r.created_at,
                      "failed_at": r.updated_at, "payload": orjson.loads(r.payload)} for r in conn.execute(q)]
 
     def counts(self) -> dict[str, int]:
-        with self.store._read() as conn:
+        with self.db._read() as conn:
             rows = conn.execute(select(deliveries.c.state, func.count()).group_by(deliveries.c.state))
             out = {str(state): int(n) for state, n in rows}
             out["alerts"] = int(conn.execute(select(func.count()).select_from(alerts)).scalar_one())
         return out
 
     def mark(self, delivery_id: int, state: str, attempts: int, error: str | None, now: float) -> None:
-        with self.store._write() as conn:
+        with self.db._write() as conn:
             conn.execute(update(deliveries).where(deliveries.c.id == delivery_id).values(
                 state=state, attempts=attempts, last_error=None if error is None else error[:2000], updated_at=now))
 
     def requeue(self, delivery_id: int, now: float) -> Delivery:
-        with self.store._write() as conn:
+        with self.db._write() as conn:
             res = conn.execute(update(deliveries).where(and_(deliveries.c.id == delivery_id,
                                                              deliveries.c.state == "dead"))
                                .values(state="pending", attempts=0, updated_at=now))
@@ -204,17 +264,32 @@ class AlertStore:
 
     def _deliveries_where(self, cond: Any, limit: int) -> list[Delivery]:
         d = deliveries
-        with self.store._read() as conn:
+        with self.db._read() as conn:
             rows = conn.execute(select(d).where(cond).order_by(d.c.id).limit(limit))
             return [Delivery(r.id, r.uid, r.alert_id, r.channel, r.event, orjson.loads(r.payload), r.attempts)
                     for r in rows]
 
     def purge(self, before_ts: float) -> dict[str, int]:
-        with self.store._write() as conn:
+        with self.db._write() as conn:
             old = select(alerts.c.id).where(alerts.c.raised_at < before_ts)
             n_del = conn.execute(delete(deliveries).where(deliveries.c.alert_id.in_(old))).rowcount
             n_alerts = conn.execute(delete(alerts).where(alerts.c.raised_at < before_ts)).rowcount
         return {"alerts": int(n_alerts or 0), "alert_deliveries": int(n_del or 0)}
+
+    # -- what the checks read -------------------------------------------------------------------------
+    def rollup_state(self, agent_id: str, day: str) -> dict[str, Any] | None:
+        r = t.rollups
+        with self.db._read() as conn:
+            row = conn.execute(select(r.c.state).where(and_(r.c.agent_id == agent_id, r.c.day == day))).first()
+        return None if row is None else dict(orjson.loads(row[0]))
+
+    def last_event(self, agent_id: str) -> dict[str, Any] | None:
+        ev = t.events
+        with self.db._read() as conn:
+            row = conn.execute(select(ev.c.kind, ev.c.seq, ev.c.ts, ev.c.day).where(ev.c.agent_id == agent_id)
+                               .order_by(ev.c.seq.desc()).limit(1)).first()
+        return None if row is None else {"kind": str(row.kind), "seq": int(row.seq), "ts": str(row.ts),
+                                         "day": str(row.day)}
 
 
 def _limited(conn: Connection, alert: Alert, now: float, rate_limit_s: float) -> bool:
