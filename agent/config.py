@@ -77,7 +77,7 @@ SETTINGS: tuple[Setting, ...] = rows(AgentConfig)
 
 def load_config(home: Path, overrides: dict[str, Any] | None = None) -> AgentConfig:
     try:
-        config: AgentConfig = build(SECTION, load_layers([SECTION], home / "agent.toml", overrides), (ConfigError,))
+        config = build(SECTION, load_layers([SECTION], home / "agent.toml", overrides), (ConfigError,))
     except SettingsError as exc:
         raise ConfigError(str(exc)) from exc
     return config

@@ -246,7 +246,7 @@ def load_settings(data_dir: Path, overrides: dict[str, Any] | None = None) -> Se
         layers = load_layers(SECTIONS, data_dir / "collector.toml", overrides)
         alerts = build(ALERTS, layers, (AlertConfigError,))
         scoring = build(SCORING, layers, (DetectorError,))
-        settings: Settings = build(CORE, layers, (ConfigError,), data_dir=data_dir, alerts=alerts, scoring=scoring)
+        settings = build(CORE, layers, (ConfigError,), data_dir=data_dir, alerts=alerts, scoring=scoring)
     except SettingsError as exc:
         raise ConfigError(str(exc)) from exc
     return settings

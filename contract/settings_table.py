@@ -20,7 +20,7 @@ import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, TypeVar, get_args, get_origin, get_type_hints
+from typing import Any, Generic, TypeVar, get_args, get_origin, get_type_hints
 
 from contract.errors import SettingsError
 
@@ -109,12 +109,12 @@ def check_rows(obj: object, error: Callable[[str], Exception], prefix: str = "")
 
 
 @dataclass(frozen=True)
-class Section:
+class Section(Generic[T]):
     """Where the rows of one settings class live: top-level keys (``table`` empty) with an optional name
     ``prefix`` (``alert_``), or the keys of one TOML ``[table]``; ``env_prefix`` precedes the upper-cased
     name in the environment."""
 
-    cls: type
+    cls: type[T]
     env_prefix: str
     table: str = ""
     prefix: str = ""
@@ -131,18 +131,18 @@ class Section:
 class Layers:
     """What :func:`load_layers` found: per section, the values by field, and where each non-default came from."""
 
-    values: dict[Section, dict[str, Any]]
-    sources: dict[Section, dict[str, str]]
+    values: dict[Section[Any], dict[str, Any]]
+    sources: dict[Section[Any], dict[str, str]]
 
 
-def load_layers(sections: Sequence[Section], path: Path, overrides: Mapping[str, Any] | None = None) -> Layers:
+def load_layers(sections: Sequence[Section[Any]], path: Path, overrides: Mapping[str, Any] | None = None) -> Layers:
     """Defaults < TOML file at ``path`` (if it exists) < environment variables < ``overrides`` (by top-level name)."""
     values = {s: {r.attr: r.default for r in s.rows} for s in sections}
-    sources: dict[Section, dict[str, str]] = {s: {} for s in sections}
+    sources: dict[Section[Any], dict[str, str]] = {s: {} for s in sections}
     top = {r.name: (s, r) for s in sections if not s.table for r in s.rows}
     tables = {s.table: s for s in sections if s.table}
 
-    def put(section: Section, row: Setting, raw: Any, source: str) -> None:
+    def put(section: Section[Any], row: Setting, raw: Any, source: str) -> None:
         values[section][row.attr] = row.coerce(raw, source, section.label(row))
         sources[section][row.attr] = source
 
@@ -177,7 +177,7 @@ def load_layers(sections: Sequence[Section], path: Path, overrides: Mapping[str,
     return Layers(values, sources)
 
 
-def build(section: Section, layers: Layers, errors: tuple[type[Exception], ...], **extra: Any) -> Any:
+def build(section: Section[T], layers: Layers, errors: tuple[type[Exception], ...], **extra: Any) -> T:
     """The settings object of ``section`` from the loaded values. A check that spans several settings
     (in ``__post_init__``, raising one of ``errors``) is reported with where the values it saw came from."""
     values = layers.values[section]
