@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+from contract.policy import app_key
 from detectors import bounds, outside
 from detectors.bounds import MAX_APPS, MAX_CUSTOMERS, MAX_EVIDENCE_PER_KIND, MAX_MOMENTS, MAX_PAGES, MAX_SPANS
 from detectors.day_state import (
@@ -25,7 +26,6 @@ from detectors.day_state import (
     OFFLIST,
     WORK,
     DayState,
-    app_key,
     page_rank,
     pair_rank,
 )
@@ -143,7 +143,8 @@ class DayEvents(DayState):
         if cur is None or seq > cur[0]:
             s["focus"][minute] = [seq, app]
         key = s["apps"][app] if app >= 0 else ""
-        flagged = app < 0 or key not in self._allowed or key in self._static or self._code(app) != WORK
+        pol = self._pol
+        flagged = app < 0 or not pol.is_listed_app(key) or pol.is_messaging_app(key) or self._code(app) != WORK
         if flagged:
             self._keep_switch([int(sec), seq, app])
 
@@ -208,13 +209,13 @@ class DayEvents(DayState):
         if cur is None or seq > cur[0]:
             s["focus"][minute] = [seq, app]
         host = (urlsplit(url).hostname or "").lower()
-        allowed = not self._sites or any(host == d or host.endswith("." + d) for d in self._sites)
+        allowed = self._pol.is_allowed_host(host)
         cur = s["site"].get(minute)
         if cur is None or seq > cur[0]:
             s["site"][minute] = [seq, 0 if allowed else 1]
         if not allowed:
             self._evidence("offlist_site", sec, seq, host=short(host, 60))
-        shown = customer_in(url, self._cust_re)  # in the masked URL: what evidence may show
+        shown = customer_in(url, self._pol.customer_res)  # in the masked URL: what evidence may show
         if ref is None:
             ref = NO_CUSTOMER if shown is None else _LOCAL_KEYER.ref(shown)
         if not ref.key:
@@ -222,7 +223,7 @@ class DayEvents(DayState):
         s["customer_pages"] += 1
         if not _add_key(s["customers"], ref.key):
             bounds.hit(s, "customers", sec, seq)
-        has_case = any(rx.search(url) or rx.search(title) for rx in self._case_re)
+        has_case = any(rx.search(url) or rx.search(title) for rx in self._pol.case_res)
         if has_case:
             if not _add_key(s["cased"], ref.key):
                 bounds.hit(s, "customers", sec, seq)
@@ -262,7 +263,7 @@ class DayEvents(DayState):
         s["phones"] += phones
         s["cards"] += cards
         source = app_key(str(e.get("app", "")))
-        if ids or phones or cards or source in self._sensitive:
+        if ids or phones or cards or self._pol.is_sensitive_app(source):
             self._keep_copy([int(sec), seq, ids, phones, cards], sec)
             outside.count(s, "copy_min", int(sec // 60))
         if ids or cards:

@@ -10,8 +10,6 @@ were carried to an off-list or messaging app, and the day's customer sets.
 from __future__ import annotations
 
 import bisect
-import re
-from collections.abc import Iterable
 from copy import deepcopy
 from datetime import date, datetime, time, timedelta
 from typing import Any, Self
@@ -32,19 +30,6 @@ _CUSTOMER_STATE = {"cased": [], "uncased": {}, "unkeyed": 0}  # the need-to-know
 # focus codes: what the app in front is
 WORK, OFFLIST, MESSAGING, REMOTE, CAPTURE, BROWSER = range(6)
 CATEGORY_CODE = {"messaging": MESSAGING, "remote_access": REMOTE, "screen_capture": CAPTURE}
-
-
-def app_key(app: str) -> str:
-    """Normalise an app or process name: lower case, no folder, no .exe/.app suffix."""
-    name = app.replace("\\", "/").rsplit("/", 1)[-1].strip().lower()
-    for suffix in (".exe", ".app"):
-        if name.endswith(suffix):
-            name = name[: -len(suffix)]
-    return name
-
-
-def _names(values: Iterable[str]) -> tuple[str, ...]:
-    return tuple(sorted({app_key(v) for v in values if v}))
 
 
 def _minutes(hhmm: str) -> int:
@@ -85,15 +70,7 @@ class DayState:
         self._shift_start, self._shift_end = outside.extended(*windows[0], windows[1:])
         self._before, self._after = outside.sides(self._shift_start, self._shift_end, grace, self.n_min)
         self._night = self._window(ctx.policy.night_start, ctx.policy.night_end)
-        pol = ctx.policy
-        self._case_re = [re.compile(p) for p in pol.case_id_patterns]
-        self._cust_re = [re.compile(p) for p in pol.customer_url_patterns]
-        self._allowed = _names(pol.allowed_apps)
-        self._sites = tuple(s.lower() for s in pol.allowed_sites)
-        self._browsers = _names(pol.browser_apps)
-        self._static = {a: MESSAGING for a in _names(pol.messaging_apps)}
-        self._prefixes = ((_names(pol.remote_access_apps), REMOTE), (_names(pol.screen_capture_apps), CAPTURE))
-        self._sensitive = _names(pol.sensitive_apps)
+        self._pol = ctx.policy  # its patterns are compiled once, in the policy (contract.policy)
         self._app_index = {name: i for i, name in enumerate(state["apps"])}
 
     # ------------------------------------------------------------------ construction and state
@@ -205,16 +182,15 @@ class DayState:
     def _classify(self, name: str) -> int:
         if name in self._s["proc_cat"]:
             return CATEGORY_CODE[self._s["proc_cat"][name]]
-        for prefixes, code in self._prefixes:
-            if name.startswith(prefixes):
-                return code
-        if name in self._static:
-            return self._static[name]
-        if name in self._browsers:
+        pol = self._pol
+        category = pol.category_of(name)
+        if category in ("remote_access", "screen_capture"):
+            return CATEGORY_CODE[category]
+        if pol.is_messaging_app(name):
+            return MESSAGING
+        if pol.is_browser(name):
             return BROWSER
-        if not self._allowed or name in self._allowed:
-            return WORK
-        return OFFLIST
+        return WORK if pol.is_allowed_app(name) else OFFLIST
 
     def _last_present_sec(self) -> int:
         present = self._s["present"]

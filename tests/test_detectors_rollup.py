@@ -355,17 +355,19 @@ def test_policy_round_trip_and_validation() -> None:
             Policy.from_dict(bad)
 
 
-def test_the_collectors_process_categories_extend_the_lists() -> None:
-    p = Policy.from_dict({"process_categories": {"screen_capture": ["kazam"], "remote_access": ["splashtop"]},
+def test_the_process_categories_decide_the_flagged_tools_in_front() -> None:
+    p = Policy.from_dict({"process_categories": {"screen_capture": ["kazam", "obs64*"],
+                                                 "remote_access": ["splashtop*"]},
                           "allowed_apps": ["chrome.exe"]})
-    assert "kazam" in p.screen_capture_apps and "obs" in p.screen_capture_apps
-    assert "splashtop" in p.remote_access_apps
+    assert p.category_of("Kazam.exe") == p.category_of("obs64.exe") == "screen_capture"
+    assert p.category_of("bandicam") == "other"  # a category given replaces that category's defaults
+    assert p.category_of("WeChat.exe") == "messaging"  # a category left out keeps its defaults
     with pytest.raises(InvalidInput):
         Policy.from_dict({"process_categories": {"messaging": "qq"}})
     d = Day()
     d.heartbeats("09:00", "10:00")
     d("09:00:00", "app.focus", app="Kazam.exe", title="rec", pid=3)
-    d("09:10:00", "app.focus", app="obs64.exe", title="OBS", pid=4)     # prefix "obs"
+    d("09:10:00", "app.focus", app="obs64.exe", title="OBS", pid=4)     # glob "obs64*"
     d("09:20:00", "app.focus", app="SplashtopStreamer.exe", title="x", pid=5)
     d("09:30:00", "app.focus", app="chrome.exe", title="x", pid=6)
     f = rollup(d.events, ctx(policy=p)).features()

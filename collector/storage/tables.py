@@ -22,7 +22,7 @@ from sqlalchemy import (
     Text,
 )
 
-SCHEMA_VERSION = 9  # kv "schema_version"; the Alembic head revision is "0009"
+SCHEMA_VERSION = 10  # kv "schema_version"; the Alembic head revision is "0010"
 metadata = MetaData()
 
 agents = Table(
