@@ -11,13 +11,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from contract.errors import InvalidEvent
+from contract.kinds import KIND_NAMES
 
 SCHEMA_VERSION = 1
-KINDS = frozenset({
-    "agent.start", "agent.stop", "agent.heartbeat", "app.focus", "page.open", "clipboard.copy", "input.idle",
-    "input.active", "case.open", "case.close", "file.write", "device.mount", "device.unmount", "process.start",
-    "screenshot",
-})
+KINDS = KIND_NAMES  # the catalog's (contract.kinds)
 AGENT_ID_RE = re.compile(r"\A[A-Za-z0-9._-]{1,64}\Z")  # \Z: no trailing newline accepted
 # Event seq and batch_seq are counters; at a thousand events a second an agent would need three
 # centuries to reach 10**10. Keeping them under 11 digits means a counter can never spell a phone,

@@ -1,7 +1,10 @@
 """Event schema v1: the contract between agent, collector, tests and tools.
 
+The kinds and their fields are the catalog's (:mod:`contract.kinds`); this module turns each into a
+pydantic model with the range checks of its field types.
+
 ``validate_event`` turns one decoded JSON object into a normalised ``dict`` or raises
-:class:`~agent.errors.InvalidEvent` with a reason a person can read. Both the agent (replay, sensors)
+:class:`~contract.errors.InvalidEvent` with a reason a person can read. Both the agent (replay, sensors)
 and the collector (ingest) use it, so the two sides can never disagree about what is valid.
 """
 
@@ -10,10 +13,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
-from contract.envelope import AGENT_ID_RE, KINDS, MAX_SEQ, SCHEMA_VERSION, format_ts, parse_ts
+from contract import kinds
+from contract.envelope import AGENT_ID_RE, KINDS, MAX_SEQ, SCHEMA_VERSION, format_ts, parse_ts  # noqa: F401 (KINDS re-exported)
 from contract.errors import InvalidEvent
+from contract.kinds import FIELD_TYPES, FieldSpec, Kind
 
 MAX_STR = 65536
 
@@ -27,53 +32,13 @@ NonNegInt = Annotated[int, Field(ge=0, le=MAX_COUNT)]
 NonNegFloat = Annotated[float, Field(ge=0, le=MAX_COUNT, allow_inf_nan=False)]
 Seconds = Annotated[float, Field(ge=0, le=MAX_SECONDS, allow_inf_nan=False)]
 ByteSize = Annotated[int, Field(ge=0, le=MAX_SIZE)]
-QUANTITY_FIELDS = frozenset({
-    "seq", "pid", "size", "chars", "w", "h", "threshold_s", "idle_s", "active_s", "wall_s", "spool_depth",
-    "dropped_total", "cpu_pct", "rss_mb", "policy_version", "unsigned_answers", "collector_changes",
-})
-
-
+PositiveSeconds = Annotated[float, Field(gt=0, le=MAX_SECONDS, allow_inf_nan=False)]
+Preview = Annotated[str, Field(max_length=64)]
 PolicyHash = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$", min_length=64, max_length=64)]
 
 
 class _Fields(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=False, frozen=True)
-
-
-class AgentStart(_Fields):
-    version: Text
-    os: Text
-    hostname: Text
-    user: Text
-
-
-class AgentStop(_Fields):
-    reason: Text
-
-
-class Heartbeat(_Fields):
-    spool_depth: NonNegInt
-    dropped_total: NonNegInt
-    cpu_pct: NonNegFloat
-    rss_mb: NonNegFloat
-    # optional until every agent verifies signed answers (contract.signed_policy, contract.receipts)
-    policy_version: NonNegInt | None = None
-    policy_hash: PolicyHash | None = None
-    unsigned_answers: NonNegInt | None = None
-    collector_changes: NonNegInt | None = None  # starts with another collector URL or key than the one before
-    insecure_transport: bool | None = None  # true only when allow_insecure_http lets it use http:// or no TLS checks
-
-
-class AppFocus(_Fields):
-    app: Text
-    title: Text
-    pid: NonNegInt
-
-
-class PageOpen(_Fields):
-    url: Text
-    title: Text
-    app: Text
 
 
 class CopyClasses(_Fields):
@@ -82,85 +47,34 @@ class CopyClasses(_Fields):
     bank_card: NonNegInt = 0
 
 
-class ClipboardCopy(_Fields):
-    app: Text
-    title: Text
-    trigger: Literal["hotkey", "menu", "unknown"]
-    chars: NonNegInt
-    classes: CopyClasses
-    preview: Annotated[str, Field(max_length=64)] | None = None
-    action: Literal["allowed", "cleared"]
-
-
-class InputIdle(_Fields):
-    threshold_s: Annotated[float, Field(gt=0, le=MAX_SECONDS, allow_inf_nan=False)]
-
-
-class InputActive(_Fields):
-    idle_s: Seconds
-
-
-class CaseOpen(_Fields):
-    case_id: Text
-    app: Text
-    title: Text
-
-
-class CaseClose(_Fields):
-    case_id: Text
-    active_s: Seconds
-    idle_s: Seconds
-    wall_s: Seconds
-
-
-class FileWrite(_Fields):
-    path: Text
-    op: Literal["created", "modified", "moved", "deleted"]
-    size: ByteSize | None = None
-    removable: bool
-    dest_path: Text | None = None
-
-
-class Device(_Fields):
-    mountpoint: Text
-    fs: Text
-    label: Text
-    removable: bool
-
-
-class ProcessStart(_Fields):
-    name: Text
-    exe: Text
-    pid: NonNegInt
-    category: Literal["remote_access", "screen_capture", "messaging", "other"]
-
-
-class Screenshot(_Fields):
-    blob_id: Text
-    reason: Text
-    w: NonNegInt
-    h: NonNegInt
-
-
-KIND_MODELS: dict[str, type[_Fields]] = {
-    "agent.start": AgentStart,
-    "agent.stop": AgentStop,
-    "agent.heartbeat": Heartbeat,
-    "app.focus": AppFocus,
-    "page.open": PageOpen,
-    "clipboard.copy": ClipboardCopy,
-    "input.idle": InputIdle,
-    "input.active": InputActive,
-    "case.open": CaseOpen,
-    "case.close": CaseClose,
-    "file.write": FileWrite,
-    "device.mount": Device,
-    "device.unmount": Device,
-    "process.start": ProcessStart,
-    "screenshot": Screenshot,
+# The pydantic type of each catalog field type (contract.kinds.FIELD_TYPES)
+FIELD_TYPE: dict[str, Any] = {
+    "text": Text, "preview": Preview, "count": NonNegInt, "size": ByteSize, "seconds": Seconds,
+    "positive_seconds": PositiveSeconds, "amount": NonNegFloat, "bool": bool, "hash": PolicyHash,
+    "classes": CopyClasses,
 }
-if frozenset(KIND_MODELS) != KINDS:  # the light envelope module and the models must agree
-    raise RuntimeError("contract.envelope.KINDS and contract.schema.KIND_MODELS disagree")
+if set(FIELD_TYPE) | {"choice"} != FIELD_TYPES:
+    raise RuntimeError("contract.schema.FIELD_TYPE and contract.kinds.FIELD_TYPES disagree")
+
+
+def _annotation(spec: FieldSpec) -> Any:
+    if spec.type == "choice":
+        return Literal.__getitem__(spec.choices)
+    return FIELD_TYPE[spec.type]
+
+
+def _model(kind: Kind) -> type[_Fields]:
+    """The fields model of one catalog kind: every field typed, optional ones default to absent."""
+    definitions: dict[str, Any] = {}
+    for spec in kind.fields:
+        annotation = _annotation(spec)
+        definitions[spec.name] = (annotation | None, None) if spec.optional else (annotation, ...)
+    name = "".join(part.capitalize() for part in kind.name.replace(".", "_").split("_"))
+    return create_model(name, __base__=_Fields, **definitions)
+
+
+QUANTITY_FIELDS = kinds.QUANTITY_FIELDS
+KIND_MODELS: dict[str, type[_Fields]] = {kind.name: _model(kind) for kind in kinds.CATALOG}
 ENVELOPE_KEYS = ("schema", "agent_id", "seq", "ts", "kind")
 
 
