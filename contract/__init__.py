@@ -1,6 +1,7 @@
 """The contract both sides import: what an agent sends and what a collector accepts.
 
-Event schema v1 and its envelope (:mod:`contract.schema`, :mod:`contract.envelope`), the sealed wire
+The catalog of event kinds (:mod:`contract.kinds`), event schema v1 and its envelope derived from it
+(:mod:`contract.schema`, :mod:`contract.envelope`), the policy keys (:mod:`contract.policy`), the sealed wire
 format (:mod:`contract.wire`), signed receipts, policies and key sets (:mod:`contract.receipts`,
 :mod:`contract.signed_policy`, :mod:`contract.key_set`), masking (:mod:`contract.masking`), the monitoring
 notice and the settings-table mechanism. Nothing here imports the agent's sensors, the collector or the

@@ -6,7 +6,9 @@ Every error the contract raises on purpose derives from :class:`ContractError`::
     ├── InvalidEvent         an event does not follow schema v1 (carries a readable reason)
     ├── WireError            a sealed batch could not be built or opened (carries a stable ``code``)
     ├── ReceiptError         an answer's receipt, policy or key set is missing, forged or for something else
-    └── SettingsError        a setting from a file, the environment or a flag has the wrong type or fails its check
+    ├── SettingsError        a setting from a file, the environment or a flag has the wrong type or fails its check
+    └── PolicyError          a policy is not an object, or a key has the wrong type or fails its check
+                             (:mod:`contract.policy`, where it is defined)
 
 :class:`contract.masking.MaskingError` (a ``ValueError``) is the masker's own and is documented there.
 Foreign exceptions (cryptography, pydantic, json) are wrapped at the boundary with ``raise ... from exc``.
