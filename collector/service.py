@@ -1,4 +1,11 @@
-"""The collector as one object: settings, store and the plain services the HTTP layer calls."""
+"""The collector as one object: the composition root, and the scope-checked queries the HTTP layer calls.
+
+:class:`Collector` opens the store and builds every service with what that service uses (the store or
+its repository, access, rollups, labels, the key ring, metrics, the time zone and its own settings):
+no service is handed the collector or reaches back into it. Ingest listeners are registered by name
+(``self.listeners``: ``alerts`` here, ``wall`` by the web UI); :func:`collector.api.create_app` mounts
+the HTTP parts.
+"""
 
 from __future__ import annotations
 

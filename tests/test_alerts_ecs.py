@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from collector.alerts import AlertConfig
-from collector.alerts.ecs import cmd_export_ecs, export_ecs
+from collector.alerts.ecs import EcsExport, cmd_export_ecs
 from collector.errors import CollectorError
 from simulator.fleet import ScenarioSpec, simulate
 from simulator.testing.alerts import SealedAgent, install, open_collector
@@ -122,7 +122,8 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         assert service.wait_idle(20)
         collector.reports.build(day.isoformat())
         buffer = io.StringIO()
-        counts = export_ecs(collector, day.isoformat(), buffer)
+        counts = EcsExport(collector.store, collector.reports, collector.settings.tz,
+                           collector.settings.alerts.base_url).write(day.isoformat(), buffer)
     finally:
         service.close()
         collector.close()
@@ -160,6 +161,6 @@ def test_a_bad_date_is_refused(tmp_path: Path) -> None:
     DATA_DIRS.append(tmp_path / "c")
     try:
         with pytest.raises(CollectorError, match="not a date"):
-            export_ecs(collector, "2026-13-40", io.StringIO())
+            EcsExport(collector.store, collector.reports, collector.settings.tz).write("2026-13-40", io.StringIO())
     finally:
         collector.close()

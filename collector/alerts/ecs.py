@@ -15,18 +15,17 @@ import argparse
 import os
 import sys
 from collections.abc import Iterator
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, tzinfo
 from pathlib import Path, PureWindowsPath
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import Any, TextIO
 from urllib.parse import urlsplit
 
 import orjson
 
 from collector.alerts.model import timeline_link
 from collector.errors import CollectorError
-
-if TYPE_CHECKING:
-    from collector.service import Collector
+from collector.reports import ReportService
+from collector.storage.base import Store
 
 ECS_VERSION = "8.11.0"
 SEVERITY_NUMBER = {"none": 0, "low": 21, "medium": 47, "high": 73, "critical": 99}
@@ -157,29 +156,38 @@ def finding_doc(f: dict[str, Any], day: str, tz: Any) -> dict[str, Any]:
     return dict(_clean(doc))
 
 
-def documents(collector: Collector, day: str) -> Iterator[dict[str, Any]]:
-    try:
-        date.fromisoformat(day)
-    except ValueError as exc:
-        raise CollectorError(f"not a date: {day!r} (expected YYYY-MM-DD)", code="bad_request", status=400) from exc
-    for agent in collector.store.list_agents():
-        for event in collector.store.timeline(agent["agent_id"], day):
-            yield event_doc(event, str(agent["team"]))
-    base_url = collector.settings.alerts.base_url
-    for alert in reversed(collector.store.alerts.search(day=day, limit=10_000)):
-        yield alert_doc(alert.to_dict(base_url))
-    report = collector.reports.get(day)
-    for finding in (report or {}).get("findings", []):
-        yield finding_doc(finding, day, collector.settings.tz)
+class EcsExport:
+    """One day's ECS documents from what holds them: the store (events, alerts), the reports and the
+    collector's time zone and alert link base URL (``alert_base_url``)."""
 
+    def __init__(self, store: Store, reports: ReportService, tz: tzinfo, base_url: str = "") -> None:
+        self.store = store
+        self.reports = reports
+        self.tz = tz
+        self.base_url = base_url
 
-def export_ecs(collector: Collector, day: str, out: TextIO) -> dict[str, int]:
-    """Write the day's ECS documents to ``out``, one a line; returns the count per dataset."""
-    counts = {"seatguard.events": 0, "seatguard.alerts": 0, "seatguard.findings": 0}
-    for doc in documents(collector, day):
-        out.write(orjson.dumps(doc).decode() + "\n")
-        counts[doc["event"]["dataset"]] += 1
-    return counts
+    def documents(self, day: str) -> Iterator[dict[str, Any]]:
+        try:
+            date.fromisoformat(day)
+        except ValueError as exc:
+            raise CollectorError(f"not a date: {day!r} (expected YYYY-MM-DD)", code="bad_request",
+                                 status=400) from exc
+        for agent in self.store.list_agents():
+            for event in self.store.timeline(agent["agent_id"], day):
+                yield event_doc(event, str(agent["team"]))
+        for alert in reversed(self.store.alerts.search(day=day, limit=10_000)):
+            yield alert_doc(alert.to_dict(self.base_url))
+        report = self.reports.get(day)
+        for finding in (report or {}).get("findings", []):
+            yield finding_doc(finding, day, self.tz)
+
+    def write(self, day: str, out: TextIO) -> dict[str, int]:
+        """Write the day's ECS documents to ``out``, one a line; returns the count per dataset."""
+        counts = {"seatguard.events": 0, "seatguard.alerts": 0, "seatguard.findings": 0}
+        for doc in self.documents(day):
+            out.write(orjson.dumps(doc).decode() + "\n")
+            counts[doc["event"]["dataset"]] += 1
+        return counts
 
 
 def cmd_export_ecs(args: argparse.Namespace) -> int:
@@ -187,14 +195,15 @@ def cmd_export_ecs(args: argparse.Namespace) -> int:
     from collector.service import Collector
 
     collector = Collector.open(args.data)
+    export = EcsExport(collector.store, collector.reports, collector.settings.tz, collector.settings.alerts.base_url)
     try:
         if args.out is None:
-            counts = export_ecs(collector, args.date, sys.stdout)
+            counts = export.write(args.date, sys.stdout)
         else:
             out = Path(args.out)
             partial = out.with_name(out.name + ".partial")
             with partial.open("w", encoding="utf-8") as fh:
-                counts = export_ecs(collector, args.date, fh)
+                counts = export.write(args.date, fh)
             os.replace(partial, out)
     finally:
         collector.close()
