@@ -44,7 +44,8 @@ import orjson  # noqa: E402
 import psycopg  # noqa: E402
 from sqlalchemy import insert, text  # noqa: E402
 
-from collector.keys import KEY_FILE  # noqa: E402
+from collector.customer_secret import SECRET_FILE  # noqa: E402
+from collector.keys import KEY_FILE, SIGNING_KEY_FILE  # noqa: E402
 from collector.storage import BatchWrite, StoredEvent, open_store  # noqa: E402
 from collector.storage import tables as t  # noqa: E402
 from collector.storage.sql import SqlStore  # noqa: E402
@@ -87,7 +88,7 @@ def http_ingest(backend: str, processes: int, agents: int, events: int, batch: i
         collectors = [CollectorProcess(dirs[0])]
         for d in dirs[1:]:
             d.mkdir()
-            for name in ("collector.toml", KEY_FILE):
+            for name in ("collector.toml", KEY_FILE, SIGNING_KEY_FILE, SECRET_FILE):  # one deployment
                 shutil.copy2(dirs[0] / name, d / name)
             collectors.append(CollectorProcess(d))
         files = []

@@ -9,7 +9,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 import orjson
@@ -19,16 +19,19 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from collector import answer_checks
 from collector.config import Settings
 from collector.errors import Rejected
+from collector.event_check import validate_event_at
 from collector.keys import KeyRing
 from collector.metrics import Metrics
 from collector.storage import BatchWrite, QuarantinedEvent, Store, StoredEvent
 from contract import wire
 from contract.errors import InvalidEvent, WireError
 from contract.masking import MaskingError, mask_obj, mask_text
-from contract.schema import QUANTITY_FIELDS, parse_ts, validate_event_at
+from contract.schema import QUANTITY_FIELDS, parse_ts
 
 log = logging.getLogger(__name__)
 _ENVELOPE = ("schema", "agent_id", "seq", "ts", "kind")
+_ENVELOPE_KEYS = frozenset(_ENVELOPE)
+_MIDNIGHT = datetime.min.time()
 KEY_ACK_PREFIX = "key_ack/"  # kv: the newest collector key generation an agent was seen sealing to
 
 
@@ -191,7 +194,7 @@ class IngestService:
             raise self.reject("timestamp_out_of_window", f"{what} sealed too long ago ({sealed_at})", agent_id)
 
     def _prepare(self, batch: wire.Batch, batch_hash: str, now: datetime) -> BatchWrite:
-        tz = self.settings.tz
+        local_day = LocalDays(self.settings.tz)
         future = now + timedelta(seconds=self.settings.max_clock_skew_s)
         good: list[StoredEvent] = []
         bad: list[QuarantinedEvent] = []
@@ -214,10 +217,9 @@ class IngestService:
             except (MaskingError, RecursionError, TypeError, ValueError, orjson.JSONEncodeError) as exc:
                 bad.append(QuarantinedEvent(seq, f"masking failed: {_clean(str(exc))[:200]}", _masked_raw(raw)))
                 continue
-            good.append(StoredEvent(
-                seq=event["seq"], ts=event["ts"], ts_ms=int(moment.timestamp() * 1000),
-                day=moment.astimezone(tz).date().isoformat(), kind=event["kind"], data=data, event=masked,
-                customer=customer))
+            at = moment.timestamp()
+            good.append(StoredEvent(event["seq"], event["ts"], int(at * 1000), local_day(at, moment), event["kind"],
+                                    data, masked, customer))
         bad = self._cap_quarantine(bad, batch.agent_id)
         return BatchWrite(batch.agent_id, batch.batch_seq, batch_hash, batch.prev_batch_hash, good, bad,
                           now.timestamp())
@@ -239,18 +241,44 @@ class IngestService:
         return kept
 
 
+class LocalDays:
+    """The local calendar day (ISO) of moments, as ``moment.astimezone(tz).date().isoformat()`` says,
+    answered from the span of the last day found while the moments fall in it (a batch's events are
+    mostly of one day). A span is kept only when the zone's offset is the same at both its ends."""
+
+    def __init__(self, tz: tzinfo) -> None:
+        self.tz = tz
+        self._lo = self._hi = 0.0
+        self._day = ""
+
+    def __call__(self, at: float, moment: datetime) -> str:
+        if self._lo <= at < self._hi:
+            return self._day
+        local = moment.astimezone(self.tz)
+        day = local.date()
+        lo = datetime.combine(day, _MIDNIGHT, self.tz)
+        hi = datetime.combine(day + timedelta(days=1), _MIDNIGHT, self.tz)
+        self._day = day.isoformat()
+        if (lo.utcoffset() == hi.utcoffset() == local.utcoffset()
+                and datetime.fromtimestamp(lo.timestamp(), self.tz).date() == day):
+            self._lo, self._hi = lo.timestamp(), hi.timestamp()
+        else:  # a change of offset that day (daylight saving): no span, every moment converted
+            self._lo = self._hi = 0.0
+        return self._day
+
+
 def _mask_fields(event: dict[str, Any]) -> dict[str, Any]:
     """Mask every text value; envelope keys and quantity fields (validated numbers) pass unchanged."""
     masked = {k: event[k] for k in _ENVELOPE}
     for key, value in event.items():
-        if key in _ENVELOPE:
+        if key in _ENVELOPE_KEYS:
             continue
-        if key in QUANTITY_FIELDS and isinstance(value, int | float) and not isinstance(value, bool):
+        if isinstance(value, str):  # the usual case first (a text is never a quantity nor the classes)
+            masked[key] = mask_text(value)
+        elif key in QUANTITY_FIELDS and isinstance(value, int | float) and not isinstance(value, bool):
             masked[key] = value
         elif key == "classes" and isinstance(value, dict) and all(type(v) is int for v in value.values()):
             masked[key] = dict(value)  # class counts (validated numbers)
-        elif isinstance(value, str):
-            masked[key] = mask_text(value)
         else:
             masked[key] = mask_obj(value)
     return masked

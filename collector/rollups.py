@@ -18,12 +18,15 @@ import re
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import date, datetime, timedelta
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar, cast
 
 from collector import customer_secret
 from collector.config import Settings
+from collector.hot_rollups import HotRollups
 from collector.policy import PolicyService
 from collector.shifts import day_context, one_window
 from collector.storage import StoredEvent
@@ -43,6 +46,8 @@ DEFAULT_SHIFT = ("09:00", "18:00")
 LIVE_TTL_S = 1.0  # the shift entries of today and yesterday are read again after this long (another
 # collector may change them)
 _FOLD_PASSES = 3  # a day folded again at most twice after events were refused
+_NOT_KEPT = object()
+T = TypeVar("T")
 
 
 class RollupUpdater:
@@ -58,6 +63,7 @@ class RollupUpdater:
         customer_secret.check_shared(store, secret, settings.data_dir)
         self.keyer = CustomerKeyer(secret)
         self._patterns: dict[tuple[str, ...], list[re.Pattern[str]]] = {}
+        self.hot = HotRollups()
 
     def customer(self, agent_id: str, event: dict[str, Any]) -> CustomerRef | None:
         """The keyed customer of a validated, not yet masked page.open (NO_CUSTOMER if it shows none);
@@ -133,7 +139,10 @@ class RollupUpdater:
     def __call__(self, access: RollupAccess, agent_id: str, events: list[StoredEvent],
                  integrity: list[tuple[str, dict[str, Any]]]) -> list[tuple[StoredEvent, str]]:
         """Fold the new events into their days' rollups; returns the events a rollup refused, with the
-        reason (the store quarantines them). Refused events leave no trace in the saved rollup."""
+        reason (the store quarantines them). Refused events leave no trace in the saved rollup.
+
+        A day this process wrote last is folded into its kept copy (:mod:`collector.hot_rollups`) when the
+        stored version is still the one written; otherwise its state is read from the database."""
         ctx = self.context(agent_id)
         by_day: dict[str, list[StoredEvent]] = defaultdict(list)
         for e in events:
@@ -144,15 +153,48 @@ class RollupUpdater:
             by_day.setdefault(first_day, [])
         refused: list[tuple[StoredEvent, str]] = []
         for day, day_events in by_day.items():
-            state = access.load(agent_id, day)
-            rollup, failed = self._fold(day_context(ctx, access.shifts(agent_id, day)), agent_id, day, state,
-                                        day_events)
-            refused.extend(failed)
+            day_ctx = day_context(ctx, access.shifts(agent_id, day))
+            version = access.version(agent_id, day)
+            rollup = self._fold_kept(day_ctx, agent_id, day, version, day_events)
+            if rollup is None:
+                state = None if version is None else access.load(agent_id, day)
+                rollup, failed = self._fold(day_ctx, agent_id, day, state, day_events)
+                refused.extend(failed)
             if counted and day == min(by_day):
                 for kind, count in counted:
                     rollup.add_integrity(kind, count)
-            access.save(agent_id, day, rollup.to_state(), existed=state is not None, features=rollup.features())
+            saved = access.save_json(agent_id, day, rollup.to_json().decode(), version, rollup.features())
+            access.after_commit(partial(self.hot.put, agent_id, day, rollup, saved))
         return refused
+
+    def _fold_kept(self, ctx: AgentContext, agent_id: str, day: str, version: int | None,
+                   events: list[StoredEvent]) -> DayRollup | None:
+        """The kept rollup of the day at the stored ``version`` with ``events`` added, or None (nothing
+        kept, stale, made with another context, or an event refused: then the caller folds from the
+        stored state, which this transaction has not changed)."""
+        rollup = self.hot.take(agent_id, day, version)
+        if rollup is None or not (rollup.ctx is ctx or rollup.ctx == ctx):
+            return None
+        for e in events:
+            try:
+                rollup.add(e.event, e.customer)
+            except (DetectorError, TypeError, ValueError, KeyError, OverflowError, AttributeError):
+                return None  # half folded: dropped; _fold sets the event aside and says why
+        return rollup
+
+    def evaluate(self, agent_id: str, day: str, use: Callable[[DayRollup], T]) -> T | None:
+        """``use`` the newest stored rollup of the agent-day with the agent's context (what the alert
+        evaluator judges); None when the day has no rollup. The kept copy serves when its version is the
+        stored one and it was made with that context (a day without shift entries)."""
+        ctx = self.context(agent_id)
+        version = self.store.rollup_version(agent_id, day)
+        if version is None:
+            return None
+        found, value = self.hot.read(agent_id, day, version, lambda r: use(r) if r.ctx is ctx else _NOT_KEPT)
+        if found and value is not _NOT_KEPT:
+            return cast(T, value)
+        state = self.store.rollup_state(agent_id, day)
+        return None if state is None else use(DayRollup.from_state(ctx, state))
 
     def _fold(self, ctx: AgentContext, agent_id: str, day: str, state: dict[str, Any] | None,
               events: list[StoredEvent]) -> tuple[DayRollup, list[tuple[StoredEvent, str]]]:

@@ -19,7 +19,8 @@ as an ``IngestService.listeners`` entry (``collector.web.mount_web`` registers i
 thread-safe and cheap. Once the hub is attached to the change feed (:meth:`WallHub.attach`, inside
 ``serve``), every wake-up and alert also goes to the other collector processes on the same
 PostgreSQL database (LISTEN/NOTIFY, :mod:`collector.storage.notify`), whose hubs wake their own
-listeners; listeners also poll, so viewers catch up within seconds even without notices.
+listeners (the agents stored during one :data:`WALL_NOTICE_S` window travel in one notice);
+listeners also poll, so viewers catch up within seconds even without notices.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ CARRY_OVER_SILENCES = 3  # how many silence thresholds yesterday's last event ca
 SILENT_AFTER_S = 300.0  # the wall's own threshold only when the silence alerts are switched off
 STATES = ("active", "idle", "offline", "agent_silent", "agent_stopped")
 _QUEUE_MAX = 1000
+WALL_NOTICE_S = 0.25  # other processes hear of stored batches in one notice per window this long
 
 
 class Subscription:
@@ -101,10 +103,15 @@ class WallHub:
 
     WALL, ALERT = "wall", "alert"
 
-    def __init__(self) -> None:
+    def __init__(self, window_s: float = WALL_NOTICE_S) -> None:
         self._lock = threading.Lock()
         self._subs: set[Subscription] = set()
         self.feed: ChangeFeed | None = None
+        self.window_s = window_s
+        self._pending: dict[str, None] = {}  # agents with news for the other processes, in order
+        self._wake = threading.Event()
+        self._sender: threading.Thread | None = None
+        self.notices = 0  # wall notices handed to the feed (each names every agent of its window)
 
     def attach(self, feed: ChangeFeed) -> None:
         """Fan out to the processes ``feed`` reaches, and wake local listeners on their notices."""
@@ -147,9 +154,38 @@ class WallHub:
             self._subs.discard(sub)
 
     def publish(self, agent_id: str) -> None:
+        """Wake this process's listeners now, and the other processes' within :data:`WALL_NOTICE_S`: the
+        agents stored in one window travel in one notice (not one per batch)."""
         self._local(agent_id)
-        if self.feed is not None:
-            self.feed.publish(self.WALL, {"agents": [agent_id]})
+        if self.feed is None or not self.feed.reaches_others:
+            return
+        with self._lock:
+            self._pending[agent_id] = None
+            if self._sender is None:
+                self._sender = threading.Thread(target=self._send_loop, name="wall-notices", daemon=True)
+                self._sender.start()
+        self._wake.set()
+
+    def _send_loop(self) -> None:
+        while True:
+            self._wake.wait()
+            time.sleep(self.window_s)  # let the window's batches gather
+            self._wake.clear()
+            self.flush()
+
+    def flush(self) -> int:
+        """Hand the pending agents to the feed now, in as few notices as fit; returns how many."""
+        with self._lock:
+            agents, self._pending = list(self._pending), {}
+        feed = self.feed
+        if feed is None or not agents:
+            return 0
+        sent = 0
+        for chunk in _chunks(agents, MAX_PAYLOAD - 200):
+            feed.publish(self.WALL, {"agents": chunk})
+            sent += 1
+        self.notices += sent
+        return sent
 
     def publish_alert(self, alert: dict[str, Any]) -> None:
         self._local_alert(alert)
@@ -163,6 +199,20 @@ class WallHub:
     def listeners(self) -> int:
         with self._lock:
             return len(self._subs)
+
+
+def _chunks(agents: list[str], max_bytes: int) -> list[list[str]]:
+    """``agents`` cut into lists whose JSON stays under ``max_bytes``."""
+    out: list[list[str]] = [[]]
+    size = 0
+    for agent_id in agents:
+        cost = len(orjson.dumps(agent_id)) + 1
+        if out[-1] and size + cost > max_bytes:
+            out.append([])
+            size = 0
+        out[-1].append(agent_id)
+        size += cost
+    return out
 
 
 _HUB = WallHub()

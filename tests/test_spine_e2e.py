@@ -55,7 +55,7 @@ def test_agent_killed_20_times_during_upload_loses_and_doubles_nothing(
         collector: CollectorProcess, tmp_path: Path) -> None:
     home = tmp_path / "agent"
     collector.enroll(home, "pc-kill")
-    n = 60_000
+    n = 150_000  # enough that 20 kills at random moments all land before the replay is done (ingest is fast)
     events = write_events(tmp_path / "k.jsonl", n)
     env = {**os.environ, **FAST_AGENT_ENV, "SEATGUARD_AGENT_BATCH_MAX_EVENTS": "200"}
     rng = random.Random(20261124)

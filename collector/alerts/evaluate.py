@@ -15,7 +15,7 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from datetime import date, datetime, tzinfo
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from collector.alerts.clock import Clock
 from collector.alerts.model import Alert, Reason
@@ -28,6 +28,7 @@ from detectors.rules import RuleHit, RuleSet
 from detectors.scoring import ScoringConfig, tuned_for_day
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 SILENCE_FEATURE = "silent_shift_min"
 CHECKER_FEATURES = frozenset({SILENCE_FEATURE, "stops_in_shift", "stopped_shift_min"})  # see the docstring
 EVIDENCE_KINDS: dict[str, tuple[str, ...]] = {
@@ -72,6 +73,8 @@ class Contexts(Protocol):
 
     def live_context(self, agent_id: str, at: datetime | None = None) -> AgentContext: ...
 
+    def evaluate(self, agent_id: str, day: str, use: Callable[[DayRollup], T]) -> T | None: ...
+
 
 class RuleSource:
     """The report's rule set for a day (defaults, scoring overrides, label tuning), cached briefly."""
@@ -106,18 +109,22 @@ class RuleEvaluator:
         self.rules = rules
 
     def evaluate(self, agent_id: str, day: str, seqs: list[int]) -> list[Alert]:
-        """Candidate alerts for one agent-day; ``seqs`` are the newly stored events of that day."""
-        state = self.store.rollup_state(agent_id, day)
-        if state is None:
-            return []
+        """Candidate alerts for one agent-day; ``seqs`` are the newly stored events of that day.
+
+        The rollup is the newest stored one: the copy the rollup updater kept when no other process
+        wrote the day since (:meth:`collector.rollups.RollupUpdater.evaluate`), else read and parsed."""
         ctx = self.contexts.context(agent_id)
-        rollup = DayRollup.from_state(ctx, state)
         now = datetime.fromtimestamp(self.clock.time(), self.tz)
-        features = rollup.features(now)
-        hits = [h for h in self.rules.for_day(day).evaluate(features) if h.rule.feature not in CHECKER_FEATURES]
-        if not hits:
+        rules = self.rules.for_day(day)
+
+        def judge(rollup: DayRollup) -> tuple[list[RuleHit], list[dict[str, Any]]]:
+            hits = [h for h in rules.evaluate(rollup.features(now)) if h.rule.feature not in CHECKER_FEATURES]
+            return hits, (rollup.evidence(now) if hits else [])
+
+        judged = self.contexts.evaluate(agent_id, day, judge)
+        if judged is None or not judged[0]:
             return []
-        evidence = rollup.evidence(now)
+        hits, evidence = judged
         top: dict[str, str] = {}
         out = []
         for hit in hits:  # most severe first

@@ -1,8 +1,8 @@
 """The alert service: hears committed batches, raises alerts, hands them to the delivery lanes.
 
 ``on_ingest`` is the ingest listener: it only queues the notice and wakes the evaluator thread, so
-ingest is never slowed down or failed by alerting. The evaluator coalesces the queued notices into
-the agent-days they touched and evaluates each once. ``start`` (inside ``serve``) also runs the
+ingest is never slowed down or failed by alerting. The evaluator coalesces the notices queued within
+:data:`GATHER_S` into the agent-days they touched and evaluates each once. ``start`` (inside ``serve``) also runs the
 silence checker every ``silence_check_s`` and offers again whatever the outbox still holds.
 
 With several collector processes on one database, the silence check (``silence_check``) and the
@@ -46,6 +46,7 @@ OUTBOX_ROLE = "outbox"
 ORPHAN_GRACE_S = 60.0  # beyond the longest retry delay: a live owner would have touched the delivery by then
 SWEEP_S = 60.0  # how often the outbox is swept for orphaned deliveries
 TICK_MAX_S = 10.0  # the checker thread's longest sleep (the outbox lease is refreshed every tick)
+GATHER_S = 0.1  # notices arriving this close together are evaluated together
 FRESH_S = 2.0  # a delivery touched this recently may be on its way into this process's own lanes
 
 
@@ -99,9 +100,11 @@ class AlertService:
     def _run(self) -> None:
         while not self._stop.is_set():
             self._wake.wait(1.0)
-            self._wake.clear()
             self._busy = True
             try:
+                if self._inbox:  # let the batches of a burst gather: each agent-day is judged once for them
+                    self._stop.wait(GATHER_S)
+                self._wake.clear()
                 self.evaluate_queued()
             except Exception:  # the evaluator thread must outlive any one bad notice
                 self.counts["errors"] += 1

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, and_, delete, func, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from collector.alerts.model import RAISED, UPDATED, Alert
@@ -27,6 +27,7 @@ from collector.storage.tables import alert_deliveries as deliveries
 from collector.storage.tables import alerts
 
 STATES = ("open", "acked")
+_BY_KEY = select(alerts).where(alerts.c.key == bindparam("k"))
 
 
 @dataclass(frozen=True)
@@ -117,10 +118,26 @@ class SqlAlertRepo(AlertRepo):
     # -- raising ------------------------------------------------------------------------------------
     def record(self, candidate: Alert, now: float, rate_limit_s: float, channels: tuple[str, ...],
                base_url: str = "", repeats: bool = True) -> Outcome:
+        known = self._no_news(candidate, repeats)
+        if known is not None:
+            return Outcome(known, None, [])
         try:
             return self._record(candidate, now, rate_limit_s, channels, base_url, repeats)
         except IntegrityError:  # another collector process stored the same key first
             return self._record(candidate, now, rate_limit_s, channels, base_url, repeats)
+
+    def _no_news(self, candidate: Alert, repeats: bool) -> Alert | None:
+        """The stored alert of the candidate's key when the candidate is certainly no news (it repeats a
+        known alert without a higher value, and no rate-limited delivery may be due), read without the
+        write lock: most evaluations after a batch end here. None: let :meth:`_record` decide."""
+        with self.db._read() as conn:
+            row = conn.execute(_BY_KEY, {"k": candidate.key}).first()
+        if row is None:
+            return None
+        alert = _alert(row)
+        if alert.suppressed == "rate_limited" and candidate.suppressed is None and alert.state == "open":
+            return None  # the rate-limit window may have passed: decided in the write transaction
+        return alert if not repeats or candidate.value <= alert.value else None
 
     def _record(self, candidate: Alert, now: float, rate_limit_s: float, channels: tuple[str, ...],
                 base_url: str, repeats: bool) -> Outcome:

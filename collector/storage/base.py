@@ -36,7 +36,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from collector.storage.accounts import AccountRepo
 from collector.storage.alerts import AlertRepo
@@ -53,8 +53,7 @@ DayShifts = dict[str, tuple[str, str]]  # kind -> (start, end) for one agent-day
 Compute = Callable[[str, dict[str, Any], DayShifts], "dict[str, float] | None"]
 
 
-@dataclass(frozen=True)
-class StoredEvent:
+class StoredEvent(NamedTuple):  # a tuple, not a frozen dataclass: one is made per event on the hot path
     seq: int
     ts: str
     ts_ms: int
@@ -229,6 +228,14 @@ class Store(ABC):
     @abstractmethod
     def rollups_for_day(self, day: str) -> list[tuple[str, dict[str, Any]]]:
         """(agent_id, rollup state) of every agent with a rollup that day, by agent_id."""
+
+    @abstractmethod
+    def rollup_version(self, agent_id: str, day: str) -> int | None:
+        """The committed version of the agent-day's rollup (changes with every write of its state)."""
+
+    @abstractmethod
+    def rollup_state(self, agent_id: str, day: str) -> dict[str, Any] | None:
+        """The committed state of the agent-day's rollup, or None."""
 
     @abstractmethod
     def feature_history(self, first_day: str, last_day: str) -> dict[str, list[dict[str, float]]]:

@@ -40,6 +40,8 @@ RECONNECT_S = 1.0
 class ChangeFeed:
     """In-process only (SQLite): subscribers hear nothing from other processes."""
 
+    reaches_others = False  # does publish() tell anyone? (publishers may skip gathering notices when not)
+
     def __init__(self) -> None:
         self.origin = uuid.uuid4().hex[:12]
         self._subs: dict[str, list[Subscriber]] = {}
@@ -93,6 +95,8 @@ class ChangeFeed:
 
 class PgChangeFeed(ChangeFeed):
     """LISTEN/NOTIFY on the channel of this store's schema."""
+
+    reaches_others = True
 
     def __init__(self, store: SqlStore) -> None:
         super().__init__()

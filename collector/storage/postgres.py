@@ -12,11 +12,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cached_property
 from typing import Any
 
 import psycopg
-from sqlalchemy import Connection, Engine, Table, create_engine, func, select
+from sqlalchemy import Connection, Engine, Table, create_engine, event, func, select
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
 
@@ -24,7 +25,7 @@ from collector.errors import ConfigError, StorageError
 from collector.storage.base import BatchWrite, IngestOutcome, StoredEvent
 from collector.storage.job_runs import JobRunRepo, PgJobRunRepo
 from collector.storage.partitions import Partitions
-from collector.storage.sql import SqlStore
+from collector.storage.sql import SqlStore, run_committed
 
 SCHEMA_LOCK = 0x5EA7_0002  # pg_advisory lock key: schema creation and migrations
 MIN_SERVER = (14,)  # DETACH PARTITION ... CONCURRENTLY
@@ -46,6 +47,21 @@ class PostgresStore(SqlStore):
 
     def _engines(self, url: str) -> tuple[Engine, Engine]:
         engine = create_engine(url, pool_size=5, max_overflow=10, pool_pre_ping=True)
+
+        @event.listens_for(engine, "commit")
+        def _keep_staging(conn: Connection) -> None:  # the staging table made in this transaction stays
+            made = conn.connection.info.get(_STAGING)
+            if made is not None and not made[1]:
+                conn.connection.info[_STAGING] = (made[0], True)
+
+        def _forget_staging(conn: Connection, *_savepoint: Any) -> None:  # ... or went with it
+            made = conn.connection.info.get(_STAGING)
+            if made is not None and not made[1]:
+                conn.connection.info.pop(_STAGING, None)
+
+        event.listen(engine, "rollback", _forget_staging)
+        event.listen(engine, "rollback_savepoint", _forget_staging)  # the bulk write's SAVEPOINT
+
         return engine, engine
 
     def _insert(self, table: Table) -> Any:
@@ -65,12 +81,16 @@ class PostgresStore(SqlStore):
     def ingest(self, batch: BatchWrite) -> IngestOutcome:
         days = {e.day for e in batch.events}
         self.partitions.ensure(days)
+        committed: list[Callable[[], None]] = []
         try:
             with self._write() as conn:
-                return self._ingest(conn, batch)
+                outcome = self._ingest(conn, batch, committed)
         except IntegrityError as exc:
             if getattr(exc.orig, "sqlstate", None) != _NO_PARTITION:
                 return self._settled(batch, exc)
+        else:
+            run_committed(committed)
+            return outcome
         # another collector's retention dropped a partition this process still believed in
         self.partitions.forget()
         self.partitions.ensure(days)
@@ -78,16 +98,20 @@ class PostgresStore(SqlStore):
 
     def _bulk_insert(self, conn: Connection, agent_id: str, events: list[StoredEvent]) -> int:
         """COPY the batch into a session-local staging table, then one INSERT ... ON CONFLICT DO NOTHING."""
-        conn.exec_driver_sql(f"CREATE TEMP TABLE IF NOT EXISTS {_STAGING} (LIKE events INCLUDING DEFAULTS) "
-                             "ON COMMIT DELETE ROWS")
         driver = conn.connection.driver_connection  # psycopg 3, inside the ingest transaction
         if driver is None:
             raise StorageError("the database connection was closed during an ingest")
+        info = conn.connection.info
+        if info.get(_STAGING) != (id(driver), True):  # made once per connection, see _engines
+            conn.exec_driver_sql(f"CREATE TEMP TABLE IF NOT EXISTS {_STAGING} (LIKE events INCLUDING DEFAULTS) "
+                                 "ON COMMIT DELETE ROWS")
+            info[_STAGING] = (id(driver), False)  # made in this transaction: kept only if it commits
         try:
             with driver.cursor() as cur, cur.copy(f"COPY {_STAGING} ({_COLUMNS}) FROM STDIN") as copy:
                 for e in events:
                     copy.write_row((agent_id, e.seq, e.ts, e.ts_ms, e.day, e.kind, e.data))
         except psycopg.Error as exc:
+            info.pop(_STAGING, None)  # made again by the next batch, should it be missing
             raise StorageError(f"could not stage events for {agent_id}: {exc}") from exc
         res = conn.exec_driver_sql(
             f"INSERT INTO events ({_COLUMNS}) SELECT {_COLUMNS} FROM {_STAGING} ON CONFLICT DO NOTHING",

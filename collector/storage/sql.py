@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from abc import abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -16,7 +16,8 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlch
 from collector.agent_ids import id_key
 from collector.errors import ConfigError, EnrollmentRefused, StorageError
 from collector.integrity import AgentState, check_batch
-from collector.storage import schema
+from collector.storage import ingest_sql as q
+from collector.storage import rollup_rows, schema
 from collector.storage import tables as t
 from collector.storage.base import BatchWrite, IngestOutcome, QuarantinedEvent, RollupHook, Store, StoredEvent
 from collector.storage.repositories import SqlRepositories
@@ -27,17 +28,23 @@ log = logging.getLogger(__name__)
 
 
 class RollupAccess:
-    """Read and write per agent-day rollup state inside the ingest transaction."""
+    """Read and write per agent-day rollup state inside the ingest transaction.
 
-    def __init__(self, conn: Connection, now: float) -> None:
+    ``after_commit`` callbacks run once the transaction has committed (never when it rolls back): what
+    a process keeps in memory of a write may only follow a write that happened."""
+
+    def __init__(self, conn: Connection, now: float, committed: list[Callable[[], None]] | None = None) -> None:
         self.conn = conn
         self.now = now
+        self.committed: list[Callable[[], None]] = [] if committed is None else committed
 
     def load(self, agent_id: str, day: str) -> dict[str, Any] | None:
-        row = self.conn.execute(
-            select(t.rollups.c.state).where(and_(t.rollups.c.agent_id == agent_id, t.rollups.c.day == day))
-        ).first()
-        return None if row is None else orjson.loads(row[0])
+        found = rollup_rows.load(self.conn, agent_id, day)
+        return None if found is None else found[0]
+
+    def version(self, agent_id: str, day: str) -> int | None:
+        """The stored version of the agent-day's state (:mod:`collector.storage.rollup_rows`), or None."""
+        return rollup_rows.version(self.conn, agent_id, day)
 
     def shifts(self, agent_id: str, day: str) -> DayShifts:
         """The shift entries of the agent-day (:mod:`collector.storage.shifts`), in this transaction."""
@@ -45,15 +52,27 @@ class RollupAccess:
 
     def save(self, agent_id: str, day: str, state: dict[str, Any], existed: bool,
              features: dict[str, float] | None = None) -> None:
-        body = orjson.dumps(state).decode()
+        expected = self.version(agent_id, day) if existed else None
+        self.save_json(agent_id, day, orjson.dumps(state).decode(), expected, features)
+
+    def save_json(self, agent_id: str, day: str, body: str, expected: int | None,
+                  features: dict[str, float] | None = None) -> int:
+        """Write the state as JSON over the row at version ``expected`` (None: no row yet); returns the
+        row's new version."""
         feats = None if features is None else orjson.dumps(features).decode()
-        if existed:
-            self.conn.execute(update(t.rollups).where(
-                and_(t.rollups.c.agent_id == agent_id, t.rollups.c.day == day)
-            ).values(state=body, features=feats, updated_at=self.now))
-        else:
-            self.conn.execute(insert(t.rollups).values(agent_id=agent_id, day=day, state=body, features=feats,
-                                                       updated_at=self.now))
+        return rollup_rows.save(self.conn, agent_id, day, body, feats, self.now, expected)
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        self.committed.append(callback)
+
+
+def run_committed(callbacks: list[Callable[[], None]]) -> None:
+    """Call what an ingest transaction left for after its commit; one failing never stops the others."""
+    for callback in callbacks:
+        try:
+            callback()
+        except Exception:  # in-memory bookkeeping only: the batch itself is committed
+            log.exception("after-commit callback %r failed", callback)
 
 
 class SqlStore(SqlRepositories, ShiftQueries, Store):
@@ -232,11 +251,14 @@ class SqlStore(SqlRepositories, ShiftQueries, Store):
         return None if row is None else str(row[0])
 
     def ingest(self, batch: BatchWrite) -> IngestOutcome:
+        committed: list[Callable[[], None]] = []
         try:
             with self._write() as conn:
-                return self._ingest(conn, batch)
+                outcome = self._ingest(conn, batch, committed)
         except IntegrityError as exc:
             return self._settled(batch, exc)
+        run_committed(committed)
+        return outcome
 
     def _settled(self, batch: BatchWrite, exc: IntegrityError) -> IngestOutcome:
         """After a constraint refused the batch: it was stored meanwhile (duplicate or conflict), or fail."""
@@ -245,34 +267,33 @@ class SqlStore(SqlRepositories, ShiftQueries, Store):
             raise StorageError(f"could not store batch {batch.batch_seq} of {batch.agent_id}: {exc.orig}") from exc
         return IngestOutcome("duplicate" if stored == batch.batch_hash else "conflict")
 
-    def _ingest(self, conn: Connection, batch: BatchWrite) -> IngestOutcome:
+    def _ingest(self, conn: Connection, batch: BatchWrite,
+                committed: list[Callable[[], None]] | None = None) -> IngestOutcome:
         aid = batch.agent_id
         # The agent's row lock serialises every batch of one agent across threads and collector processes
         # (PostgreSQL: SELECT ... FOR UPDATE; SQLite: the database write lock already does).
-        agent = conn.execute(select(t.agents.c.last_seq, t.agents.c.last_batch_seq, t.agents.c.last_batch_hash)
-                             .where(t.agents.c.agent_id == aid).with_for_update()).one()
-        existing = conn.execute(select(t.batches.c.hash).where(
-            and_(t.batches.c.agent_id == aid, t.batches.c.batch_seq == batch.batch_seq))).first()
+        agent = conn.execute(q.LOCK_AGENT, {"a": aid}).one()
+        hashes = {int(r[0]): str(r[1]) for r in conn.execute(q.BATCH_AND_PREVIOUS, {
+            "a": aid, "s": batch.batch_seq, "p": batch.batch_seq - 1})}
+        existing = hashes.get(batch.batch_seq)
         if existing is not None:
-            return IngestOutcome("duplicate" if existing[0] == batch.batch_hash else "conflict")
+            return IngestOutcome("duplicate" if existing == batch.batch_hash else "conflict")
         state = AgentState(int(agent.last_seq), int(agent.last_batch_seq), agent.last_batch_hash)
-        prev_row = conn.execute(select(t.batches.c.hash).where(
-            and_(t.batches.c.agent_id == aid, t.batches.c.batch_seq == batch.batch_seq - 1))).first()
+        prev_hash = hashes.get(batch.batch_seq - 1)
         all_seqs = [e.seq for e in batch.events] + [q.seq for q in batch.quarantined if q.seq is not None]
-        findings = check_batch(state, batch.batch_seq, batch.prev_batch_hash,
-                               None if prev_row is None else str(prev_row[0]), all_seqs)
+        findings = check_batch(state, batch.batch_seq, batch.prev_batch_hash, prev_hash, all_seqs)
         findings.records.extend(batch.findings)
         findings.records = [(kind, mask_obj(detail)) for kind, detail in findings.records]  # hashes are the agent's
-        conn.execute(insert(t.batches).values(agent_id=aid, batch_seq=batch.batch_seq, hash=batch.batch_hash,
-                                              received_at=batch.received_at,
-                                              n_events=len(batch.events) + len(batch.quarantined)))
+        conn.execute(q.INSERT_BATCH, {"a": aid, "s": batch.batch_seq, "h": batch.batch_hash, "at": batch.received_at,
+                                      "n": len(batch.events) + len(batch.quarantined)})
         fresh = self._unseen(conn, aid, batch.events, state.last_seq)
         quarantined = list(batch.quarantined)
         stored = 0
         if fresh:
             fresh, stored = self._insert_events(conn, aid, fresh, quarantined)
         if self.rollup_hook is not None and (fresh or findings.records):
-            refused = self.rollup_hook(RollupAccess(conn, batch.received_at), aid, fresh, findings.records)
+            refused = self.rollup_hook(RollupAccess(conn, batch.received_at, committed), aid, fresh,
+                                       findings.records)
             if refused:
                 stored -= self._unstore(conn, aid, refused, quarantined)
                 gone = {e.seq for e, _ in refused}
@@ -289,11 +310,9 @@ class SqlStore(SqlRepositories, ShiftQueries, Store):
                 {"agent_id": aid, "kind": kind, "detail": orjson.dumps(detail).decode(), "at": batch.received_at}
                 for kind, detail in findings.records])
         new_last_seq = max([state.last_seq, *all_seqs])
-        values: dict[str, Any] = {"last_seq": new_last_seq, "last_seen": batch.received_at,
-                                  "events": t.agents.c.events + stored}
-        if batch.batch_seq > state.last_batch_seq:
-            values.update(last_batch_seq=batch.batch_seq, last_batch_hash=batch.batch_hash)
-        conn.execute(update(t.agents).where(t.agents.c.agent_id == aid).values(**values))
+        conn.execute(q.UPDATE_AGENT_BATCH if batch.batch_seq > state.last_batch_seq else q.UPDATE_AGENT, {
+            "a": aid, "ls": new_last_seq, "at": batch.received_at, "st": stored, "s": batch.batch_seq,
+            "h": batch.batch_hash})
         return IngestOutcome("stored", stored=stored, duplicates=duplicates,
                              quarantined=len(quarantined), integrity=findings.records)
 
@@ -443,6 +462,17 @@ class SqlStore(SqlRepositories, ShiftQueries, Store):
             rows = conn.execute(select(t.rollups.c.agent_id, t.rollups.c.state).where(t.rollups.c.day == day)
                                 .order_by(t.rollups.c.agent_id))
             return [(str(r[0]), orjson.loads(r[1])) for r in rows]
+
+    def rollup_version(self, agent_id: str, day: str) -> int | None:
+        """The committed version of the agent-day's rollup (:mod:`collector.storage.rollup_rows`), or None."""
+        with self._read() as conn:
+            return rollup_rows.version(conn, agent_id, day)
+
+    def rollup_state(self, agent_id: str, day: str) -> dict[str, Any] | None:
+        """The committed state of the agent-day's rollup, or None."""
+        with self._read() as conn:
+            found = rollup_rows.load(conn, agent_id, day)
+        return None if found is None else dict(found[0])
 
     def feature_history(self, first_day: str, last_day: str) -> dict[str, list[dict[str, float]]]:
         """Stored features per agent for days in [first_day, last_day], oldest first."""

@@ -8,8 +8,12 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Table, create_engine, event
 from sqlalchemy.dialects import sqlite
 
+from collector.storage.base import StoredEvent
+from collector.storage.ingest_sql import EVENT_COLUMNS
 from collector.storage.sql import SqlStore
 from contract.sqlite_wal import switch_to_wal
+
+_INSERT_EVENTS = f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) VALUES ({', '.join('?' * len(EVENT_COLUMNS))})"
 
 
 class SqliteStore(SqlStore):
@@ -24,6 +28,11 @@ class SqliteStore(SqlStore):
 
     def _insert(self, table: Table) -> Any:
         return sqlite.insert(table)
+
+    def _bulk_insert(self, conn: Connection, agent_id: str, events: list[StoredEvent]) -> int:
+        """One executemany of plain tuples (no per-row parameter processing in SQLAlchemy)."""
+        conn.exec_driver_sql(_INSERT_EVENTS, [(agent_id, e.seq, e.ts, e.ts_ms, e.day, e.kind, e.data) for e in events])
+        return len(events)
 
 
 def _engine(url: str, immediate: bool) -> Engine:

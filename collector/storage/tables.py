@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    text,
 )
 
 SCHEMA_VERSION = 10  # kv "schema_version"; the Alembic head revision is "0010"
@@ -114,6 +115,8 @@ rollups = Table(
     Column("state", Text, nullable=False),
     Column("features", Text),
     Column("updated_at", Float, nullable=False),
+    # revision 0010: changes with every write of ``state`` (collector.hot_rollups keeps states in memory by it)
+    Column("version", BigInteger, nullable=False, server_default=text("0")),
     Index("ix_rollups_day", "day"),
 )
 
