@@ -1,4 +1,4 @@
-"""Rollup rows with their version (``rollups.version``, revision 0010), for the ingest hot path.
+"""Rollup rows with their version (``rollups.version``, revision 0011), for the ingest hot path.
 
 Every write of a row's ``state`` gives it a new version: a random 62-bit token, not a counter, so that a
 row deleted (retention) and made again never comes back with a version some process still holds. A
@@ -33,7 +33,7 @@ _INSERT = insert(t.rollups).values(agent_id=bindparam("a"), day=bindparam("d"), 
 
 
 def new_version() -> int:
-    """A version no write has used (0 is what rows written before revision 0010 carry)."""
+    """A version no write has used (0 is what rows written before revision 0011 carry)."""
     return secrets.randbits(62) | 1
 
 

@@ -23,7 +23,7 @@ from sqlalchemy import (
     text,
 )
 
-SCHEMA_VERSION = 10  # kv "schema_version"; the Alembic head revision is "0010"
+SCHEMA_VERSION = 11  # kv "schema_version"; the Alembic head revision is "0011"
 metadata = MetaData()
 
 agents = Table(
@@ -115,7 +115,7 @@ rollups = Table(
     Column("state", Text, nullable=False),
     Column("features", Text),
     Column("updated_at", Float, nullable=False),
-    # revision 0010: changes with every write of ``state`` (collector.hot_rollups keeps states in memory by it)
+    # revision 0011: changes with every write of ``state`` (collector.hot_rollups keeps states in memory by it)
     Column("version", BigInteger, nullable=False, server_default=text("0")),
     Index("ix_rollups_day", "day"),
 )

@@ -1,4 +1,4 @@
-"""Schema version 10: every stored rollup state carries a version.
+"""Schema version 11: every stored rollup state carries a version.
 
 - ``rollups.version``: a token that changes with every write of the row's ``state`` (a random 62-bit
   number, so that a row deleted and made again never comes back with a version seen before). A
@@ -13,18 +13,18 @@ from __future__ import annotations
 from alembic import op
 from sqlalchemy import BigInteger, Column, text
 
-revision = "0010"
-down_revision = "0009"
+revision = "0011"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
 
 def upgrade() -> None:
     op.add_column("rollups", Column("version", BigInteger, nullable=False, server_default=text("0")))
-    op.execute("UPDATE kv SET value = '10' WHERE key = 'schema_version'")
+    op.execute("UPDATE kv SET value = '11' WHERE key = 'schema_version'")
 
 
 def downgrade() -> None:
     with op.batch_alter_table("rollups") as batch:
         batch.drop_column("version")
-    op.execute("UPDATE kv SET value = '9' WHERE key = 'schema_version'")
+    op.execute("UPDATE kv SET value = '10' WHERE key = 'schema_version'")
