@@ -1,0 +1,116 @@
+"""Differential test: the ingest's fast event validation (collector.event_check) against the models.
+
+Hypothesis builds hostile events from every catalog kind's example: fields replaced by values of the
+wrong JSON type, bools for numbers, NaN and infinities, huge and negative numbers, nested objects and
+lists where text is expected, unicode tricks (lone surrogates, non-ASCII digits, combining marks,
+overlong texts), timestamps of every near-RFC-3339 form, seq at and past its bounds, unknown kinds,
+copy classes with odd keys and values, hashes of the wrong length or case, extra and missing fields.
+For each, the fast path and :func:`contract.schema.validate_event_at` must return the same event (the
+same keys in the same order and values of the same type, compared through ``repr``) and the same
+moment, or refuse with the same reason.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from collector import event_check
+from contract import kinds, schema
+from contract.errors import InvalidEvent
+
+H = "0" * 63 + "a"
+BASES: dict[str, dict[str, Any]] = {k.name: dict(k.example) for k in kinds.CATALOG}
+BASES["agent.heartbeat"].update(policy_hash=H)  # the optional hash is present in one base at least
+FIELDS = {k.name: [f.name for f in k.fields] for k in kinds.CATALOG}
+CHOICES = sorted({c for k in kinds.CATALOG for f in k.fields for c in f.choices})
+
+EDGE_INTS = [0, 1, -1, 2**31, 2**53, 2**53 + 1, 2**63, 2**64, 10**10 - 1, 10**10, 10**30, -(2**63) - 1]
+EDGE_FLOATS = [0.0, -0.0, 1e-320, 5e-324, 0.5, 1.5, 400 * 86400.0, 400 * 86400.0 + 1, 1e10, 9999999999.0,
+               9999999999.5, 2.0**53, 1e308, float("inf"), float("-inf"), float("nan")]
+TRICK_TEXTS = ["", " ", "\n", "\x00", "\ud800", "a\udfffb", "\U0001f600", "é", "e\u0301", "\u202e", "٢٠٢٦",
+               "x" * 64, "x" * 65, "y" * 65536, "y" * 65537, "\U0001f600" * 65536, H, H.upper(), H[:-1],
+               H + "0", H + "\n", "\n" + H, "g" * 64, "０" * 64, *CHOICES, "Hotkey", "hotkey "]
+
+texts = st.one_of(st.sampled_from(TRICK_TEXTS), st.text(st.characters(codec=None), max_size=80),
+                  st.text(st.characters(codec=None), min_size=65530, max_size=65540))
+numbers = st.one_of(st.sampled_from(EDGE_INTS), st.integers(), st.sampled_from(EDGE_FLOATS),
+                    st.floats(allow_nan=True, allow_infinity=True))
+scalars = st.one_of(st.none(), st.booleans(), numbers, texts)
+json_values = st.recursive(scalars, lambda inner: st.one_of(
+    st.lists(inner, max_size=3), st.dictionaries(st.sampled_from(["phone", "id_number", "bank_card", "x", ""]),
+                                                 inner, max_size=4)), max_leaves=6)
+classes = st.dictionaries(st.sampled_from(["id_number", "phone", "bank_card", "other", "Phone", ""]),
+                          st.one_of(st.sampled_from(EDGE_INTS), numbers, st.booleans(), st.none(), texts),
+                          max_size=4)
+field_values = st.one_of(json_values, classes)
+
+
+@st.composite
+def timestamps(draw: st.DrawFn) -> Any:
+    if draw(st.integers(0, 9)) == 0:
+        return draw(json_values)
+    digits = st.sampled_from(["0", "1", "2", "5", "9", "٢", "０"])
+    year = draw(st.sampled_from(["2026", "0001", "9999", "0000", "١٢٣٤", "2O26"]))
+    month = draw(st.sampled_from(["11", "01", "12", "00", "13", "02"]))
+    day_ = draw(st.sampled_from(["23", "01", "28", "29", "30", "31", "32", "00"]))
+    sep = draw(st.sampled_from(["T", "T", "T", "t", " ", "_"]))
+    hh = draw(st.sampled_from(["02", "00", "23", "24", "25"]))
+    mm = draw(st.sampled_from(["00", "59", "60"]))
+    ss = draw(st.sampled_from(["00", "59", "60", "61"]))
+    frac = draw(st.sampled_from(["", ".", ".1", ".12", ".123", ".1234", ".123456", ".123456789", ".1234567890",
+                                 ",123"]))
+    if frac and draw(st.booleans()):
+        frac = frac[0] + "".join(draw(digits) for _ in frac[1:])
+    off = draw(st.sampled_from(["Z", "z", "+00:00", "-00:00", "+08:00", "-07:00", "+05:30", "+23:59", "-23:59",
+                                "+24:00", "+0800", "+08", "+08:00:00", "", "+08:60", "UTC"]))
+    tail = draw(st.sampled_from(["", "", "", "\n", " ", "Z"]))
+    return f"{year}-{month}-{day_}{sep}{hh}:{mm}:{ss}{frac}{off}{tail}"
+
+
+@st.composite
+def hostile_events(draw: st.DrawFn) -> Any:
+    kind = draw(st.sampled_from(sorted(BASES)))
+    event: dict[str, Any] = {"schema": 1, "agent_id": "pc-1", "seq": 7, "ts": "2026-11-23T10:00:00.000+08:00",
+                             "kind": kind, **copy.deepcopy(BASES[kind])}
+    for name in draw(st.lists(st.sampled_from(FIELDS[kind]), max_size=3, unique=True)):
+        if draw(st.integers(0, 5)) == 0:
+            event.pop(name, None)
+        else:
+            event[name] = draw(field_values)
+    if draw(st.integers(0, 3)) == 0:
+        event["ts"] = draw(timestamps())
+    if draw(st.integers(0, 5)) == 0:
+        key = draw(st.sampled_from(["schema", "agent_id", "seq", "kind"]))
+        if draw(st.integers(0, 4)) == 0:
+            del event[key]
+        else:
+            event[key] = draw(st.one_of(field_values, st.sampled_from(
+                [1.0, 0, 2, 10**10 - 1, 10**10, "pc 1", "pc-1\n", "a" * 64, "a" * 65, "no.such", "Agent.Stop",
+                 *sorted(BASES)])))
+    if draw(st.integers(0, 6)) == 0:
+        event[draw(st.sampled_from(["extra", "", "Reason", *sorted({n for f in FIELDS.values() for n in f})]))] = (
+            draw(field_values))
+    return event
+
+
+def outcome(fn: Any, obj: Any) -> tuple[str, str]:
+    try:
+        event, moment = fn(copy.deepcopy(obj))
+    except InvalidEvent as exc:
+        return "refused", exc.reason
+    return "valid", repr((list(event.items()), moment, moment.utcoffset()))
+
+
+@settings(max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                    HealthCheck.data_too_large])
+@given(hostile_events())
+@example({"schema": 1, "agent_id": "pc-1", "seq": 7, "ts": "2026-11-23T10:00:00.000+08:00", "kind": "agent.stop",
+          "reason": "\ud800"})
+@example({"schema": 1, "agent_id": "pc-1", "seq": 7, "ts": "2026-11-23T10:00:00.000+08:00",
+          "kind": "clipboard.copy", **{**BASES["clipboard.copy"], "preview": "a\udfff"}})
+def test_fast_validation_and_the_models_agree_on_hostile_events(event: Any) -> None:
+    assert outcome(event_check.validate_event_at, event) == outcome(schema.validate_event_at, event)
