@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 _FAIL: Any = object()  # "not the plain case": ask the model
 Check = Callable[[Any], Any]  # a value -> its normalised form, or _FAIL
 _ENVELOPE = frozenset(schema.ENVELOPE_KEYS)
+_SURROGATE = re.compile("[\ud800-\udfff]")  # a lone surrogate: no valid unicode, the model refuses it
 
 
 class Unsupported(Exception):
@@ -103,6 +104,8 @@ def _compile(ann: Any, meta: list[Any]) -> Check:
 
         def text(v: Any) -> Any:
             if type(v) is not str or not lo <= len(v) <= hi:
+                return _FAIL
+            if not v.isascii() and _SURROGATE.search(v) is not None:
                 return _FAIL
             if pattern is not None and ("\n" in v or pattern.search(v) is None):  # "$" differs only at "\n"
                 return _FAIL
