@@ -26,6 +26,7 @@ from __future__ import annotations
 import dataclasses
 import fnmatch
 import logging
+import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -378,7 +379,7 @@ def _check(f: dataclasses.Field[Any], value: Any) -> Any:
     if kind == "categories":
         if not isinstance(value, Mapping):
             raise PolicyError(f"policy '{name}': must be an object of category -> list of globs")
-        bad = sorted(set(value) - set(PROCESS_CATEGORIES))
+        bad = sorted(str(k) for k in set(value) - set(PROCESS_CATEGORIES))  # JSON keys are text; others too
         if bad:
             raise PolicyError(f"policy '{name}': unknown categories {', '.join(bad)}")
         given = {str(k): _str_list(f"{name}.{k}", v) for k, v in value.items()}
@@ -393,10 +394,16 @@ def _check(f: dataclasses.Field[Any], value: Any) -> Any:
         return value
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise PolicyError(f"policy '{name}': must be a number")
+    if isinstance(value, float) and not math.isfinite(value):  # Python's json reads NaN and Infinity
+        raise PolicyError(f"policy '{name}': must be a finite number")
     if kind == "seconds":
-        if not value > 0 or value != value or value == float("inf"):
+        try:
+            seconds = float(value)
+        except OverflowError:  # an integer beyond any float
+            raise PolicyError(f"policy '{name}': must be a finite number") from None
+        if not seconds > 0:
             raise PolicyError(f"policy '{name}': must be > 0 seconds")
-        return float(value)
+        return seconds
     if int(value) != value:
         raise PolicyError(f"policy '{name}': must be a whole number")
     if lo is None:

@@ -47,6 +47,13 @@ def test_the_served_default_is_the_contract_default() -> None:
     ({"stop_grace_min": 1.5}, "whole number"),
     ({"night_start": "25:00"}, "HH:MM"),
     ({"clear_sensitive_copies": "yes"}, "true or false"),
+    # numbers a JSON reader may hand over (Python's json: NaN, Infinity, integers of any size)
+    ({"screenshot_max_per_hour": float("nan")}, "finite number"),
+    ({"screenshot_max_per_hour": float("inf")}, "finite number"),
+    ({"idle_threshold_s": float("nan")}, "finite number"),
+    ({"idle_threshold_s": 10**400}, "finite number"),
+    ({"shift_grace_min": -10**400}, ">= 0"),
+    ({"process_categories": {1: ["x"]}}, "unknown categories"),
 ])
 def test_a_bad_key_is_refused_naming_the_key_and_the_reason(data: Any, message: str) -> None:
     with pytest.raises(PolicyError, match=message):
