@@ -31,6 +31,7 @@ from agent.transport import HttpTransport, require_secure
 from agent.trust import Trust
 from agent.uploader import Backoff, Uploader
 from contract.errors import ReceiptError
+from contract.policy import Policy, PolicyError
 from contract.signed_policy import VerifiedPolicy, accept_policy, policy_hash, policy_version, verify_policy
 
 log = logging.getLogger(__name__)
@@ -113,6 +114,7 @@ class Runner:
         self.in_force = self._stored_policy()
         self.policy = dict(self.in_force.policy)
         self.policy_changed = threading.Event()
+        self.refused_hash: str | None = None  # a signed policy this release cannot read (said once)
         self._over_limit = 0
 
     def _check_collector(self) -> None:
@@ -148,11 +150,28 @@ class Runner:
         if found is None:
             self._resigned(body.get("signed_policy"))
             return
+        if not self._usable(found):
+            return
         self.in_force = found
         self.policy = dict(found.policy)
         save_policy(self.home, self.policy, found.signed)
         log.info("policy updated by the collector (version %d)", found.version)
         self.policy_changed.set()
+
+    def _usable(self, found: VerifiedPolicy) -> bool:
+        """Can this release read the signed policy (a newer collector's may have a key of another type or
+        a trigger this one does not know)? If not, the policy in force stays, so the sensors never fall
+        back to the built-in defaults, and the heartbeats go on naming its version and hash (the collector
+        records the mismatch); the reason is logged once per policy."""
+        try:
+            Policy.parse(found.policy)
+        except (PolicyError, TypeError, ValueError) as exc:
+            if found.hash != self.refused_hash:
+                self.refused_hash = found.hash
+                log.error("this agent cannot read the collector's policy version %d (%s); keeping version %d",
+                          found.version, exc, self.in_force.version)
+            return False
+        return True
 
     def _resigned(self, signed: Any) -> None:
         """The policy in force, signed anew (a key rotation): keep the new signature, so that the stored
