@@ -95,3 +95,29 @@ def test_a_policy_in_the_one_reading_is_left_alone(tmp_path: Path) -> None:
             assert store.policy_versions.newest_version() == 2
         finally:
             store.close()
+
+
+@pytest.mark.parametrize(("glob", "url"), [
+    ("https://x/[!]*", "https://x/[!]7"),        # no closing bracket after the first member: all literal
+    ("https://x/[!]]*", "https://x/a7"),          # "]" first in a negated class is a member
+    ("https://x/[]]*", "https://x/]7"),
+    ("https://x/[^a]*", "https://x/^7"),          # "^" is a member of a glob's class, not a negation
+    ("https://x/[!a]*", "https://x/b7"),
+    ("https://x/c[", "https://x/c["),
+])
+def test_every_rewritten_glob_is_a_regular_expression_matching_what_the_glob_matched(glob: str, url: str) -> None:
+    """A stored policy whose pattern became an invalid regular expression would stop every rollup."""
+    import fnmatch
+
+    rx = re.compile(m0010.glob_to_regex(glob))
+    assert fnmatch.fnmatchcase(url.lower(), glob.lower())
+    assert rx.search(url)
+    for other in ("https://x/a7", "https://x/b7", "https://x/^7", "https://x/]7", "https://x/[!]7"):
+        assert bool(rx.search(other)) == fnmatch.fnmatchcase(other.lower(), glob.lower()), other
+
+
+def test_a_glob_class_no_regular_expression_carries_is_rewritten_as_fnmatch_reads_it() -> None:
+    policy, _notes = m0010.rewrite({"customer_url_patterns": ["https://x/[z-a]*", "https://x/c/*"]})
+    rx = [re.compile(p) for p in policy["customer_url_patterns"]]
+    assert not rx[0].search("https://x/b1") and rx[1].search("HTTPS://x/c/9").group(1) == "9"
+    assert Policy.parse(policy, strict=True).customer_url_patterns == tuple(policy["customer_url_patterns"])

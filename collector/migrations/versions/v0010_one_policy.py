@@ -19,6 +19,7 @@ revision saved while it is still the newest (a policy saved after it stays).
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import json
 import logging
@@ -65,6 +66,18 @@ def is_glob(pattern: str) -> bool:
     return any(c in pattern for c in "*?") and not (_REGEX_ONLY & set(pattern))
 
 
+def _class_end(pattern: str, start: int) -> int | None:
+    """Where the glob's bracket class opened at ``start`` closes, as fnmatch reads it ("]" first, or
+    after "!", is a member); None when it never closes (the "[" is then a plain character)."""
+    j = start + 1
+    if j < len(pattern) and pattern[j] == "!":
+        j += 1
+    if j < len(pattern) and pattern[j] == "]":
+        j += 1
+    end = pattern.find("]", j)
+    return None if end < 0 else end
+
+
 def glob_to_regex(pattern: str) -> str:
     """The regular expression matching the URLs the case-insensitive glob matched; its first ``*`` is group 1."""
     out, i, captured = [], 0, False
@@ -75,10 +88,14 @@ def glob_to_regex(pattern: str) -> str:
             captured = True
         elif c == "?":
             out.append(".")
-        elif c == "[" and "]" in pattern[i + 2:]:
-            end = pattern.index("]", i + 2)
-            body = pattern[i + 1:end]
-            out.append("[" + ("^" + body[1:] if body.startswith("!") else body).replace("\\", "\\\\") + "]")
+        elif c == "[" and (end := _class_end(pattern, i)) is not None:
+            body = pattern[i + 1:end].replace("\\", "\\\\")
+            body = re.sub(r"([&~|])", r"\\\1", body)  # no set operations of a later Python
+            if body.startswith("!"):
+                body = "^" + body[1:]
+            elif body.startswith(("^", "[")):  # a member, as fnmatch reads it
+                body = "\\" + body
+            out.append("[" + body + "]")
             i = end
         else:
             out.append(re.escape(c))
@@ -94,7 +111,12 @@ def rewrite(body: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
         rewritten = []
         for p in patterns:
             if isinstance(p, str) and is_glob(p):
-                rewritten.append(glob_to_regex(p))
+                rx = glob_to_regex(p)
+                try:
+                    re.compile(rx)
+                except re.error:  # a class this reading cannot carry over ("[z-a]"): fnmatch's own
+                    rx = "(?i)" + fnmatch.translate(p)
+                rewritten.append(rx)
                 notes.append(f"customer_url_patterns: glob {p!r} -> regular expression {rewritten[-1]!r}")
             else:
                 rewritten.append(p)
