@@ -30,8 +30,7 @@ from collector.hot_rollups import HotRollups
 from collector.policy import PolicyService
 from collector.shifts import day_context, one_window
 from collector.storage import StoredEvent
-from collector.storage.shifts import DayShifts
-from collector.storage.sql import RollupAccess, SqlStore
+from collector.storage.base import DayShifts, RollupAccess, Store
 from contract.masking import mask_text
 from detectors.context import AgentContext
 from detectors.day_state import INTEGRITY_KINDS
@@ -51,7 +50,7 @@ T = TypeVar("T")
 
 
 class RollupUpdater:
-    def __init__(self, store: SqlStore, settings: Settings, policy: PolicyService) -> None:
+    def __init__(self, store: Store, settings: Settings, policy: PolicyService) -> None:
         self.store = store
         self.settings = settings
         self.policy = policy

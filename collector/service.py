@@ -38,9 +38,8 @@ from collector.rollups import RollupUpdater
 from collector.screenshots import BlobLimits, ScreenshotService
 from collector.shifts import ShiftService
 from collector.signing import AnswerSigner
-from collector.storage import open_store
+from collector.storage import Store, open_store
 from collector.storage.notify import open_feed
-from collector.storage.sql import SqlStore
 from collector.wall import WallService
 from contract.schema import AGENT_ID_RE
 
@@ -56,10 +55,7 @@ AUDIT_ROLES = ("admin", "security", "auditor")
 class Collector:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        store = open_store(settings.database_url)
-        if not isinstance(store, SqlStore):  # rollups fold inside the SQL ingest transaction (RollupAccess)
-            raise ConfigError("this collector build needs a SQL store")
-        self.store = store
+        self.store: Store = open_store(settings.database_url)  # any backend (collector.storage.BACKENDS)
         self.store.create_schema()
         self.keyring = KeyRing(settings.data_dir, float(settings.max_clock_skew_s))
         self.metrics = Metrics()

@@ -183,7 +183,7 @@ def test_the_graph_sees_every_kind_of_import() -> None:
     graph = import_graph()
     assert {"collector.service", "agent.cli", "contract.wire", "detectors.rollup"} <= set(graph)
     targets = {e.target for e in graph["collector.service"]}
-    assert {"collector.alerts.service", "collector.ingest", "collector.storage.sql"} <= targets
+    assert {"collector.alerts.service", "collector.ingest", "collector.storage.notify"} <= targets
     kinds = {e.kind for edges in graph.values() for e in edges}
     assert {"top", "deferred", "type-checking", "top, package"} <= kinds, kinds
     into_alerts = {(e.target, e.kind) for e in graph["collector.service"]}

@@ -158,9 +158,9 @@ def test_a_state_written_behind_the_process_is_read_again(pair: tuple[Any, Any])
     state = kept.store.rollup_state("pc-4", day.isoformat())
     state["ids"] = 1234  # what a batch folded by another process would leave
     with kept.store._write() as conn:
-        from collector.storage.sql import RollupAccess
+        from collector.storage.sql import SqlRollupAccess
 
-        RollupAccess(conn, datetime.now(UTC).timestamp()).save("pc-4", day.isoformat(), state, existed=True)
+        SqlRollupAccess(conn, datetime.now(UTC).timestamp()).save("pc-4", day.isoformat(), state, existed=True)
     misses = kept.rollups.hot.misses
     send(kept, pc, chunks[1])
     assert kept.rollups.hot.misses == misses + 1

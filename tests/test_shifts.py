@@ -211,10 +211,10 @@ def test_shift_entries_are_stored_listed_replaced_and_cleared(store: Any) -> Non
 
 
 def test_refresh_rewrites_only_the_features_of_days_with_a_rollup(store: Any) -> None:
-    from collector.storage.sql import RollupAccess
+    from collector.storage.sql import SqlRollupAccess
 
     with store._write() as conn:
-        RollupAccess(conn, 1.0).save("pc-1", "2026-11-23", {"v": 1, "n": 5}, existed=False, features={"x": 1.0})
+        SqlRollupAccess(conn, 1.0).save("pc-1", "2026-11-23", {"v": 1, "n": 5}, existed=False, features={"x": 1.0})
     store.set_shifts("pc-1", ["2026-11-23", "2026-11-24"], "overtime", "18:00", "20:00", "root", 1.0)
     seen: list[tuple[str, dict[str, Any], Any]] = []
 

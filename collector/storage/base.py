@@ -92,9 +92,39 @@ class IngestOutcome:
     integrity: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
 
-RollupHook = Callable[[Any, str, list[StoredEvent], list[tuple[str, dict[str, Any]]]],
+class RollupAccess(ABC):
+    """Per agent-day rollup state, read and written inside one ingest transaction: what the rollup hook
+    is handed. ``after_commit`` callbacks run once that transaction has committed (never when it rolls
+    back): what a process keeps in memory of a write may only follow a write that happened."""
+
+    @abstractmethod
+    def load(self, agent_id: str, day: str) -> dict[str, Any] | None: ...
+
+    @abstractmethod
+    def version(self, agent_id: str, day: str) -> int | None:
+        """The stored version of the agent-day's state (it changes with every write), or None."""
+
+    @abstractmethod
+    def shifts(self, agent_id: str, day: str) -> DayShifts:
+        """The shift entries of the agent-day, in this transaction."""
+
+    @abstractmethod
+    def save(self, agent_id: str, day: str, state: dict[str, Any], existed: bool,
+             features: dict[str, float] | None = None) -> None: ...
+
+    @abstractmethod
+    def save_json(self, agent_id: str, day: str, body: str, expected: int | None,
+                  features: dict[str, float] | None = None) -> int:
+        """Write the state as JSON over the row at version ``expected`` (None: no row yet); returns the
+        row's new version."""
+
+    @abstractmethod
+    def after_commit(self, callback: Callable[[], None]) -> None: ...
+
+
+RollupHook = Callable[[RollupAccess, str, list[StoredEvent], list[tuple[str, dict[str, Any]]]],
                       "list[tuple[StoredEvent, str]] | None"]
-"""Called inside the ingest transaction: (store-specific rollup access, agent_id, new events, integrity).
+"""Called inside the ingest transaction: (the transaction's rollup access, agent_id, new events, integrity).
 
 It may return the events it could not fold in, each with a reason: the store then quarantines them
 instead of keeping them (same transaction)."""

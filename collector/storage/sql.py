@@ -19,7 +19,15 @@ from collector.integrity import AgentState, check_batch
 from collector.storage import ingest_sql as q
 from collector.storage import rollup_rows, schema
 from collector.storage import tables as t
-from collector.storage.base import BatchWrite, IngestOutcome, QuarantinedEvent, RollupHook, Store, StoredEvent
+from collector.storage.base import (
+    BatchWrite,
+    IngestOutcome,
+    QuarantinedEvent,
+    RollupAccess,
+    RollupHook,
+    Store,
+    StoredEvent,
+)
 from collector.storage.repositories import SqlRepositories
 from collector.storage.shifts import DayShifts, ShiftQueries, day_shifts
 from contract.masking import mask_obj
@@ -27,11 +35,8 @@ from contract.masking import mask_obj
 log = logging.getLogger(__name__)
 
 
-class RollupAccess:
-    """Read and write per agent-day rollup state inside the ingest transaction.
-
-    ``after_commit`` callbacks run once the transaction has committed (never when it rolls back): what
-    a process keeps in memory of a write may only follow a write that happened."""
+class SqlRollupAccess(RollupAccess):
+    """:class:`RollupAccess` on the ingest transaction's connection."""
 
     def __init__(self, conn: Connection, now: float, committed: list[Callable[[], None]] | None = None) -> None:
         self.conn = conn
@@ -292,7 +297,7 @@ class SqlStore(SqlRepositories, ShiftQueries, Store):
         if fresh:
             fresh, stored = self._insert_events(conn, aid, fresh, quarantined)
         if self.rollup_hook is not None and (fresh or findings.records):
-            refused = self.rollup_hook(RollupAccess(conn, batch.received_at, committed), aid, fresh,
+            refused = self.rollup_hook(SqlRollupAccess(conn, batch.received_at, committed), aid, fresh,
                                        findings.records)
             if refused:
                 stored -= self._unstore(conn, aid, refused, quarantined)
