@@ -111,8 +111,8 @@ class AlertConfig:
                                    within(0, 23))
     retry_attempts: int = setting(6, "Alerts: delivery attempts per channel before the dead-letter list.",
                                   at_least(1))
-    retry_base_s: float = setting(2.0, "Alerts: first retry delay; it doubles on every further attempt.")
-    retry_max_s: float = setting(300.0, "Alerts: longest delay between two delivery attempts.")
+    retry_base_s: float = setting(2.0, "Alerts: first retry delay; it doubles on every further attempt.", positive)
+    retry_max_s: float = setting(300.0, "Alerts: longest delay between two delivery attempts.", positive)
 
     def __post_init__(self) -> None:
         check_rows(self, AlertConfigError, "alert_")
@@ -160,16 +160,16 @@ class Settings:
     max_batch_events: int = setting(20000, "Most events in one batch; more -> 413 too_many_events.", at_least(1))
     max_inflated_bytes: int = setting(
         64 * 1024 * 1024,
-        "Most bytes a sealed batch may decompress to (inflated in bounded steps); more -> 413 too_large.")
+        "Most bytes a sealed batch may decompress to (inflated in bounded steps); more -> 413 too_large.", at_least(1))
     max_inflate_ratio: float = setting(200.0, "Most times a batch may grow when decompressed; more -> 413 "
-                                              "inflate_ratio.")
+                                              "inflate_ratio.", positive)
     max_json_containers: int = setting(
         100_000, "Most JSON objects and arrays ('{' and '[' bytes) in one inflated batch, counted before parsing, "
-                 "which bounds a request's memory; more -> 413 too_many_values.")
+                 "which bounds a request's memory; more -> 413 too_many_values.", at_least(1))
     max_quarantine_per_batch: int = setting(
         500, "Most quarantined rows stored per batch; the excess is counted (metric), not stored.")
     max_batch_age_days: float = setting(30.0, "Oldest accepted batch (by sealed_at); older -> "
-                                              "timestamp_out_of_window.")
+                                              "timestamp_out_of_window.", positive)
     max_clock_skew_s: float = setting(300.0, "How far in the future a batch or event timestamp may be.")
     policy_grace_s: float = setting(
         600.0, "How long an agent may still run the previous policy after a new one is issued (then: "
@@ -181,19 +181,19 @@ class Settings:
         2000, "Most screenshots one agent may store per local day; more -> 429 blob_quota (0: no limit).")
     blob_rate_per_min: int = setting(
         30, "Most screenshots one agent may store in any 60 seconds; more -> 429 blob_rate (0: no limit).")
-    retention_days: int = setting(180, "Events older than this are purged.")
-    enroll_token_ttl_h: float = setting(72.0, "Lifetime of a one-time enrollment token (hours).")
+    retention_days: int = setting(180, "Events older than this are purged.", at_least(1))
+    enroll_token_ttl_h: float = setting(72.0, "Lifetime of a one-time enrollment token (hours).", positive)
     api_token_days: float = setting(
-        90.0, "Lifetime of an API token (days) unless `token create --expires-days` says otherwise.")
+        90.0, "Lifetime of an API token (days) unless `token create --expires-days` says otherwise.", positive)
     login_rate_burst: int = setting(
         10, "Sign-in attempts one client address may make at once; a successful one is given back (0: no limit).")
     login_rate_per_min: float = setting(
-        5.0, "How fast a client's sign-in attempts come back (per minute); past them /login answers 429.")
+        5.0, "How fast a client's sign-in attempts come back (per minute); past them /login answers 429.", positive)
     enroll_rate_burst: int = setting(
         20, "Enrollment attempts one client address may make at once; a successful one is given back "
             "(0: no limit).")
     enroll_rate_per_min: float = setting(
-        10.0, "How fast a client's enrollment attempts come back (per minute); past them 429 rate_limited.")
+        10.0, "How fast a client's enrollment attempts come back (per minute); past them 429 rate_limited.", positive)
     trusted_proxies: AddressList = setting(
         AddressList(), "Reverse proxies (addresses or CIDR networks, a list or comma-separated) whose "
                        "X-Forwarded-For and X-Forwarded-Proto are believed; the client is the rightmost address "

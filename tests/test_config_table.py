@@ -200,3 +200,34 @@ def test_the_collectors_log_level_setting_is_applied(tmp_path: Path) -> None:
         assert root.level == logging.DEBUG                  # the flag wins over the file
     finally:
         root.setLevel(before)
+
+
+@pytest.mark.parametrize(("name", "value"), [
+    ("retention_days", -1),  # the cut-off would lie in the future: every event purged
+    ("retention_days", 0),
+    ("max_clock_skew_s", -5),  # every batch refused
+    ("max_batch_age_days", 0),
+    ("max_inflate_ratio", 0),
+    ("max_inflated_bytes", 0),
+    ("max_json_containers", 0),
+    ("max_quarantine_per_batch", -1),
+    ("policy_grace_s", -1),
+    ("blob_quota_bytes_per_day", -1),
+    ("blob_rate_per_min", -1),
+    ("enroll_token_ttl_h", 0),
+    ("api_token_days", -1),
+    ("login_rate_burst", -1),
+    ("login_rate_per_min", 0),
+    ("enroll_rate_per_min", -1),
+    ("alert_rate_limit_s", -1),
+    ("alert_silent_after_min", -1),
+    ("alert_retry_base_s", 0),
+    ("alert_retry_max_s", -1),
+])
+def test_values_no_deployment_can_mean_are_refused_naming_the_setting(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, value: float) -> None:
+    for key in [k for k in __import__("os").environ if k.startswith("SEATGUARD_")]:
+        monkeypatch.delenv(key)
+    (tmp_path / "collector.toml").write_text(f"{name} = {value}\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=re.escape(f"'{name}'")):
+        load_settings(tmp_path)
