@@ -14,7 +14,6 @@ sets stay exact even when the URL names a customer by a national ID number that 
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
 from collections import defaultdict
@@ -61,7 +60,6 @@ class RollupUpdater:
         secret = customer_secret.load_or_create(settings.data_dir)
         customer_secret.check_shared(store, secret, settings.data_dir)
         self.keyer = CustomerKeyer(secret)
-        self._patterns: dict[tuple[str, ...], list[re.Pattern[str]]] = {}
         self.hot = HotRollups()
 
     def customer(self, agent_id: str, event: dict[str, Any]) -> CustomerRef | None:
@@ -69,10 +67,7 @@ class RollupUpdater:
         None for other kinds. The identifier itself goes no further than this call."""
         if event.get("kind") != "page.open" or not isinstance(event.get("url"), str):
             return None
-        sources = self.context(agent_id).policy.customer_url_patterns
-        patterns = self._patterns.get(sources)
-        if patterns is None:
-            patterns = self._patterns[sources] = [re.compile(p) for p in sources]
+        patterns = self.context(agent_id).policy.customer_res  # compiled once per policy version
         return self.keyer.find(event["url"], patterns) or NO_CUSTOMER
 
     def context(self, agent_id: str, agent: dict[str, Any] | None = None) -> AgentContext:

@@ -238,7 +238,7 @@ class Policy:
 
     def find_customer(self, url: str) -> str | None:
         """The customer a URL shows: group 1 (or the match) of the first customer pattern found in it."""
-        return _first_found(self.customer_res, (url,))
+        return customer_in(url, self.customer_res)
 
     def is_customer_url(self, url: str) -> bool:
         return bool(url) and any(rx.search(url) for rx in self.customer_res)
@@ -315,6 +315,17 @@ class HostGlobs:
 
     def match(self, host: str) -> bool:
         return self._re is not None and bool(self._re.match(host.lower().rstrip(".")))
+
+
+def customer_in(url: str, patterns: Iterable[re.Pattern[str]]) -> str | None:
+    """The customer identifier in a URL: group 1 (or the match, for a pattern without a group) of the first
+    pattern found in it; None when none is, or when that group matched nothing."""
+    for rx in patterns:
+        m = rx.search(url)
+        if m:
+            found = m.group(1) if m.groups() else m.group(0)
+            return found or None
+    return None
 
 
 def _first_found(patterns: Iterable[re.Pattern[str]], texts: Iterable[str]) -> str | None:

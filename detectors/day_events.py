@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from contract.policy import app_key
+from contract.policy import app_key, customer_in
 from detectors import bounds, outside
 from detectors.bounds import MAX_APPS, MAX_CUSTOMERS, MAX_EVIDENCE_PER_KIND, MAX_MOMENTS, MAX_PAGES, MAX_SPANS
 from detectors.day_state import (
@@ -29,7 +29,7 @@ from detectors.day_state import (
     page_rank,
     pair_rank,
 )
-from detectors.need_to_know import NO_CUSTOMER, CustomerKeyer, CustomerRef, customer_in
+from detectors.need_to_know import NO_CUSTOMER, CustomerKeyer, CustomerRef
 from detectors.phrasing import short
 
 Handler = Callable[["DayEvents", dict[str, Any], float, int, CustomerRef | None], None]

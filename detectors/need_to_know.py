@@ -31,6 +31,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any, Protocol, TypeVar
 
+from contract.policy import customer_in
 from detectors.errors import InvalidInput
 
 SCOPES = ("team", "fleet")
@@ -73,14 +74,6 @@ class CustomerKeyer:
         return None if identifier is None else self.ref(identifier)
 
 
-def customer_in(url: str, patterns: Iterable[re.Pattern[str]]) -> str | None:
-    """The customer identifier in a URL: group 1 (or the match) of the first policy pattern that matches."""
-    for rx in patterns:
-        m = rx.search(url)
-        if m:
-            found = m.group(1) if m.groups() else m.group(0)
-            return found or None
-    return None
 
 
 @dataclass(frozen=True)

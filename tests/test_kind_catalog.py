@@ -1,8 +1,9 @@
 """Every consumer of event kinds against the one catalog (contract.kinds).
 
 Adding a kind to the catalog without its consumers fails here, naming what is missing: the schema
-model (derived), a rollup handler or the reason there is none, a mark on the timeline or the reason
-there is none, an ECS mapping, and a simulator source or the reason there is none.
+model (derived) and the ingest's fast check compiled from it, a rollup handler or the reason there is
+none, a mark on the timeline or the reason there is none, an ECS mapping, and a simulator source or the
+reason there is none.
 """
 
 from __future__ import annotations
@@ -105,6 +106,17 @@ def test_validation_accepts_every_catalog_kind_and_checks_its_fields(name: str) 
 def test_validation_refuses_kinds_outside_the_catalog(name: str) -> None:
     with pytest.raises(InvalidEvent, match="unknown kind"):
         validate_event({**event("app.focus"), "kind": name})
+
+
+def test_the_ingest_fast_check_compiles_every_kind_and_agrees_with_the_models() -> None:
+    from collector import event_check
+
+    slow = kinds.KIND_NAMES - set(event_check.FAST_KINDS)
+    assert not slow, f"kinds the ingest's fast check cannot compile (collector/event_check.py): {sorted(slow)}"
+    for name in NAMES:
+        assert event_check.validate_event_at(event(name))[0] == validate_event(event(name)), name
+    with pytest.raises(InvalidEvent, match="unknown kind"):
+        event_check.validate_event_at({**event("app.focus"), "kind": "agent.tamper"})
 
 
 # ------------------------------------------------------------------ the detectors' rollup
