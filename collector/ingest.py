@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 _ENVELOPE = ("schema", "agent_id", "seq", "ts", "kind")
 _ENVELOPE_KEYS = frozenset(_ENVELOPE)
 _MIDNIGHT = datetime.min.time()
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)  # older moments: a PC clock gone wrong (year 1 has no day in every zone)
 KEY_ACK_PREFIX = "key_ack/"  # kv: the newest collector key generation an agent was seen sealing to
 
 
@@ -207,6 +208,8 @@ class IngestService:
                     raise InvalidEvent("field 'agent_id': does not match the batch's agent")
                 if moment > future:
                     raise InvalidEvent(f"field 'ts': {event['ts']} is in the future")
+                if moment < EARLIEST:
+                    raise InvalidEvent(f"field 'ts': {event['ts']} is before 1970")
             except InvalidEvent as exc:
                 bad.append(QuarantinedEvent(seq, _clean(exc.reason), _masked_raw(raw)))
                 continue

@@ -133,3 +133,20 @@ def test_event_count_and_amplification_are_refused_with_codes(h: Harness) -> Non
     assert len(zlib.compress(b"0" * 1000)) < 50  # the shape really is an amplification
     h.prev = wire.GENESIS_HASH
     _check_next_batch_stored(h, 1)
+
+
+def test_events_of_the_first_years_of_the_calendar_are_quarantined_not_a_5xx(h: Harness) -> None:  # noqa: F811
+    """A PC clock set to year 1 (or a forged ts): the collector's day of such a moment is outside what a
+    datetime holds in its zone (year 0); the event is quarantined, the batch stored, the PC not wedged."""
+    events = []
+    for ts in ("0001-01-01T00:00:00.000Z", "0001-01-01T00:00:00.000+14:00", "1969-12-31T23:59:59.999Z"):
+        event = _hostile(h, "agent.stop", {"reason": "x"})
+        event["ts"] = ts
+        events.append(event)
+    events.append(_hostile(h, "agent.stop", {"reason": "fine"}))
+    answer = h.post(h.seal(1, events))
+    assert answer.status_code == 200, answer.text
+    assert (answer.json()["stored"], answer.json()["quarantined"]) == (1, 3)
+    reasons = [q["reason"] for q in h.collector.store.quarantined("pc-1")]
+    assert len(reasons) == 3 and all("before 1970" in r for r in reasons), reasons
+    _check_next_batch_stored(h, 2)
