@@ -12,7 +12,7 @@ extension adds one with :func:`register_part`):
 
 The JSON error shape and its handlers belong to the app, whatever parts it has. ``create_app(collector)``
 mounts them all (:data:`DEFAULT_PARTS`); ``create_app(collector, ("health", "ingest"))`` is an
-ingest-only collector.
+ingest-only collector (``seatguard-collector serve --parts health,ingest``).
 """
 
 from __future__ import annotations
@@ -61,10 +61,23 @@ for _name, _part in (("ingest", ingest.register), ("query", query.register), ("h
 DEFAULT_PARTS = tuple(APP_PARTS)
 
 
-def create_app(collector: Collector, parts: Sequence[str] = DEFAULT_PARTS) -> FastAPI:
+def parse_parts(text: str | None) -> tuple[str, ...]:
+    """``serve --parts``: comma-separated part names (None or empty: :data:`DEFAULT_PARTS`), checked."""
+    parts = tuple(p.strip() for p in (text or "").split(",") if p.strip()) or DEFAULT_PARTS
+    _check(parts)
+    return parts
+
+
+def _check(parts: Sequence[str]) -> None:
     unknown = [p for p in parts if p not in APP_PARTS]
     if unknown:
         raise ConfigError(f"unknown app part(s) {', '.join(unknown)} (known: {', '.join(APP_PARTS)})")
+    if len(set(parts)) != len(parts):
+        raise ConfigError(f"app parts named twice: {', '.join(parts)}")
+
+
+def create_app(collector: Collector, parts: Sequence[str] = DEFAULT_PARTS) -> FastAPI:
+    _check(parts)
     # FastAPI's Swagger UI and ReDoc pages load their scripts from a CDN: off (collector.web.api_docs)
     app = FastAPI(title="SeatGuard collector", version="1", docs_url=None, redoc_url=None,
                   openapi_url="/api/openapi.json")

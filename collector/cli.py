@@ -72,21 +72,22 @@ def cmd_init(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from collector.api import create_app
+    from collector.api import create_app, parse_parts
     from collector.proxies import uvicorn_options
     from collector.service import Collector
 
+    parts = parse_parts(args.parts)  # refused before anything is opened
     collector = Collector.open(args.data, {"host": args.host, "port": args.port, "tls_certfile": args.ssl_certfile,
                                            "tls_keyfile": args.ssl_keyfile})
-    app = create_app(collector)
+    app = create_app(collector, parts)
     settings = collector.settings
     collector.start_cluster()
     daily = collector.daily_jobs()
     daily.start()
     collector.alerts.start()
     scheme = "https" if settings.tls_certfile else "http"
-    log.info("collector serving on %s://%s:%s (data %s); forwarded addresses believed from: %s", scheme,
-             settings.host, settings.port, args.data, settings.trusted_proxies or "nobody")
+    log.info("collector serving on %s://%s:%s (data %s; %s); forwarded addresses believed from: %s", scheme,
+             settings.host, settings.port, args.data, ", ".join(parts), settings.trusted_proxies or "nobody")
     try:
         uvicorn.run(app, host=settings.host, port=int(settings.port), log_level="warning", access_log=False,
                     timeout_graceful_shutdown=5, ssl_certfile=settings.tls_certfile or None,
@@ -296,6 +297,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int)
     p.add_argument("--ssl-certfile", help="serve HTTPS with this PEM certificate (setting tls_certfile)")
     p.add_argument("--ssl-keyfile", help="PEM private key for --ssl-certfile (setting tls_keyfile)")
+    p.add_argument("--parts", help="comma-separated app parts to mount (default: all of them; an ingest-only "
+                                   "collector: health,ingest)")
     p.set_defaults(func=cmd_serve)
 
     p = data_cmd("enroll-token", "create a one-time enrollment token bound to a team")

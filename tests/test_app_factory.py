@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
+import requests
 from fastapi import FastAPI
 
 from collector.api import APP_PARTS, DEFAULT_PARTS, create_app, register_part
@@ -23,7 +24,7 @@ from collector.service import Collector
 from contract import wire
 from contract.schema import format_ts
 from tests.answer_fixtures import verified_receipt
-from tests.conftest import DATA_DIRS, RAW_IDS
+from tests.conftest import COLLECTOR, DATA_DIRS, RAW_IDS, CollectorProcess
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -38,6 +39,16 @@ def collector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Collector]:
     c.close()
 
 
+def _sealed(agent: dict[str, Any], key: Any) -> bytes:
+    now = format_ts(datetime.now(UTC))
+    events = [{"schema": 1, "agent_id": agent["agent_id"], "seq": 1, "ts": now, "kind": "app.focus",
+               "app": "chrome.exe", "title": f"客户 {RAW_IDS[0]}", "pid": 1}]
+    body, _ = wire.seal_batch(agent_id=agent["agent_id"], batch_seq=1, prev_batch_hash=wire.GENESIS_HASH,
+                              events=events, sealed_at=now,
+                              collector_key=wire.load_x25519_public(agent["collector_key"]), agent_key=key)
+    return body
+
+
 async def _ship(app: FastAPI, collector: Collector, name: str) -> tuple[dict[str, Any], bytes, dict[str, Any]]:
     """Enroll an agent and ship one sealed batch, through ``app`` in-process: (enroll answer, body, answer)."""
     transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 40000))
@@ -48,12 +59,7 @@ async def _ship(app: FastAPI, collector: Collector, name: str) -> tuple[dict[str
             "token": token, "public_key": wire.public_key_b64(key.public_key()), "name": name})
         assert enrolled.status_code == 200, enrolled.text
         agent = enrolled.json()
-        now = format_ts(datetime.now(UTC))
-        events = [{"schema": 1, "agent_id": agent["agent_id"], "seq": 1, "ts": now, "kind": "app.focus",
-                   "app": "chrome.exe", "title": f"客户 {RAW_IDS[0]}", "pid": 1}]
-        body, _ = wire.seal_batch(agent_id=agent["agent_id"], batch_seq=1, prev_batch_hash=wire.GENESIS_HASH,
-                                  events=events, sealed_at=now,
-                                  collector_key=wire.load_x25519_public(agent["collector_key"]), agent_key=key)
+        body = _sealed(agent, key)
         answer = await client.post("/api/v1/batches", content=body, headers={"content-type": "application/json"})
         assert answer.status_code == 200, answer.text
         health = await client.get("/healthz")
@@ -185,3 +191,43 @@ def test_ingest_listeners_by_name() -> None:
     assert target == [three] and listeners.get("one") is three and "two" not in listeners
     with pytest.raises(ConfigError, match="no ingest listener named 'two'"):
         listeners.unregister("two")
+
+
+class IngestOnlyProcess(CollectorProcess):
+    """``seatguard-collector serve --parts health,ingest``: a real ingest-only collector."""
+
+    def start(self) -> None:
+        log = (self.data / "serve.out").open("ab")
+        self.proc = subprocess.Popen([COLLECTOR, "serve", "--data", str(self.data), "--port", str(self.port),
+                                      "--parts", "health,ingest"], stdout=log, stderr=subprocess.STDOUT)
+        self._wait_healthy()
+
+
+def test_serve_mounts_only_the_parts_asked_for(tmp_path: Path) -> None:
+    server = IngestOnlyProcess(tmp_path / "c")
+    server.start()
+    try:
+        key = wire.new_agent_key()
+        enrolled = requests.post(server.url + "/api/v1/enroll", timeout=10, json={
+            "token": server.token(), "public_key": wire.public_key_b64(key.public_key()), "name": "pc-serve"})
+        assert enrolled.status_code == 200, enrolled.text
+        agent = enrolled.json()
+        body = _sealed(agent, key)
+        answer = requests.post(server.url + "/api/v1/batches", data=body, timeout=10,
+                               headers={"content-type": "application/json"})
+        assert answer.status_code == 200 and answer.json()["stored"] == 1, answer.text
+        assert verified_receipt(answer.json(), body, agent["signing_keys"]).outcome == "stored"
+        for path in ("/login", "/wall", "/api/v1/agents", "/api/v1/alerts"):
+            missing = requests.get(server.url + path, timeout=10)
+            assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found", path
+    finally:
+        server.stop()
+    assert server.stats(agent["agent_id"])["events"] == 1
+
+
+def test_serve_refuses_unknown_parts_before_opening_anything(tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    assert collector_main(["serve", "--data", str(tmp_path / "absent"), "--parts", "ingest,nope"]) == 2
+    assert "unknown app part(s) nope" in capsys.readouterr().err
+    assert collector_main(["serve", "--data", str(tmp_path / "absent"), "--parts", "ingest,ingest"]) == 2
+    assert "named twice" in capsys.readouterr().err
