@@ -5,13 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from collector.alerts.model import RAISED, UPDATED, Alert, Reason
 from collector.errors import NotFound
-from collector.storage import StoredEvent
 from collector.storage.screenshots import BlobQuota
 from collector.storage.sql import SqlStore
 from tests.storage_fixtures import BACKENDS, fresh_url, sql_store
@@ -104,19 +102,11 @@ def test_alerts_deliveries_claim_mark_dead_letters_and_requeue(store: SqlStore) 
     assert repo.counts() == {"sent": 1, "pending": 1, "alerts": 1}
 
 
-def test_alerts_rollup_state_and_last_event_read_the_agents_data(store: SqlStore) -> None:
+def test_alerts_last_event_is_the_agents_newest(store: SqlStore) -> None:
     enroll(store, "pc-1")
-    assert store.alerts.rollup_state("pc-1", "2026-11-23") is None and store.alerts.last_event("pc-1") is None
-
-    def hook(access: Any, agent_id: str, events: list[StoredEvent], integrity: Any) -> None:
-        day = events[0].day
-        access.save(agent_id, day, {"n": len(events)}, existed=access.load(agent_id, day) is not None)
-
-    store.rollup_hook = hook
+    assert store.alerts.last_event("pc-1") is None
     store.ingest(batch("pc-1", 1, [ev(1), ev(2)]))
     store.ingest(batch("pc-1", 2, [ev(3, "2026-11-24")]))
-    assert store.alerts.rollup_state("pc-1", "2026-11-23") == {"n": 2}
-    assert store.alerts.rollup_state("pc-1", "2026-11-22") is None
     assert store.alerts.last_event("pc-1") == {"kind": "app.focus", "seq": 3, "ts": "2026-11-24T10:00:00.000+08:00",
                                                "day": "2026-11-24"}
     assert store.alerts.last_event("pc-2") is None

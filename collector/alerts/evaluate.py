@@ -19,7 +19,6 @@ from typing import Any, Protocol, TypeVar
 
 from collector.alerts.clock import Clock
 from collector.alerts.model import Alert, Reason
-from collector.storage.alerts import AlertRepo
 from detectors.context import AgentContext
 from detectors.labels import Label
 from detectors.reasons import PHRASES, english, fmt
@@ -101,8 +100,7 @@ class RuleSource:
 
 
 class RuleEvaluator:
-    def __init__(self, store: AlertRepo, contexts: Contexts, tz: tzinfo, clock: Clock, rules: RuleSource) -> None:
-        self.store = store  # the rollup states it reads
+    def __init__(self, contexts: Contexts, tz: tzinfo, clock: Clock, rules: RuleSource) -> None:
         self.contexts = contexts
         self.tz = tz
         self.clock = clock

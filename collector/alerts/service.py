@@ -65,7 +65,7 @@ class AlertService:
         self.clock = clock or SystemClock()
         self.store = store.alerts
         self.rules = RuleSource(labels, scoring, self.clock)
-        self.evaluator = RuleEvaluator(store.alerts, contexts, tz, self.clock, self.rules)
+        self.evaluator = RuleEvaluator(contexts, tz, self.clock, self.rules)
         self.silence = SilenceChecker(store, contexts, tz, self.clock, self.rules, self.config.silent_after_min)
         self.dispatcher = Dispatcher(build_channels(self.config) if channels is None else channels, self.store,
                                      self.config)

@@ -1,5 +1,5 @@
 """Alerts and their deliveries (tables ``alerts``, ``alert_deliveries``: a durable outbox), and the two reads
-the alert checks make of an agent's data: the repository of :class:`collector.alerts.service.AlertService`.
+the silence check makes of an agent's events: the repository of :class:`collector.alerts.service.AlertService`.
 
 An alert and the deliveries it needs are written in one transaction, so an alert is never stored
 without its deliveries nor delivered without being stored; a delivery row stays ``pending`` until
@@ -101,11 +101,7 @@ class AlertRepo(ABC):
     def purge(self, before_ts: float) -> dict[str, int]:
         """Retention: drop alerts raised before ``before_ts`` and their deliveries."""
 
-    # -- what the checks read -------------------------------------------------------------------------
-    @abstractmethod
-    def rollup_state(self, agent_id: str, day: str) -> dict[str, Any] | None:
-        """The agent-day's stored rollup state (rules are evaluated on it), or None."""
-
+    # -- what the silence check reads ------------------------------------------------------------------
     @abstractmethod
     def last_event(self, agent_id: str) -> dict[str, Any] | None:
         """``kind``, ``seq``, ``ts`` and ``day`` of the agent's newest event (silence and stop checks), or None."""
@@ -293,13 +289,7 @@ class SqlAlertRepo(AlertRepo):
             n_alerts = conn.execute(delete(alerts).where(alerts.c.raised_at < before_ts)).rowcount
         return {"alerts": int(n_alerts or 0), "alert_deliveries": int(n_del or 0)}
 
-    # -- what the checks read -------------------------------------------------------------------------
-    def rollup_state(self, agent_id: str, day: str) -> dict[str, Any] | None:
-        r = t.rollups
-        with self.db._read() as conn:
-            row = conn.execute(select(r.c.state).where(and_(r.c.agent_id == agent_id, r.c.day == day))).first()
-        return None if row is None else dict(orjson.loads(row[0]))
-
+    # -- what the silence check reads ------------------------------------------------------------------
     def last_event(self, agent_id: str) -> dict[str, Any] | None:
         ev = t.events
         with self.db._read() as conn:
