@@ -231,7 +231,7 @@ class ShiftService:
         """The day's entries (in the caller's scope) made after the day was over: they recomputed its stored
         features, so the day's report shows who entered them and when. Nothing for roles that do not read
         shifts."""
-        if who.role not in READERS:
+        if who.role not in READERS or date.fromisoformat(day) == date.max:  # the calendar's last day is never over
             return []
         over = datetime.combine(date.fromisoformat(day) + timedelta(days=1), datetime.min.time(),
                                 self.tz).timestamp()

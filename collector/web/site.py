@@ -142,7 +142,11 @@ def check_day(day: str) -> str:
 
 
 def shift_day(day: str, days: int) -> str:
-    return (date.fromisoformat(day) + timedelta(days=days)).isoformat()
+    """The day ``days`` away, or ``day`` itself past the calendar's first or last day (a page's links)."""
+    try:
+        return (date.fromisoformat(day) + timedelta(days=days)).isoformat()
+    except OverflowError:
+        return day
 
 
 def duration(seconds: Any) -> str:
