@@ -165,3 +165,28 @@ def test_a_state_written_behind_the_process_is_read_again(pair: tuple[Any, Any])
     send(kept, pc, chunks[1])
     assert kept.rollups.hot.misses == misses + 1
     assert kept.store.rollup_state("pc-4", day.isoformat())["ids"] >= 1234
+
+
+def test_a_policy_saved_mid_day_folds_the_rest_of_the_day_as_states_read_back(pair: tuple[Any, Any]) -> None:
+    """The kept copy was made with the old policy's context: after the save it is not folded into (the
+    day is read back with the new context, as ingest did before), so both collectors store the same."""
+    kept, plain = pair
+    day = datetime.now(TZ).date() - timedelta(days=1)
+    chunks = batches(workday(day, risky="exfiltration"), 45)
+    a, b = SealedAgent(kept, "pc-5"), SealedAgent(plain, "pc-5")
+    half = len(chunks) // 2
+    for chunk in chunks[:half]:
+        send(kept, a, chunk)
+        send(plain, b, chunk)
+    hits = kept.rollups.hot.hits
+    assert hits >= half - 2
+    changes = {"customer_url_patterns": [r"/customers?/(\d+)", r"/account/(\w+)"], "allowed_apps": ["crm", "chrome"],
+               "messaging_apps": ["wechat*", "qq"], "paste_window_s": 90}
+    for collector in (kept, plain):
+        collector.policy.update(changes, saved_by="admin")
+    for chunk in chunks[half:]:
+        send(kept, a, chunk)
+        send(plain, b, chunk)
+        assert stored(kept, "pc-5", day.isoformat()) == stored(plain, "pc-5", day.isoformat())
+    assert kept.rollups.context("pc-5").policy.paste_window_s == 90
+    assert kept.rollups.hot.hits > hits  # folded into the kept copy again once it was made with the new policy
