@@ -35,6 +35,15 @@ def _tls_verify(value: Any) -> str | None:
     return None if str(value).strip() else "must be 'true', 'false' or the path of a CA bundle"
 
 
+def _tls_verify_text(raw: Any) -> str:
+    """A TOML boolean (``tls_verify = true``, as agent.toml files of earlier releases say) or text."""
+    if isinstance(raw, bool):
+        return "true" if raw else "false"
+    if not isinstance(raw, str):
+        raise ValueError("expected true, false or the path of a CA bundle")
+    return raw
+
+
 @dataclass(frozen=True)
 class AgentConfig:
     batch_max_events: int = setting(1000, "Seal a batch once it holds this many events.", at_least(1))
@@ -45,7 +54,7 @@ class AgentConfig:
     heartbeat_s: float = setting(60.0, "Seconds between agent.heartbeat events while running.")
     http_timeout_s: float = setting(30.0, "Timeout of one upload request.")
     tls_verify: str = setting("true", "'true', 'false' (tests only) or the path of a CA bundle / pinned certificate.",
-                              _tls_verify)
+                              _tls_verify, parse=_tls_verify_text)
     allow_insecure_http: bool = setting(
         False, "Allow plain http:// or tls_verify = false to a collector that is not loopback "
                "(test labs only; shown on the admin page).")

@@ -231,3 +231,17 @@ def test_values_no_deployment_can_mean_are_refused_naming_the_setting(
     (tmp_path / "collector.toml").write_text(f"{name} = {value}\n", encoding="utf-8")
     with pytest.raises(ConfigError, match=re.escape(f"'{name}'")):
         load_settings(tmp_path)
+
+
+@pytest.mark.parametrize(("text", "tls"), [
+    ("tls_verify = true\n", True), ("tls_verify = false\n", False), ('tls_verify = "true"\n', True),
+    ("tls_verify = 'C:\\ca.pem'\n", "C:\\ca.pem")])
+def test_tls_verify_written_as_a_toml_boolean_still_loads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                          text: str, tls: bool | str) -> None:
+    """agent.toml files of earlier releases say ``tls_verify = true`` (a TOML boolean): they must still load."""
+    monkeypatch.delenv("SEATGUARD_AGENT_TLS_VERIFY", raising=False)
+    (tmp_path / "agent.toml").write_text(text, encoding="utf-8")
+    assert load_config(tmp_path).tls == tls
+    (tmp_path / "agent.toml").write_text("tls_verify = []\n", encoding="utf-8")
+    with pytest.raises(AgentConfigError, match="'tls_verify'"):
+        load_config(tmp_path)
