@@ -106,7 +106,7 @@ def outcome(fn: Any, obj: Any) -> tuple[str, str]:
     return "valid", repr((list(event.items()), moment, moment.utcoffset()))
 
 
-@settings(max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+@settings(max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                     HealthCheck.data_too_large])
 @given(hostile_events())
 @example({"schema": 1, "agent_id": "pc-1", "seq": 7, "ts": "2026-11-23T10:00:00.000+08:00", "kind": "agent.stop",
