@@ -22,7 +22,7 @@ from simulator.clock import SECOND
 from simulator.identifiers import Customer, case_id
 
 if TYPE_CHECKING:
-    from simulator.day import WorkDay
+    from simulator.workday import WorkDay
 
 
 def workbench(day: WorkDay) -> tuple[str, str]:

@@ -19,7 +19,7 @@ from simulator.clock import SECOND
 from simulator.identifiers import Customer, case_id, mask_id, mask_phone
 
 if TYPE_CHECKING:
-    from simulator.day import WorkDay
+    from simulator.workday import WorkDay
 
 _PHONE_LABEL = {"microsip.exe": "MicroSIP", "Zoiper5.exe": "Zoiper", "AgentBar.exe": "坐席工具条"}
 _NOTES = (

@@ -10,12 +10,13 @@ from typing import Any
 
 from simulator import quiet  # noqa: F401  (registers the quiet scenarios)
 from simulator.clock import today
-from simulator.day import Portfolio, WorkDay
+from simulator.day import RenderedDay
 from simulator.desktop import Record
 from simulator.plan import base_plan
 from simulator.roster import Member, build_roster
 from simulator.scenarios import SCENARIOS, Context
 from simulator.schedule import RECENT_DAYS, DayInfo, Schedule
+from simulator.workday import Portfolio
 from simulator.writer import (
     FLEET_FILE,
     RAW_FILE,
@@ -136,7 +137,7 @@ def _render_member(
             SCENARIOS[name]().apply(ctx)
             truth.append({"agent_id": member.agent_id, "date": day.isoformat(), "scenario": name, "detail": detail})
         if plan.works or plan.sessions:
-            rendered = WorkDay(member, plan, rng, portfolio, teammates.get(day, ())).render()
+            rendered = RenderedDay(member, plan, rng, portfolio, teammates.get(day, ())).render()
             pages[day] = [(r.fields["url"], r.fields["title"]) for r in rendered
                           if r.kind == "page.open" and "/customers/" in r.fields["url"] and "?case=" in r.fields["url"]]
             records.extend(rendered)

@@ -30,9 +30,9 @@ from zoneinfo import ZoneInfo
 
 from simulator.apps import RECORDERS, REMOTE_TOOLS
 from simulator.clock import DAY, MINUTE, SECOND, TZ_NAME, date_of, midnight
-from simulator.day import ORDER, Portfolio, WorkDay
+from simulator.day import ORDER, RenderedDay
 from simulator.desktop import Record
-from simulator.plan import DayPlan, Render, base_plan
+from simulator.plan import base_plan
 from simulator.roster import Member, Shift, build_roster
 from simulator.scenarios import (
     BrowseWithoutCase,
@@ -44,6 +44,7 @@ from simulator.scenarios import (
     UsbExport,
 )
 from simulator.schedule import DayInfo
+from simulator.workday import DayPlan, Portfolio, Render, WorkDay
 
 LIVE_TEAM = "live-floor"
 SPEC_FILE = "live.json"
@@ -229,7 +230,7 @@ def today_script(spec: LiveSpec, now: int | None = None) -> list[Record]:
     rng = Random(f"{spec.seed}|live|{spec.agent_id}|{day}")
     plan, began = _plan(spec, member, rng)
     portfolio = Portfolio(spec.seed, member, day.year) if member.team.kind == "col" else None
-    records = [r for r in WorkDay(member, plan, rng, portfolio).render()
+    records = [r for r in RenderedDay(member, plan, rng, portfolio).render()
                if not r.lost and not r.kind.startswith("agent.")]
     if began:  # the first act starts on the minute promised, whatever call was running before it
         shift_by = spec.acts[0][0] - began[0]

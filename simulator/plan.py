@@ -5,84 +5,15 @@ reshape a day (add a night session, kill the agent, replace the work) before any
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import date
 from functools import partial
 from random import Random
-from typing import TYPE_CHECKING, Any
 
 from simulator.activities import export_own_cases, review_teammates
-from simulator.clock import HOUR, MINUTE, SECOND, clock, midnight
+from simulator.clock import HOUR, MINUTE, SECOND, midnight
 from simulator.roster import Member
 from simulator.schedule import DayInfo
-
-if TYPE_CHECKING:
-    from simulator.day import WorkDay
-
-Render = Callable[["WorkDay", int, int], int]  # (day, start, planned end) -> when it really ended
-
-
-@dataclass(slots=True)
-class Break:
-    """Time away from the cases: ``lunch``/``dinner``/``short`` (no input), ``meeting``, ``reboot``,
-    ``training`` (a course or a long meeting) and ``network`` (the home connection is down)."""
-
-    start: int
-    length: int
-    label: str
-
-
-@dataclass(slots=True)
-class Block:
-    """A stretch of the shift rendered by a scenario (or a rare normal task) instead of casework."""
-
-    start: int
-    length: int
-    render: Render
-
-
-@dataclass(slots=True)
-class Session:
-    """An extra run of the PC outside the main one (e.g. at night), with its own start and stop."""
-
-    start: int
-    end: int
-    render: Render
-
-
-@dataclass(slots=True)
-class Kill:
-    """The agent process is killed at ``at``: in-memory events are lost and nothing is recorded until
-    ``restart``; the day then ends with the PC switched off hard (no ``agent.stop``)."""
-
-    at: int
-    restart: int
-    detail: dict[str, Any]
-
-
-@dataclass
-class DayPlan:
-    day: date
-    base: int  # local midnight, ms
-    works: bool  # the main session (a normal shift) happens
-    arrive: int = 0  # PC on, agent.start
-    begin: int = 0  # casework starts
-    finish: int = 0  # casework ends
-    speed: float = 1.0
-    breaks: list[Break] = field(default_factory=list)
-    blocks: list[Block] = field(default_factory=list)
-    sessions: list[Session] = field(default_factory=list)
-    cases: bool = True  # False: no casework at all (the jiggler day)
-    jiggler: bool = False  # input never goes idle
-    work_share: float = 1.0  # below 1: the chance that a free moment goes to a case (the rest is jiggled)
-    kill: Kill | None = None
-    outage: tuple[int, int] | None = None  # upload outage (start, length): the spool fills up
-    drops: list[tuple[int, int]] = field(default_factory=list)  # home network down (start, length)
-    stop_reason: str | None = "shutdown"
-
-    def at(self, hhmm: str) -> int:
-        return self.base + clock(hhmm)
+from simulator.workday import Block, Break, DayPlan
 
 
 def _minutes(rng: Random, low: float, high: float) -> int:

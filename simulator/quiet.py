@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, ClassVar
 
 from simulator import activities
 from simulator.clock import HOUR, MINUTE, time_of_day
-from simulator.plan import Block
 from simulator.scenarios import (
     AfterHours,
     BrowseWithoutCase,
@@ -28,9 +27,10 @@ from simulator.scenarios import (
     _jiggler,
     register,
 )
+from simulator.workday import Block
 
 if TYPE_CHECKING:
-    from simulator.day import WorkDay
+    from simulator.workday import WorkDay
 
 
 @register

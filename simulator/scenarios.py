@@ -28,11 +28,11 @@ from simulator.apps import (
 from simulator.casework import sec
 from simulator.clock import HOUR, MINUTE, time_of_day
 from simulator.identifiers import Customer, case_id, mask_id, mask_phone
-from simulator.plan import Block, DayPlan, Kill, Session
 from simulator.roster import Member
+from simulator.workday import Block, DayPlan, Kill, Session
 
 if TYPE_CHECKING:
-    from simulator.day import WorkDay
+    from simulator.workday import WorkDay
 
 
 @dataclass

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("collector", "agent", "contract", "detectors")
+PACKAGES = ("collector", "agent", "contract", "detectors", "simulator")
 
 
 @dataclass(frozen=True)
