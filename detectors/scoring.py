@@ -155,6 +155,9 @@ class ScoringConfig:
         stray = sorted({name for name, _ in self.weights} - set(self.members))
         if stray:
             raise ConfigError(f"setting 'weights' names detector(s) that are not members: {', '.join(stray)}")
+        weights = dict(self.weights)
+        if all(weights.get(name, 1.0) == 0 for name in self.members):
+            raise ConfigError("setting 'weights' gives every member weight 0: every score would be 0 (no findings)")
         self.thresholds()
         self.adaptation()
         self.rule_set()

@@ -245,3 +245,17 @@ def test_tls_verify_written_as_a_toml_boolean_still_loads(tmp_path: Path, monkey
     (tmp_path / "agent.toml").write_text("tls_verify = []\n", encoding="utf-8")
     with pytest.raises(AgentConfigError, match="'tls_verify'"):
         load_config(tmp_path)
+
+
+def test_weights_that_silence_every_member_are_refused(tmp_path: Path) -> None:
+    """All weights 0 make every score 0: no finding ever, with nothing said. Refused at start."""
+    zero = ", ".join(f"{m} = 0" for m in ScoringConfig().members)
+    (tmp_path / "collector.toml").write_text(f"[scoring]\nweights = {{{zero}}}\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="'weights'.*every member"):
+        load_settings(tmp_path)
+    (tmp_path / "collector.toml").write_text("[scoring]\nmembers = ['rules']\nweights = { rules = 0 }\n",
+                                             encoding="utf-8")
+    with pytest.raises(ConfigError, match="'weights'.*every member"):
+        load_settings(tmp_path)
+    (tmp_path / "collector.toml").write_text("[scoring]\nweights = { rules = 0 }\n", encoding="utf-8")
+    assert dict(load_settings(tmp_path).scoring.weights) == {"rules": 0.0}  # one member off is fine
