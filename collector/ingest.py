@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
@@ -44,6 +44,7 @@ class IngestNotice:
     batch_seq: int
     events: list[dict[str, Any]]  # masked, as stored
     integrity: list[tuple[str, dict[str, Any]]]
+    days: list[str] = field(default_factory=list)  # each event's local day (the collector's time zone), if known
 
 
 IngestListener = Callable[[IngestNotice], None]
@@ -126,7 +127,8 @@ class IngestService:
             self.metrics.integrity.labels(kind).inc()
             log.warning("agent %s: %s %s", env.agent_id, kind, detail)  # masked by the store
         self.metrics.latency.observe(time.perf_counter() - started)
-        self._notify(IngestNotice(env.agent_id, env.batch_seq, [e.event for e in write.events], outcome.integrity))
+        self._notify(IngestNotice(env.agent_id, env.batch_seq, [e.event for e in write.events], outcome.integrity,
+                                  [e.day for e in write.events]))
         return IngestResult(env.agent_id, env.batch_seq, "stored", outcome.stored, outcome.quarantined,
                             outcome.duplicates)
 

@@ -25,6 +25,7 @@ from detectors.errors import InvalidInput
 from detectors.need_to_know import CustomerSets
 
 STATE_VERSION = 1
+_POLICY_CODES_MAX = 4096  # app names whose policy class one rollup remembers (globs are matched once each)
 INTEGRITY_KINDS = ("seq_gap", "chain_break", "batch_gap", "unsigned_answers", "policy_mismatch")
 _LATER_KEYS: dict[str, Any] = {"dropped": []}  # state keys newer than STATE_VERSION 1 (older states lack them)
 _CUSTOMER_STATE = {"cased": [], "uncased": {}, "unkeyed": 0}  # the need-to-know sets (added after v1 began)
@@ -73,6 +74,7 @@ class DayState:
         self._before, self._after = outside.sides(self._shift_start, self._shift_end, grace, self.n_min)
         self._night = self._window(ctx.policy.night_start, ctx.policy.night_end)
         self._pol = ctx.policy  # its patterns are compiled once, in the policy (contract.policy)
+        self._policy_codes: dict[str, int] = {}  # app name -> its class by the policy (fixed for this rollup)
         self._app_index = {name: i for i, name in enumerate(state["apps"])}
 
     # ------------------------------------------------------------------ construction and state
@@ -191,6 +193,14 @@ class DayState:
     def _classify(self, name: str) -> int:
         if name in self._s["proc_cat"]:
             return CATEGORY_CODE[self._s["proc_cat"][name]]
+        code = self._policy_codes.get(name)
+        if code is None:
+            code = self._by_policy(name)
+            if len(self._policy_codes) < _POLICY_CODES_MAX:
+                self._policy_codes[name] = code
+        return code
+
+    def _by_policy(self, name: str) -> int:
         pol = self._pol
         category = pol.category_of(name)
         if category in ("remote_access", "screen_capture"):

@@ -118,8 +118,10 @@ class AlertService:
         while self._inbox:
             notice = self._inbox.popleft()
             self.counts["notices"] += 1
-            for event in notice.events:
-                touched.setdefault((notice.agent_id, self._day(str(event["ts"]))), []).append(int(event["seq"]))
+            days = notice.days if len(notice.days) == len(notice.events) else [
+                self._day(str(event["ts"])) for event in notice.events]
+            for event, day in zip(notice.events, days, strict=True):
+                touched.setdefault((notice.agent_id, day), []).append(int(event["seq"]))
             if not notice.events and any(kind in INTEGRITY_KINDS for kind, _ in notice.integrity):
                 touched.setdefault((notice.agent_id, self._day(None)), [])
         out: list[Alert] = []
