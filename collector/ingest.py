@@ -199,6 +199,9 @@ class IngestService:
     def _prepare(self, batch: wire.Batch, batch_hash: str, now: datetime) -> BatchWrite:
         local_day = LocalDays(self.settings.tz)
         future = now + timedelta(seconds=self.settings.max_clock_skew_s)
+        # older than the retention period: the purge would drop it at once, and on PostgreSQL each such
+        # day would first get a partition of its own (a forged ts per past day would make thousands)
+        oldest = now - timedelta(days=self.settings.retention_days)
         good: list[StoredEvent] = []
         bad: list[QuarantinedEvent] = []
         for raw in batch.events:
@@ -212,6 +215,9 @@ class IngestService:
                     raise InvalidEvent(f"field 'ts': {event['ts']} is in the future")
                 if moment < EARLIEST:
                     raise InvalidEvent(f"field 'ts': {event['ts']} is before 1970")
+                if moment < oldest:
+                    raise InvalidEvent(f"field 'ts': {event['ts']} is older than the retention period "
+                                       f"({self.settings.retention_days} days)")
             except InvalidEvent as exc:
                 bad.append(QuarantinedEvent(seq, _clean(exc.reason), _masked_raw(raw)))
                 continue

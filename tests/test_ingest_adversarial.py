@@ -150,3 +150,25 @@ def test_events_of_the_first_years_of_the_calendar_are_quarantined_not_a_5xx(h: 
     reasons = [q["reason"] for q in h.collector.store.quarantined("pc-1")]
     assert len(reasons) == 3 and all("before 1970" in r for r in reasons), reasons
     _check_next_batch_stored(h, 2)
+
+
+def test_events_older_than_the_retention_period_are_quarantined(h: Harness) -> None:  # noqa: F811
+    """A forged ts per past day would give PostgreSQL a partition per day (and the purge would drop the
+    events at once): an event older than ``retention_days`` is quarantined with the reason, its batch stored."""
+    from datetime import UTC, datetime, timedelta
+
+    days = h.collector.settings.retention_days
+    events = []
+    for age in (days + 1, days * 3, 20_000):
+        event = _hostile(h, "agent.stop", {"reason": "old"})
+        event["ts"] = (datetime.now(UTC) - timedelta(days=age)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+        events.append(event)
+    recent = _hostile(h, "agent.stop", {"reason": "fine"})
+    recent["ts"] = (datetime.now(UTC) - timedelta(days=days - 2)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    events.append(recent)
+    answer = h.post(h.seal(1, events))
+    assert answer.status_code == 200, answer.text
+    assert (answer.json()["stored"], answer.json()["quarantined"]) == (1, 3)
+    reasons = [q["reason"] for q in h.collector.store.quarantined("pc-1")]
+    assert len(reasons) == 3 and all(f"older than the retention period ({days} days)" in r for r in reasons)
+    _check_next_batch_stored(h, 2)
