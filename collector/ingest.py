@@ -25,7 +25,7 @@ from collector.metrics import Metrics
 from collector.storage import BatchWrite, QuarantinedEvent, Store, StoredEvent
 from contract import wire
 from contract.errors import InvalidEvent, WireError
-from contract.masking import MaskingError, mask_obj, mask_text
+from contract.masking import DEFAULT_ENGINE, MaskingError, mask_obj, mask_text
 from contract.schema import QUANTITY_FIELDS, parse_ts
 
 log = logging.getLogger(__name__)
@@ -278,6 +278,9 @@ class LocalDays:
         return self._day
 
 
+_plain = DEFAULT_ENGINE.is_plain  # most texts hold no number: one call says so, mask_text is the rest
+
+
 def _mask_fields(event: dict[str, Any]) -> dict[str, Any]:
     """Mask every text value; envelope keys and quantity fields (validated numbers) pass unchanged."""
     masked = {k: event[k] for k in _ENVELOPE}
@@ -285,7 +288,7 @@ def _mask_fields(event: dict[str, Any]) -> dict[str, Any]:
         if key in _ENVELOPE_KEYS:
             continue
         if isinstance(value, str):  # the usual case first (a text is never a quantity nor the classes)
-            masked[key] = mask_text(value)
+            masked[key] = value if _plain(value) else mask_text(value)
         elif key in QUANTITY_FIELDS and isinstance(value, int | float) and not isinstance(value, bool):
             masked[key] = value
         elif key == "classes" and isinstance(value, dict) and all(type(v) is int for v in value.values()):

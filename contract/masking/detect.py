@@ -64,6 +64,10 @@ PATTERNS: tuple[Pattern, ...] = (
     *(Pattern(BANK_CARD, g) for g in ((4, 6, 5), (4, 6, 4), (6, 13))),
 )
 
+# The fewest characters of any number (an 11-digit phone; an ID's check X is in its chunk too): a chunk
+# shorter than that holds none.
+_SHORTEST = min(sum(p.lengths) for p in PATTERNS)
+
 _KIND_ORDER = {"id18": 0, "id15": 1, PHONE: 2, BANK_CARD: 3}
 
 
@@ -181,6 +185,8 @@ class NumberDetector:
         """Every number in ``text``; ``id_hint`` says an ID keyword came with it (a JSON key)."""
         found: list[Finding] = []
         for chunk in CHUNK_RE.finditer(text):
+            if chunk.end() - chunk.start() < _SHORTEST:
+                continue  # too few digits for any number ("line-10", "v2.3", times and dates)
             atoms, untrimmed = _atoms(text, chunk.start(), chunk.end())
             covered, hits = self._scan(text, atoms, id_hint)
             if untrimmed is not None:

@@ -11,7 +11,7 @@ import logging
 from contract.masking.detect import KINDS, Detector, Finding, NumberDetector
 from contract.masking.errors import MaskingError
 from contract.masking.fallback import conservative_mask
-from contract.masking.normalize import MAYBE_NUMBER_RE, reveal_digits
+from contract.masking.normalize import holds_no_number, may_hold_number, reveal_digits
 from contract.masking.truncate import MAX_FIELD_CHARS, truncate
 
 logger = logging.getLogger(__name__)
@@ -62,7 +62,7 @@ class MaskingEngine:
             if total_chars is not None or len(text) > self.max_chars:
                 text = truncate(text, self.max_chars, total_chars)
             revealed = reveal_digits(text)
-            if MAYBE_NUMBER_RE.search(revealed) is None:
+            if not may_hold_number(revealed):
                 return text
             masked = self._mask_until_stable(revealed, id_hint)
             # Hidden digits are shown only when they held a number; other texts keep their bytes.
@@ -71,13 +71,18 @@ class MaskingEngine:
             logger.error("masking failed with %s; masked every digit run instead", type(exc).__name__)
             return conservative_mask(text)
 
+    def is_plain(self, text: str) -> bool:
+        """True when ``mask_text(text)`` is ``text`` itself because it cannot hold a number (it fits in
+        ``max_chars`` and :func:`holds_no_number`); False says nothing: call :meth:`mask_text`."""
+        return type(text) is str and len(text) <= self.max_chars and holds_no_number(text)
+
     def classify(self, text: str) -> dict[str, int]:
         """How many numbers of each kind the first ``classify_max_chars`` of ``text`` hold."""
         if not isinstance(text, str):
             raise MaskingError(f"classify expects str, got {type(text).__name__}")
         counts = dict.fromkeys(KINDS, 0)
         text = reveal_digits(text[: self.classify_max_chars])
-        if MAYBE_NUMBER_RE.search(text) is None:
+        if not may_hold_number(text):
             return counts
         try:
             findings = self.detector.find(text)
@@ -97,7 +102,7 @@ class MaskingEngine:
             if not findings:
                 return text
             text = apply_findings(text, findings)
-            if MAYBE_NUMBER_RE.search(text) is None:
+            if not may_hold_number(text):
                 return text
         if self.detector.find(text, id_hint=id_hint):
             return conservative_mask(text)

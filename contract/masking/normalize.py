@@ -35,6 +35,15 @@ CHUNK_RE = re.compile(rf"{ATOMS}(?:{SEPARATOR}{ATOMS})*+")
 ATOM_RE = re.compile(rf"({SEPARATOR})?+(\d++{_X_CLASS}?+)")
 # Cheap necessary condition for any match: eleven digits with at most one separator between two.
 MAYBE_NUMBER_RE = re.compile(rf"\d(?:{SEPARATOR}?\d){{10}}")
+# Eleven digits anywhere: necessary for MAYBE_NUMBER_RE and several times cheaper to rule out (no
+# backtracking: each \D*+ takes every non-digit before the next digit).
+_ELEVEN_DIGITS_RE = re.compile(r"(?:\D*+\d){11}")
+
+
+def may_hold_number(text: str) -> bool:
+    """``MAYBE_NUMBER_RE.search(text) is not None``, answered without it when ``text`` has fewer than
+    eleven digits."""
+    return _ELEVEN_DIGITS_RE.match(text) is not None and MAYBE_NUMBER_RE.search(text) is not None
 
 # Invisible format characters (Unicode category Cf: soft hyphen, zero-width space, word joiner,
 # BOM, bidi controls, tags...) between two digits are dropped before detection, and so are
@@ -74,6 +83,13 @@ DIGIT_LIKE = _digit_like_table()
 _DIGIT_LIKE_CLASS = "".join(f"{chr(a)}-{chr(b)}" for a, b in _DIGIT_LIKE_RANGES)
 # Anything reveal_digits may change outside ASCII: one search tells whether there is work to do.
 _HIDDEN_RE = re.compile(f"{_FORMAT_CLASS[:-1]}{_DIGIT_LIKE_CLASS}]")
+
+
+def holds_no_number(text: str) -> bool:
+    """True when :func:`reveal_digits` leaves ``text`` as it is and :func:`may_hold_number` says no: then no
+    detector can find a number in it and masking returns it unchanged (one call and C-level searches, for
+    the many texts of an event that hold no number)."""
+    return "%3" not in text and (text.isascii() or _HIDDEN_RE.search(text) is None) and not may_hold_number(text)
 
 
 def reveal_digits(text: str) -> str:
