@@ -138,8 +138,9 @@ def _compile(ann: Any, meta: list[Any]) -> Check:
     raise Unsupported(f"annotation {ann!r}")
 
 
-def _model(model: type[BaseModel]) -> Callable[[dict[str, Any]], Any]:
-    """The plain-case check of a model's fields: its ``model_dump(exclude_none=True)``, or _FAIL."""
+def _model(model: type[BaseModel], beside: frozenset[str] = frozenset()) -> Callable[[dict[str, Any]], Any]:
+    """The plain-case check of a model's fields: its ``model_dump(exclude_none=True)``, or _FAIL. Keys of
+    ``beside`` (an event's envelope) may be in the object too; they are not the model's and are left out."""
     cfg = model.model_config
     decorators = model.__pydantic_decorators__
     if cfg.get("extra") != "forbid" or cfg.get("strict") or cfg.get("populate_by_name") or any(
@@ -156,9 +157,12 @@ def _model(model: type[BaseModel]) -> Callable[[dict[str, Any]], Any]:
             raise Unsupported(f"{model.__name__}.{name}: default {default!r}")
         specs.append((name, _compile(info.annotation, list(info.metadata)), info.is_required(), default))
     names = frozenset(n for n, *_ in specs)
+    if names & beside:
+        raise Unsupported(f"model {model.__name__} has a field named like an envelope key")
+    allowed = names | beside
 
     def check(obj: dict[str, Any]) -> Any:
-        if not names.issuperset(obj):
+        if not allowed.issuperset(obj):
             return _FAIL  # an unknown field: the model names it
         out: dict[str, Any] = {}
         for name, field_check, required, default in specs:
@@ -180,7 +184,7 @@ def _compile_kinds() -> dict[str, Callable[[dict[str, Any]], Any]]:
     out = {}
     for kind, model in schema.KIND_MODELS.items():
         try:
-            out[kind] = _model(model)
+            out[kind] = _model(model, _ENVELOPE)  # checked on the whole event: no copy without the envelope
         except Unsupported as exc:  # that kind is validated by its model alone (correct, slower)
             log.warning("event kind %s has no fast validation (%s)", kind, exc)
     return out
@@ -210,7 +214,7 @@ def validate_event_at(obj: Any) -> tuple[dict[str, Any], datetime]:
                 moment = parse_ts(ts)
             except InvalidEvent:
                 return schema.validate_event_at(obj)  # the same refusal, in the model's words
-            fields = check({k: v for k, v in obj.items() if k not in _ENVELOPE})
+            fields = check(obj)
             if fields is not _FAIL:
                 out: dict[str, Any] = {"schema": SCHEMA_VERSION, "agent_id": agent_id, "seq": seq,
                                        "ts": ts if _canonical_ts(ts) else format_ts(moment), "kind": kind}

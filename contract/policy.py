@@ -273,8 +273,23 @@ class Policy:
         return "other"
 
 
+_APP_KEYS: dict[str, str] = {}  # app_key is a pure function of the name, asked for every focus event
+_APP_KEYS_MAX = 4096
+
+
 def app_key(app: str) -> str:
     """Normalise an app or process name: lower case, no folder, no .exe/.app suffix."""
+    if type(app) is str:
+        key = _APP_KEYS.get(app)
+        if key is None:
+            key = _app_key(app)
+            if len(_APP_KEYS) < _APP_KEYS_MAX:
+                _APP_KEYS[app] = key
+        return key
+    return _app_key(app)
+
+
+def _app_key(app: str) -> str:
     name = app.replace("\\", "/").rsplit("/", 1)[-1].strip().lower()
     for suffix in (".exe", ".app"):
         if name.endswith(suffix):
