@@ -7,7 +7,6 @@ reference is generated from it (``seatguard-agent config-doc``).
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,15 +19,13 @@ from contract.settings_table import (
     at_least,
     build,
     check_rows,
+    known_log_level,
     load_layers,
     markdown,
-    one_of,
     rows,
     setting,
     within,
 )
-
-LOG_LEVELS = tuple(logging.getLevelNamesMapping())
 
 
 def _tls_verify(value: Any) -> str | None:
@@ -63,7 +60,7 @@ class AgentConfig:
                                       within(0, 10_000))
     watchdog_samples: int = setting(5, "Self-watchdog: consecutive heartbeats over a limit before a restart.",
                                     at_least(1))
-    log_level: str = setting("INFO", "Logging level of the agent process.", one_of(*LOG_LEVELS, fold_case=True))
+    log_level: str = setting("INFO", "Logging level of the agent process.", known_log_level)
 
     def __post_init__(self) -> None:
         check_rows(self, ConfigError)

@@ -10,7 +10,6 @@ is three settings classes (:mod:`contract.settings_table`): :class:`Settings`' o
 
 from __future__ import annotations
 
-import logging
 import ssl
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -27,6 +26,7 @@ from contract.settings_table import (
     at_least,
     build,
     check_rows,
+    known_log_level,
     load_layers,
     markdown,
     one_of,
@@ -36,8 +36,6 @@ from contract.settings_table import (
 )
 from detectors.errors import DetectorError
 from detectors.scoring import ScoringConfig
-
-LOG_LEVELS = tuple(logging.getLevelNamesMapping())
 
 
 def _time_zone(name: str) -> str | None:
@@ -211,7 +209,7 @@ class Settings:
         "auto", "Session cookie Secure flag: auto (https, or plain http from loopback only), always, never.",
         one_of("auto", "always", "never"))
     log_level: str = setting("INFO", "Logging level of the collector process (`--log-level` overrides it).",
-                             one_of(*LOG_LEVELS, fold_case=True))
+                             known_log_level)
     api_docs: bool = setting(
         False, "Serve the API reference page at /api/docs (rendered here, no third-party assets); "
                "/api/openapi.json is served either way.")

@@ -14,6 +14,7 @@ error names the setting and where its value came from. :func:`markdown` document
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import tomllib
@@ -229,6 +230,10 @@ def one_of(*choices: str, fold_case: bool = False) -> Check:
         known = [c.lower() for c in choices] if fold_case else list(choices)
         return None if text in known else f"must be one of {', '.join(choices)}"
     return check
+
+
+# a level name logging knows, in any case (info, WARN, FATAL, NOTSET...): the agent's and the collector's log_level
+known_log_level = one_of(*logging.getLevelNamesMapping(), fold_case=True)
 
 
 # ---- conversion -------------------------------------------------------------------------------------------
