@@ -178,6 +178,9 @@ def _outside_credit_codes(text: str, found: list[Finding]) -> list[Finding]:
 class NumberDetector:
     """The built-in detector: the patterns above and the validators of each kind."""
 
+    # a digit chunk shorter than this holds no number and is not scanned (0 scans every chunk)
+    shortest_chunk: int = _SHORTEST
+
     def __init__(self, patterns: tuple[Pattern, ...] = PATTERNS) -> None:
         self._table = _index(patterns)
 
@@ -185,7 +188,7 @@ class NumberDetector:
         """Every number in ``text``; ``id_hint`` says an ID keyword came with it (a JSON key)."""
         found: list[Finding] = []
         for chunk in CHUNK_RE.finditer(text):
-            if chunk.end() - chunk.start() < _SHORTEST:
+            if chunk.end() - chunk.start() < self.shortest_chunk:
                 continue  # too few digits for any number ("line-10", "v2.3", times and dates)
             atoms, untrimmed = _atoms(text, chunk.start(), chunk.end())
             covered, hits = self._scan(text, atoms, id_hint)
