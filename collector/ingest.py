@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
@@ -44,7 +44,7 @@ class IngestNotice:
     batch_seq: int
     events: list[dict[str, Any]]  # masked, as stored
     integrity: list[tuple[str, dict[str, Any]]]
-    days: list[str] = field(default_factory=list)  # each event's local day (the collector's time zone), if known
+    days: list[str]  # each event's local day (the collector's time zone), as stored
 
 
 IngestListener = Callable[[IngestNotice], None]

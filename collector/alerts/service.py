@@ -118,12 +118,10 @@ class AlertService:
         while self._inbox:
             notice = self._inbox.popleft()
             self.counts["notices"] += 1
-            days = notice.days if len(notice.days) == len(notice.events) else [
-                self._day(str(event["ts"])) for event in notice.events]
-            for event, day in zip(notice.events, days, strict=True):
+            for event, day in zip(notice.events, notice.days, strict=True):
                 touched.setdefault((notice.agent_id, day), []).append(int(event["seq"]))
             if not notice.events and any(kind in INTEGRITY_KINDS for kind, _ in notice.integrity):
-                touched.setdefault((notice.agent_id, self._day(None)), [])
+                touched.setdefault((notice.agent_id, self._today()), [])
         out: list[Alert] = []
         for (agent_id, day), seqs in touched.items():
             try:
@@ -135,10 +133,8 @@ class AlertService:
                 log.exception("alert evaluation of %s on %s failed", agent_id, day)
         return out
 
-    def _day(self, ts: str | None) -> str:
-        tz = self.tz
-        moment = datetime.fromisoformat(ts).astimezone(tz) if ts else datetime.fromtimestamp(self.clock.time(), tz)
-        return moment.date().isoformat()
+    def _today(self) -> str:
+        return datetime.fromtimestamp(self.clock.time(), self.tz).date().isoformat()
 
     # -- raising and delivering -------------------------------------------------------------------------
     def record(self, candidate: Alert, repeats: bool = True) -> Alert | None:
