@@ -29,10 +29,12 @@ from contract.masking import DEFAULT_ENGINE, MaskingError, mask_obj, mask_text
 from contract.schema import QUANTITY_FIELDS, parse_ts
 
 log = logging.getLogger(__name__)
-_ENVELOPE = ("schema", "agent_id", "seq", "ts", "kind")
-_ENVELOPE_KEYS = frozenset(_ENVELOPE)
+_ENVELOPE_KEYS = frozenset(("schema", "agent_id", "seq", "ts", "kind"))
 _MIDNIGHT = datetime.min.time()
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)  # older moments: a PC clock gone wrong (year 1 has no day in every zone)
+_EARLIEST_S = EARLIEST.timestamp()
+_dumps = orjson.dumps
+MAX_KEPT_AGENTS = 200_000  # agents whose key and newest batch are kept in memory (then forgotten, read again)
 KEY_ACK_PREFIX = "key_ack/"  # kv: the newest collector key generation an agent was seen sealing to
 
 
@@ -71,6 +73,8 @@ class IngestService:
         self.store = store
         self.keyring = keys
         self._acknowledged: set[str] = set()  # agents known to seal to the newest HPKE key
+        self._keys: dict[str, tuple[str, Ed25519PublicKey]] = {}  # agent_id -> enrolled key that verified
+        self._newest_batch: dict[str, int] = {}  # agent_id -> newest batch_seq this process stored
         self.settings = settings
         self.metrics = metrics
         self.listeners: list[IngestListener] = []
@@ -91,15 +95,15 @@ class IngestService:
             env = wire.parse_envelope(body)
         except WireError as exc:
             raise self.reject(exc.code, exc.message) from exc
-        try:
-            wire.verify_envelope(env, self.agent_key(env.agent_id))
-        except WireError as exc:
-            raise self.reject(exc.code, exc.message, env.agent_id) from exc
+        public_key = self._verify(env)
         now = datetime.now(UTC)
         self.check_window(env.sealed_at, now, env.agent_id)
-        stored_hash = self.store.batch_hash(env.agent_id, env.batch_seq)
-        if stored_hash is not None:
-            return self._duplicate(stored_hash, env)
+        if env.batch_seq <= self._newest_batch.get(env.agent_id, 0) or env.agent_id not in self._newest_batch:
+            # maybe stored already: answer a re-sent batch without opening it (a batch above the newest this
+            # process stored may still have been stored by another collector: the write finds it)
+            stored_hash = self.store.batch_hash(env.agent_id, env.batch_seq)
+            if stored_hash is not None:
+                return self._duplicate(stored_hash, env)
         try:
             ring = self.keyring.open_keys(now.timestamp())
             batch = wire.open_envelope(env, [k for _, k in ring], max_plaintext=self.settings.max_inflated_bytes,
@@ -112,8 +116,16 @@ class IngestService:
             raise self.reject("too_many_events", f"batch of {len(batch.events)} events exceeds "
                               f"{self.settings.max_batch_events}", env.agent_id)
         write = self._prepare(batch, env.batch_hash, now)
+        write.public_key = public_key
         write.findings.extend(self._answer_findings(batch))
         outcome = self.store.ingest(write)
+        if outcome.status in ("revoked", "key_changed"):
+            self._keys.pop(env.agent_id, None)
+            if outcome.status == "revoked":
+                raise self.reject("revoked_agent", f"agent {env.agent_id!r} was revoked", env.agent_id)
+            raise self.reject("bad_signature", "the batch is signed with a key the agent no longer has",
+                              env.agent_id)
+        self._note_newest(env.agent_id, env.batch_seq)
         if outcome.status == "conflict":
             raise self.reject("batch_conflict", f"batch {env.batch_seq} was already stored with other content",
                               env.agent_id)
@@ -170,12 +182,46 @@ class IngestService:
 
     def agent_key(self, agent_id: str) -> Ed25519PublicKey:
         """The enrolled, unrevoked agent's public key, or a counted refusal."""
+        return self._read_key(agent_id)[1]
+
+    def _read_key(self, agent_id: str) -> tuple[str, Ed25519PublicKey]:
         agent = self.store.get_agent(agent_id)
         if agent is None:
             raise self.reject("unknown_agent", f"agent {agent_id!r} is not enrolled", agent_id)
         if agent["revoked_at"] is not None:
             raise self.reject("revoked_agent", f"agent {agent_id!r} was revoked", agent_id)
-        return wire.load_ed25519_public(agent["public_key"])
+        return str(agent["public_key"]), wire.load_ed25519_public(agent["public_key"])
+
+    def _verify(self, env: wire.Envelope) -> str:
+        """Check the envelope's signature; returns the enrolled key (base64) that verified it.
+
+        Keys verified before are kept in memory (an agent's key never changes: agents are not deleted and
+        an agent_id is never enrolled twice); the write checks the agent's row again, revocation included,
+        under its lock. A signature a kept key refuses is checked once more against the row as read now."""
+        kept = self._keys.get(env.agent_id)
+        if kept is not None:
+            try:
+                wire.verify_envelope(env, kept[1])
+                return kept[0]
+            except WireError:
+                self._keys.pop(env.agent_id, None)
+        public_key, key = self._read_key(env.agent_id)
+        try:
+            wire.verify_envelope(env, key)
+        except WireError as exc:
+            raise self.reject(exc.code, exc.message, env.agent_id) from exc
+        if len(self._keys) >= MAX_KEPT_AGENTS:
+            self._keys.clear()
+        self._keys[env.agent_id] = (public_key, key)
+        return public_key
+
+    def _note_newest(self, agent_id: str, batch_seq: int) -> None:
+        """Remember the newest batch this process stored for the agent (see :meth:`handle`)."""
+        newest = self._newest_batch
+        if batch_seq > newest.get(agent_id, 0):
+            if agent_id not in newest and len(newest) >= MAX_KEPT_AGENTS:
+                newest.clear()
+            newest[agent_id] = batch_seq
 
     def _duplicate(self, stored_hash: str, env: wire.Envelope) -> IngestResult:
         if stored_hash != env.batch_hash:
@@ -198,42 +244,49 @@ class IngestService:
 
     def _prepare(self, batch: wire.Batch, batch_hash: str, now: datetime) -> BatchWrite:
         local_day = LocalDays(self.settings.tz)
-        future = now + timedelta(seconds=self.settings.max_clock_skew_s)
+        # moments compared as POSIX seconds (one float each, not aware datetimes in two zones)
+        future = now.timestamp() + self.settings.max_clock_skew_s
         # older than the retention period: the purge would drop it at once, and on PostgreSQL each such
         # day would first get a partition of its own (a forged ts per past day would make thousands)
-        oldest = now - timedelta(days=self.settings.retention_days)
+        oldest = max((now - timedelta(days=self.settings.retention_days)).timestamp(), _EARLIEST_S)
+        agent_id = batch.agent_id
+        customers = self.customers
         good: list[StoredEvent] = []
         bad: list[QuarantinedEvent] = []
+        append = good.append
         for raw in batch.events:
-            seq = raw.get("seq") if isinstance(raw, dict) else None
-            seq = seq if isinstance(seq, int) and not isinstance(seq, bool) and seq > 0 else None
             try:
                 event, moment = validate_event_at(raw)
-                if event["agent_id"] != batch.agent_id:
-                    raise InvalidEvent("field 'agent_id': does not match the batch's agent")
-                if moment > future:
-                    raise InvalidEvent(f"field 'ts': {event['ts']} is in the future")
-                if moment < EARLIEST:
-                    raise InvalidEvent(f"field 'ts': {event['ts']} is before 1970")
-                if moment < oldest:
-                    raise InvalidEvent(f"field 'ts': {event['ts']} is older than the retention period "
-                                       f"({self.settings.retention_days} days)")
+                at = moment.timestamp()
+                if event["agent_id"] != agent_id or at > future or at < oldest:
+                    raise InvalidEvent(self._out_of_bounds(event, agent_id, at, future))
             except InvalidEvent as exc:
-                bad.append(QuarantinedEvent(seq, _clean(exc.reason), _masked_raw(raw)))
+                bad.append(QuarantinedEvent(_raw_seq(raw), _clean(exc.reason), _masked_raw(raw)))
                 continue
-            customer = self.customers(batch.agent_id, event) if self.customers is not None else None
+            customer = customers(agent_id, event) if customers is not None else None
             try:
                 masked = _mask_fields(event)
-                data = orjson.dumps(masked).decode()
+                data = _dumps(masked).decode()
             except (MaskingError, RecursionError, TypeError, ValueError, orjson.JSONEncodeError) as exc:
-                bad.append(QuarantinedEvent(seq, f"masking failed: {_clean(str(exc))[:200]}", _masked_raw(raw)))
+                bad.append(QuarantinedEvent(_raw_seq(raw), f"masking failed: {_clean(str(exc))[:200]}",
+                                            _masked_raw(raw)))
                 continue
-            at = moment.timestamp()
-            good.append(StoredEvent(event["seq"], event["ts"], int(at * 1000), local_day(at, moment), event["kind"],
-                                    data, masked, customer))
-        bad = self._cap_quarantine(bad, batch.agent_id)
-        return BatchWrite(batch.agent_id, batch.batch_seq, batch_hash, batch.prev_batch_hash, good, bad,
+            append(StoredEvent(event["seq"], event["ts"], int(at * 1000), local_day(at, moment), event["kind"],
+                               data, masked, customer))
+        bad = self._cap_quarantine(bad, agent_id)
+        return BatchWrite(agent_id, batch.batch_seq, batch_hash, batch.prev_batch_hash, good, bad,
                           now.timestamp())
+
+    def _out_of_bounds(self, event: dict[str, Any], agent_id: str, at: float, future: float) -> str:
+        """Why a valid event cannot be stored: another agent's, or a moment out of bounds."""
+        if event["agent_id"] != agent_id:
+            return "field 'agent_id': does not match the batch's agent"
+        if at > future:
+            return f"field 'ts': {event['ts']} is in the future"
+        if at < _EARLIEST_S:
+            return f"field 'ts': {event['ts']} is before 1970"
+        return (f"field 'ts': {event['ts']} is older than the retention period "
+                f"({self.settings.retention_days} days)")
 
     def _cap_quarantine(self, bad: list[QuarantinedEvent], agent_id: str) -> list[QuarantinedEvent]:
         """Keep at most ``max_quarantine_per_batch`` rows; the excess is counted and logged, not stored."""
@@ -283,19 +336,25 @@ _plain = DEFAULT_ENGINE.is_plain  # most texts hold no number: one call says so,
 
 def _mask_fields(event: dict[str, Any]) -> dict[str, Any]:
     """Mask every text value; envelope keys and quantity fields (validated numbers) pass unchanged."""
-    masked = {k: event[k] for k in _ENVELOPE}
+    masked = dict(event)  # envelope values and the plain texts stay as they are: only the rest is replaced
     for key, value in event.items():
-        if key in _ENVELOPE_KEYS:
+        kind = type(value)
+        if kind is str:  # the usual case first (a text is never a quantity nor the classes)
+            if key not in _ENVELOPE_KEYS and not _plain(value):
+                masked[key] = mask_text(value)
+        elif key in _ENVELOPE_KEYS or ((kind is int or kind is float) and key in QUANTITY_FIELDS):
             continue
-        if isinstance(value, str):  # the usual case first (a text is never a quantity nor the classes)
-            masked[key] = value if _plain(value) else mask_text(value)
-        elif key in QUANTITY_FIELDS and isinstance(value, int | float) and not isinstance(value, bool):
-            masked[key] = value
-        elif key == "classes" and isinstance(value, dict) and all(type(v) is int for v in value.values()):
+        elif key == "classes" and kind is dict and all(type(v) is int for v in value.values()):
             masked[key] = dict(value)  # class counts (validated numbers)
         else:
             masked[key] = mask_obj(value)
     return masked
+
+
+def _raw_seq(raw: Any) -> int | None:
+    """A quarantined event's seq when it has a usable one (the integrity checks count it as seen)."""
+    seq = raw.get("seq") if isinstance(raw, dict) else None
+    return seq if isinstance(seq, int) and not isinstance(seq, bool) and seq > 0 else None
 
 
 def _clean(text: str) -> str:

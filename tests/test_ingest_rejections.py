@@ -121,6 +121,33 @@ def test_same_batch_number_with_other_content_is_a_conflict(h: Harness) -> None:
     assert h.stats()["events"] == 3
 
 
+def test_revocation_elsewhere_stops_the_next_batch_though_the_key_was_kept(h: Harness) -> None:
+    assert h.post(h.seal(1, h.events(3))).status_code == 200  # this process now keeps pc-1's key
+    h.collector.store.revoke_agent("pc-1", time.time())  # as another collector would: this one is not told
+    resp = h.post(h.seal(2, h.events(4)))
+    assert resp.status_code == 403 and _code(resp) == "revoked_agent"
+    assert h.stats()["events"] == 3 and h.stats()["rejections"]["revoked_agent"] == 1
+    again = h.post(h.seal(3, h.events(2)))  # and from then on before opening anything
+    assert again.status_code == 403 and _code(again) == "revoked_agent" and h.stats()["events"] == 3
+
+
+def test_a_batch_stored_by_another_collector_is_a_duplicate_here(h: Harness) -> None:
+    other = Collector.open(h.collector.settings.data_dir)  # a second service on the same database
+    try:
+        first, second = h.seal(1, h.events(3)), h.seal(2, h.events(3))
+        assert h.post(first).status_code == 200  # this process has stored batch 1 of pc-1
+        assert other.ingest.handle(second).status == "stored"  # batch 2 lands through the other one
+        again = h.post(second)  # newer than any batch this process stored: found by the write itself
+        assert again.status_code == 200 and again.json()["status"] == "duplicate"
+        assert other.ingest.handle(first).status == "duplicate"
+        h.prev = wire.GENESIS_HASH
+        clash = h.post(h.seal(2, h.events(5)))
+        assert clash.status_code == 409 and _code(clash) == "batch_conflict"
+        assert h.stats()["events"] == 6
+    finally:
+        other.close()
+
+
 @pytest.mark.parametrize("delta", [timedelta(days=45), timedelta(hours=-2)])
 def test_timestamps_outside_the_window(h: Harness, delta: timedelta) -> None:
     sealed_at = format_ts(datetime.now(UTC) - delta)

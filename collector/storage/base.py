@@ -81,11 +81,14 @@ class BatchWrite:
     quarantined: list[QuarantinedEvent]
     received_at: float
     findings: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # found before the write
+    # the enrolled key that verified the batch (read before the write, perhaps a while ago): the write
+    # refuses the batch if the agent's row names another key now, or a revocation
+    public_key: str | None = None
 
 
 @dataclass
 class IngestOutcome:
-    status: str  # stored | duplicate | conflict
+    status: str  # stored | duplicate | conflict | revoked | key_changed
     stored: int = 0
     duplicates: int = 0
     quarantined: int = 0

@@ -14,7 +14,7 @@ from collector.storage import tables as t
 _a = t.agents.c
 _b = t.batches.c
 
-LOCK_AGENT = (select(_a.last_seq, _a.last_batch_seq, _a.last_batch_hash)
+LOCK_AGENT = (select(_a.last_seq, _a.last_batch_seq, _a.last_batch_hash, _a.revoked_at, _a.public_key)
               .where(_a.agent_id == bindparam("a")).with_for_update())
 BATCH_AND_PREVIOUS = select(_b.batch_seq, _b.hash).where(and_(  # the batch itself (stored already?) and the one before
     _b.agent_id == bindparam("a"), or_(_b.batch_seq == bindparam("s"), _b.batch_seq == bindparam("p"))))

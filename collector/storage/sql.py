@@ -277,7 +277,11 @@ class SqlStore(SqlRepositories, ShiftQueries, Store):
         aid = batch.agent_id
         # The agent's row lock serialises every batch of one agent across threads and collector processes
         # (PostgreSQL: SELECT ... FOR UPDATE; SQLite: the database write lock already does).
-        agent = conn.execute(q.LOCK_AGENT, {"a": aid}).one()
+        agent = conn.execute(q.LOCK_AGENT, {"a": aid}).first()
+        if agent is None or agent.revoked_at is not None:
+            return IngestOutcome("revoked")  # agents are never deleted: no row is as good as revoked
+        if batch.public_key is not None and agent.public_key != batch.public_key:
+            return IngestOutcome("key_changed")
         hashes = {int(r[0]): str(r[1]) for r in conn.execute(q.BATCH_AND_PREVIOUS, {
             "a": aid, "s": batch.batch_seq, "p": batch.batch_seq - 1})}
         existing = hashes.get(batch.batch_seq)
