@@ -281,12 +281,15 @@ class Store(ABC):
     # shifts entered per agent and day (collector.shifts checks the values)
     @abstractmethod
     def set_shifts(self, agent_id: str, days: Iterable[str], kind: str, start: str, end: str, by: str,
-                   now: float) -> int:
-        """Enter ``kind`` (start, end) for every day, replacing an entry of that kind; returns how many."""
+                   now: float, notify: Callable[[Any], None] | None = None) -> int:
+        """Enter ``kind`` (start, end) for every day, replacing an entry of that kind; returns how many.
+        ``notify(conn)`` runs in the writing transaction (a change notice to other processes)."""
 
     @abstractmethod
-    def clear_shifts(self, agent_id: str, days: Iterable[str], kind: str | None = None) -> int:
-        """Remove the entries of these days (of one kind, or both); returns how many went."""
+    def clear_shifts(self, agent_id: str, days: Iterable[str], kind: str | None = None,
+                     notify: Callable[[Any], None] | None = None) -> int:
+        """Remove the entries of these days (of one kind, or both); returns how many went (``notify``: as
+        :meth:`set_shifts`, when any went)."""
 
     @abstractmethod
     def list_shifts(self, first_day: str, last_day: str,

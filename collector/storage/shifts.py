@@ -4,10 +4,15 @@ A row is one agent's entry for one calendar day: ``kind = "shift"`` replaces the
 that day (a rota day), ``kind = "overtime"`` adds a scheduled window to it. Values are checked by
 :mod:`collector.shifts` before they get here. :meth:`ShiftQueries.refresh_rollups` recomputes the
 stored features of days whose shift changed after the fact, in one write transaction per call.
+
+Every write of the entries changes ``kv.shifts.version`` in the same transaction (a random token), and
+runs the caller's ``notify(conn)`` there too (PostgreSQL delivers a NOTIFY when the transaction
+commits): the processes that keep days' entries in memory (:mod:`collector.shift_entries`) hear of it.
 """
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
 from typing import Any
@@ -17,6 +22,9 @@ from sqlalchemy import Connection, and_, select, update
 
 from collector.storage import tables as t
 from collector.storage.base import Compute, DayShifts
+
+VERSION_KEY = "shifts.version"
+Notify = Callable[[Connection], None]
 
 
 def day_shifts(conn: Connection, agent_id: str, day: str) -> DayShifts:
@@ -35,7 +43,7 @@ class ShiftQueries:
     _upsert: Callable[..., None]
 
     def set_shifts(self, agent_id: str, days: Iterable[str], kind: str, start: str, end: str, by: str,
-                   now: float) -> int:
+                   now: float, notify: Notify | None = None) -> int:
         """Enter ``kind`` (start, end) for every day; an entry of that kind already there is replaced."""
         n = 0
         with self._write() as conn:
@@ -43,16 +51,26 @@ class ShiftQueries:
                 self._upsert(conn, t.shifts, {"agent_id": agent_id, "day": day, "kind": kind},
                              {"shift_start": start, "shift_end": end, "entered_by": by, "entered_at": now})
                 n += 1
+            self._changed(conn, notify)
         return n
 
-    def clear_shifts(self, agent_id: str, days: Iterable[str], kind: str | None = None) -> int:
+    def _changed(self, conn: Connection, notify: Notify | None) -> None:
+        self._upsert(conn, t.kv, {"key": VERSION_KEY}, {"value": secrets.token_hex(8)})
+        if notify is not None:
+            notify(conn)
+
+    def clear_shifts(self, agent_id: str, days: Iterable[str], kind: str | None = None,
+                     notify: Notify | None = None) -> int:
         """Remove the entries of these days (of one kind, or both); returns how many went."""
         s = t.shifts.c
         where = and_(s.agent_id == agent_id, s.day.in_(list(days)))
         if kind is not None:
             where = and_(where, s.kind == kind)
         with self._write() as conn:
-            return int(conn.execute(t.shifts.delete().where(where)).rowcount or 0)
+            removed = int(conn.execute(t.shifts.delete().where(where)).rowcount or 0)
+            if removed:
+                self._changed(conn, notify)
+            return removed
 
     def list_shifts(self, first_day: str, last_day: str, agent_ids: list[str] | None = None) -> list[dict[str, Any]]:
         """Entries of days in [first_day, last_day], by agent, day and kind (``agent_ids``: only those)."""
