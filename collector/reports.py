@@ -20,7 +20,6 @@ import orjson
 
 from collector.errors import CollectorError, NotFound
 from collector.rollups import RollupUpdater
-from collector.shifts import day_context
 from collector.storage.base import Store
 from contract.masking import mask_text
 from detectors.csv_cells import defuse_text
@@ -59,10 +58,10 @@ class ReportService:
         now = datetime.now(self.tz)
         out = []
         agents = {a["agent_id"]: a for a in self.store.list_agents()}
-        shifts = self.store.shifts_on(day.isoformat())  # the day's rota and scheduled overtime, as entered now
+        updater.entries.fresh(day.isoformat())  # the day's rota and scheduled overtime, as entered now
         states = self.store.rollups_for_day(day.isoformat())
-        contexts = [day_context(updater.context(agent_id, agents.get(agent_id, {})),  # retired since? its last
-                                shifts.get(agent_id, {})) for agent_id, _ in states]  # stop was the uninstall
+        contexts = [updater.context_on(agent_id, day.isoformat(), agents.get(agent_id, {}))  # retired since? its
+                    for agent_id, _ in states]  # last stop was the uninstall
         pairs = list(zip(states, contexts, strict=True))
         sets: list[tuple[str, str, CustomerSets]] = [
             (agent_id, ctx.team, DayRollup.stored_customer_sets(state)) for (agent_id, state), ctx in pairs]

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import replace
@@ -27,9 +26,10 @@ from collector import customer_secret
 from collector.config import Settings
 from collector.hot_rollups import HotRollups
 from collector.policy import PolicyService
+from collector.shift_entries import ShiftEntries
 from collector.shifts import day_context, one_window
 from collector.storage import StoredEvent
-from collector.storage.base import DayShifts, RollupAccess, Store
+from collector.storage.base import RollupAccess, Store
 from contract.masking import mask_text
 from detectors.context import AgentContext
 from detectors.day_state import INTEGRITY_KINDS
@@ -41,22 +41,21 @@ from detectors.rollup import DayRollup
 
 log = logging.getLogger(__name__)
 DEFAULT_SHIFT = ("09:00", "18:00")
-LIVE_TTL_S = 1.0  # the shift entries of today and yesterday are read again after this long (another
-# collector may change them)
 _FOLD_PASSES = 3  # a day folded again at most twice after events were refused
 _NOT_KEPT = object()
 T = TypeVar("T")
 
 
 class RollupUpdater:
-    def __init__(self, store: Store, settings: Settings, policy: PolicyService) -> None:
+    def __init__(self, store: Store, settings: Settings, policy: PolicyService,
+                 entries: ShiftEntries | None = None) -> None:
         self.store = store
         self.settings = settings
         self.policy = policy
+        self.entries = ShiftEntries(store, policy.feed) if entries is None else entries  # the days' shift entries
         self._contexts: dict[str, AgentContext] = {}
         self._policy_version: Any = None
         self._lock = threading.Lock()
-        self._live: dict[str, tuple[float, dict[str, DayShifts]]] = {}  # day -> (fetched, entries) for live checks
         secret = customer_secret.load_or_create(settings.data_dir)
         customer_secret.check_shared(store, secret, settings.data_dir)
         self.keyer = CustomerKeyer(secret)
@@ -98,6 +97,12 @@ class RollupUpdater:
                 self._contexts[agent_id] = ctx
         return ctx
 
+    def context_on(self, agent_id: str, day: str, agent: dict[str, Any] | None = None) -> AgentContext:
+        """The agent's context on ``day``: its usual one (:meth:`context`) with that day's shift entries
+        applied (rota shift, scheduled overtime), as entered now. The daily report and the real-time rules
+        both judge an agent-day with this; ingest applies the entries it reads in its own transaction."""
+        return day_context(self.context(agent_id, agent), self.entries.of(agent_id, day))
+
     def live_context(self, agent_id: str, at: datetime | None = None) -> AgentContext:
         """The agent's context at ``at`` (default: now), for live checks (wall, silence and stop alerts): the
         day's rota shift, widened by scheduled overtime that touches it (one window, as those checks take).
@@ -106,10 +111,10 @@ class RollupUpdater:
         local = (at or datetime.now(self.settings.tz)).astimezone(self.settings.tz)
         minute = local.hour * 60 + local.minute
         base = self.context(agent_id)
-        current = one_window(day_context(base, self._entries(local.date().isoformat()).get(agent_id, {})))
+        current = one_window(self.context_on(agent_id, local.date().isoformat()))
         if shift_on(current.shift_start, current.shift_end, minute):
             return current
-        before = self._entries((local.date() - timedelta(days=1)).isoformat()).get(agent_id, {})
+        before = self.entries.of(agent_id, (local.date() - timedelta(days=1)).isoformat())
         if before:
             night = day_context(base, before)
             folded = one_window(night)
@@ -117,18 +122,6 @@ class RollupUpdater:
                 if end < start and minute < _minutes(end):  # over midnight, and its morning part is not over
                     return replace(folded, shift_start=start, shift_end=end)
         return current
-
-    def _entries(self, day: str) -> dict[str, DayShifts]:
-        """Every agent's entries for ``day``, read again after :data:`LIVE_TTL_S`."""
-        now = time.monotonic()
-        cached = self._live.get(day)
-        if cached is None or now - cached[0] > LIVE_TTL_S:
-            cached = (now, self.store.shifts_on(day))
-            with self._lock:
-                if len(self._live) > 4:  # only today and yesterday are asked for: drop older days
-                    self._live.clear()
-                self._live[day] = cached
-        return cached[1]
 
     def __call__(self, access: RollupAccess, agent_id: str, events: list[StoredEvent],
                  integrity: list[tuple[str, dict[str, Any]]]) -> list[tuple[StoredEvent, str]]:
@@ -177,14 +170,16 @@ class RollupUpdater:
         return rollup
 
     def evaluate(self, agent_id: str, day: str, use: Callable[[DayRollup], T]) -> T | None:
-        """``use`` the newest stored rollup of the agent-day with the agent's context (what the alert
-        evaluator judges); None when the day has no rollup. The kept copy serves when its version is the
-        stored one and it was made with that context (a day without shift entries)."""
-        ctx = self.context(agent_id)
+        """``use`` the newest stored rollup of the agent-day with the agent's context on that day
+        (:meth:`context_on`: the day's shift entries applied, as the daily report applies them; what the
+        alert evaluator judges); None when the day has no rollup. The kept copy serves when its version is
+        the stored one and it was made with that context."""
+        ctx = self.context_on(agent_id, day)
         version = self.store.rollup_version(agent_id, day)
         if version is None:
             return None
-        found, value = self.hot.read(agent_id, day, version, lambda r: use(r) if r.ctx is ctx else _NOT_KEPT)
+        found, value = self.hot.read(agent_id, day, version,
+                                     lambda r: use(r) if r.ctx is ctx or r.ctx == ctx else _NOT_KEPT)
         if found and value is not _NOT_KEPT:
             return cast(T, value)
         state = self.store.rollup_state(agent_id, day)

@@ -36,6 +36,7 @@ from collector.ratelimit import RateLimiter
 from collector.reports import ReportService
 from collector.rollups import RollupUpdater
 from collector.screenshots import BlobLimits, ScreenshotService
+from collector.shift_entries import ShiftEntries
 from collector.shifts import ShiftService
 from collector.signing import AnswerSigner
 from collector.storage import Store, open_store
@@ -74,7 +75,8 @@ class Collector:
                                         on_refused=lambda route: refused.labels(route).inc())
         self.access = AccessService(self.store)
         self.wall = WallService(self.store, self.settings)
-        self.rollups = RollupUpdater(self.store, self.settings, self.policy)
+        self.shift_entries = ShiftEntries(self.store, self.feed)  # the days' shift entries, kept in memory
+        self.rollups = RollupUpdater(self.store, self.settings, self.policy, self.shift_entries)
         self.wall.contexts = self.rollups.live_context
         self.store.rollup_hook = self.rollups
         self.ingest.customers = self.rollups.customer
@@ -84,7 +86,8 @@ class Collector:
         self.install_alerts(self.build_alert_service())
         self.screenshots = ScreenshotService(self.store, self.ingest, self.access, self.metrics,
                                              BlobLimits.from_settings(settings))
-        self.shifts = ShiftService(self.store, self.access, self.rollups, self.metrics, settings.tz)
+        self.shifts = ShiftService(self.store, self.access, self.rollups, self.metrics, settings.tz,
+                                   self.shift_entries)
 
     def build_alert_service(self, config: AlertConfig | None = None, clock: Clock | None = None,
                             channels: list[Channel] | None = None) -> AlertService:

@@ -19,6 +19,10 @@ day's events arrived recomputes the stored features of those days at once
 (:meth:`collector.storage.shifts.ShiftQueries.refresh_rollups`; rollup state does not depend on the
 shift, so nothing is re-read from raw events), and the daily report applies the day's entries to the
 rollup state it scores anyway. A report already built for such a day is rebuilt only when asked.
+The real-time rules and the live checks judge the day with its entries as entered at that moment too
+(:meth:`collector.rollups.RollupUpdater.context_on`, the report's own way of applying them), read from
+memory (:mod:`collector.shift_entries`); every change here drops the days it touched there, in this
+process at once and in the others by a change notice or the stored version.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Any, Protocol
@@ -34,6 +39,7 @@ from collector.access import AccessService
 from collector.accounts import Principal
 from collector.errors import CollectorError, Forbidden, NotFound
 from collector.metrics import Metrics
+from collector.shift_entries import ShiftEntries
 from collector.storage.base import Store
 from collector.storage.shifts import DayShifts, days_between
 from contract.masking import mask_text
@@ -127,12 +133,18 @@ class Contexts(Protocol):
 
 class ShiftService:
     def __init__(self, store: Store, access: AccessService, contexts: Contexts, metrics: Metrics,
-                 tz: tzinfo) -> None:
+                 tz: tzinfo, kept: ShiftEntries | None = None) -> None:
         self.store = store
         self.access = access
         self.contexts = contexts
         self.metrics = metrics
         self.tz = tz
+        self.kept = ShiftEntries(store) if kept is None else kept  # the days' entries kept in memory: dropped on change
+
+    def _notify(self, days: list[str]) -> Callable[[Any], None]:
+        """What the writing transaction runs: tell the other processes which days changed."""
+        feed, topic, payload = self.kept.feed, self.kept.TOPIC, self.kept.notice(days)
+        return lambda conn: feed.notify_in(conn, topic, payload)
 
     def earliest_for_managers(self) -> str:
         """The first day a manager may enter or clear: yesterday (a lead enters last night's overtime the next
@@ -183,7 +195,8 @@ class ShiftService:
             raise self._refused(exc) from None
         target = f"{agent_id} {days[0]}..{days[-1]} {kind} {start}-{end}"
         self._editable(who, agent_id, days, "set_shift", target, remote)
-        self.store.set_shifts(agent_id, days, kind, start, end, who.name, time.time())
+        self.store.set_shifts(agent_id, days, kind, start, end, who.name, time.time(), self._notify(days))
+        self.kept.drop(days)
         refreshed = self.refresh(agent_id, days)
         self.metrics.shifts.labels("set").inc()
         log.info("%s set %s for %s on %d day(s) %s..%s (%d stored day(s) recomputed)", who.name, kind, agent_id,
@@ -197,7 +210,8 @@ class ShiftService:
             raise self._refused(BadShift(f"kind is one of {', '.join(KINDS)}"))
         target = f"{agent_id} {days[0]}..{days[-1]} {kind or 'all'}"
         self._editable(who, agent_id, days, "clear_shift", target, remote)
-        removed = self.store.clear_shifts(agent_id, days, kind)
+        removed = self.store.clear_shifts(agent_id, days, kind, self._notify(days))
+        self.kept.drop(days)
         refreshed = self.refresh(agent_id, days) if removed else []
         self.metrics.shifts.labels("cleared").inc(removed)
         return {"agent_id": agent_id, "removed": removed, "recomputed": refreshed}

@@ -334,7 +334,6 @@ def test_live_checks_see_todays_rota_shift_and_its_overtime(collector: Any) -> N
         == ("09:00", "18:00")
     collector.shifts.set(CLI, "pc-3", [today], "13:00", "22:00")
     collector.shifts.set(CLI, "pc-3", [today], "22:00", "23:30", overtime=True)
-    collector.rollups._live.clear()  # as after LIVE_TTL_S
     live = collector.rollups.live_context("pc-3")
     assert (live.shift_start, live.shift_end, live.overtime) == ("13:00", "23:30", ())
     assert collector.wall.contexts is not None and collector.wall.contexts("pc-3").shift_end == "23:30"
