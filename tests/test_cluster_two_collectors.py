@@ -19,7 +19,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -30,7 +30,7 @@ from collector.customer_secret import SECRET_FILE
 from collector.keys import KEY_FILE, SIGNING_KEY_FILE
 from contract.schema import format_ts
 from contract.signed_policy import policy_hash
-from tests.conftest import COLLECTOR, CollectorProcess, run_cli
+from tests.conftest import COLLECTOR, CollectorProcess, run_cli, wait_for
 from tests.storage_fixtures import pg_schema
 from tests.web_fixtures import SimAgent
 
@@ -256,3 +256,32 @@ def test_scheduled_jobs_run_once_per_cluster_and_are_recorded(cluster: Cluster) 
     stats = cluster.b.stats()
     assert stats["jobs"]["jobs"]["daily_report"]["runs"] == 1
     assert stats["jobs"]["jobs"]["silence_check"]["last_outcome"] in ("ok", "running")
+
+
+def test_overtime_entered_through_a_applies_to_the_alerts_b_raises_next(cluster: Cluster) -> None:
+    from tests.test_shift_alerts import TZ, at, casework, late_evening, remote_tool, usb
+
+    day = datetime.now(TZ).date() - timedelta(days=1)
+    post_b = cluster.poster(cluster.b)
+
+    def rules(name: str) -> set[str]:
+        answer = requests.get(cluster.a.url + "/api/v1/alerts", headers=cluster.admin, timeout=10,
+                              params={"agent": name, "date": day.isoformat()})
+        assert answer.status_code == 200, answer.text
+        return {a["rule"] for a in answer.json()["alerts"]}
+
+    def raised(name: str, rule: str) -> set[str]:
+        return set(wait_for(lambda: got if rule in (got := rules(name)) else None, 30, what=f"{rule} for {name}"))
+
+    agents = {name: SimAgent(name) for name in ("pc-ot-b", "pc-ot-b-none")}
+    for name, agent in agents.items():  # B judges the day once with the usual shift (and keeps its entries)
+        agent.enroll(post_b, cluster.b.token())
+        agent.send(post_b, casework(day, "09:00", "18:00") + [remote_tool(at(day, "10:00"))])
+        assert "after_hours" not in raised(name, "remote_access")
+    entered = requests.post(cluster.a.url + "/api/v1/agents/pc-ot-b/shifts", headers=cluster.admin, timeout=10,
+                            json={"date": day.isoformat(), "start": "18:00", "end": "22:00", "overtime": True})
+    assert entered.status_code == 200, entered.text
+    for agent in agents.values():
+        agent.send(post_b, late_evening(day) + [usb(at(day, "21:10"))])
+    assert "after_hours" in wait_for(lambda: rules("pc-ot-b-none") & {"after_hours"}, 30, what="after_hours")
+    assert "after_hours" not in raised("pc-ot-b", "drive_mount"), "B judged the evening without A's entry"
