@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from contract.policy import disabled_pattern_count
 
 
 class Metrics:
@@ -39,6 +41,10 @@ class Metrics:
         self.shifts = Counter("seatguard_shift_entries_total",
                               "Per-day shift entries, by outcome (set, cleared, refused)", ["outcome"],
                               registry=self.registry)
+        self.unsafe_patterns = Gauge("seatguard_policy_patterns_left_out",
+                                     "Stored policy regular expressions left out as unsafe (each policy read counts)",
+                                     registry=self.registry)
+        self.unsafe_patterns.set_function(disabled_pattern_count)
         self.latency = Histogram("seatguard_ingest_seconds", "Time to verify, open, validate, mask and commit a batch",
                                  registry=self.registry,
                                  buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))

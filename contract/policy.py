@@ -18,11 +18,19 @@ One meaning per kind of pattern, on both sides:
   wildcard also covers its subdomains (``lender.example`` covers ``crm.lender.example``).
 
 Revision 0010 (:mod:`collector.migrations.versions.v0010_one_policy`) rewrote policies stored in the
-earlier readings (customer URL globs, detector name prefixes) into these.
+earlier readings (customer URL globs, detector name prefixes) into these; revision 0012 gave back the
+detectors' reading of the patterns 0010 took for globs.
+
+A regular expression whose matching time is not linear in the text (:mod:`contract.regex_safety`) is
+refused when an admin saves it (``strict``). A policy already stored or signed with one is still read:
+that pattern alone is left out (``disabled_patterns``), with a logged warning and
+:func:`disabled_pattern_count` counting it. Patterns are searched in the first
+:data:`contract.regex_safety.MAX_MATCH_CHARS` characters of a title or URL.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import fnmatch
 import logging
@@ -34,6 +42,7 @@ from functools import cached_property
 from typing import Any, TypeVar
 
 from contract.errors import ContractError
+from contract.regex_safety import bounded, unsafe_construct
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +95,12 @@ def _key(kind: str, default: Any, help_text: str, side: str, lo: float | None = 
 
 
 _P = TypeVar("_P", bound="Policy")
+_DISABLED = [0]  # patterns left out of policies read in this process (each read counts)
+
+
+def disabled_pattern_count() -> int:
+    """How many unsafe stored patterns this process left out while reading policies."""
+    return _DISABLED[0]
 
 
 @dataclass(frozen=True)
@@ -171,6 +186,7 @@ class Policy:
     retire_grace_min: int = _key(
         "minutes", 60, "The gap that ends an agent's day does not count when the admin retires the agent (revoke) "
         "at most this many minutes after it began (the uninstall).", "detectors", 0, 1440)
+    disabled_patterns: tuple[str, ...] = field(default=(), compare=False)  # "key: pattern: why" (not a key)
 
     def __post_init__(self) -> None:
         for f in keys():
@@ -194,7 +210,13 @@ class Policy:
             raise PolicyError(f"unknown policy key(s) {', '.join(unknown)}")
         if unknown:
             log.info("policy keys this release does not know: %s", ", ".join(unknown))
-        return cls(**{k: v for k, v in data.items() if k in names})
+        given = {k: v for k, v in data.items() if k in names}
+        disabled: list[str] = []
+        if not strict:
+            for f in keys():
+                if f.metadata["kind"] == "regexes" and f.name in given:
+                    given[f.name] = _leave_out_unsafe(f.name, given[f.name], disabled)
+        return cls(**given, disabled_patterns=tuple(disabled))
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form (lists and objects), every key included."""
@@ -236,12 +258,16 @@ class Policy:
         """The case ID in the first text one of ``case_id_patterns`` finds (group 1 or the match)."""
         return _first_found(self.case_res, texts)
 
+    def mentions_case(self, *texts: str) -> bool:
+        """Whether one of ``case_id_patterns`` is found in any of the texts."""
+        return any(rx.search(bounded(t)) for rx in self.case_res for t in texts)
+
     def find_customer(self, url: str) -> str | None:
         """The customer a URL shows: group 1 (or the match) of the first customer pattern found in it."""
         return customer_in(url, self.customer_res)
 
     def is_customer_url(self, url: str) -> bool:
-        return bool(url) and any(rx.search(url) for rx in self.customer_res)
+        return bool(url) and any(rx.search(bounded(url)) for rx in self.customer_res)
 
     def is_browser(self, app: str) -> bool:
         return self._apps["browser_apps"].match(app)
@@ -334,7 +360,8 @@ class HostGlobs:
 
 def customer_in(url: str, patterns: Iterable[re.Pattern[str]]) -> str | None:
     """The customer identifier in a URL: group 1 (or the match, for a pattern without a group) of the first
-    pattern found in it; None when none is, or when that group matched nothing."""
+    pattern found in its first MAX_MATCH_CHARS characters; None when none is, or when that group matched nothing."""
+    url = bounded(url)
     for rx in patterns:
         m = rx.search(url)
         if m:
@@ -346,7 +373,7 @@ def customer_in(url: str, patterns: Iterable[re.Pattern[str]]) -> str | None:
 def _first_found(patterns: Iterable[re.Pattern[str]], texts: Iterable[str]) -> str | None:
     for rx in patterns:
         for text in texts:
-            m = rx.search(text) if text else None
+            m = rx.search(bounded(text)) if text else None
             if m:
                 found = m.group(1) if m.groups() and m.group(1) else m.group(0)
                 return str(found) or None
@@ -397,6 +424,9 @@ def _check(f: dataclasses.Field[Any], value: Any) -> Any:
                     re.compile(p)
                 except re.error as exc:
                     raise PolicyError(f"policy '{name}': bad regular expression {p!r}: {exc}") from exc
+                reason = unsafe_construct(p)
+                if reason is not None:
+                    raise PolicyError(unsafe_message(name, p, reason))
         if kind == "triggers":
             bad = sorted(set(items) - SCREENSHOT_TRIGGERS)
             if bad:
@@ -437,6 +467,30 @@ def _check(f: dataclasses.Field[Any], value: Any) -> Any:
     if value < lo or (hi is not None and value > hi):
         raise PolicyError(f"policy '{name}': must be >= {lo:g}" + ("" if hi is None else f" and <= {hi:g}"))
     return int(value)
+
+
+def unsafe_message(name: str, pattern: str, reason: str) -> str:
+    return (f"policy '{name}': regular expression {pattern!r} is refused: it has {reason}; a crafted window "
+            "title or URL could make matching it hang the sensors and the collector")
+
+
+def _leave_out_unsafe(name: str, value: Any, disabled: list[str]) -> Any:
+    """A stored list of regular expressions without those whose matching time is not linear (logged)."""
+    if isinstance(value, str) or not isinstance(value, list | tuple):
+        return value  # the key's own check refuses it
+    kept = []
+    for p in value:
+        reason = None
+        if isinstance(p, str):
+            with contextlib.suppress(re.error):  # the key's own check refuses it
+                reason = unsafe_construct(p)
+        if reason is None:
+            kept.append(p)
+            continue
+        disabled.append(f"{name}: {p}: {reason}")
+        _DISABLED[0] += 1
+        log.warning("policy '%s': regular expression %r left out: it has %s", name, p, reason)
+    return type(value)(kept)
 
 
 def _str_list(name: str, value: Any) -> tuple[str, ...]:

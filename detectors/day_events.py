@@ -223,7 +223,7 @@ class DayEvents(DayState):
         s["customer_pages"] += 1
         if not _add_key(s["customers"], ref.key):
             bounds.hit(s, "customers", sec, seq)
-        has_case = any(rx.search(url) or rx.search(title) for rx in self._pol.case_res)
+        has_case = self._pol.mentions_case(url, title)
         if has_case:
             if not _add_key(s["cased"], ref.key):
                 bounds.hit(s, "customers", sec, seq)

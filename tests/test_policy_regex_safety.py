@@ -1,0 +1,107 @@
+"""The policy's regular expressions match in linear time: unsafe ones are refused at save, left out when stored."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+
+import pytest
+
+from agent.sensors.policy import AgentPolicy
+from collector.metrics import Metrics
+from collector.policy import policy_problem
+from contract.policy import Policy, PolicyError, disabled_pattern_count
+from contract.regex_safety import MAX_MATCH_CHARS, unsafe_construct
+from detectors.policy import Policy as DetectorPolicy
+
+# (pattern, the construct the error names, a title or URL an insider crafts against it)
+DANGEROUS = [
+    (r"(a+)+$", "nested quantifier", "a" * 40 + "!"),
+    (r"(\w+\s?)+$", "nested quantifier", "word " * 30 + "!"),
+    (r"(?:a{1,3}){2,}x", "nested quantifier", "a" * 60),
+    (r"(a+){10}b", "nested quantifier", "a" * 200),
+    (r"(x|x)*y", "alternation under a quantifier", "x" * 40),
+    (r"(a|ab)*c", "alternation under a quantifier", "ab" * 40),
+    (r"(?:a|)+b", "alternation under a quantifier", "a" * 40),
+    (r"a.*b.*c", "two quantifiers", "ab" * 1024),
+    (r"[a-z]+\d*[a-z]+x", "two quantifiers", "a" * 2048),
+    (r".*customer.*$", "two quantifiers", "customer" * 255 + "\nx"),
+    (r"(?:a.*b.*)?c", "two quantifiers", "ab" * 1024),
+    (r"x{1001}", "repetition count above 1000", "x" * 2000),
+    (r"(?:(?:\b){100}){100}", "multiplying to more than 1000", "a b " * 500),
+    (r"(.)\1", "backreference", "ab" * 100),
+    (r"(?=a)b", "lookahead", "a"),
+    (r"(?<!a)b", "lookbehind", "a"),
+    (r"(a)?(?(1)b|c)", "conditional group", "a"),
+]
+
+SAFE = [
+    r"\b(C-\d{4}-\d{7})\b", r"/customers?/(\d+)", "customer", r".*customer.*", r"(\d+)-(\d+)x", r"\d+\.\d+",
+    r"(?:https?://)?crm\.example/customers/(\d+)", r"[^/]+/customers?/(\d+)", r"(?:ab|cd)+", "customers?",
+    r"(?i)^https://crm\.lender\.example/customer/(.*)$", r"(?i)^(.*)customer/.*$",  # migration 0010's globs
+]
+
+
+@pytest.mark.parametrize(("pattern", "construct", "_text"), DANGEROUS)
+def test_a_save_with_a_pattern_that_is_not_linear_is_refused_naming_the_construct(
+        pattern: str, construct: str, _text: str) -> None:
+    for key in ("case_id_patterns", "customer_url_patterns"):
+        problem = policy_problem({key: [r"/ok/(\d+)", pattern]})
+        assert problem is not None and construct in problem, problem
+        assert f"policy '{key}'" in problem and repr(pattern) in problem and "hang" in problem
+        with pytest.raises(PolicyError, match=re.escape(construct)):
+            Policy.parse({key: [pattern]}, strict=True)
+        with pytest.raises(PolicyError):
+            Policy(**{key: (pattern,)})
+
+
+@pytest.mark.parametrize("pattern", SAFE)
+def test_the_patterns_admins_write_are_accepted(pattern: str) -> None:
+    assert unsafe_construct(pattern) is None
+    assert policy_problem({"customer_url_patterns": [pattern]}) is None
+
+
+@pytest.mark.parametrize(("pattern", "_construct", "text"), DANGEROUS)
+def test_a_stored_unsafe_pattern_is_left_out_on_every_side_and_the_crafted_text_is_cheap(
+        pattern: str, _construct: str, text: str, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING)
+    stored = {"version": 9, "case_id_patterns": [pattern, r"\b(C-\d{4}-\d{7})\b"],
+              "customer_url_patterns": [pattern, r"/customers?/(\d+)"]}
+    before = disabled_pattern_count()
+    for reader in (Policy.parse, AgentPolicy.from_dict, DetectorPolicy.from_dict):
+        policy = reader(stored)
+        assert policy.case_id_patterns == (r"\b(C-\d{4}-\d{7})\b",)
+        assert policy.customer_url_patterns == (r"/customers?/(\d+)",)
+        assert len(policy.disabled_patterns) == 2 and pattern in policy.disabled_patterns[0]
+        started = time.perf_counter()
+        for _ in range(5):
+            assert policy.find_case_id(text, "C-2024-0000001") == "C-2024-0000001"
+            assert policy.mentions_case(text) is False
+            assert policy.find_customer(text + "/customers/42") in (None, "42")
+            policy.is_customer_url(text)
+        assert time.perf_counter() - started < 0.25, "the crafted text took too long"
+    assert disabled_pattern_count() == before + 6
+    assert f"regular expression {pattern!r} left out" in caplog.text
+    assert b"seatguard_policy_patterns_left_out" in Metrics().render()
+
+
+def test_the_crafted_texts_would_have_hung_the_patterns_unchecked() -> None:
+    """What the check stops: the same texts against the same patterns in Python's engine (shortened)."""
+    slow = {r"(a+)+$": "a" * 22 + "!", r"a.*b.*c": "ab" * 400}
+    for pattern, text in slow.items():
+        started = time.perf_counter()
+        re.search(pattern, text)
+        assert time.perf_counter() - started > 0.02, pattern
+
+
+def test_a_long_title_is_searched_in_its_first_characters_only() -> None:
+    policy = Policy.parse({"case_id_patterns": [r"(C-\d{4}-\d{7})"]})
+    case = "C-2024-0000001"
+    assert policy.find_case_id("x" * (MAX_MATCH_CHARS - len(case)) + case) == case
+    assert policy.find_case_id("x" * MAX_MATCH_CHARS + case) is None
+    started = time.perf_counter()
+    for pattern in (r"\d+x", r"[^/]+/customers?/(\d+)", r".*customer.*"):  # the accepted worst cases
+        p = Policy.parse({"customer_url_patterns": [pattern]}, strict=True)
+        assert p.find_customer("1" * 1_000_000) in (None, "")
+    assert time.perf_counter() - started < 0.5
