@@ -23,7 +23,7 @@ from sqlalchemy import (
     text,
 )
 
-SCHEMA_VERSION = 11  # kv "schema_version"; the Alembic head revision is "0011"
+SCHEMA_VERSION = 12  # kv "schema_version"; the Alembic head revision is "0012"
 metadata = MetaData()
 
 agents = Table(
