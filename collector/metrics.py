@@ -42,7 +42,7 @@ class Metrics:
                               "Per-day shift entries, by outcome (set, cleared, refused)", ["outcome"],
                               registry=self.registry)
         self.unsafe_patterns = Gauge("seatguard_policy_patterns_left_out",
-                                     "Stored policy regular expressions left out as unsafe (each policy read counts)",
+                                     "Distinct stored policy regular expressions this process left out as unsafe",
                                      registry=self.registry)
         self.unsafe_patterns.set_function(disabled_pattern_count)
         self.latency = Histogram("seatguard_ingest_seconds", "Time to verify, open, validate, mask and commit a batch",

@@ -23,9 +23,10 @@ detectors' reading of the patterns 0010 took for globs.
 
 A regular expression whose matching time is not linear in the text (:mod:`contract.regex_safety`) is
 refused when an admin saves it (``strict``). A policy already stored or signed with one is still read:
-that pattern alone is left out (``disabled_patterns``), with a logged warning and
-:func:`disabled_pattern_count` counting it. Patterns are searched in the first
-:data:`contract.regex_safety.MAX_MATCH_CHARS` characters of a title or URL.
+that pattern alone is left out (``disabled_patterns``), with a warning logged once per process and
+:func:`disabled_pattern_count` counting it (the collector's ``seatguard_policy_patterns_left_out``).
+Patterns are searched in the first :data:`contract.regex_safety.MAX_MATCH_CHARS` characters of a title
+or URL.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from contract.errors import ContractError
 from contract.regex_safety import bounded, unsafe_construct
@@ -95,12 +96,12 @@ def _key(kind: str, default: Any, help_text: str, side: str, lo: float | None = 
 
 
 _P = TypeVar("_P", bound="Policy")
-_DISABLED = [0]  # patterns left out of policies read in this process (each read counts)
+_LEFT_OUT: set[tuple[str, str]] = set()  # (key, pattern) this process left out of a policy it read
 
 
 def disabled_pattern_count() -> int:
-    """How many unsafe stored patterns this process left out while reading policies."""
-    return _DISABLED[0]
+    """How many distinct unsafe stored patterns this process left out while reading policies."""
+    return len(_LEFT_OUT)
 
 
 @dataclass(frozen=True)
@@ -186,7 +187,8 @@ class Policy:
     retire_grace_min: int = _key(
         "minutes", 60, "The gap that ends an agent's day does not count when the admin retires the agent (revoke) "
         "at most this many minutes after it began (the uninstall).", "detectors", 0, 1440)
-    disabled_patterns: tuple[str, ...] = field(default=(), compare=False)  # "key: pattern: why" (not a key)
+    # "key: pattern: why" of each stored pattern that parse left out (no field: every field is a key)
+    disabled_patterns: ClassVar[tuple[str, ...]] = ()
 
     def __post_init__(self) -> None:
         for f in keys():
@@ -216,7 +218,10 @@ class Policy:
             for f in keys():
                 if f.metadata["kind"] == "regexes" and f.name in given:
                     given[f.name] = _leave_out_unsafe(f.name, given[f.name], disabled)
-        return cls(**given, disabled_patterns=tuple(disabled))
+        policy = cls(**given)
+        if disabled:
+            object.__setattr__(policy, "disabled_patterns", tuple(disabled))
+        return policy
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form (lists and objects), every key included."""
@@ -488,8 +493,9 @@ def _leave_out_unsafe(name: str, value: Any, disabled: list[str]) -> Any:
             kept.append(p)
             continue
         disabled.append(f"{name}: {p}: {reason}")
-        _DISABLED[0] += 1
-        log.warning("policy '%s': regular expression %r left out: it has %s", name, p, reason)
+        if (name, p) not in _LEFT_OUT:  # every agent's context reads the policy: the reason is logged once
+            _LEFT_OUT.add((name, p))
+            log.warning("policy '%s': regular expression %r left out: it has %s", name, p, reason)
     return type(value)(kept)
 
 

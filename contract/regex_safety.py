@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 MAX_COUNT = 1000  # the largest count of {m,n} (RE2's own limit)
-MAX_MATCH_CHARS = 2048  # how much of a title or URL a pattern is searched in
+MAX_MATCH_CHARS = 1024  # how much of a title or URL a pattern is searched in
 
 NESTED = "a nested quantifier: a group repeated with + * or {m,n} holds another + * ? or {m,n} (as in (a+)+)"
 OVERLAP_BRANCHES = ("an alternation under a quantifier whose branches can match the same text or nothing "
@@ -42,7 +42,8 @@ def unsafe_construct(pattern: str) -> str | None:
     """The construct that makes searching ``pattern`` slower than linear, or None (it must compile)."""
     tree = sre_p.parse(pattern)
     nodes = list(tree)
-    anchored = bool(nodes) and nodes[0] in _STARTS and not tree.state.flags & re.MULTILINE
+    anchored = bool(nodes) and nodes[0][0] is sre_c.AT and nodes[0][1] in _STARTS \
+        and not tree.state.flags & re.MULTILINE
     try:
         _Walker(1 if anchored else 0).sequence(nodes, outer_max=1, multiplier=1, tail_exempt=True)
     except _Refused as exc:
@@ -224,7 +225,7 @@ _CATEGORY_RE = {"CATEGORY_DIGIT": re.compile(r"\d"), "CATEGORY_WORD": re.compile
                 "CATEGORY_SPACE": re.compile(r"\s")}
 
 
-_STARTS = {(sre_c.AT, sre_c.AT_BEGINNING), (sre_c.AT, sre_c.AT_BEGINNING_STRING)}
+_STARTS = (sre_c.AT_BEGINNING, sre_c.AT_BEGINNING_STRING)
 
 
 def _ranges_meet(a_lo: int, a_hi: int, b_lo: int, b_hi: int) -> bool:

@@ -5,8 +5,11 @@ from __future__ import annotations
 import logging
 import re
 import time
+from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from agent.sensors.policy import AgentPolicy
 from collector.metrics import Metrics
@@ -14,6 +17,7 @@ from collector.policy import policy_problem
 from contract.policy import Policy, PolicyError, disabled_pattern_count
 from contract.regex_safety import MAX_MATCH_CHARS, unsafe_construct
 from detectors.policy import Policy as DetectorPolicy
+from tests.web_fixtures import World
 
 # (pattern, the construct the error names, a title or URL an insider crafts against it)
 DANGEROUS = [
@@ -24,10 +28,10 @@ DANGEROUS = [
     (r"(x|x)*y", "alternation under a quantifier", "x" * 40),
     (r"(a|ab)*c", "alternation under a quantifier", "ab" * 40),
     (r"(?:a|)+b", "alternation under a quantifier", "a" * 40),
-    (r"a.*b.*c", "two quantifiers", "ab" * 1024),
-    (r"[a-z]+\d*[a-z]+x", "two quantifiers", "a" * 2048),
-    (r".*customer.*$", "two quantifiers", "customer" * 255 + "\nx"),
-    (r"(?:a.*b.*)?c", "two quantifiers", "ab" * 1024),
+    (r"a.*b.*c", "two quantifiers", "ab" * 512),
+    (r"[a-z]+\d*[a-z]+x", "two quantifiers", "a" * 1024),
+    (r".*customer.*$", "two quantifiers", "customer" * 127 + "\nx"),
+    (r"(?:a.*b.*)?c", "two quantifiers", "ab" * 512),
     (r"x{1001}", "repetition count above 1000", "x" * 2000),
     (r"(?:(?:\b){100}){100}", "multiplying to more than 1000", "a b " * 500),
     (r"(.)\1", "backreference", "ab" * 100),
@@ -38,7 +42,8 @@ DANGEROUS = [
 
 SAFE = [
     r"\b(C-\d{4}-\d{7})\b", r"/customers?/(\d+)", "customer", r".*customer.*", r"(\d+)-(\d+)x", r"\d+\.\d+",
-    r"(?:https?://)?crm\.example/customers/(\d+)", r"[^/]+/customers?/(\d+)", r"(?:ab|cd)+", "customers?",
+    r"(?:https?://)?crm\.example/customers/(\d+)", r"[?&]cid=(\d+)", r"(?i)ticket[ #:]*(\d+)", r"/([a-z]+)/(\d+)$",
+    r"[^/]+/customers?/(\d+)", r"(?:ab|cd)+", "customers?", r"[\w.-]+@[\w-]+\.\w+",
     r"(?i)^https://crm\.lender\.example/customer/(.*)$", r"(?i)^(.*)customer/.*$",  # migration 0010's globs
 ]
 
@@ -81,14 +86,14 @@ def test_a_stored_unsafe_pattern_is_left_out_on_every_side_and_the_crafted_text_
             assert policy.find_customer(text + "/customers/42") in (None, "42")
             policy.is_customer_url(text)
         assert time.perf_counter() - started < 0.25, "the crafted text took too long"
-    assert disabled_pattern_count() == before + 6
-    assert f"regular expression {pattern!r} left out" in caplog.text
+    assert disabled_pattern_count() == before + 2  # one per key, however often it is read
+    assert caplog.text.count(f"regular expression {pattern!r} left out") == 2
     assert b"seatguard_policy_patterns_left_out" in Metrics().render()
 
 
 def test_the_crafted_texts_would_have_hung_the_patterns_unchecked() -> None:
     """What the check stops: the same texts against the same patterns in Python's engine (shortened)."""
-    slow = {r"(a+)+$": "a" * 22 + "!", r"a.*b.*c": "ab" * 400}
+    slow = {r"(a+)+$": "a" * 22 + "!", r"a.*b.*c": "ab" * 600}
     for pattern, text in slow.items():
         started = time.perf_counter()
         re.search(pattern, text)
@@ -105,3 +110,44 @@ def test_a_long_title_is_searched_in_its_first_characters_only() -> None:
         p = Policy.parse({"customer_url_patterns": [pattern]}, strict=True)
         assert p.find_customer("1" * 1_000_000) in (None, "")
     assert time.perf_counter() - started < 0.5
+
+
+def test_the_api_answers_an_unsafe_save_with_400_naming_the_construct(tmp_path: Path) -> None:
+    world = World(tmp_path / "collector")
+    try:
+        bearer = {"Authorization": f"Bearer {world.collector.accounts.create_token('root')}"}
+        before = world.collector.policy.current()
+        answer = world.client.post("/api/v1/policy", headers=bearer,
+                                   json={"policy": {"case_id_patterns": [r"(\w+\s?)+$"]}})
+        assert answer.status_code == 400 and answer.json()["error"]["code"] == "bad_policy"
+        assert "nested quantifier" in answer.json()["error"]["message"]
+        assert world.collector.policy.current() == before
+        good = world.client.post("/api/v1/policy", headers=bearer,
+                                 json={"policy": {"case_id_patterns": [r"\b(C-\d{4}-\d{7})\b", r"CASE#(\d+)"]}})
+        assert good.status_code == 200, good.text
+        assert world.collector.policy.current()["case_id_patterns"][1] == r"CASE#(\d+)"
+    finally:
+        world.close()
+
+
+_PIECES = ["a", "b", "ab", ".", r"\d", r"\w", r"\s", "[ab]", "[^a]", "(", ")", "(?:", "|", "*", "+", "?", "{2}",
+           "{1,3}", "^", "$", r"\b", "x", "-"]
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.sampled_from(_PIECES), min_size=1, max_size=9))
+def test_every_pattern_the_check_accepts_searches_a_crafted_text_fast(pieces: list[str]) -> None:
+    """The check never fails on a pattern that compiles, and what it lets through stays fast on the texts
+    that make Python's engine backtrack most (runs of the pattern's own characters, then a mismatch)."""
+    pattern = "".join(pieces)
+    try:
+        re.compile(pattern)
+    except re.error:
+        return
+    if unsafe_construct(pattern) is not None:
+        return
+    policy = Policy.parse({"case_id_patterns": [pattern]}, strict=True)
+    started = time.perf_counter()
+    for text in ("a" * 3000, "ab" * 1500, "a1 " * 1000, "ab-x" * 700 + "\n!", "x" * 2047 + "\n"):
+        policy.mentions_case(text)
+    assert time.perf_counter() - started < 1.0, pattern
