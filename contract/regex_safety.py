@@ -125,7 +125,8 @@ class _Walker:
     def _repeat(self, lo: int, hi: Any, body: Any, outer_max: int, multiplier: int) -> _Item:
         unbounded = hi is sre_c.MAXREPEAT
         if lo > MAX_COUNT or (not unbounded and hi > MAX_COUNT):
-            raise _Refused(f"a repetition count above {MAX_COUNT} ({{{lo},{'' if unbounded else hi}}})")
+            shown = f"{{{lo}}}" if hi == lo else f"{{{lo},{'' if unbounded else hi}}}"
+            raise _Refused(f"a repetition count above {MAX_COUNT} ({shown})")
         variable = unbounded or hi != lo
         if variable and outer_max > 1:
             raise _Refused(NESTED)
