@@ -1,9 +1,11 @@
 """Ingest benchmark: events/s end to end (replay file -> stored rows) and agent-side seal+spool rate.
 
-    .venv/bin/python bench/ingest.py [--events 200000] [--batch 500]
+    .venv/bin/python bench/ingest.py [--events 200000] [--batch 1000] [--agents 1]
 
-Starts a real collector (SQLite) on loopback, enrolls a real agent, replays a generated file with
-`seatguard-agent replay --wait` and counts the rows that landed. Also prints the CPU time the collector
+Starts a real collector (SQLite) on loopback, enrolls real agents, replays a generated file with
+`seatguard-agent replay --wait` (split between the agents) and counts the rows that landed. The end-to-end
+figure includes each agent's start-up; the steady figure is the collector's pace from the first batch it
+received to the last. Also prints the CPU time the collector
 and the agent spent on it (events per collector CPU-second depends far less on other load on the
 machine than events per second does).
 """
@@ -54,42 +56,78 @@ def process_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def split_events(events: Path, parts: int) -> list[Path]:
+    """The replay file cut into ``parts`` files of consecutive lines (one per agent)."""
+    lines = events.read_text(encoding="utf-8").splitlines(keepends=True)
+    size = -(-len(lines) // parts)
+    out = []
+    for k in range(parts):
+        path = events.with_name(f"events-{k + 1}.jsonl")
+        path.write_text("".join(lines[k * size:(k + 1) * size]), encoding="utf-8")
+        out.append(path)
+    return out
+
+
+def steady_rate(db: Path) -> tuple[float, int]:
+    """Events per second between the first and the last batch the collector received (without the agents'
+    start-up and the last answer), and how many batches that spans."""
+    conn = sqlite3.connect(db)
+    try:
+        rows = conn.execute("SELECT received_at, n_events FROM batches ORDER BY received_at").fetchall()
+    finally:
+        conn.close()
+    if len(rows) < 2:
+        return 0.0, len(rows)
+    span = rows[-1][0] - rows[0][0]
+    return (sum(n for _, n in rows[:-1]) / span if span > 0 else 0.0), len(rows)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--batch", type=int, default=1000)
+    parser.add_argument("--agents", type=int, default=1, help="agent processes replaying at once (the events "
+                        "are split between them)")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="sg-bench-"))
     try:
         events = write_events(work / "events.jsonl", args.events)
         rate = seal_and_spool_rate(events, args.batch, work)
         print(f"agent seal+spool: {rate:,.0f} events/s (batch {args.batch}, HPKE+Ed25519+zlib, SQLite FULL sync)")
+        files = [events] if args.agents == 1 else split_events(events, args.agents)
         load = os.getloadavg()[0]
         collector = CollectorProcess(work / "collector")
         collector.start()
         try:
-            home = work / "agent"
-            collector.enroll(home, "bench-1")
+            homes = [work / f"agent-{k + 1}" for k in range(args.agents)]
+            for k, home in enumerate(homes):
+                collector.enroll(home, f"bench-{k + 1}")
             env = {**os.environ, "SEATGUARD_AGENT_BATCH_MAX_EVENTS": str(args.batch)}
             assert collector.proc is not None
             cpu_before = process_cpu(collector.proc.pid)
             agent_before = resource.getrusage(resource.RUSAGE_CHILDREN)
             started = time.perf_counter()
-            subprocess.run([AGENT, "replay", "--home", str(home), "--wait", str(events)], env=env, check=True,
-                           stdout=subprocess.DEVNULL)
+            procs = [subprocess.Popen([AGENT, "replay", "--home", str(home), "--wait", str(path)], env=env,
+                                      stdout=subprocess.DEVNULL) for home, path in zip(homes, files, strict=True)]
+            codes = [p.wait() for p in procs]
             elapsed = time.perf_counter() - started
+            if any(codes):
+                raise SystemExit(f"an agent failed: exit codes {codes}")
             collector_cpu = process_cpu(collector.proc.pid) - cpu_before
             agent_after = resource.getrusage(resource.RUSAGE_CHILDREN)
             agent_cpu = (agent_after.ru_utime + agent_after.ru_stime) - (agent_before.ru_utime + agent_before.ru_stime)
             conn = sqlite3.connect(collector.data / "seatguard.db")
             stored = conn.execute("SELECT count(*) FROM events").fetchone()[0]
             conn.close()
+            steady, batches = steady_rate(collector.data / "seatguard.db")
         finally:
             collector.stop()
+        agents = "one agent process" if args.agents == 1 else f"{args.agents} agent processes at once"
         print(f"end to end: {stored:,} of {args.events:,} events stored in {elapsed:.2f} s = "
-              f"{stored / elapsed:,.0f} events/s (one collector process, SQLite WAL, one agent process)")
+              f"{stored / elapsed:,.0f} events/s (one collector process, SQLite WAL, {agents})")
+        print(f"collector, first to last of {batches} batches received (no agent start-up): {steady:,.0f} events/s")
         print(f"CPU time: collector {collector_cpu:.2f} s ({stored / collector_cpu:,.0f} events per CPU-second), "
-              f"agent {agent_cpu:.2f} s; load average before the run {load:.1f}")
+              f"agents {agent_cpu:.2f} s; load average before the run {load:.1f}")
         return 0 if stored == args.events else 1
     finally:
         shutil.rmtree(work, ignore_errors=True)
