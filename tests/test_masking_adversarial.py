@@ -7,8 +7,9 @@ import json
 import pytest
 
 from contract import wire
-from contract.masking import mask_obj, mask_text
+from contract.masking import MAX_FIELD_CHARS, mask_obj, mask_text
 from contract.masking.idcard import check_char
+from contract.masking.normalize import reveal_digits
 from simulator.testing.alerts import SealedAgent
 from tests.conftest import wait_for
 from tests.test_ingest_rejections import Harness, h  # noqa: F401  (fixture)
@@ -103,6 +104,18 @@ def test_dict_key_in_circled_digits_is_masked() -> None:
     key = GB_EXAMPLE.translate(CIRCLED)
     output = mask_obj({"rows": [{key: 1}]})
     assert output == {"rows": [{"**************0014": 1}]}
+
+
+@pytest.mark.parametrize("shape", sorted(SHAPES))
+def test_truncation_cuts_no_hidden_number_in_two(shape: str) -> None:
+    """A long text cut inside a number spelled with zero-width spaces, circled digits or escapes: the
+    whole number goes with the tail, none of its leading digits stays in the head unmasked."""
+    number = SHAPES[shape]
+    for start in range(MAX_FIELD_CHARS - 40 - len(number), MAX_FIELD_CHARS - 39):
+        output = mask_text("a" * start + number + " tail" + "b" * 100)
+        head = output.rsplit("…", 1)[0]
+        digits = "".join(str(int(c)) for c in reveal_digits(head) if c.isdecimal())
+        assert GB_EXAMPLE[:8] not in digits, (shape, start, head[-60:])
 
 
 # -- what the collector stores and returns ----------------------------------------------------------

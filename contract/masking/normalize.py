@@ -92,6 +92,12 @@ def holds_no_number(text: str) -> bool:
     return "%3" not in text and (text.isascii() or _HIDDEN_RE.search(text) is None) and not may_hold_number(text)
 
 
+def may_hide_digit(ch: str) -> bool:
+    """``ch`` is one of what :func:`reveal_digits` reads as a digit or drops between digits (a digit-like
+    sign or an invisible format character)."""
+    return not ch.isascii() and _HIDDEN_RE.match(ch) is not None
+
+
 def reveal_digits(text: str) -> str:
     """``text`` with digit-like characters read as digits, format characters between digits removed
     and percent-encoded digits decoded."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from contract.masking.normalize import CHECK_X_CHARS, SEPARATOR_CHARS
+from contract.masking.normalize import CHECK_X_CHARS, SEPARATOR_CHARS, may_hide_digit
 
 MAX_FIELD_CHARS = 8192
 MARKER = "…[truncated {} chars]"
@@ -11,11 +11,12 @@ _NUMBER_CHARS = frozenset(SEPARATOR_CHARS + "%")
 
 
 def _numberish(text: str, i: int) -> bool:
-    """``text[i]`` is a digit, a separator, or a check X right after a digit."""
+    """``text[i]`` is a digit, a separator, a check X right after a digit, or a character that
+    reveal_digits reads as a digit or drops between digits (a number spelled with them is one run)."""
     ch = text[i]
-    if ch.isdecimal() or ch in _NUMBER_CHARS:
+    if ch.isdecimal() or ch in _NUMBER_CHARS or may_hide_digit(ch):
         return True
-    return ch in CHECK_X_CHARS and i > 0 and text[i - 1].isdecimal()
+    return ch in CHECK_X_CHARS and i > 0 and (text[i - 1].isdecimal() or may_hide_digit(text[i - 1]))
 
 
 def truncate(text: str, max_chars: int = MAX_FIELD_CHARS, total_chars: int | None = None) -> str:
