@@ -91,7 +91,11 @@ class PolicyService:
             with self._lock:
                 if self._stale:
                     self._stale = False  # before reading: a notice arriving meanwhile marks it stale again
-                    self._load()
+                    try:
+                        self._load()
+                    except BaseException:
+                        self._stale = True  # not read: the next use tries again (no other notice may come)
+                        raise
                     self._checked = time.monotonic()
 
     def _load(self) -> None:

@@ -72,6 +72,41 @@ def test_a_save_through_one_process_is_read_by_the_other_within_a_second(two_sto
             feed.close()
 
 
+def test_a_reload_that_fails_is_tried_again(two_stores: tuple[SqlStore, SqlStore]) -> None:
+    """A notice came, but reading the new version failed (the database was briefly unreachable): the
+    process must read it again at its next use, not serve the old version until the next save."""
+    feeds = [open_feed(s) for s in two_stores]
+    for feed in feeds:
+        feed.start()
+    try:
+        a, b = (PolicyService(s, f) for s, f in zip(two_stores, feeds, strict=True))
+        if isinstance(feeds[1], PgChangeFeed):
+            assert feeds[1].wait_live(10), "the listening connection never came up"
+        assert b.current()["version"] == 1
+        saved = a.update({"idle_threshold_s": 200}, expected_version=1)
+        started = time.monotonic()
+        while isinstance(feeds[1], PgChangeFeed) and feeds[1].received < 1:
+            assert time.monotonic() - started < 5, "the save's notice never came"
+            time.sleep(0.01)
+        time.sleep(b.CHECK_S)  # SQLite: the version check is due
+        with two_stores[0]._write() as conn:
+            conn.execute(text("ALTER TABLE policy_versions RENAME TO policy_versions_away"))
+        try:
+            with pytest.raises(Exception, match="policy_versions"):
+                b.current()
+        finally:
+            with two_stores[0]._write() as conn:
+                conn.execute(text("ALTER TABLE policy_versions_away RENAME TO policy_versions"))
+        started = time.monotonic()
+        while b.current()["version"] != saved["version"]:
+            assert time.monotonic() - started < 1.0, "the failed reload was never tried again"
+            time.sleep(0.01)
+        assert b.current() == saved
+    finally:
+        for feed in feeds:
+            feed.close()
+
+
 def test_a_heartbeat_naming_a_version_saved_elsewhere_is_looked_up_at_once(
         two_stores: tuple[SqlStore, SqlStore]) -> None:
     a, b = (PolicyService(s) for s in two_stores)
