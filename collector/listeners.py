@@ -3,8 +3,8 @@
 :class:`IngestListeners` keeps the names of the callables in one :class:`collector.ingest.IngestService`'s
 listener list, one listener per name. The built-ins register exactly as an extension would:
 ``alerts`` (:meth:`collector.alerts.service.AlertService.on_ingest`, by the collector) and ``wall``
-(:func:`collector.wall.ingest_listener`, when the web UI is mounted). A listener is called after the
-commit, on the ingest thread: it must queue and return, and a failing one never fails an ingest.
+(:func:`collector.wall.ingest_listener`, when the web UI is mounted and inside ``serve``). A listener is called
+after the commit, on the ingest thread: it must queue and return, and a failing one never fails an ingest.
 """
 
 from __future__ import annotations

@@ -41,7 +41,7 @@ from collector.shifts import ShiftService
 from collector.signing import AnswerSigner
 from collector.storage import Store, open_store
 from collector.storage.notify import open_feed
-from collector.wall import WallService
+from collector.wall import WallService, ingest_listener
 from contract.schema import AGENT_ID_RE
 
 log = logging.getLogger(__name__)
@@ -118,9 +118,11 @@ class Collector:
         return cls(load_settings(data_dir, overrides))
 
     def start_cluster(self) -> None:
-        """Inside ``serve``: hear other processes' change notices and fan this one's out to them."""
+        """Inside ``serve``: hear other processes' change notices and fan this one's out to them (the batches
+        stored here wake every process's live-wall viewers, whether or not this one mounts the web UI)."""
         self.feed.start()
         self.wall.attach(self.feed)
+        self.listeners.register("wall", ingest_listener)
 
     def close(self) -> None:
         self.alerts.close()

@@ -15,11 +15,13 @@ from __future__ import annotations
 import json
 import queue
 import shutil
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -285,3 +287,46 @@ def test_overtime_entered_through_a_applies_to_the_alerts_b_raises_next(cluster:
         agent.send(post_b, late_evening(day) + [usb(at(day, "21:10"))])
     assert "after_hours" in wait_for(lambda: rules("pc-ot-b-none") & {"after_hours"}, 30, what="after_hours")
     assert "after_hours" not in raised("pc-ot-b", "drive_mount"), "B judged the evening without A's entry"
+
+
+class IngestOnlyProcess(CollectorProcess):
+    """``serve --parts health,ingest``: what agents call, no web UI."""
+
+    def start(self) -> None:
+        log = (self.data / "serve.out").open("ab")
+        self.proc = subprocess.Popen([COLLECTOR, "serve", "--data", str(self.data), "--port", str(self.port),
+                                      "--parts", "health,ingest"], stdout=log, stderr=subprocess.STDOUT)
+        self._wait_healthy()
+
+
+def test_a_batch_through_an_ingest_only_collector_wakes_a_wall_viewer_on_b(
+        cluster: Cluster, tmp_path: Path) -> None:
+    """Agents behind the load balancer reach ingest-only processes; the live wall is served by another one.
+    The batches they store must wake its viewers as A's do, not only at the viewers' own poll."""
+    from collector.web.wall_page import POLL_S
+
+    data = tmp_path / "collector-c"
+    data.mkdir()
+    for name in ("collector.toml", KEY_FILE, SIGNING_KEY_FILE, SECRET_FILE):
+        shutil.copy2(cluster.a.data / name, data / name)
+    c = IngestOnlyProcess(data)
+    c.start()
+    try:
+        agent = SimAgent("pc-ingest-only")
+        post_c = cluster.poster(c)
+        agent.enroll(post_c, cluster.a.token())
+        agent.send(post_c, [_focus("notepad.exe")])
+        stream = Stream(cluster.b.url, cluster.admin)
+        try:
+            stream.next("snapshot", 10)
+            for n in range(3):
+                time.sleep(0.2)
+                sent = time.monotonic()
+                agent.send(post_c, [_focus(f"app{n}.exe")])
+                at, row = stream.next("agent", POLL_S * 3, "pc-ingest-only")
+                assert row["app"] == f"app{n}.exe"
+                assert at - sent < POLL_S / 2, f"B's viewer woke {at - sent:.2f} s after the batch: by its poll only"
+        finally:
+            stream.close()
+    finally:
+        c.kill()
