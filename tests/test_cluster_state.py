@@ -234,3 +234,22 @@ def test_the_admin_page_refuses_a_save_based_on_a_replaced_version(tmp_path: Pat
         assert row and ">1<" in row.group(1) and ">ok<" in row.group(1) and f":{os.getpid()}<" in row.group(1)
     finally:
         world.close()
+
+
+def test_the_admin_page_refuses_a_version_that_is_no_whole_number(tmp_path: Path) -> None:
+    """A form's version that is not plain digits (superscript, circled, thousands of digits, words) is a
+    400 that says so: never a 500, never taken for "no version" (the conflict check skipped)."""
+    world = World(tmp_path / "collector")
+    try:
+        admin = signed_in(world.app, "root")
+        page = admin.get("/admin").text
+        for version in ("²", "①", "1" * 5000, "two", "-1"):
+            answer = admin.post("/admin/policy", data={"policy": '{"idle_threshold_s": 240}', "version": version,
+                                                       "csrf": csrf_of(page)})
+            assert answer.status_code == 400 and "version" in answer.text, (version[:10], answer.status_code)
+        assert world.collector.policy.current()["version"] == 1, "nothing was saved"
+        blank = admin.post("/admin/policy", data={"policy": '{"idle_threshold_s": 240}', "version": "",
+                                                  "csrf": csrf_of(page)})
+        assert blank.status_code == 200 and world.collector.policy.current()["idle_threshold_s"] == 240
+    finally:
+        world.close()

@@ -109,8 +109,11 @@ def register(app: FastAPI, web: Web) -> None:
         text = form.get("policy", "")
         base = form.get("version", "").strip()
         try:
+            if base and not (base.isascii() and base.isdigit() and len(base) <= 18):
+                raise CollectorError("the policy's version must be a whole number (the version you edited)",
+                                     code="bad_request", status=400)
             saved = await run_in_threadpool(c.set_policy_for, who, text, remote(request),
-                                            int(base) if base.isdigit() else None)
+                                            int(base) if base else None)
         except CollectorError as exc:
             if exc.status == 403:
                 raise
