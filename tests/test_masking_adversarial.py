@@ -64,6 +64,21 @@ def test_phone_behind_separators(text: str) -> None:
     assert output.endswith("8000")
 
 
+# Every space of Unicode (category Zs) that the eye reads as a space: en, em, thin, hair, figure,
+# narrow no-break (French digit grouping), medium mathematical, ogham
+UNICODE_SPACES = "\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u202f\u205f"
+
+
+@pytest.mark.parametrize("space", list(UNICODE_SPACES), ids=lambda c: f"U+{ord(c):04X}")
+def test_numbers_grouped_by_any_unicode_space_are_masked(space: str) -> None:
+    phone = mask_text("电话 " + space.join(("138", "0013", "8000")))
+    assert "138" not in phone and phone.endswith("8000"), repr(phone)
+    number = mask_text("证件 " + space.join(("440524", "18800101", "0014")))
+    assert "440524" not in number and number.endswith("0014"), repr(number)
+    card = mask_text("卡号 " + space.join(("6222", "0212", "3456", "7890")))
+    assert "6222" not in card and card.endswith("7890"), repr(card)
+
+
 def test_keyword_and_check_character_mask_whatever_the_birth_date() -> None:
     body = "44052428500101001"  # born "2850"
     number = body + check_char(body)

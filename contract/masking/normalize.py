@@ -15,6 +15,7 @@ import unicodedata
 CHECK_X_CHARS = "XxＸｘ"
 SEPARATOR_CHARS = (
     " \u00a0\u3000"  # space, no-break space, ideographic space
+    "\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u202f\u205f"  # the other spaces (Zs)
     ".\uff0e"  # full stop, full-width full stop
     "-\u2010\u2011\u2012\u2013\u2014\u2015\u2212\uff0d"  # hyphens, dashes, minus, full-width hyphen
     "+"  # form-encoded space in URLs
