@@ -79,6 +79,18 @@ def test_numbers_grouped_by_any_unicode_space_are_masked(space: str) -> None:
     assert "6222" not in card and card.endswith("7890"), repr(card)
 
 
+@pytest.mark.parametrize("marks", ["\ufe0f\u20e3", "\u20e3", "\u0332", "\u0336", "\u0305", "\u20dd", "\ufe0e"],
+                         ids=["keycap emoji", "keycap", "underlined", "struck through", "overlined", "enclosed",
+                              "text style"])
+def test_digits_dressed_in_combining_marks_are_masked(marks: str) -> None:
+    """1️⃣3️⃣8️⃣... or 1̲3̲8̲...: each digit followed by marks that draw around it reads as that digit."""
+    for number, last in (("13800138000", "8000"), (GB_EXAMPLE, "0014")):
+        output = mask_text("联系 " + "".join(d + marks for d in number) + " 谢谢")
+        digits = "".join(c for c in output if c.isdecimal())
+        assert number[:-4] not in digits and digits.endswith(last), repr(output)
+        assert mask_text(output) == output
+
+
 def test_keyword_and_check_character_mask_whatever_the_birth_date() -> None:
     body = "44052428500101001"  # born "2850"
     number = body + check_char(body)

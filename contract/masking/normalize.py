@@ -47,12 +47,15 @@ def may_hold_number(text: str) -> bool:
     return _ELEVEN_DIGITS_RE.match(text) is not None and MAYBE_NUMBER_RE.search(text) is not None
 
 # Invisible format characters (Unicode category Cf: soft hyphen, zero-width space, word joiner,
-# BOM, bidi controls, tags...) between two digits are dropped before detection, and so are
+# BOM, bidi controls, tags...) and combining marks between two digits are dropped before detection, and so are
 # percent-encoded digits decoded (``%31%33%38...``): both hide a number from the eye of a regex only.
 _FORMAT_CLASS = (
     "[\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e\u200b-\u200f\u202a-\u202e"
     "\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb\U000110bd\U000110cd\U00013430-\U0001343f"
-    "\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001\U000e0020-\U000e007f]"
+    "\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001\U000e0020-\U000e007f"
+    # and the combining marks that dress a digit up without hiding it from the eye (1̲ 1̶ 1⃣ 1️⃣: combining
+    # diacritical marks, those for symbols such as the enclosing keycap, half marks, variation selectors)
+    "\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe00-\ufe0f\ufe20-\ufe2f]"
 )
 _FORMAT_BETWEEN_DIGITS_RE = re.compile(rf"(?<=\d){_FORMAT_CLASS}+(?=[\d{CHECK_X_CHARS}])")
 _PERCENT_DIGIT_RE = re.compile(r"%3([0-9])")
