@@ -91,6 +91,16 @@ def test_digits_dressed_in_combining_marks_are_masked(marks: str) -> None:
         assert mask_text(output) == output
 
 
+@pytest.mark.parametrize("escape", ["\\x31", "\\x3A", "%u53f7", "%U53F7", "\\U000053f7", "\\U00002460", "\\u2460"])
+def test_a_number_right_after_an_escape_whose_hex_ends_in_digits_is_masked(escape: str) -> None:
+    """\\x31, %u53f7 (JavaScript's escape()), \\U00002460: the escape's hex digits touch the number
+    without being part of it, as with %A2 and \\u5ba2."""
+    for number, last in (("13800138000", "8000"), (GB_EXAMPLE, "0014"), ("6222021234567890", "7890")):
+        output = mask_text("q=" + escape + number)
+        assert output.startswith("q=" + escape), repr(output)
+        assert number[:-4] not in output and output.endswith(last), repr(output)
+
+
 def test_keyword_and_check_character_mask_whatever_the_birth_date() -> None:
     body = "44052428500101001"  # born "2850"
     number = body + check_char(body)

@@ -115,6 +115,7 @@ def reveal_digits(text: str) -> str:
 
 _HEX_LETTERS = frozenset("ABCDEFabcdef")
 _HEX = frozenset("0123456789ABCDEFabcdef")
+_HEX_ESCAPES = (("\\u", 4), ("\\x", 2), ("\\U", 8), ("%u", 4), ("%U", 4))  # the lead and its hex digits
 _TO_ASCII = str.maketrans({**{chr(0xFF10 + i): str(i) for i in range(10)}, "x": "X", "Ｘ": "X", "ｘ": "X"})
 
 
@@ -129,17 +130,21 @@ def ascii_number(chars: str) -> str:
 def escape_digits_at(text: str, start: int) -> int:
     """How many digits at ``text[start:]`` may belong to an escape that began before ``start``.
 
-    Percent escapes (``%A2`` + ``110105...``) and JSON ``\\uXXXX`` escapes end in hex digits that
-    touch a number without being part of it.
+    Percent escapes (``%A2`` + ``110105...``), JSON ``\\uXXXX``, ``\\xXX`` and ``\\UXXXXXXXX`` escapes and
+    JavaScript's ``%uXXXX`` end in hex digits that touch a number without being part of it.
     """
     if start >= 1 and text[start - 1] == "%":
         return 2
     if start >= 2 and text[start - 2] == "%" and text[start - 1] in _HEX_LETTERS:
         return 1
-    for back in range(2, 6):
-        j = start - back
-        if j < 0:
-            break
-        if text[j] == "\\" and text[j + 1] == "u" and all(c in _HEX for c in text[j + 2 : start]):
-            return j + 6 - start
+    before = text[max(0, start - 9) : start]
+    if "\\" not in before and "%" not in before:  # the usual case: no escape can reach ``start``
+        return 0
+    for lead, hex_digits in _HEX_ESCAPES:
+        for back in range(2, 2 + hex_digits):
+            j = start - back
+            if j < 0:
+                break
+            if text.startswith(lead, j) and all(c in _HEX for c in text[j + 2 : start]):
+                return j + 2 + hex_digits - start
     return 0
