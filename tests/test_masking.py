@@ -21,6 +21,7 @@ from contract.masking import (
     mask_stream,
     mask_text,
 )
+from contract.masking.normalize import reveal_digits
 
 ID = "11010519491231002X"
 ID_DIGIT = "440308199901011234"
@@ -243,6 +244,16 @@ def test_fails_closed_and_logs_only_the_exception_type(caplog: pytest.LogCapture
     assert mask_obj({"t": text}, engine=broken) == {"t": out}
     with pytest.raises(MaskingError):
         classify(text, engine=broken)
+
+
+def test_fails_closed_on_numbers_spelled_with_hidden_digits() -> None:
+    """Zero-width spaces, soft hyphens, circled or keycap digits: the fail-closed mask reads them as the
+    detectors do, so a number spelled with them keeps its last four digits only."""
+    broken = MaskingEngine(detector=ExplodingDetector())
+    for text in ("\u200b".join(ID), "138\u00ad0013\u00ad8000", "①③⑧⓪⓪①③⑧⓪⓪⓪", "138%30013%38000"):
+        out = mask_text("客户 " + text, engine=broken)
+        digits = "".join(c for c in reveal_digits(out) if c.isdecimal())
+        assert len(digits) <= 4 and "*" in out, (text, out)
 
 
 def test_fail_closed_output_is_stable_under_the_real_engine() -> None:

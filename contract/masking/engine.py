@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 from contract.masking.detect import KINDS, Detector, Finding, NumberDetector
@@ -69,6 +70,8 @@ class MaskingEngine:
             return text if masked == revealed else masked
         except Exception as exc:  # fail closed: never let a number through because of a bug
             logger.error("masking failed with %s; masked every digit run instead", type(exc).__name__)
+            with contextlib.suppress(Exception):  # what failed may be this: then the digit runs as they are
+                text = reveal_digits(text)  # a number spelled with hidden or digit-like signs is a run too
             return conservative_mask(text)
 
     def is_plain(self, text: str) -> bool:
