@@ -28,7 +28,7 @@ from collector.storage import schema
 from collector.storage.notify import PgChangeFeed, open_feed
 from collector.storage.sql import SqlStore
 from contract.signed_policy import policy_hash
-from tests.storage_fixtures import BACKENDS, fresh_url, sql_store
+from tests.storage_fixtures import BACKENDS, fresh_url, pg_schema, sql_store
 from tests.web_fixtures import World, csrf_of, signed_in
 
 
@@ -253,3 +253,55 @@ def test_the_admin_page_refuses_a_version_that_is_no_whole_number(tmp_path: Path
         assert blank.status_code == 200 and world.collector.policy.current()["idle_threshold_s"] == 240
     finally:
         world.close()
+
+
+def test_two_processes_updating_one_alert_at_once_neither_loses_the_other(tmp_path: Path) -> None:
+    """Collector A and B judge one agent-day at the same moment (its batches reached both) and both find
+    the alert's value grew. The second must see the first's update: the higher value stays, and only one
+    ``alert.updated`` goes out (the lower candidate is no news), on PostgreSQL under READ COMMITTED too."""
+    import psycopg
+
+    from collector.alerts.model import UPDATED, Alert
+
+    def candidate(value: float) -> Alert:
+        return Alert(key="pc-1:removable_writes:2026-12-04", rule="removable_writes", severity="high",
+                     agent_id="pc-1", team="cs-a", day="2026-12-04", seq=1, title="wrote files",
+                     title_zh="写入文件", value=value, threshold=1, reasons=[])
+
+    with pg_schema() as url:
+        stores = [sql_store(url), sql_store(url)]
+        stores[0].create_schema()
+        try:
+            first = stores[0].alerts.record(candidate(3), time.time(), 0.0, ()).alert
+            schema_name = url.rsplit("%3D", 1)[1]
+            with psycopg.connect(url.split("?")[0], options=f"-csearch_path={schema_name}") as locker:
+                locker.execute("SELECT id FROM alerts WHERE id = %s FOR UPDATE", (first.id,))  # holds the row
+                outcomes: dict[str, Any] = {}
+
+                def record(name: str, store: SqlStore, value: float) -> None:
+                    outcomes[name] = store.alerts.record(candidate(value), time.time(), 0.0, ()).event
+
+                def blocked() -> int:
+                    with psycopg.connect(url.split("?")[0], autocommit=True) as probe:
+                        row = probe.execute("SELECT count(*) FROM pg_stat_activity WHERE pid <> %s AND "
+                                            "cardinality(pg_blocking_pids(pid)) > 0 AND query ILIKE '%%alerts%%'",
+                                            (locker.info.backend_pid,)).fetchone()
+                    return int(row[0]) if row else 0
+
+                threads = []
+                for name, store, value in (("a", stores[0], 7.0), ("b", stores[1], 6.0)):  # a waits first
+                    thread = threading.Thread(target=record, args=(name, store, value))
+                    thread.start()
+                    threads.append(thread)
+                    deadline = time.monotonic() + 10
+                    while blocked() < len(threads):
+                        assert time.monotonic() < deadline, "the save never waited for the row"
+                        time.sleep(0.02)
+                locker.commit()
+                for thread in threads:
+                    thread.join(20)
+            assert stores[1].alerts.get(int(first.id or 0)).value == 7.0, "B's lower value overwrote A's"
+            assert outcomes == {"a": UPDATED, "b": None}
+        finally:
+            for store in stores:
+                store.close()

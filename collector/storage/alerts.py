@@ -137,8 +137,8 @@ class SqlAlertRepo(AlertRepo):
 
     def _record(self, candidate: Alert, now: float, rate_limit_s: float, channels: tuple[str, ...],
                 base_url: str, repeats: bool) -> Outcome:
-        with self.db._write() as conn:
-            row = conn.execute(select(alerts).where(alerts.c.key == candidate.key)).first()
+        with self.db._write() as conn:  # the row locked: another process's update of it waits, then reads ours
+            row = conn.execute(select(alerts).where(alerts.c.key == candidate.key).with_for_update()).first()
             if row is None:
                 return self._insert(conn, candidate, now, rate_limit_s, channels, base_url)
             alert = _alert(row)
