@@ -25,8 +25,8 @@ A regular expression whose matching time is not linear in the text (:mod:`contra
 refused when an admin saves it (``strict``). A policy already stored or signed with one is still read:
 that pattern alone is left out (``disabled_patterns``), with a warning logged once per process and
 :func:`disabled_pattern_count` counting it (the collector's ``seatguard_policy_patterns_left_out``).
-Patterns are searched in the first :data:`contract.regex_safety.MAX_MATCH_CHARS` characters of a title
-or URL.
+Patterns are searched in overlapping windows of :data:`contract.regex_safety.MAX_MATCH_CHARS` characters
+of a title or URL (:func:`contract.regex_safety.search`): linear time, and padding does not hide an ID.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ from functools import cached_property
 from typing import Any, ClassVar, TypeVar
 
 from contract.errors import ContractError
-from contract.regex_safety import bounded, unsafe_construct
+from contract.regex_safety import search, unsafe_construct
 
 log = logging.getLogger(__name__)
 
@@ -265,14 +265,14 @@ class Policy:
 
     def mentions_case(self, *texts: str) -> bool:
         """Whether one of ``case_id_patterns`` is found in any of the texts."""
-        return any(rx.search(bounded(t)) for rx in self.case_res for t in texts)
+        return any(search(rx, t) for rx in self.case_res for t in texts)
 
     def find_customer(self, url: str) -> str | None:
         """The customer a URL shows: group 1 (or the match) of the first customer pattern found in it."""
         return customer_in(url, self.customer_res)
 
     def is_customer_url(self, url: str) -> bool:
-        return bool(url) and any(rx.search(bounded(url)) for rx in self.customer_res)
+        return bool(url) and any(search(rx, url) for rx in self.customer_res)
 
     def is_browser(self, app: str) -> bool:
         return self._apps["browser_apps"].match(app)
@@ -365,10 +365,10 @@ class HostGlobs:
 
 def customer_in(url: str, patterns: Iterable[re.Pattern[str]]) -> str | None:
     """The customer identifier in a URL: group 1 (or the match, for a pattern without a group) of the first
-    pattern found in its first MAX_MATCH_CHARS characters; None when none is, or when that group matched nothing."""
-    url = bounded(url)
+    pattern found in it (:func:`contract.regex_safety.search`); None when none is, or when that group matched
+    nothing."""
     for rx in patterns:
-        m = rx.search(url)
+        m = search(rx, url)
         if m:
             found = m.group(1) if m.groups() else m.group(0)
             return found or None
@@ -378,7 +378,7 @@ def customer_in(url: str, patterns: Iterable[re.Pattern[str]]) -> str | None:
 def _first_found(patterns: Iterable[re.Pattern[str]], texts: Iterable[str]) -> str | None:
     for rx in patterns:
         for text in texts:
-            m = rx.search(bounded(text)) if text else None
+            m = search(rx, text) if text else None
             if m:
                 found = m.group(1) if m.groups() and m.group(1) else m.group(0)
                 return str(found) or None

@@ -7,8 +7,10 @@ every PC and at the collector's ingest. A pattern whose search can backtrack exp
 matching time grow faster than the text's length times a constant that the pattern fixes (beyond the
 one pass over every start position a search makes), or gives None. It is conservative: a pattern it
 refuses may well be harmless, and each refusal names a construct that the admin can rewrite. The
-policy also bounds the text it searches (:data:`MAX_MATCH_CHARS`), so the one quantifier per run of
-characters that this check lets through costs at most that length squared.
+policy searches a text with :func:`search`: in windows of :data:`MAX_MATCH_CHARS` that overlap by
+:data:`MAX_FOUND_CHARS`, so the one quantifier per run of characters that this check lets through costs
+at most that length squared per window (linear in the text's length), and padding a URL or title before
+an identifier does not hide it.
 
 Refused: backreferences, conditional groups, lookarounds, counts above :data:`MAX_COUNT`, nested
 quantifiers (a group repeated more than once holding ``+ * ? {m,n}``), an alternation under such a
@@ -29,7 +31,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 MAX_COUNT = 1000  # the largest count of {m,n} (RE2's own limit)
-MAX_MATCH_CHARS = 1024  # how much of a title or URL a pattern is searched in
+MAX_MATCH_CHARS = 1024  # the longest stretch of a title or URL a pattern is searched in at once
+MAX_FOUND_CHARS = 256  # a match at most this long is found wherever it lies (the windows overlap by it)
+MAX_SEARCHED_CHARS = 65536  # contract.schema.MAX_STR: no event field is longer (the rest is not searched)
 
 NESTED = "a nested quantifier: a group repeated with + * or {m,n} holds another + * ? or {m,n} (as in (a+)+)"
 OVERLAP_BRANCHES = ("an alternation under a quantifier whose branches can match the same text or nothing "
@@ -51,9 +55,23 @@ def unsafe_construct(pattern: str) -> str | None:
     return None
 
 
-def bounded(text: str) -> str:
-    """The part of ``text`` a policy pattern is searched in."""
-    return text if len(text) <= MAX_MATCH_CHARS else text[:MAX_MATCH_CHARS]
+def search(rx: re.Pattern[str], text: str) -> re.Match[str] | None:
+    """``rx.search(text)`` in windows of :data:`MAX_MATCH_CHARS` characters, each starting
+    :data:`MAX_MATCH_CHARS` - :data:`MAX_FOUND_CHARS` after the one before: the first match found. A window's
+    end is no end of the text (``$`` and ``\\b`` hold there): a match that reaches it and starts where the
+    next window does is looked for again in that window."""
+    n = min(len(text), MAX_SEARCHED_CHARS)
+    if n <= MAX_MATCH_CHARS:
+        return rx.search(text, 0, n)
+    step = MAX_MATCH_CHARS - MAX_FOUND_CHARS
+    pos = 0
+    while pos + MAX_MATCH_CHARS < n:
+        end = pos + MAX_MATCH_CHARS
+        m = rx.search(text, pos, end)
+        if m is not None and (m.end() < end or m.start() < pos + step):
+            return m
+        pos += step
+    return rx.search(text, pos, n)
 
 
 class _Refused(Exception):

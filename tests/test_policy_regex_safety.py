@@ -100,16 +100,12 @@ def test_the_crafted_texts_would_have_hung_the_patterns_unchecked() -> None:
         assert time.perf_counter() - started > 0.02, pattern
 
 
-def test_a_long_title_is_searched_in_its_first_characters_only() -> None:
+def test_a_long_title_is_searched_window_by_window() -> None:
+    """Past MAX_MATCH_CHARS the search goes on in overlapping windows (tests/test_policy_long_texts.py)."""
     policy = Policy.parse({"case_id_patterns": [r"(C-\d{4}-\d{7})"]})
     case = "C-2024-0000001"
     assert policy.find_case_id("x" * (MAX_MATCH_CHARS - len(case)) + case) == case
-    assert policy.find_case_id("x" * MAX_MATCH_CHARS + case) is None
-    started = time.perf_counter()
-    for pattern in (r"\d+x", r"[^/]+/customers?/(\d+)", r".*customer.*"):  # the accepted worst cases
-        p = Policy.parse({"customer_url_patterns": [pattern]}, strict=True)
-        assert p.find_customer("1" * 1_000_000) in (None, "")
-    assert time.perf_counter() - started < 0.5
+    assert policy.find_case_id("x" * MAX_MATCH_CHARS + case) == case
 
 
 def test_the_api_answers_an_unsafe_save_with_400_naming_the_construct(tmp_path: Path) -> None:
