@@ -48,13 +48,13 @@ def _time_zone(name: str) -> str | None:
 
 def _clock_time(text: str) -> str | None:
     hh, sep, mm = text.partition(":")
-    ok = sep and hh.isdigit() and mm.isdigit() and len(mm) == 2 and int(hh) < 24 and int(mm) < 60
+    ok = sep and hh.isdecimal() and mm.isdecimal() and len(mm) == 2 and int(hh) < 24 and int(mm) < 60
     return None if ok else "must be a time of day HH:MM"
 
 
 def host_port(text: str, name: str = "address") -> tuple[str, int]:
     host, sep, port = text.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+    if not sep or not host or not port.isdecimal() or not 0 < int(port) < 65536:
         raise AlertConfigError(f"setting {name!r} must look like HOST:PORT, got {text!r}")
     return host.strip("[]"), int(port)
 

@@ -62,6 +62,7 @@ def test_collector_layers_file_then_environment_then_flags(tmp_path: Path, monke
     ("port = 70000\n", {}, {}, r"collector\.toml: setting 'port' must be within \[0, 65535\], got 70000"),
     ('need_to_know_scope = "everyone"\n', {}, {}, r"collector\.toml: setting 'need_to_know_scope' must be one of"),
     ('report_time = "6am"\n', {}, {}, "setting 'report_time' must be a time of day HH:MM"),
+    ('report_time = "0\u00b2:00"\n', {}, {}, "setting 'report_time' must be a time of day HH:MM"),  # superscript 2
     ("nope = 1\n", {}, {}, "collector.toml: unknown setting 'nope'"),
     ("", {"SEATGUARD_TIMEZONE": "Mars/Base"}, {}, "environment SEATGUARD_TIMEZONE: setting 'timezone' must name"),
     ("", {}, {"port": "http"}, "command line: setting 'port' must be int, got 'http'"),
