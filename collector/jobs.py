@@ -16,6 +16,7 @@ live process still holds).
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import socket
@@ -94,7 +95,9 @@ class JobScheduler:
 
 
 def _process_key(role: str, holder: str) -> str:
-    return f"{role}:{holder}"[:64]
+    """The lease's key (64 characters at most): the role and a digest of the holder, so that holders alike in
+    their first characters (one host with a long name, many processes) never share one."""
+    return f"{role}:{hashlib.sha256(holder.encode()).hexdigest()[:40]}"
 
 
 def _detail(result: Any) -> str:

@@ -305,3 +305,19 @@ def test_two_processes_updating_one_alert_at_once_neither_loses_the_other(tmp_pa
         finally:
             for store in stores:
                 store.close()
+
+
+def test_processes_on_a_host_with_a_long_name_are_each_alive(two_stores: tuple[SqlStore, SqlStore],
+                                                             tmp_path: Path) -> None:
+    """Two collector processes on one host named like a cloud VM (57 characters and more): each holds its
+    own lease as an outbox owner (the lease's key was cut to 64 characters, host first, so the second
+    process's key was the first's and it never counted as alive)."""
+    settings = load_settings(tmp_path)
+    a, b = (JobScheduler(s, settings) for s in two_stores)
+    host = "ip-10-20-30-40.cn-north-1.compute.internal.callcenter.example"
+    first, second = f"{host}:4242:0a1b2c3d:aa", f"{host}:4343:4e5f6a7b:bb"
+    a.register_process("outbox", first, 60)
+    b.register_process("outbox", second, 60)
+    assert sorted(a.live_processes("outbox")) == sorted([first, second])
+    b.unregister_process("outbox", second)
+    assert a.live_processes("outbox") == [first]
