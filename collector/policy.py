@@ -46,6 +46,15 @@ def policy_problem(policy: dict[str, Any]) -> str | None:
     return None
 
 
+def left_out(policy: dict[str, Any]) -> list[str]:
+    """"key: pattern: why" of each stored pattern that the sensors and the detectors leave out of ``policy``
+    (its matching is not linear): shown to the admin, for whom the editor still shows it as if in force."""
+    try:
+        return list(Policy.parse(policy).disabled_patterns)
+    except PolicyError:
+        return []  # not a policy the readers take at all (refused as a whole, with its own log)
+
+
 class PolicyService:
     """The policy in force and every version issued, kept in ``policy_versions`` (revision 0009).
 

@@ -31,7 +31,7 @@ from collector.jobs import DailyJobs, JobScheduler
 from collector.keys import KeyRing
 from collector.listeners import IngestListeners
 from collector.metrics import Metrics
-from collector.policy import PolicyService, known_policy_keys, policy_problem
+from collector.policy import PolicyService, known_policy_keys, left_out, policy_problem
 from collector.ratelimit import RateLimiter
 from collector.reports import ReportService
 from collector.rollups import RollupUpdater
@@ -235,7 +235,9 @@ class Collector:
             for team in u["teams"] if u["role"] == "manager" else []:
                 entry = teams.setdefault(team, {"team": team, "agents": 0, "managers": []})
                 entry["managers"].append(u["name"])
-        return {"agents": agents, "tokens": tokens, "users": users, "policy": self.policy.current(),
+        policy = self.policy.current()
+        return {"agents": agents, "tokens": tokens, "users": users, "policy": policy,
+                "policy_left_out": left_out(policy),
                 "teams": sorted(teams.values(), key=lambda x: str(x["team"])),
                 "retention_days": self.settings.retention_days, "timezone": self.settings.timezone,
                 "jobs": self.jobs.runs.summary()}

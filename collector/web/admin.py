@@ -6,7 +6,8 @@ password is shown once, in the answer to the form that made it.
 The policy is also an API (admin only): ``GET /api/v1/policy`` and ``POST /api/v1/policy`` with
 ``{"policy": {...}, "version": N}``, where ``version`` is the version the edit started from. A
 policy saved meanwhile (through any collector process) makes the save a 409 ``conflict``, like the
-admin page's form, which carries the version it showed.
+admin page's form, which carries the version it showed. The GET and the page also name the stored
+patterns that the agents and the detectors leave out (:func:`collector.policy.left_out`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from starlette.responses import RedirectResponse, Response
 from collector.accounts import Principal
 from collector.enrollment import ROLES as AGENT_ROLES
 from collector.errors import CollectorError
+from collector.policy import left_out
 from collector.web.site import HEADERS, Web, remote
 
 USER_ROLES = ("manager", "security", "auditor", "agent", "admin")  # the least surprising first
@@ -122,8 +124,10 @@ def register(app: FastAPI, web: Web) -> None:
 
     @app.get("/api/v1/policy", responses=POLICY_ERRORS)
     def read_policy(request: Request) -> dict[str, Any]:
-        """The policy in force, with its version (admin)."""
-        return {"policy": c.policy_for(web.who(request), remote(request))}
+        """The policy in force, with its version (admin); ``left_out``: "key: pattern: why" of each stored
+        pattern the agents and the detectors leave out (its matching is not linear)."""
+        policy = c.policy_for(web.who(request), remote(request))
+        return {"policy": policy, "left_out": left_out(policy)}
 
     @app.post("/api/v1/policy", responses=POLICY_ERRORS)
     def save_policy(body: PolicySave, request: Request) -> dict[str, Any]:

@@ -228,6 +228,9 @@ STRINGS: dict[str, tuple[str, str]] = {
     "admin.policy": ("Policy", "策略"),
     "admin.policy_hint": ("JSON; agents receive it with their next upload. The version is managed for you.",
                           "JSON 格式；坐席会在下次上传时收到。版本号自动维护。"),
+    "admin.policy_left_out": ("Left out by the agents and the detectors (matching them is not linear): what these "
+                              "stored patterns match goes unseen until you rewrite them.",
+                              "坐席端和检测器忽略了以下已保存的模式（匹配耗时非线性）：改写之前，它们匹配的内容不会被发现。"),
     "admin.policy_save": ("Save policy", "保存策略"),
     "admin.policy_saved": ("Policy saved as version", "策略已保存，版本"),
     "admin.jobs": ("Scheduled jobs", "定时任务"),
