@@ -61,11 +61,15 @@ class PolicyService:
     Reads are served from memory. Another process's save reaches this one by a change notice
     (PostgreSQL LISTEN/NOTIFY, :mod:`collector.storage.notify`); without live notices (SQLite, or
     while the listening connection is down) :meth:`current` checks the newest version at most every
-    :attr:`CHECK_S` seconds. A save is a compare-and-set on the version: a save based on a version
+    :attr:`CHECK_S` seconds, and with live notices every :attr:`LIVE_CHECK_S` (a notice lost on a
+    connection dropped silently). A save is a compare-and-set on the version: a save based on a version
     that another one replaced raises :class:`collector.errors.Conflict`.
     """
 
     CHECK_S = 0.5
+    # with live notices, still every this many seconds: a listening connection that a firewall dropped
+    # without a word looks live, and its notices never come
+    LIVE_CHECK_S = 30.0
     TOPIC = "policy"
 
     def __init__(self, store: Store, feed: ChangeFeed | None = None) -> None:
@@ -90,9 +94,9 @@ class PolicyService:
         return self._cache
 
     def _refresh(self) -> None:
-        if not self._stale and not self.feed.live:
+        if not self._stale:
             now = time.monotonic()
-            if now - self._checked >= self.CHECK_S:
+            if now - self._checked >= (self.LIVE_CHECK_S if self.feed.live else self.CHECK_S):
                 self._checked = now
                 if (self.versions.newest_version() or 1) != int(self._cache.get("version", 1)):
                     self._stale = True

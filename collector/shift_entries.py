@@ -32,6 +32,7 @@ MAX_DAYS = 64  # days kept (least recently used dropped first): today, yesterday
 
 class ShiftEntries:
     CHECK_S = 0.5
+    LIVE_CHECK_S = 30.0
     TOPIC = "shifts"
 
     def __init__(self, store: Store, feed: ChangeFeed | None = None, max_days: int = MAX_DAYS) -> None:
@@ -102,11 +103,10 @@ class ShiftEntries:
         log.debug("shift entries of %s..%s changed elsewhere: read again on next use", first, last)
 
     def _check(self) -> None:
-        """Without live notices: has any process written entries since? (at most every CHECK_S)"""
-        if self.feed.live:
-            return
+        """Has any process written entries since? At most every CHECK_S without live notices, every
+        LIVE_CHECK_S with them (a notice lost on a listening connection dropped without a word)."""
         now = time.monotonic()
-        if now - self._checked < self.CHECK_S:
+        if now - self._checked < (self.LIVE_CHECK_S if self.feed.live else self.CHECK_S):
             return
         self._checked = now
         version = self.store.get_kv(VERSION_KEY)

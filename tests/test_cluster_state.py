@@ -25,7 +25,7 @@ from collector.errors import Conflict
 from collector.jobs import JobScheduler
 from collector.policy import DEFAULT_POLICY, PolicyService
 from collector.storage import schema
-from collector.storage.notify import PgChangeFeed, open_feed
+from collector.storage.notify import ChangeFeed, PgChangeFeed, open_feed
 from collector.storage.sql import SqlStore
 from contract.signed_policy import policy_hash
 from tests.storage_fixtures import BACKENDS, fresh_url, pg_schema, sql_store
@@ -105,6 +105,31 @@ def test_a_reload_that_fails_is_tried_again(two_stores: tuple[SqlStore, SqlStore
     finally:
         for feed in feeds:
             feed.close()
+
+
+def test_a_lost_notice_is_made_up_for_by_the_slow_version_check(two_stores: tuple[SqlStore, SqlStore]) -> None:
+    """A listening connection dropped without a word looks live while no notice comes: the newest version
+    is still checked every LIVE_CHECK_S."""
+    feed = open_feed(two_stores[1])
+    feed.start()
+    try:
+        a = PolicyService(two_stores[0], ChangeFeed())  # its saves tell nobody: the notice is lost
+        b = PolicyService(two_stores[1], feed)
+        if isinstance(feed, PgChangeFeed):
+            assert feed.wait_live(10), "the listening connection never came up"
+        b.LIVE_CHECK_S = 3600.0
+        assert b.current()["version"] == 1
+        saved = a.update({"idle_threshold_s": 200}, expected_version=1)
+        time.sleep(b.CHECK_S + 0.1)
+        if feed.live:  # PostgreSQL: live, so no check was due and the old version is still served
+            assert b.current()["version"] == 1
+        b.LIVE_CHECK_S = 0.2
+        started = time.monotonic()
+        while b.current()["version"] != saved["version"]:
+            assert time.monotonic() - started < 1.0, "the lost notice was never made up for"
+            time.sleep(0.01)
+    finally:
+        feed.close()
 
 
 def test_a_heartbeat_naming_a_version_saved_elsewhere_is_looked_up_at_once(
