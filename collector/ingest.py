@@ -23,6 +23,7 @@ from collector.event_check import validate_event_at
 from collector.keys import KeyRing
 from collector.metrics import Metrics
 from collector.storage import BatchWrite, QuarantinedEvent, Store, StoredEvent
+from collector.storage.base import RollupHook
 from contract import wire
 from contract.errors import InvalidEvent, WireError
 from contract.masking import DEFAULT_ENGINE, MaskingError, mask_obj, mask_text
@@ -50,6 +51,36 @@ class IngestNotice:
 
 
 IngestListener = Callable[[IngestNotice], None]
+IssuedPolicies = Callable[[list[int]], dict[int, tuple[str, float]]]
+"""Policy versions -> (hash, issued at) of those this collector handed out (``PolicyService.issued``)."""
+CustomerOf = Callable[[str, dict[str, Any]], Any]
+"""(agent_id, validated event) -> its keyed customer, asked before masking (``RollupUpdater.customer``)."""
+
+
+@dataclass(frozen=True)
+class IngestSettings:
+    """The settings ingest obeys: body and batch limits, the accepted time window, the quarantine cap,
+    the grace for a policy just issued, and the zone whose calendar days events are filed under (each
+    documented in :class:`collector.config.Settings`)."""
+
+    tz: tzinfo
+    max_body_bytes: int
+    max_inflated_bytes: int
+    max_inflate_ratio: float
+    max_json_containers: int
+    max_batch_events: int
+    max_clock_skew_s: float
+    max_batch_age_days: float
+    retention_days: int
+    max_quarantine_per_batch: int
+    policy_grace_s: float
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> IngestSettings:
+        return cls(settings.tz, settings.max_body_bytes, settings.max_inflated_bytes, settings.max_inflate_ratio,
+                   settings.max_json_containers, settings.max_batch_events, settings.max_clock_skew_s,
+                   settings.max_batch_age_days, settings.retention_days, settings.max_quarantine_per_batch,
+                   settings.policy_grace_s)
 
 
 @dataclass(frozen=True)
@@ -69,7 +100,12 @@ class IngestResult:
 
 
 class IngestService:
-    def __init__(self, store: Store, keys: KeyRing, settings: Settings, metrics: Metrics) -> None:
+    """Takes sealed batches. Without ``issued_policies`` heartbeats' policies and answers go unchecked;
+    without ``customers`` events carry no keyed customer; without ``rollup_hook`` no rollup is kept."""
+
+    def __init__(self, store: Store, keys: KeyRing, settings: IngestSettings, metrics: Metrics,
+                 issued_policies: IssuedPolicies | None = None, customers: CustomerOf | None = None,
+                 rollup_hook: RollupHook | None = None) -> None:
         self.store = store
         self.keyring = keys
         self._acknowledged: set[str] = set()  # agents known to seal to the newest HPKE key
@@ -78,8 +114,9 @@ class IngestService:
         self.settings = settings
         self.metrics = metrics
         self.listeners: list[IngestListener] = []
-        self.issued_policies: Callable[[list[int]], dict[int, tuple[str, float]]] | None = None  # PolicyService.issued
-        self.customers: Callable[[str, dict[str, Any]], Any] | None = None  # RollupUpdater.customer, before masking
+        self.issued_policies = issued_policies
+        self.customers = customers
+        self.rollup_hook = rollup_hook  # run by the store inside each batch's transaction
 
     def reject(self, code: str, message: str, agent_id: str | None = None) -> Rejected:
         self.metrics.rejections.labels(code).inc()
@@ -118,7 +155,7 @@ class IngestService:
         write = self._prepare(batch, env.batch_hash, now)
         write.public_key = public_key
         write.findings.extend(self._answer_findings(batch))
-        outcome = self.store.ingest(write)
+        outcome = self.store.ingest(write, self.rollup_hook)
         if outcome.status in ("revoked", "key_changed"):
             self._keys.pop(env.agent_id, None)
             if outcome.status == "revoked":

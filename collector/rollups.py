@@ -1,6 +1,6 @@
 """Per agent-day rollups kept at ingest (so that reports never rescan raw events).
 
-:class:`RollupUpdater` is installed as the store's rollup hook: inside the ingest transaction it
+:class:`RollupUpdater` is the ingest service's rollup hook, which the store runs: inside the ingest transaction it
 loads the touched agent-days' rollup states, feeds them the new (masked) events and integrity
 findings, and writes them back. Each day is folded with that day's shift entries (rota, scheduled
 overtime: :mod:`collector.shifts`), read in the same transaction. An event a rollup refuses is handed
@@ -20,10 +20,11 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 from functools import partial
+from pathlib import Path
 from typing import Any, TypeVar, cast
+from zoneinfo import ZoneInfo
 
 from collector import customer_secret
-from collector.config import Settings
 from collector.hot_rollups import HotRollups
 from collector.policy import PolicyService
 from collector.shift_entries import ShiftEntries
@@ -47,17 +48,21 @@ T = TypeVar("T")
 
 
 class RollupUpdater:
-    def __init__(self, store: Store, settings: Settings, policy: PolicyService,
+    """Rollups in the collector's zone ``timezone`` (its calendar days), with the customer secret kept in
+    the data folder ``data_dir``."""
+
+    def __init__(self, store: Store, policy: PolicyService, timezone: str, data_dir: Path,
                  entries: ShiftEntries | None = None) -> None:
         self.store = store
-        self.settings = settings
+        self.timezone = timezone
+        self.tz = ZoneInfo(timezone)
         self.policy = policy
         self.entries = ShiftEntries(store, policy.feed) if entries is None else entries  # the days' shift entries
         self._contexts: dict[str, AgentContext] = {}
         self._policy_version: Any = None
         self._lock = threading.Lock()
-        secret = customer_secret.load_or_create(settings.data_dir)
-        customer_secret.check_shared(store, secret, settings.data_dir)
+        secret = customer_secret.load_or_create(data_dir)
+        customer_secret.check_shared(store, secret, data_dir)
         self.keyer = CustomerKeyer(secret)
         self.hot = HotRollups()
 
@@ -89,7 +94,7 @@ class RollupUpdater:
                 role="lead" if agent.get("role") == "lead" else "agent",
                 shift_start=str(agent.get("shift_start") or DEFAULT_SHIFT[0]),
                 shift_end=str(agent.get("shift_end") or DEFAULT_SHIFT[1]),
-                tz=self.settings.timezone,
+                tz=self.timezone,
                 policy=Policy.from_dict(current),
                 retired_at=None if revoked is None else float(revoked),
             )
@@ -108,7 +113,7 @@ class RollupUpdater:
         day's rota shift, widened by scheduled overtime that touches it (one window, as those checks take).
         After midnight an overnight entry of the day before (a 22:00-06:00 shift, 23:00-02:00 overtime)
         still covers its hours, unless the day's own shift is on then."""
-        local = (at or datetime.now(self.settings.tz)).astimezone(self.settings.tz)
+        local = (at or datetime.now(self.tz)).astimezone(self.tz)
         minute = local.hour * 60 + local.minute
         base = self.context(agent_id)
         current = one_window(self.context_on(agent_id, local.date().isoformat()))
@@ -136,7 +141,7 @@ class RollupUpdater:
             by_day[e.day].append(e)
         counted = [(kind, _missing(kind, detail)) for kind, detail in integrity if kind in INTEGRITY_KINDS]
         if counted:
-            first_day = min(by_day) if by_day else datetime.now(self.settings.tz).date().isoformat()
+            first_day = min(by_day) if by_day else datetime.now(self.tz).date().isoformat()
             by_day.setdefault(first_day, [])
         refused: list[tuple[StoredEvent, str]] = []
         for day, day_events in by_day.items():

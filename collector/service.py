@@ -26,7 +26,7 @@ from collector.alerts.service import AlertService
 from collector.config import Settings, load_settings
 from collector.enrollment import EnrollmentService
 from collector.errors import CollectorError, ConfigError, Forbidden, NotFound
-from collector.ingest import IngestService
+from collector.ingest import IngestService, IngestSettings
 from collector.jobs import DailyJobs, JobScheduler
 from collector.keys import KeyRing
 from collector.listeners import IngestListeners
@@ -63,8 +63,12 @@ class Collector:
         self.feed = open_feed(self.store)  # change notices between collector processes
         self.jobs = JobScheduler(self.store, settings)
         self.policy = PolicyService(self.store, self.feed)
-        self.ingest = IngestService(self.store, self.keyring, settings, self.metrics)
-        self.ingest.issued_policies = self.policy.issued
+        self.shift_entries = ShiftEntries(self.store, self.feed)  # the days' shift entries, kept in memory
+        self.rollups = RollupUpdater(self.store, self.policy, settings.timezone, settings.data_dir,
+                                     self.shift_entries)
+        self.ingest = IngestService(self.store, self.keyring, IngestSettings.from_settings(settings), self.metrics,
+                                    issued_policies=self.policy.issued, customers=self.rollups.customer,
+                                    rollup_hook=self.rollups)
         self.signer = AnswerSigner(self.keyring, self.metrics, self.policy, self.ingest)
         self.enrollment = EnrollmentService(self.store, self.policy, settings.enroll_token_ttl_h, self.signer)
         self.accounts = AccountService(self.store, settings.api_token_days)
@@ -74,12 +78,8 @@ class Collector:
         self.enroll_limit = RateLimiter("enroll", settings.enroll_rate_burst, settings.enroll_rate_per_min,
                                         on_refused=lambda route: refused.labels(route).inc())
         self.access = AccessService(self.store)
-        self.wall = WallService(self.store, self.settings)
-        self.shift_entries = ShiftEntries(self.store, self.feed)  # the days' shift entries, kept in memory
-        self.rollups = RollupUpdater(self.store, self.settings, self.policy, self.shift_entries)
-        self.wall.contexts = self.rollups.live_context
-        self.store.rollup_hook = self.rollups
-        self.ingest.customers = self.rollups.customer
+        self.wall = WallService(self.store, settings.tz, settings.alerts.silent_after_min,
+                                contexts=self.rollups.live_context)
         self.reports = ReportService(self.store, self.rollups, settings.tz, settings.need_to_know_scope,
                                      settings.scoring)
         self.listeners = IngestListeners(self.ingest.listeners)

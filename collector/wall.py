@@ -31,12 +31,11 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 
 import orjson
 
-from collector.config import Settings
 from collector.ingest import IngestNotice
 from collector.storage.base import Store
 from collector.storage.notify import MAX_PAYLOAD, ChangeFeed
@@ -243,10 +242,13 @@ def ingest_listener(notice: IngestNotice) -> None:
 class WallService:
     """Per-agent wall state; the facts read from events are cached until the agent's event count moves."""
 
-    def __init__(self, store: Store, settings: Settings,
+    def __init__(self, store: Store, tz: tzinfo, silent_after_min: float,
                  contexts: Callable[[str], AgentContext] | None = None) -> None:
+        """``tz``: the zone whose calendar day is today; ``silent_after_min``: the alerts' setting (0: the
+        default, :data:`SILENT_AFTER_S`)."""
         self.reads = store.wall
-        self.settings = settings
+        self.tz = tz
+        self.silent_after_min = silent_after_min
         self.contexts = contexts  # the rollups' shift and policy per agent (defaults without it)
         self._lock = threading.Lock()
         self._facts: dict[tuple[str, str], tuple[int, dict[str, Any]]] = {}  # (agent_id, day) -> (events, facts)
@@ -257,12 +259,12 @@ class WallService:
 
     def silent_after_s(self) -> float:
         """Seconds without a batch before a running agent shows as silent: the alerts' setting."""
-        minutes = self.settings.alerts.silent_after_min
+        minutes = self.silent_after_min
         return minutes * 60.0 if minutes > 0 else SILENT_AFTER_S
 
     def states(self, agents: list[dict[str, Any]], now: float | None = None) -> list[dict[str, Any]]:
         now = time.time() if now is None else now
-        day = datetime.fromtimestamp(now, self.settings.tz).date().isoformat()
+        day = datetime.fromtimestamp(now, self.tz).date().isoformat()
         self._forget_days_before(day)
         return [self.state(agent, day, now) for agent in agents]
 
@@ -305,12 +307,12 @@ class WallService:
         except ValueError:
             return False
         return stopped_in_shift(shift, policy.shift_grace_min, policy.stop_grace_min, stopped_at,
-                                datetime.fromtimestamp(now, self.settings.tz))
+                                datetime.fromtimestamp(now, self.tz))
 
     def _clock(self, ts: str | None) -> str | None:
         if ts is None:
             return None
-        return datetime.fromisoformat(ts).astimezone(self.settings.tz).strftime("%H:%M:%S")
+        return datetime.fromisoformat(ts).astimezone(self.tz).strftime("%H:%M:%S")
 
     def _cached_facts(self, agent_id: str, day: str, events: int) -> dict[str, Any]:
         with self._lock:

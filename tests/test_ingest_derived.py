@@ -101,7 +101,7 @@ def test_an_event_a_rollup_refuses_is_quarantined_alone(h: Harness) -> None:  # 
             stored(3, {"kind": "app.focus", "app": "wechat.exe", "title": "b", "pid": 2})]
     bad = stored(2, {"kind": "app.focus", "title": "c", "pid": 3})  # no app: add() raises
     outcome = h.collector.store.ingest(BatchWrite("pc-1", 1, "a" * 64, wire.GENESIS_HASH, [good[0], bad, good[1]],
-                                                  [], 1.0))
+                                                  [], 1.0), h.collector.rollups)
     assert outcome.status == "stored" and outcome.stored == 2 and outcome.quarantined == 1
     assert outcome.duplicates == 0
     assert [e["seq"] for e in h.collector.store.timeline("pc-1", day)] == [1, 3]

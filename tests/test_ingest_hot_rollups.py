@@ -127,18 +127,18 @@ def test_a_rolled_back_batch_leaves_nothing_in_the_kept_copy(pair: tuple[Any, An
     for chunk in chunks[:2]:
         send(kept, a, chunk)
         send(plain, b, chunk)
-    hook = kept.store.rollup_hook
+    hook = kept.ingest.rollup_hook
 
     def fold_then_fail(*args: Any) -> Any:
         hook(*args)  # folds into the kept copy, then the transaction fails
         raise StorageError("disk full")
 
-    kept.store.rollup_hook = fold_then_fail
+    kept.ingest.rollup_hook = fold_then_fail
     body = a.seal([a.event(e["kind"], datetime.fromisoformat(e["ts"]),
                            **{k: v for k, v in e.items() if k not in ("kind", "ts")}) for e in chunks[2]])
     with pytest.raises(StorageError):
         kept.ingest.handle(body)
-    kept.store.rollup_hook = hook
+    kept.ingest.rollup_hook = hook
     assert kept.ingest.handle(body).stored == len(chunks[2])  # the agent sends it again
     send(plain, b, chunks[2])
     for chunk in chunks[3:5]:

@@ -30,8 +30,6 @@ def interface_only(inner: Store) -> Store:
     ns: dict[str, Any] = {"is_sqlite": inner.is_sqlite}
     for name in sorted(Store.__abstractmethods__):
         ns[name] = repository(name) if isinstance(getattr(Store, name), property) else method(name)
-    ns["rollup_hook"] = property(lambda _self: inner.rollup_hook,
-                                 lambda _self, hook: setattr(inner, "rollup_hook", hook))
     store: Store = type("InterfaceOnly", (Store,), ns)()
     return store
 

@@ -203,11 +203,10 @@ def test_a_failing_rollup_hook_undoes_the_whole_batch(store: SqlStore) -> None:
         if len(calls) == 1:
             raise RuntimeError("rollup failed")
 
-    store.rollup_hook = hook
     with pytest.raises(RuntimeError):
-        store.ingest(batch("pc-1", 1, [ev(1), ev(2)]))
+        store.ingest(batch("pc-1", 1, [ev(1), ev(2)]), hook)
     assert store.stats()["events"] == 0 and store.batch_hash("pc-1", 1) is None
-    assert store.ingest(batch("pc-1", 1, [ev(1), ev(2)])).stored == 2
+    assert store.ingest(batch("pc-1", 1, [ev(1), ev(2)]), hook).stored == 2
     assert store.rollups_for_day("2026-11-23") == [("pc-1", {"n": 2})]
 
 
@@ -323,7 +322,6 @@ def test_concurrent_batches_of_one_agent_apply_one_after_the_other(store_url: st
         n = 0 if state is None else state["n"]
         access.save(agent_id, "2026-11-23", {"n": n + len(events)}, existed=state is not None)
 
-    store.rollup_hook = other.rollup_hook = count_per_day
     writes = [batch("pc-1", b, [ev((b - 1) * per + i) for i in range(1, per + 1)]) for b in range(1, n_batches + 1)]
     barrier = threading.Barrier(8)
     errors: list[BaseException] = []
@@ -332,7 +330,7 @@ def test_concurrent_batches_of_one_agent_apply_one_after_the_other(store_url: st
         try:
             barrier.wait()
             for w in writes[k::8]:
-                (store if k % 2 else other).ingest(w)
+                (store if k % 2 else other).ingest(w, count_per_day)
         except BaseException as exc:  # collected and re-raised in the test thread
             errors.append(exc)
 

@@ -137,7 +137,6 @@ class Store(ABC):
     """Everything the collector keeps. Implementations must make ``ingest`` one atomic transaction."""
 
     is_sqlite = False  # one embedded file: a single writer, no cross-process notices or advisory locks
-    rollup_hook: RollupHook | None = None  # called inside every ingest transaction (collector.rollups)
 
     # repositories, one per area (see the module docstring)
     @property
@@ -229,7 +228,8 @@ class Store(ABC):
     def batch_hash(self, agent_id: str, batch_seq: int) -> str | None: ...
 
     @abstractmethod
-    def ingest(self, batch: BatchWrite) -> IngestOutcome: ...
+    def ingest(self, batch: BatchWrite, rollup_hook: RollupHook | None = None) -> IngestOutcome:
+        """Store the batch in one transaction; ``rollup_hook`` (the collector's rollups) runs inside it."""
 
     @abstractmethod
     def count_rejection(self, code: str) -> None: ...

@@ -22,7 +22,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
 
 from collector.errors import ConfigError, StorageError
-from collector.storage.base import BatchWrite, IngestOutcome, StoredEvent
+from collector.storage.base import BatchWrite, IngestOutcome, RollupHook, StoredEvent
 from collector.storage.job_runs import JobRunRepo, PgJobRunRepo
 from collector.storage.partitions import Partitions
 from collector.storage.sql import SqlStore, run_committed
@@ -78,13 +78,13 @@ class PostgresStore(SqlStore):
             raise ConfigError(f"PostgreSQL {'.'.join(map(str, version))} is too old: SeatGuard needs 14 or later")
         conn.execute(select(func.pg_advisory_xact_lock(SCHEMA_LOCK)))
 
-    def ingest(self, batch: BatchWrite) -> IngestOutcome:
+    def ingest(self, batch: BatchWrite, rollup_hook: RollupHook | None = None) -> IngestOutcome:
         days = {e.day for e in batch.events}
         self.partitions.ensure(days)
         committed: list[Callable[[], None]] = []
         try:
             with self._write() as conn:
-                outcome = self._ingest(conn, batch, committed)
+                outcome = self._ingest(conn, batch, rollup_hook, committed)
         except IntegrityError as exc:
             if getattr(exc.orig, "sqlstate", None) != _NO_PARTITION:
                 return self._settled(batch, exc)
@@ -94,7 +94,7 @@ class PostgresStore(SqlStore):
         # another collector's retention dropped a partition this process still believed in
         self.partitions.forget()
         self.partitions.ensure(days)
-        return super().ingest(batch)
+        return super().ingest(batch, rollup_hook)
 
     def _bulk_insert(self, conn: Connection, agent_id: str, events: list[StoredEvent]) -> int:
         """COPY the batch into a session-local staging table, then one INSERT ... ON CONFLICT DO NOTHING."""

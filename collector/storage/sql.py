@@ -91,7 +91,6 @@ class SqlStore(SqlRepositories, ShiftQueries, Store):
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self.rollup_hook: RollupHook | None = None
         self._write_lock: threading.Lock | None = None
         try:
             self.writer, self.reader = self._engines(url)
@@ -255,11 +254,11 @@ class SqlStore(SqlRepositories, ShiftQueries, Store):
                 and_(t.batches.c.agent_id == agent_id, t.batches.c.batch_seq == batch_seq))).first()
         return None if row is None else str(row[0])
 
-    def ingest(self, batch: BatchWrite) -> IngestOutcome:
+    def ingest(self, batch: BatchWrite, rollup_hook: RollupHook | None = None) -> IngestOutcome:
         committed: list[Callable[[], None]] = []
         try:
             with self._write() as conn:
-                outcome = self._ingest(conn, batch, committed)
+                outcome = self._ingest(conn, batch, rollup_hook, committed)
         except IntegrityError as exc:
             return self._settled(batch, exc)
         run_committed(committed)
@@ -272,7 +271,7 @@ class SqlStore(SqlRepositories, ShiftQueries, Store):
             raise StorageError(f"could not store batch {batch.batch_seq} of {batch.agent_id}: {exc.orig}") from exc
         return IngestOutcome("duplicate" if stored == batch.batch_hash else "conflict")
 
-    def _ingest(self, conn: Connection, batch: BatchWrite,
+    def _ingest(self, conn: Connection, batch: BatchWrite, rollup_hook: RollupHook | None,
                 committed: list[Callable[[], None]] | None = None) -> IngestOutcome:
         aid = batch.agent_id
         # The agent's row lock serialises every batch of one agent across threads and collector processes
@@ -300,8 +299,8 @@ class SqlStore(SqlRepositories, ShiftQueries, Store):
         stored = 0
         if fresh:
             fresh, stored = self._insert_events(conn, aid, fresh, quarantined)
-        if self.rollup_hook is not None and (fresh or findings.records):
-            refused = self.rollup_hook(SqlRollupAccess(conn, batch.received_at, committed), aid, fresh,
+        if rollup_hook is not None and (fresh or findings.records):
+            refused = rollup_hook(SqlRollupAccess(conn, batch.received_at, committed), aid, fresh,
                                        findings.records)
             if refused:
                 stored -= self._unstore(conn, aid, refused, quarantined)
