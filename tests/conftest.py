@@ -1,4 +1,5 @@
-"""Shared fixtures: a real collector process on loopback, enrolled agents, event files."""
+"""Shared fixtures: a real collector process on loopback, enrolled agents, event files; a store on
+every backend (``store_url``, ``store``: :mod:`tests.storage_fixtures`)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import requests
 
 from simulator.testing.sensors import wait_until
 
+pytest_plugins = ["tests.storage_fixtures"]
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 COLLECTOR = str(BIN / "seatguard-collector")

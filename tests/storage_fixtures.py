@@ -1,7 +1,9 @@
-"""Database URLs for tests that run on every storage backend.
+"""Database URLs and stores for tests that run on every storage backend (a plugin: ``tests/conftest.py``).
 
-A test module parametrizes over :data:`BACKENDS` and turns a backend name into a fresh, empty
-database with :func:`fresh_url`: a SQLite file in the test's folder, or a PostgreSQL schema of its
+The fixtures ``store_url`` (a fresh, empty database) and ``store`` (a :class:`SqlStore` on it, schema
+made) are parametrized over :data:`BACKENDS`, so a test that takes either runs once per backend.
+A fixture of another shape parametrizes over :data:`BACKENDS` itself and turns a backend name into
+a database with :func:`fresh_url`: a SQLite file in the test's folder, or a PostgreSQL schema of its
 own (``search_path`` in the URL) that is dropped afterwards. PostgreSQL cases are skipped, saying
 why, only when no server answers at 127.0.0.1:5432 (``SEATGUARD_TEST_PG`` overrides the base URL).
 """
@@ -75,3 +77,19 @@ def fresh_url(backend: str, folder: Path) -> Iterator[str]:
         return
     with pg_schema() as url:
         yield url
+
+
+@pytest.fixture(params=BACKENDS)
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database on each backend (another store may open it too)."""
+    with fresh_url(request.param, tmp_path) as url:
+        yield url
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[SqlStore]:
+    """A store on :func:`store_url`'s database, its schema made; closed after the test."""
+    s = sql_store(store_url)
+    s.create_schema()
+    yield s
+    s.close()

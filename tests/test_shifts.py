@@ -30,7 +30,6 @@ from detectors.rollup import DayRollup
 from detectors.rules import RuleSet
 from detectors.scoring import AgentDayInput, score_day
 from simulator.testing.alerts import SealedAgent, open_collector
-from tests.storage_fixtures import BACKENDS, fresh_url, sql_store
 
 TZ = ZoneInfo("Asia/Shanghai")
 DAY = date(2026, 11, 23)
@@ -183,15 +182,6 @@ def test_entries_are_validated() -> None:
 
 
 # -- storage, on every backend -----------------------------------------------------------------------------
-@pytest.fixture(params=BACKENDS)
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
-    with fresh_url(request.param, tmp_path) as url:
-        s = sql_store(url)
-        s.create_schema()
-        yield s
-        s.close()
-
-
 def test_shift_entries_are_stored_listed_replaced_and_cleared(store: Any) -> None:
     days = list(days_between("2026-11-23", "2026-11-25"))
     assert store.set_shifts("pc-1", days, "shift", "13:00", "22:00", "mgr-a", 1.0) == 3

@@ -6,8 +6,6 @@ from __future__ import annotations
 import statistics
 import threading
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,18 +17,8 @@ from collector.errors import RateLimited, SignInRefused
 from collector.ratelimit import RateLimiter, client_key, retry_after
 from collector.storage import tables as t
 from collector.storage.sql import SqlStore
-from tests.storage_fixtures import BACKENDS, fresh_url, sql_store
 
 PASSWORD = "a long and right password"
-
-
-@pytest.fixture(params=BACKENDS)
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlStore]:
-    with fresh_url(request.param, tmp_path) as url:
-        s = sql_store(url)
-        s.create_schema()
-        yield s
-        s.close()
 
 
 def _refusal(accounts: AccountService, name: str, password: str) -> str:

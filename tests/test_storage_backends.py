@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,23 +14,9 @@ from collector.errors import EnrollmentRefused
 from collector.storage import BatchWrite, QuarantinedEvent, StoredEvent, schema
 from collector.storage import tables as t
 from collector.storage.sql import SqlStore
-from tests.storage_fixtures import BACKENDS, fresh_url, sql_store
+from tests.storage_fixtures import fresh_url, sql_store
 
 GENESIS = "0" * 64
-
-
-@pytest.fixture(params=BACKENDS)
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    with fresh_url(request.param, tmp_path) as url:
-        yield url
-
-
-@pytest.fixture
-def store(store_url: str) -> Iterator[SqlStore]:
-    s = sql_store(store_url)
-    s.create_schema()
-    yield s
-    s.close()
 
 
 def enroll(store: SqlStore, agent_id: str, token: str | None = None) -> None:

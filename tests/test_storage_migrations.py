@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,14 +18,8 @@ from collector.storage import schema
 from collector.storage.postgres import driver_url
 from collector.storage.sql import SqlStore
 from collector.storage.tables import ALERT_TABLES, screenshots
-from tests.storage_fixtures import BACKENDS, fresh_url, sql_store
+from tests.storage_fixtures import sql_store
 from tests.test_storage_backends import batch, ev
-
-
-@pytest.fixture(params=BACKENDS)
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    with fresh_url(request.param, tmp_path) as url:
-        yield url
 
 
 def make_v1(url: str, through_alembic: bool) -> None:

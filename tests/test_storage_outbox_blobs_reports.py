@@ -3,28 +3,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
 from collector.alerts.model import RAISED, UPDATED, Alert, Reason
 from collector.errors import NotFound
 from collector.storage.screenshots import BlobQuota
 from collector.storage.sql import SqlStore
-from tests.storage_fixtures import BACKENDS, fresh_url, sql_store
 from tests.test_storage_backends import batch, enroll, ev
 
 CHANNELS = ("webhook", "syslog_udp")
-
-
-@pytest.fixture(params=BACKENDS)
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlStore]:
-    with fresh_url(request.param, tmp_path) as url:
-        s = sql_store(url)
-        s.create_schema()
-        yield s
-        s.close()
 
 
 def candidate(key: str = "pc-1|bulk_id_copy|2026-11-23", value: float = 5.0, team: str = "cs-a",

@@ -12,7 +12,6 @@ import ast
 import inspect
 import re
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,23 +20,9 @@ from collector.storage import StoredEvent
 from collector.storage.accounts import User
 from collector.storage.base import Store
 from collector.storage.sql import SqlStore
-from tests.storage_fixtures import BACKENDS, fresh_url, sql_store
+from tests.storage_fixtures import sql_store
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture(params=BACKENDS)
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    with fresh_url(request.param, tmp_path) as url:
-        yield url
-
-
-@pytest.fixture
-def store(store_url: str) -> Iterator[SqlStore]:
-    s = sql_store(store_url)
-    s.create_schema()
-    yield s
-    s.close()
 
 
 def user(name: str, role: str = "security", teams: tuple[str, ...] = (), failed: int = 0) -> User:
