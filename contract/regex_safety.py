@@ -14,11 +14,15 @@ an identifier does not hide it.
 
 Refused: backreferences, conditional groups, lookarounds, counts above :data:`MAX_COUNT`, nested
 quantifiers (a group repeated more than once holding ``+ * ? {m,n}``), an alternation under such a
-repetition whose branches can begin with the same character (or match nothing), and two variable
+repetition whose branches can begin with the same character (or match nothing), two variable
 quantifiers (``+ * {m,n}``) that can match the same characters with nothing between them that only
-one of them fits (``a.*b.*c``, ``\\w+\\d*\\w+``). A quantifier at the very end of the pattern is exempt
-(it never gives characters back), and a pattern anchored at the start (``^``, ``\\A``; no search over
-start positions) may have one such pair: a glob that migration 0010 carried over with two ``*`` stays.
+one of them fits (``a.*b.*c``, ``\\w+\\d*\\w+``), and more than :data:`MAX_OPTIONAL_PAIRS` such pairs in the
+whole pattern where one side is an optional part (``?``, ``{0,1}``, ``(a|)``, or an alternation whose
+branches can begin alike, ``(a|aa)``): each is a choice, so a run of them that can match the same
+characters gives backtracking 2**n ways (``a?a?a?a?aaaa``). A
+quantifier at the very end of the pattern is exempt (it never gives characters back), and a pattern
+anchored at the start (``^``, ``\\A``; no search over start positions) may have one pair of variable
+quantifiers: a glob that migration 0010 carried over with two ``*`` stays.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 MAX_COUNT = 1000  # the largest count of {m,n} (RE2's own limit)
+MAX_OPTIONAL_PAIRS = 3  # optional parts that may trade characters with a neighbour (each pair: twice the work)
 MAX_MATCH_CHARS = 1024  # the longest stretch of a title or URL a pattern is searched in at once
 MAX_FOUND_CHARS = 256  # a match at most this long is found wherever it lies (the windows overlap by it)
 MAX_SEARCHED_CHARS = 65536  # contract.schema.MAX_STR: no event field is longer (the rest is not searched)
@@ -38,6 +43,8 @@ MAX_SEARCHED_CHARS = 65536  # contract.schema.MAX_STR: no event field is longer 
 NESTED = "a nested quantifier: a group repeated with + * or {m,n} holds another + * ? or {m,n} (as in (a+)+)"
 OVERLAP_BRANCHES = ("an alternation under a quantifier whose branches can match the same text or nothing "
                     "(as in (x|x)* or (a|ab)+)")
+OPTIONALS = (f"more than {MAX_OPTIONAL_PAIRS} pairs of optional parts that can match the same characters one "
+             "after the other (as in a?a?a?a?aaaa): matching time doubles with each")
 ADJACENT = ("two quantifiers that can match the same characters one after the other (as in a.*b.*c or "
             "\\w+\\d*\\w+): matching time grows as a power of the text's length")
 
@@ -87,6 +94,8 @@ class _Item:
     nullable: bool
     variable: bool  # a quantifier of more than one repetition whose count varies
     parts: list[_Item] = field(default_factory=list)
+    optional: bool = False  # holds a choice: a part matched once or not at all (``?``, ``{0,1}``, ``(a|)``), or
+    # an alternation whose branches can begin alike (``(a|aa)``)
 
 
 _ANY = ("any",)
@@ -99,6 +108,7 @@ class _Walker:
 
     def __init__(self, top_pairs: int) -> None:
         self.top_pairs = top_pairs  # pairs of trading quantifiers allowed in the whole pattern's sequence
+        self.optional_pairs = 0  # pairs with an optional part met so far, anywhere in the pattern
 
     def sequence(self, nodes: Iterable[tuple[Any, Any]], outer_max: int, multiplier: int,
                  tail_exempt: bool | None = False) -> _Item:
@@ -114,7 +124,8 @@ class _Walker:
             if not item.nullable:
                 break
         return _Item(frozenset().union(*(i.chars for i in flat)), frozenset(first),
-                     all(i.nullable for i in flat), any(i.variable for i in flat), parts=flat)
+                     all(i.nullable for i in flat), any(i.variable for i in flat), parts=flat,
+                     optional=any(i.optional for i in flat))
 
     def node(self, op: Any, av: Any, outer_max: int, multiplier: int) -> _Item:
         if op in (sre_c.LITERAL, sre_c.NOT_LITERAL, sre_c.ANY, sre_c.IN):
@@ -154,31 +165,38 @@ class _Walker:
         inner_max = 2 if unbounded else max(outer_max, hi)
         inner = self.sequence(body, inner_max, multiplier * count)
         many = unbounded or hi > 1
-        return _Item(inner.chars, inner.first, lo == 0 or inner.nullable, (variable and many) or inner.variable)
+        return _Item(inner.chars, inner.first, lo == 0 or inner.nullable, (variable and many) or inner.variable,
+                     optional=(variable and not many) or inner.optional)
 
     def _branch(self, branches: list[Any], outer_max: int, multiplier: int) -> _Item:
         items = [self.sequence(b, outer_max, multiplier) for b in branches]
-        if outer_max > 1:
-            if any(i.nullable for i in items):
-                raise _Refused(OVERLAP_BRANCHES)
-            for n, a in enumerate(items):
-                if any(self._overlap(a.first, b.first) for b in items[n + 1:]):
-                    raise _Refused(OVERLAP_BRANCHES)
+        # a choice backtracking may retry (as a? is): a branch matches nothing, or two can begin alike
+        choice = any(i.nullable for i in items) or any(
+            self._overlap(a.first, b.first) for n, a in enumerate(items) for b in items[n + 1:])
+        if outer_max > 1 and choice:
+            raise _Refused(OVERLAP_BRANCHES)
         return _Item(frozenset().union(*(i.chars for i in items)), frozenset().union(*(i.first for i in items)),
-                     any(i.nullable for i in items), any(i.variable for i in items))
+                     any(i.nullable for i in items), any(i.variable for i in items),
+                     optional=choice or any(i.optional for i in items))
 
     def _adjacent(self, items: list[_Item], tail_exempt: bool) -> None:
-        """Refuse two variable items that can trade characters (the later one not ending the pattern)."""
+        """Refuse two variable items that can trade characters (the later one not ending the pattern), and
+        too many such pairs with an optional part."""
         last = len(items) - 1 if tail_exempt else len(items)
         allowed = self.top_pairs if tail_exempt else 0
         for i, a in enumerate(items):
-            if not a.variable:
+            if not a.variable and not a.optional:
                 continue
             for b in items[i + 1:last]:
-                if b.variable and self._overlap(a.chars, b.chars):
-                    allowed -= 1
-                    if allowed < 0:
-                        raise _Refused(ADJACENT)
+                if (b.variable or b.optional) and self._overlap(a.chars, b.chars):
+                    if a.variable and b.variable:
+                        allowed -= 1
+                        if allowed < 0:
+                            raise _Refused(ADJACENT)
+                    else:
+                        self.optional_pairs += 1
+                        if self.optional_pairs > MAX_OPTIONAL_PAIRS:
+                            raise _Refused(OPTIONALS)
                 if not b.nullable and not self._overlap(a.chars, b.first):
                     break  # a character only the later part fits: the earlier quantifier must end before it
 

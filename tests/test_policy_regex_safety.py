@@ -32,6 +32,11 @@ DANGEROUS = [
     (r"[a-z]+\d*[a-z]+x", "two quantifiers", "a" * 1024),
     (r".*customer.*$", "two quantifiers", "customer" * 127 + "\nx"),
     (r"(?:a.*b.*)?c", "two quantifiers", "ab" * 512),
+    ("a?" * 24 + "a" * 24, "optional parts", "a" * 23 + "!"),  # 2**24 ways to spread the a's over the a?'s
+    (r"(?:\d?){1}" * 24 + r"\d" * 24 + "x", "optional parts", "1" * 23),
+    ("(?:(?:ab)?(?:ab)?)?" * 4 + "c", "optional parts", "ab" * 20),
+    ("(?:a|)" * 24 + "a" * 24, "optional parts", "a" * 23 + "!"),
+    ("(?:a|aa)" * 30 + "b", "optional parts", "a" * 40),
     (r"x{1001}", "repetition count above 1000", "x" * 2000),
     (r"(?:(?:\b){100}){100}", "multiplying to more than 1000", "a b " * 500),
     (r"(.)\1", "backreference", "ab" * 100),
@@ -44,6 +49,8 @@ SAFE = [
     r"\b(C-\d{4}-\d{7})\b", r"/customers?/(\d+)", "customer", r".*customer.*", r"(\d+)-(\d+)x", r"\d+\.\d+",
     r"(?:https?://)?crm\.example/customers/(\d+)", r"[?&]cid=(\d+)", r"(?i)ticket[ #:]*(\d+)", r"/([a-z]+)/(\d+)$",
     r"[^/]+/customers?/(\d+)", r"(?:ab|cd)+", "customers?", r"[\w.-]+@[\w-]+\.\w+",
+    r"CASE\s?-?\s?(\d+)", r"(?:http|https)://crm/(\d+)", r"(?:ab|ac)x(?:ab|ac)",
+    r"(?:https?://)?(?:www\.)?crm\.example/c/(\d+)", r"\d?\d?\d?-\d+",
     r"(?i)^https://crm\.lender\.example/customer/(.*)$", r"(?i)^(.*)customer/.*$",  # migration 0010's globs
 ]
 
