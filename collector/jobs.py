@@ -30,7 +30,6 @@ from typing import Any
 
 import orjson
 
-from collector.config import Settings
 from collector.storage.base import Store
 
 log = logging.getLogger(__name__)
@@ -39,9 +38,8 @@ SLACK = 0.9  # a periodic job is due again after 90% of its period (two processe
 
 
 class JobScheduler:
-    def __init__(self, store: Store, settings: Settings) -> None:
+    def __init__(self, store: Store) -> None:
         self.store = store
-        self.settings = settings
         self.runs = store.job_runs
         self.host = socket.gethostname()[:200]
         self.pid = os.getpid()

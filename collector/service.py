@@ -61,7 +61,7 @@ class Collector:
         self.keyring = KeyRing(settings.data_dir, float(settings.max_clock_skew_s))
         self.metrics = Metrics()
         self.feed = open_feed(self.store)  # change notices between collector processes
-        self.jobs = JobScheduler(self.store, settings)
+        self.jobs = JobScheduler(self.store)
         self.policy = PolicyService(self.store, self.feed)
         self.shift_entries = ShiftEntries(self.store, self.feed)  # the days' shift entries, kept in memory
         self.rollups = RollupUpdater(self.store, self.policy, settings.timezone, settings.data_dir,

@@ -20,7 +20,6 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from collector.config import load_settings
 from collector.errors import Conflict
 from collector.jobs import JobScheduler
 from collector.policy import DEFAULT_POLICY, PolicyService
@@ -173,8 +172,7 @@ def test_saves_based_on_one_version_conflict_and_unversioned_saves_merge(
 
 def test_a_job_runs_once_whoever_asks_and_each_run_is_recorded(two_stores: tuple[SqlStore, SqlStore],
                                                               tmp_path: Path) -> None:
-    settings = load_settings(tmp_path)
-    a, b = (JobScheduler(s, settings) for s in two_stores)
+    a, b = (JobScheduler(s) for s in two_stores)
     ran: list[str] = []
     inside = threading.Event()
     release = threading.Event()
@@ -337,8 +335,7 @@ def test_processes_on_a_host_with_a_long_name_are_each_alive(two_stores: tuple[S
     """Two collector processes on one host named like a cloud VM (57 characters and more): each holds its
     own lease as an outbox owner (the lease's key was cut to 64 characters, host first, so the second
     process's key was the first's and it never counted as alive)."""
-    settings = load_settings(tmp_path)
-    a, b = (JobScheduler(s, settings) for s in two_stores)
+    a, b = (JobScheduler(s) for s in two_stores)
     host = "ip-10-20-30-40.cn-north-1.compute.internal.callcenter.example"
     first, second = f"{host}:4242:0a1b2c3d:aa", f"{host}:4343:4e5f6a7b:bb"
     a.register_process("outbox", first, 60)
