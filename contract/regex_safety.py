@@ -27,6 +27,7 @@ quantifiers: a glob that migration 0010 carried over with two ``*`` stays.
 
 from __future__ import annotations
 
+import functools
 import re
 import re._constants as sre_c  # the parse tree's opcodes (Python 3.11+)
 import re._parser as sre_p
@@ -235,9 +236,13 @@ class _Walker:
             codes = self._cases(x[1])
             if y[0] == "lit":
                 return bool(codes & self._cases(y[1]))
-            return any(y[1] <= c <= y[2] for c in codes)
-        return _ranges_meet(x[1], x[2], y[1], y[2]) or (self.ignorecase and _ranges_meet(
-            *_case_range(x[1], x[2]), *_case_range(y[1], y[2])))
+            return any(y[1] <= c <= y[2] for c in codes) or (self.ignorecase and _folds_into(x[1], y[1], y[2]))
+        if _ranges_meet(x[1], x[2], y[1], y[2]):
+            return True
+        if not self.ignorecase:
+            return False
+        (lo, hi), other = sorted(((x[1], x[2]), (y[1], y[2])), key=lambda r: r[1] - r[0])
+        return hi - lo > 4096 or any(_folds_into(c, *other) for c in range(lo, hi + 1))
 
     def _cases(self, code: int) -> set[int]:
         c = chr(code)
@@ -269,9 +274,12 @@ def _ranges_meet(a_lo: int, a_hi: int, b_lo: int, b_hi: int) -> bool:
     return a_lo <= b_hi and b_lo <= a_hi
 
 
-def _case_range(lo: int, hi: int) -> tuple[int, int]:
-    """A range widened to the other case of ASCII letters (for a case-insensitive pattern)."""
-    letters = [c for c in range(max(lo, 65), min(hi, 122) + 1) if chr(c).isalpha()]
-    if not letters:
-        return lo, hi
-    return min(lo, *(ord(chr(c).swapcase()) for c in letters)), max(hi, *(ord(chr(c).swapcase()) for c in letters))
+def _folds_into(code: int, lo: int, hi: int) -> bool:
+    """Whether the case-insensitive class ``[lo-hi]`` matches ``chr(code)``, by Python's own case folding
+    (which knows more than lower and upper case: ``ſ`` is ``s``, the Kelvin sign ``K`` is ``k``)."""
+    return _folded_class(lo, hi).match(chr(code)) is not None
+
+
+@functools.lru_cache(maxsize=1024)
+def _folded_class(lo: int, hi: int) -> re.Pattern[str]:
+    return re.compile(f"(?i)[{re.escape(chr(lo))}-{re.escape(chr(hi))}]")

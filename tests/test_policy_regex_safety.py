@@ -37,6 +37,9 @@ DANGEROUS = [
     ("(?:(?:ab)?(?:ab)?)?" * 4 + "c", "optional parts", "ab" * 20),
     ("(?:a|)" * 24 + "a" * 24, "optional parts", "a" * 23 + "!"),
     ("(?:a|aa)" * 30 + "b", "optional parts", "a" * 40),
+    (r"(?i)[a-z]+ſ+x", "two quantifiers", "ſ" * 1024),  # Python folds ſ into s: [a-z] matches it
+    (r"(?i)[ſ-ƀ]+[a-z]+x", "two quantifiers", "s" * 1024),
+    ("(?i)[a-z]+\u212a+x", "two quantifiers", "k" * 1024),  # the Kelvin sign
     (r"x{1001}", "repetition count above 1000", "x" * 2000),
     (r"(?:(?:\b){100}){100}", "multiplying to more than 1000", "a b " * 500),
     (r"(.)\1", "backreference", "ab" * 100),
