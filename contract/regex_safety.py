@@ -50,6 +50,7 @@ ADJACENT = ("two quantifiers that can match the same characters one after the ot
             "\\w+\\d*\\w+): matching time grows as a power of the text's length")
 
 
+@functools.lru_cache(maxsize=1024)  # every agent's context reads the policy: its patterns are checked once
 def unsafe_construct(pattern: str) -> str | None:
     """The construct that makes searching ``pattern`` slower than linear, or None (it must compile)."""
     tree = sre_p.parse(pattern)
@@ -242,7 +243,7 @@ class _Walker:
         if not self.ignorecase:
             return False
         (lo, hi), other = sorted(((x[1], x[2]), (y[1], y[2])), key=lambda r: r[1] - r[0])
-        return hi - lo > 4096 or any(_folds_into(c, *other) for c in range(lo, hi + 1))
+        return hi - lo > 65536 or any(_folds_into(c, *other) for c in range(lo, hi + 1) if _cased(c))
 
     def _cases(self, code: int) -> set[int]:
         c = chr(code)
@@ -278,6 +279,12 @@ def _folds_into(code: int, lo: int, hi: int) -> bool:
     """Whether the case-insensitive class ``[lo-hi]`` matches ``chr(code)``, by Python's own case folding
     (which knows more than lower and upper case: ``ſ`` is ``s``, the Kelvin sign ``K`` is ``k``)."""
     return _folded_class(lo, hi).match(chr(code)) is not None
+
+
+def _cased(code: int) -> bool:
+    """Whether a character has another case (only those fold into other characters)."""
+    c = chr(code)
+    return c.lower() != c or c.upper() != c
 
 
 @functools.lru_cache(maxsize=1024)

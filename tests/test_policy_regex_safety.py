@@ -53,7 +53,7 @@ SAFE = [
     r"(?:https?://)?crm\.example/customers/(\d+)", r"[?&]cid=(\d+)", r"(?i)ticket[ #:]*(\d+)", r"/([a-z]+)/(\d+)$",
     r"[^/]+/customers?/(\d+)", r"(?:ab|cd)+", "customers?", r"[\w.-]+@[\w-]+\.\w+",
     r"CASE\s?-?\s?(\d+)", r"(?:http|https)://crm/(\d+)", r"(?:ab|ac)x(?:ab|ac)",
-    r"(?:https?://)?(?:www\.)?crm\.example/c/(\d+)", r"\d?\d?\d?-\d+",
+    r"(?:https?://)?(?:www\.)?crm\.example/c/(\d+)", r"\d?\d?\d?-\d+", r"[\u4e00-\u9fff]+[\uac00-\ud7af]+x",
     r"(?i)^https://crm\.lender\.example/customer/(.*)$", r"(?i)^(.*)customer/.*$",  # migration 0010's globs
 ]
 
