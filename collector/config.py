@@ -1,10 +1,11 @@
 """Collector settings: one declarative table (name, type, default, help, check), loaded once at start-up.
 
 Precedence: defaults < ``DATA/collector.toml`` < environment ``SEATGUARD_<NAME>`` < CLI flags. The table
-is three settings classes (:mod:`contract.settings_table`): :class:`Settings`' own fields (top-level keys),
-:class:`AlertConfig` (top-level ``alert_*`` keys, environment ``SEATGUARD_ALERT_*``) and
-:class:`detectors.scoring.ScoringConfig` (the ``[scoring]`` table, environment ``SEATGUARD_SCORING_*``);
-:func:`load_settings` builds all three, and a bad value stops the start with the setting and its source.
+is four settings classes (:mod:`contract.settings_table`): :class:`Settings`' own fields (top-level keys),
+:class:`AlertConfig` (top-level ``alert_*`` keys, environment ``SEATGUARD_ALERT_*``),
+:class:`detectors.scoring.ScoringConfig` (the ``[scoring]`` table, environment ``SEATGUARD_SCORING_*``) and
+:class:`collector.retention.RetentionConfig` (the ``[retention]`` table, environment ``SEATGUARD_RETENTION_*``);
+:func:`load_settings` builds all four, and a bad value stops the start with the setting and its source.
 ``seatguard-collector config-doc`` prints the reference that the README and packaging/CONFIG.md embed.
 """
 
@@ -19,6 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from collector.errors import AlertConfigError, ConfigError
 from collector.proxies import AddressList
+from collector.retention import RetentionConfig, RetentionPeriods
 from contract.settings_table import (
     Section,
     Setting,
@@ -179,7 +181,9 @@ class Settings:
         2000, "Most screenshots one agent may store per local day; more -> 429 blob_quota (0: no limit).")
     blob_rate_per_min: int = setting(
         30, "Most screenshots one agent may store in any 60 seconds; more -> 429 blob_rate (0: no limit).")
-    retention_days: int = setting(180, "Events older than this are purged.", at_least(1))
+    retention_days: int = setting(
+        180, "Events older than this are purged: the retention period of every kind, and the longest "
+             "(`[retention] kinds` shortens it per kind; a legal hold suspends it for one agent).", at_least(1))
     enroll_token_ttl_h: float = setting(72.0, "Lifetime of a one-time enrollment token (hours).", positive)
     api_token_days: float = setting(
         90.0, "Lifetime of an API token (days) unless `token create --expires-days` says otherwise.", positive)
@@ -215,11 +219,14 @@ class Settings:
                "/api/openapi.json is served either way.")
     alerts: AlertConfig = field(default_factory=AlertConfig)
     scoring: ScoringConfig = field(default_factory=ScoringConfig)
+    retention: RetentionConfig = field(default_factory=RetentionConfig)
     tz: ZoneInfo = field(init=False, repr=False, compare=False)
+    periods: RetentionPeriods = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         check_rows(self, ConfigError)
         object.__setattr__(self, "tz", ZoneInfo(self.timezone))
+        object.__setattr__(self, "periods", RetentionPeriods(self.retention_days, self.retention))
 
     @property
     def database_url(self) -> str:
@@ -229,11 +236,13 @@ class Settings:
 CORE = Section(Settings, "SEATGUARD_")
 ALERTS = Section(AlertConfig, "SEATGUARD_", prefix="alert_")
 SCORING = Section(ScoringConfig, "SEATGUARD_SCORING_", table="scoring")
-SECTIONS = (CORE, ALERTS, SCORING)
+RETENTION = Section(RetentionConfig, "SEATGUARD_RETENTION_", table="retention")
+SECTIONS = (CORE, ALERTS, SCORING, RETENTION)
 
 CORE_SETTINGS: tuple[Setting, ...] = CORE.rows
 ALERT_SETTINGS: tuple[Setting, ...] = ALERTS.rows
 SCORING_SETTINGS: tuple[Setting, ...] = SCORING.rows
+RETENTION_SETTINGS: tuple[Setting, ...] = RETENTION.rows
 SETTINGS: tuple[Setting, ...] = CORE_SETTINGS + ALERT_SETTINGS  # the top-level keys of collector.toml
 
 
@@ -244,7 +253,9 @@ def load_settings(data_dir: Path, overrides: dict[str, Any] | None = None) -> Se
         layers = load_layers(SECTIONS, data_dir / "collector.toml", overrides)
         alerts = build(ALERTS, layers, (AlertConfigError,))
         scoring = build(SCORING, layers, (DetectorError,))
-        settings = build(CORE, layers, (ConfigError,), data_dir=data_dir, alerts=alerts, scoring=scoring)
+        retention = build(RETENTION, layers, (ConfigError,))
+        settings = build(CORE, layers, (ConfigError,), data_dir=data_dir, alerts=alerts, scoring=scoring,
+                         retention=retention)
     except SettingsError as exc:
         raise ConfigError(str(exc)) from exc
     return settings
@@ -254,4 +265,7 @@ def settings_markdown() -> str:
     return (f"{markdown(SETTINGS)}\n\n"
             "Scoring of the daily report and the real-time alerts, in the `[scoring]` table of `collector.toml` "
             "(environment `SEATGUARD_SCORING_<NAME>`; a list or table there is written as in TOML):\n\n"
-            f"{markdown(SCORING_SETTINGS)}")
+            f"{markdown(SCORING_SETTINGS)}\n\n"
+            "Retention per event kind, in the `[retention]` table (environment `SEATGUARD_RETENTION_<NAME>`); "
+            "a kind's name with a dot may be written as a dotted key under `[retention.kinds]`:\n\n"
+            f"{markdown(RETENTION_SETTINGS)}")

@@ -285,7 +285,7 @@ class IngestService:
         future = now.timestamp() + self.settings.max_clock_skew_s
         # older than the retention period: the purge would drop it at once, and on PostgreSQL each such
         # day would first get a partition of its own (a forged ts per past day would make thousands)
-        oldest = max((now - timedelta(days=self.settings.retention_days)).timestamp(), _EARLIEST_S)
+        oldest = self.settings.periods.oldest(now, _EARLIEST_S)  # per kind (collector.retention), POSIX s
         agent_id = batch.agent_id
         customers = self.customers
         good: list[StoredEvent] = []
@@ -295,7 +295,7 @@ class IngestService:
             try:
                 event, moment = validate_event_at(raw)
                 at = moment.timestamp()
-                if event["agent_id"] != agent_id or at > future or at < oldest:
+                if event["agent_id"] != agent_id or at > future or at < oldest[event["kind"]]:
                     raise InvalidEvent(self._out_of_bounds(event, agent_id, at, future))
             except InvalidEvent as exc:
                 bad.append(QuarantinedEvent(_raw_seq(raw), _clean(exc.reason), _masked_raw(raw)))
@@ -323,7 +323,7 @@ class IngestService:
         if at < _EARLIEST_S:
             return f"field 'ts': {event['ts']} is before 1970"
         return (f"field 'ts': {event['ts']} is older than the retention period "
-                f"({self.settings.retention_days} days)")
+                f"({self.settings.periods.days_for(event['kind'])} days) of {event['kind']}")
 
     def _cap_quarantine(self, bad: list[QuarantinedEvent], agent_id: str) -> list[QuarantinedEvent]:
         """Keep at most ``max_quarantine_per_batch`` rows; the excess is counted and logged, not stored."""
