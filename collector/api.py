@@ -7,6 +7,7 @@ extension adds one with :func:`register_part`):
 - ``ingest``: what agents call, enrollment, batches, blobs, signing keys (:mod:`collector.routes.ingest`);
 - ``query``: agents, timelines, reports and screenshots for people and scripts (:mod:`collector.routes.query`);
 - ``alerts``: :mod:`collector.alerts.routes`; ``shifts``: :mod:`collector.shift_routes`;
+- ``holds``: legal holds, set and lifted by admins (:mod:`collector.routes.holds`);
 - ``web``: the server-rendered UI (:func:`collector.web.mount_web`; skipped, with a warning, in a build
   without it).
 
@@ -29,7 +30,7 @@ from collector import shift_routes
 from collector.alerts import routes as alert_routes
 from collector.errors import CollectorError, ConfigError, RateLimited, Rejected
 from collector.ratelimit import retry_after
-from collector.routes import health, ingest, query
+from collector.routes import health, holds, ingest, query
 from collector.routes.common import error
 from collector.service import Collector
 
@@ -56,7 +57,8 @@ def _mount_web(app: FastAPI, collector: Collector) -> None:
 
 
 for _name, _part in (("ingest", ingest.register), ("query", query.register), ("health", health.register),
-                     ("alerts", alert_routes.register), ("shifts", shift_routes.register), ("web", _mount_web)):
+                     ("alerts", alert_routes.register), ("shifts", shift_routes.register),
+                     ("holds", holds.register), ("web", _mount_web)):
     register_part(_name, _part)
 DEFAULT_PARTS = tuple(APP_PARTS)
 

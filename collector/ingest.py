@@ -22,6 +22,7 @@ from collector.errors import Rejected
 from collector.event_check import validate_event_at
 from collector.keys import KeyRing
 from collector.metrics import Metrics
+from collector.retention import RetentionPeriods
 from collector.storage import BatchWrite, QuarantinedEvent, Store, StoredEvent
 from collector.storage.base import RollupHook
 from contract import wire
@@ -71,7 +72,7 @@ class IngestSettings:
     max_batch_events: int
     max_clock_skew_s: float
     max_batch_age_days: float
-    retention_days: int
+    periods: RetentionPeriods  # each kind's retention period (collector.retention)
     max_quarantine_per_batch: int
     policy_grace_s: float
 
@@ -79,7 +80,7 @@ class IngestSettings:
     def from_settings(cls, settings: Settings) -> IngestSettings:
         return cls(settings.tz, settings.max_body_bytes, settings.max_inflated_bytes, settings.max_inflate_ratio,
                    settings.max_json_containers, settings.max_batch_events, settings.max_clock_skew_s,
-                   settings.max_batch_age_days, settings.retention_days, settings.max_quarantine_per_batch,
+                   settings.max_batch_age_days, settings.periods, settings.max_quarantine_per_batch,
                    settings.policy_grace_s)
 
 

@@ -45,6 +45,9 @@ class Metrics:
                                      "Distinct stored policy regular expressions this process left out as unsafe",
                                      registry=self.registry)
         self.unsafe_patterns.set_function(disabled_pattern_count)
+        self.legal_holds = Counter("seatguard_legal_hold_actions_total",
+                                   "Legal hold requests, by outcome (set, lifted, refused)", ["outcome"],
+                                   registry=self.registry)
         self.latency = Histogram("seatguard_ingest_seconds", "Time to verify, open, validate, mask and commit a batch",
                                  registry=self.registry,
                                  buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from typing import Any
@@ -117,5 +118,6 @@ class ScreenshotService:
         except WireError as exc:
             raise Rejected("tampered_ciphertext", "the stored screenshot no longer opens") from exc
 
-    def purge(self, before_ts: float) -> dict[str, int]:
-        return {"screenshots": self.repo.purge(before_ts)}
+    def purge(self, before_ts: float, held: Collection[str] = ()) -> dict[str, int]:
+        """Retention of the sealed screenshots: the ``screenshot`` kind's period, none of an agent in ``held``."""
+        return {"screenshots": self.repo.purge(before_ts, held)}

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from collector.alerts.service import AlertService
 from collector.config import Settings, load_settings
 from collector.enrollment import EnrollmentService
 from collector.errors import CollectorError, ConfigError, Forbidden, NotFound
+from collector.holds import HoldService
 from collector.ingest import IngestService, IngestSettings
 from collector.jobs import DailyJobs, JobScheduler
 from collector.keys import KeyRing
@@ -78,6 +79,7 @@ class Collector:
         self.enroll_limit = RateLimiter("enroll", settings.enroll_rate_burst, settings.enroll_rate_per_min,
                                         on_refused=lambda route: refused.labels(route).inc())
         self.access = AccessService(self.store)
+        self.holds = HoldService(self.store.holds, self.access, self.metrics)
         self.wall = WallService(self.store, settings.tz, settings.alerts.silent_after_min,
                                 contexts=self.rollups.live_context)
         self.reports = ReportService(self.store, self.rollups, settings.tz, settings.need_to_know_scope,
@@ -147,15 +149,19 @@ class Collector:
         return self.timeline(agent_id, day)
 
     def purge(self, now: datetime | None = None) -> dict[str, Any]:
-        """Privacy rule 4: drop everything older than ``retention_days`` (calendar days in the collector's zone)."""
+        """Privacy rule 4: drop what is older than its retention period (calendar days in the collector's
+        zone): events per kind, screenshots by the ``screenshot`` kind's period, the rest by
+        ``retention_days`` (:mod:`collector.retention`); nothing of an agent under a legal hold."""
         now = now or datetime.now(self.settings.tz)
-        cutoff = now - timedelta(days=int(self.settings.retention_days))
-        removed = self.store.purge(cutoff.date().isoformat(), cutoff.timestamp())
-        removed.update(self.alerts.purge(cutoff.timestamp()))
-        removed.update(self.screenshots.purge(cutoff.timestamp()))
-        removed["job_runs"] = self.jobs.runs.purge(cutoff.timestamp())
-        log.info("retention purge before %s: %s", cutoff.date(), removed)
-        return {"before": cutoff.date().isoformat(), "removed": removed}
+        cut = self.settings.periods.cutoffs(now, self.holds.held())
+        removed = self.store.purge(cut.before_day, cut.before_ts, cut.kind_days, cut.held)
+        removed.update(self.alerts.purge(cut.before_ts, cut.held))
+        removed.update(self.screenshots.purge(cut.screenshots_ts, cut.held))
+        removed["job_runs"] = self.jobs.runs.purge(cut.before_ts)
+        log.info("retention purge before %s (per kind: %s; %d agents held): %s", cut.before_day,
+                 cut.kind_days or "none", len(cut.held), removed)
+        return {"before": cut.before_day, "kinds": dict(cut.kind_days), "held_agents": len(cut.held),
+                "removed": removed}
 
     def report_for(self, who: Principal, day: str, remote: str | None = None) -> dict[str, Any]:
         """The day's report as the caller may see it (managers: their teams' findings only)."""
@@ -215,7 +221,8 @@ class Collector:
         if self.store.get_agent(agent_id) is not None:
             timeline = self.timeline_for(who, agent_id, day, remote)
         viewers = [v for v in self.access.viewers_of(agent_id) if v["actor"] != who.name]
-        return {"agent_id": agent_id, "date": day, "timeline": timeline, "viewers": viewers}
+        return {"agent_id": agent_id, "date": day, "timeline": timeline, "viewers": viewers,
+                "retention": {**self.settings.periods.describe(), "legal_hold": self.holds.of(agent_id)}}
 
     # -- administration (admin only; every action is audited) -------------------------------------------
     def admin_overview(self, who: Principal, remote: str | None = None) -> dict[str, Any]:
@@ -240,6 +247,7 @@ class Collector:
                 "policy_left_out": left_out(policy),
                 "teams": sorted(teams.values(), key=lambda x: str(x["team"])),
                 "retention_days": self.settings.retention_days, "timezone": self.settings.timezone,
+                "retention_kinds": self.settings.periods.overrides, "holds": self.holds.repo.all(),
                 "jobs": self.jobs.runs.summary()}
 
     def create_enroll_token_for(self, who: Principal, team: str, role: str = "agent",

@@ -127,7 +127,7 @@ def test_an_ingest_only_app_never_imports_the_web_ui(tmp_path: Path) -> None:
 
 
 def test_the_default_app_mounts_every_part_and_the_wall_listener(collector: Collector) -> None:
-    assert DEFAULT_PARTS == ("ingest", "query", "health", "alerts", "shifts", "web")
+    assert DEFAULT_PARTS == ("ingest", "query", "health", "alerts", "shifts", "holds", "web")
     app = create_app(collector)
     paths = {getattr(r, "path", "") for r in app.routes}
     assert {"/api/v1/batches", "/api/v1/agents", "/api/v1/alerts", "/api/v1/agents/{agent_id}/shifts", "/login",

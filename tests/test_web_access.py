@@ -44,6 +44,7 @@ ME = row(403, 403, 403, 403, 403, 200, 401)
 OPEN = row(200, 200, 200, 200, 200, 200, 200)
 SHIFTS_A1 = row(200, 200, 200, 403, 403, 403, 401)       # security reads shifts, managers their teams'
 SHIFT_EDIT_A1 = row(200, 403, 200, 403, 403, 403, 401)   # admins and the agent's own managers edit them
+ADMIN_ONLY = row(200, 403, 403, 403, 403, 403, 401)
 
 
 def page(codes: dict[str, int]) -> dict[str, int]:
@@ -80,6 +81,9 @@ def api_matrix(day: str) -> list[tuple[str, str, Any, dict[str, int], str | None
         ("GET", "/api/v1/policy", None, row(200, 403, 403, 403, 403, 403, 401), "read_policy"),
         ("POST", "/api/v1/policy", {"policy": {"spy": True}}, row(400, 403, 403, 403, 403, 403, 401), None),
         ("POST", "/api/v1/alerts/dead-letters/999999/retry", None, row(404, 403, 403, 403, 403, 403, 401), None),
+        ("GET", "/api/v1/holds", None, ADMIN_ONLY, "read_legal_holds"),
+        ("POST", "/api/v1/agents/pc-a1/hold", {"reason": "matrix"}, ADMIN_ONLY, "set_legal_hold"),
+        ("POST", "/api/v1/agents/pc-a1/hold/lift", {"reason": "matrix"}, ADMIN_ONLY, "lift_legal_hold"),
         # agent-facing routes: a person's session or token grants nothing there
         ("POST", "/api/v1/enroll", {"token": "sgt_nope", "public_key": KEY, "name": "pc-x"},
          row(401, 401, 401, 401, 401, 401, 401), None),
@@ -115,6 +119,8 @@ def page_matrix(day: str) -> list[tuple[str, str, Any, dict[str, int], str | Non
         ("POST", "/admin/users", {"name": "newbie", "role": "auditor"}, ADMIN_PAGE, "add_user"),
         ("POST", "/admin/users/aud/enable", {}, ADMIN_ACTION, "enable_user"),
         ("POST", "/admin/policy", {"policy": policy}, ADMIN_PAGE, "update_policy"),
+        ("POST", "/admin/holds", {"agent_id": "pc-a2", "reason": "matrix"}, ADMIN_ACTION, "set_legal_hold"),
+        ("POST", "/admin/holds/pc-a2/lift", {"reason": "matrix"}, ADMIN_ACTION, "lift_legal_hold"),
         ("POST", "/admin/agents/pc-b2/revoke", {}, ADMIN_ACTION, "revoke_agent"),
     ]
 

@@ -20,6 +20,7 @@ import threading
 import time
 import uuid
 from collections import deque
+from collections.abc import Collection
 from datetime import datetime, tzinfo
 from typing import Any
 
@@ -229,9 +230,9 @@ class AlertService:
             except StorageError as exc:  # the lease runs out by itself
                 log.warning("could not drop the outbox lease: %s", exc.message)
 
-    def purge(self, before_ts: float) -> dict[str, int]:
-        """Retention: drop alerts (and their deliveries) raised before ``before_ts``."""
-        return self.store.purge(before_ts)
+    def purge(self, before_ts: float, held: Collection[str] = ()) -> dict[str, int]:
+        """Retention: drop alerts (and their deliveries) raised before ``before_ts``, none of an agent in ``held``."""
+        return self.store.purge(before_ts, held)
 
     def stats(self) -> dict[str, Any]:
         return {**self.counts, "deliveries": self.store.counts(), "channels": self.dispatcher.stats()}

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import uuid
 from abc import ABC, abstractmethod
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -98,8 +99,8 @@ class AlertRepo(ABC):
         """Deliveries per state, and ``alerts``: how many alerts are stored."""
 
     @abstractmethod
-    def purge(self, before_ts: float) -> dict[str, int]:
-        """Retention: drop alerts raised before ``before_ts`` and their deliveries."""
+    def purge(self, before_ts: float, held: Collection[str] = ()) -> dict[str, int]:
+        """Retention: drop alerts raised before ``before_ts`` and their deliveries, none of an agent in ``held``."""
 
     # -- what the silence check reads ------------------------------------------------------------------
     @abstractmethod
@@ -282,11 +283,14 @@ class SqlAlertRepo(AlertRepo):
             return [Delivery(r.id, r.uid, r.alert_id, r.channel, r.event, orjson.loads(r.payload), r.attempts)
                     for r in rows]
 
-    def purge(self, before_ts: float) -> dict[str, int]:
+    def purge(self, before_ts: float, held: Collection[str] = ()) -> dict[str, int]:
+        doomed = alerts.c.raised_at < before_ts
+        if held:
+            doomed = and_(doomed, alerts.c.agent_id.not_in(sorted(set(held))))
         with self.db._write() as conn:
-            old = select(alerts.c.id).where(alerts.c.raised_at < before_ts)
+            old = select(alerts.c.id).where(doomed)
             n_del = conn.execute(delete(deliveries).where(deliveries.c.alert_id.in_(old))).rowcount
-            n_alerts = conn.execute(delete(alerts).where(alerts.c.raised_at < before_ts)).rowcount
+            n_alerts = conn.execute(delete(alerts).where(doomed)).rowcount
         return {"alerts": int(n_alerts or 0), "alert_deliveries": int(n_del or 0)}
 
     # -- what the silence check reads ------------------------------------------------------------------

@@ -16,7 +16,8 @@ hands out one *repository* per further area, each an interface of its own declar
 - ``store.alerts``: alerts and their outbox (``alerts``, ``alert_deliveries``), and the alert checks'
   reads of rollups and events (:mod:`collector.storage.alerts`);
 - ``store.screenshots``: sealed screenshots and their quotas (``screenshots``, :mod:`collector.storage.screenshots`);
-- ``store.reports``: daily reports and reviewer labels (``reports``, ``labels``, :mod:`collector.storage.reports`).
+- ``store.reports``: daily reports and reviewer labels (``reports``, ``labels``, :mod:`collector.storage.reports`);
+- ``store.holds``: legal holds, agents whose retention is suspended (``legal_holds``, :mod:`collector.storage.holds`).
 
 Every table is declared once, on the one ``MetaData`` of :mod:`collector.storage.tables`.
 A service receives the store (or the repository) and never writes SQL: no module outside
@@ -34,7 +35,7 @@ tests named ``test_<area>_...`` in a ``tests/test_storage_*.py`` module run it o
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -42,6 +43,7 @@ from collector.storage.accounts import AccountRepo
 from collector.storage.alerts import AlertRepo
 from collector.storage.api_tokens import ApiTokenRepo
 from collector.storage.audit import AuditRepo
+from collector.storage.holds import HoldRepo
 from collector.storage.job_runs import JobRunRepo
 from collector.storage.policy_versions import PolicyRepo
 from collector.storage.reports import ReportRepo
@@ -179,6 +181,10 @@ class Store(ABC):
     @abstractmethod
     def reports(self) -> ReportRepo: ...
 
+    @property
+    @abstractmethod
+    def holds(self) -> HoldRepo: ...
+
     @abstractmethod
     def create_schema(self) -> None:
         """Create a new database at the newest schema; refuse one that needs ``migrate`` first."""
@@ -248,8 +254,11 @@ class Store(ABC):
     def integrity_records(self, agent_id: str | None = None) -> list[dict[str, Any]]: ...
 
     @abstractmethod
-    def purge(self, before_day: str, before_ts: float) -> dict[str, int]:
-        """Retention: remove events of days before ``before_day`` and records older than ``before_ts``."""
+    def purge(self, before_day: str, before_ts: float, kind_days: Mapping[str, str] | None = None,
+              held: Collection[str] = ()) -> dict[str, int]:
+        """Retention: remove events of days before ``before_day`` (of a kind in ``kind_days``: before that
+        kind's day, which is never earlier) and records older than ``before_ts``; nothing of an agent
+        in ``held`` (a legal hold) goes."""
 
     @abstractmethod
     def get_kv(self, key: str) -> str | None: ...

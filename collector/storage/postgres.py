@@ -118,5 +118,5 @@ class PostgresStore(SqlStore):
             execution_options={"preserve_rowcount": True})
         return int(res.rowcount)
 
-    def _purge_events(self, before_day: str) -> int:
-        return self.partitions.drop_before(before_day)
+    def _purge_events(self, before_day: str, keep: list[str]) -> int:
+        return self.partitions.drop_before(before_day, keep)

@@ -16,6 +16,7 @@ from collector.storage.accounts import AccountRepo, SqlAccountRepo
 from collector.storage.alerts import AlertRepo, SqlAlertRepo
 from collector.storage.api_tokens import ApiTokenRepo, SqlApiTokenRepo
 from collector.storage.audit import AuditRepo, SqlAuditRepo
+from collector.storage.holds import HoldRepo, SqlHoldRepo
 from collector.storage.job_runs import JobRunRepo, SqlJobRunRepo
 from collector.storage.policy_versions import PolicyRepo, SqlPolicyRepo
 from collector.storage.reports import ReportRepo, SqlReportRepo
@@ -69,3 +70,7 @@ class SqlRepositories:
     @cached_property
     def reports(self) -> ReportRepo:
         return SqlReportRepo(self)
+
+    @cached_property
+    def holds(self) -> HoldRepo:
+        return SqlHoldRepo(self)

@@ -10,6 +10,7 @@ overrun a quota.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, and_, func, insert, select
@@ -42,8 +43,9 @@ class ScreenshotRepo(ABC):
         """The stored sealed envelope, or None."""
 
     @abstractmethod
-    def purge(self, before_ts: float) -> int:
-        """Retention: drop screenshots received before ``before_ts``; returns how many."""
+    def purge(self, before_ts: float, held: Collection[str] = ()) -> int:
+        """Retention: drop screenshots received before ``before_ts``, none of an agent in ``held``; returns
+        how many."""
 
 
 class SqlScreenshotRepo(ScreenshotRepo):
@@ -69,9 +71,11 @@ class SqlScreenshotRepo(ScreenshotRepo):
                 and_(screenshots.c.agent_id == agent_id, screenshots.c.blob_id == blob_id))).first()
         return None if row is None else str(row[0])
 
-    def purge(self, before_ts: float) -> int:
+    def purge(self, before_ts: float, held: Collection[str] = ()) -> int:
+        old = screenshots.c.received_at < before_ts
+        where = and_(old, screenshots.c.agent_id.not_in(sorted(set(held)))) if held else old
         with self.db._write() as conn:
-            gone = conn.execute(screenshots.delete().where(screenshots.c.received_at < before_ts)).rowcount
+            gone = conn.execute(screenshots.delete().where(where)).rowcount
         return int(gone or 0)
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import logging
 import threading
 from abc import abstractmethod
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Engine, Table, and_, func, insert, or_, select, update
+from sqlalchemy import Column, ColumnElement, Connection, Engine, Table, and_, func, insert, or_, select, true, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
 
 from collector.agent_ids import id_key
@@ -510,23 +510,36 @@ class SqlStore(SqlRepositories, ShiftQueries, Store):
                 changed += 1
         return changed
 
-    def purge(self, before_day: str, before_ts: float) -> dict[str, int]:
-        """Delete events, quarantined events, integrity records and rollups older than the cut-off."""
-        events = self._purge_events(before_day)
+    def purge(self, before_day: str, before_ts: float, kind_days: Mapping[str, str] | None = None,
+              held: Collection[str] = ()) -> dict[str, int]:
+        """Delete events, quarantined events, integrity records and rollups older than the cut-off (events
+        of a kind in ``kind_days`` before that kind's later day), none of an agent in ``held``."""
+        keep = sorted(set(held))
+        events = self._purge_events(before_day, keep)
         with self._write() as conn:
+            for kind, day in sorted((kind_days or {}).items()):
+                if day > before_day:  # the days before before_day went with every kind
+                    events += int(conn.execute(t.events.delete().where(and_(
+                        t.events.c.kind == kind, t.events.c.day >= before_day, t.events.c.day < day,
+                        _spared(t.events.c.agent_id, keep)))).rowcount or 0)
             out = {
-                "quarantine": conn.execute(
-                    t.quarantine.delete().where(t.quarantine.c.received_at < before_ts)).rowcount,
-                "integrity": conn.execute(t.integrity.delete().where(t.integrity.c.at < before_ts)).rowcount,
-                "rollups": conn.execute(t.rollups.delete().where(t.rollups.c.day < before_day)).rowcount,
+                "quarantine": conn.execute(t.quarantine.delete().where(and_(
+                    t.quarantine.c.received_at < before_ts, _spared(t.quarantine.c.agent_id, keep)))).rowcount,
+                "integrity": conn.execute(t.integrity.delete().where(and_(
+                    t.integrity.c.at < before_ts, _spared(t.integrity.c.agent_id, keep)))).rowcount,
+                "rollups": conn.execute(t.rollups.delete().where(and_(
+                    t.rollups.c.day < before_day, _spared(t.rollups.c.agent_id, keep)))).rowcount,
                 "reports": conn.execute(t.reports.delete().where(t.reports.c.day < before_day)).rowcount,
-                "shifts": conn.execute(t.shifts.delete().where(t.shifts.c.day < before_day)).rowcount,
+                "shifts": conn.execute(t.shifts.delete().where(and_(
+                    t.shifts.c.day < before_day, _spared(t.shifts.c.agent_id, keep)))).rowcount,
             }
         return {"events": events, **{k: int(v or 0) for k, v in out.items()}}
 
-    def _purge_events(self, before_day: str) -> int:
+    def _purge_events(self, before_day: str, keep: list[str]) -> int:
+        """Events of every kind of days before ``before_day``, but none of the agents in ``keep``."""
         with self._write() as conn:
-            return int(conn.execute(t.events.delete().where(t.events.c.day < before_day)).rowcount or 0)
+            return int(conn.execute(t.events.delete().where(and_(
+                t.events.c.day < before_day, _spared(t.events.c.agent_id, keep)))).rowcount or 0)
 
     def last_heartbeat(self, agent_id: str, before_seq: int) -> dict[str, Any] | None:
         e = t.events
@@ -545,3 +558,8 @@ class SqlStore(SqlRepositories, ShiftQueries, Store):
         with self._write() as conn:
             self._upsert(conn, t.kv, {"key": key}, {"value": value})
 
+
+
+def _spared(column: Column[Any], keep: list[str]) -> ColumnElement[bool]:
+    """Rows of an agent not in ``keep`` (the agents under a legal hold)."""
+    return column.not_in(keep) if keep else true()

@@ -23,7 +23,7 @@ from sqlalchemy import (
     text,
 )
 
-SCHEMA_VERSION = 12  # kv "schema_version"; the Alembic head revision is "0012"
+SCHEMA_VERSION = 13  # kv "schema_version"; the Alembic head revision is "0013"
 metadata = MetaData()
 
 agents = Table(
@@ -212,6 +212,14 @@ job_runs = Table(  # revision 0009: one row per run of a scheduled job, whicheve
     Column("outcome", String(16), nullable=False),  # running, ok, failed
     Column("detail", Text),
     Index("ix_job_runs_job_started", "job", "started"),
+)
+
+legal_holds = Table(  # revision 0013: agents whose retention is suspended (collector.holds), one row each
+    "legal_holds", metadata,
+    Column("agent_id", String(64), primary_key=True),
+    Column("reason", Text, nullable=False),  # masked
+    Column("set_by", String(64), nullable=False),
+    Column("set_at", Float, nullable=False),
 )
 
 job_leases = Table(  # revision 0009: who runs a job now, where there are no advisory locks (SQLite)

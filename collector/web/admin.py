@@ -1,4 +1,4 @@
-"""Administration: enrollment tokens, agents (revoke, re-enroll), teams, users, policy, retention.
+"""Administration: enrollment tokens, agents (revoke, re-enroll), teams, users, policy, retention, legal holds.
 
 Every action goes through an admin-only, audited method of :class:`Collector`; a new token or
 password is shown once, in the answer to the form that made it.
@@ -74,6 +74,28 @@ def register(app: FastAPI, web: Web) -> None:
     async def revoke(agent_id: str, request: Request) -> Response:
         who, _form = await web.form_who(request)
         c.revoke_agent_for(who, agent_id, remote(request))
+        return _done()
+
+    @app.post("/admin/holds", include_in_schema=False)
+    async def set_hold(request: Request) -> Response:
+        who, form = await web.form_who(request)
+        try:
+            c.holds.set_for(who, form.get("agent_id", "").strip(), form.get("reason", ""), remote(request))
+        except CollectorError as exc:
+            if exc.status == 403:
+                raise
+            return _page(web, request, who, exc.status, error=exc.message)
+        return _done()
+
+    @app.post("/admin/holds/{agent_id}/lift", include_in_schema=False)
+    async def lift_hold(agent_id: str, request: Request) -> Response:
+        who, form = await web.form_who(request)
+        try:
+            c.holds.lift_for(who, agent_id, form.get("reason", ""), remote(request))
+        except CollectorError as exc:
+            if exc.status == 403:
+                raise
+            return _page(web, request, who, exc.status, error=exc.message)
         return _done()
 
     @app.post("/admin/users", include_in_schema=False)

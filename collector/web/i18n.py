@@ -247,6 +247,19 @@ STRINGS: dict[str, tuple[str, str]] = {
                              "Change retention_days in collector.toml.",
                              "事件保留 {days} 天后清除。日期按 {tz} 时区计算。"
                              "可在 collector.toml 中修改 retention_days。"),
+    "admin.retention_kinds": ("Kept for fewer days (retention.kinds):", "保留天数更短的事件类型（retention.kinds）："),
+    "admin.holds": ("Legal holds", "法律保全"),
+    "admin.holds_hint": ("A legal hold suspends retention for one agent: nothing of theirs is purged until it is "
+                         "lifted. Setting and lifting are audited with the reason; the agent sees the hold on "
+                         "their own page.",
+                         "法律保全会暂停某位坐席的数据保留期限：解除之前，其数据一概不清除。设置和解除均连同原因"
+                         "记入审计日志；坐席可在自己的页面上看到保全。"),
+    "admin.holds_none": ("No agent is under a legal hold.", "当前没有坐席处于法律保全中。"),
+    "admin.hold_reason": ("Reason", "原因"),
+    "admin.hold_by": ("Set by", "设置人"),
+    "admin.hold_since": ("Since", "开始时间"),
+    "admin.hold_set": ("Set legal hold", "设置法律保全"),
+    "admin.hold_lift": ("Lift", "解除"),
     "admin.done": ("Done.", "已完成。"),
     # audit
     "audit.title": ("Audit log", "审计日志"),
@@ -264,6 +277,12 @@ STRINGS: dict[str, tuple[str, str]] = {
     "audit.rows": ("records (newest first)", "条记录（最新在前）"),
     # me
     "me.title": ("My activity", "我的活动"),
+    "me.retention": ("How long your data is kept", "您的数据保留多久"),
+    "me.retention_text": ("Events are deleted after {days} days.", "事件在 {days} 天后删除。"),
+    "me.retention_kind": ("{kind}: after {days} days.", "{kind}：{days} 天后删除。"),
+    "me.hold": ("Your data is under a legal hold since {since}: nothing of it is deleted until the hold is "
+                "lifted. Reason: {reason}",
+                "自 {since} 起，您的数据处于法律保全中：保全解除前不会删除任何数据。原因：{reason}"),
     "me.notice": ("What SeatGuard records on your PC", "SeatGuard 在您的电脑上记录什么"),
     "me.viewers": ("Who looked at your data", "谁查看了您的数据"),
     "me.no_viewers": ("Nobody else has looked at your data.", "尚无其他人查看您的数据。"),

@@ -1,4 +1,5 @@
-"""My activity: an agent's own day, who looked at their data, and the notice of what SeatGuard records.
+"""My activity: an agent's own day, who looked at their data, how long it is kept (and any legal hold on it),
+and the notice of what SeatGuard records.
 
 Personal-information law gives the person at the PC that right; the page shows exactly what a
 manager would see (masked values), and reading it is audited like any other timeline read.
@@ -27,6 +28,7 @@ def register(app: FastAPI, web: Web) -> None:
         lang = pick(request)[0]
         context: dict[str, Any] = {"day": day, "prev_day": shift_day(day, -1), "next_day": shift_day(day, 1),
                                    "viewers": data["viewers"], "agent_id": data["agent_id"],
+                                   "retention": data["retention"],
                                    "notice": NOTICE_ZH if lang == "zh-CN" else NOTICE, "notice_en": NOTICE}
         if data["timeline"] is not None:
             context.update(timeline_context(web, data["timeline"], lang))
