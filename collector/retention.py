@@ -76,7 +76,7 @@ class RetentionConfig:
     """The ``[retention]`` table of ``collector.toml`` (environment ``SEATGUARD_RETENTION_<NAME>``)."""
 
     kinds: tuple[tuple[str, int], ...] = setting(
-        (), "Retention in days per event kind, shorter than `retention_days` (which applies to every kind not "
+        (), "Retention in days per event kind, at most `retention_days` (which applies to every kind not "
             "named and may not be exceeded), e.g. `{ \"clipboard.copy\" = 30, screenshot = 14 }`; the "
             "`screenshot` kind's period also purges the sealed screenshots.", _known_kinds, parse=_kind_days)
 

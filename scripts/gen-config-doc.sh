@@ -5,7 +5,9 @@
 #   scripts/gen-config-doc.sh           rewrite packaging/CONFIG.md
 #   scripts/gen-config-doc.sh --check   exit 1 if packaging/CONFIG.md is not what the code says
 #
-# SEATGUARD_BIN names the folder holding both commands (default: .venv/bin of this checkout).
+# SEATGUARD_BIN names the folder holding both commands (default: .venv/bin of this checkout). Run from
+# another checkout with a shared venv (an editable install of the main checkout), the commands read that
+# install's code: set PYTHONPATH to this checkout (done below) so that its settings tables are documented.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 BIN="${SEATGUARD_BIN:-$ROOT/.venv/bin}"
@@ -17,6 +19,7 @@ case "${1:-}" in
   *) echo "gen-config-doc: unknown option $1" >&2; exit 64 ;;
 esac
 
+export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
 collector_table="$("$BIN/seatguard-collector" config-doc)"
 agent_table="$("$BIN/seatguard-agent" config-doc)"
 
@@ -34,9 +37,9 @@ Read once at start-up, later sources winning:
 
 1. the defaults below;
 2. \`DATA/collector.toml\` (one \`name = value\` line per setting, the scoring settings under
-   \`[scoring]\`; an unknown name is an error);
+   \`[scoring]\`, retention per event kind under \`[retention]\`; an unknown name or kind is an error);
 3. environment variables \`SEATGUARD_<NAME>\`, e.g. \`SEATGUARD_DB_URL\`, \`SEATGUARD_PORT\`,
-   \`SEATGUARD_SCORING_THRESHOLD_HIGH\`;
+   \`SEATGUARD_SCORING_THRESHOLD_HIGH\`, \`SEATGUARD_RETENTION_KINDS='{ screenshot = 14 }'\`;
 4. command-line flags (\`serve --host --port\`, \`init --db\`).
 
 Every value is checked when the collector starts; a bad one stops it with the setting's name and
@@ -58,6 +61,10 @@ members = ["peer_iforest", "peer_ecod", "self_ecod", "rules"]
 weights = { rules = 2.0 }
 threshold_high = 0.85
 rules = { bulk_id_copy = { threshold = 40 } }
+
+[retention.kinds]        # shorter than retention_days, never longer; a legal hold suspends all of it
+clipboard.copy = 30
+screenshot = 14          # the sealed screenshots too
 \`\`\`
 
 ## Agent

@@ -20,13 +20,15 @@ from collector.accounts import Principal
 from collector.cli import main as collector_main
 from collector.config import ALERTS, CORE, SCORING, SETTINGS, AlertConfig, Settings, load_settings
 from collector.errors import ConfigError
+from collector.retention import RetentionConfig
 from collector.service import Collector
 from contract.settings_table import rows
 from detectors.scoring import ScoringConfig
 from tests.web_fixtures import World
 
 ROOT = Path(__file__).resolve().parent.parent
-CLASSES: list[tuple[type, str]] = [(AgentConfig, ""), (Settings, ""), (AlertConfig, "alert_"), (ScoringConfig, "")]
+CLASSES: list[tuple[type, str]] = [(AgentConfig, ""), (Settings, ""), (AlertConfig, "alert_"), (ScoringConfig, ""),
+                                   (RetentionConfig, "")]
 
 
 @pytest.mark.parametrize(("cls", "prefix"), CLASSES)
@@ -114,6 +116,8 @@ def test_the_documented_example_loads(tmp_path: Path) -> None:
     settings = load_settings(tmp_path)
     assert settings.db_url.startswith("postgresql://") and settings.scoring.threshold_high == 0.85
     assert settings.scoring.rule_set().by_name["bulk_id_copy"].threshold == 40
+    assert settings.periods.days == {**settings.periods.days, "clipboard.copy": 30, "screenshot": 14}
+    assert settings.periods.days_for("app.focus") == settings.retention_days == 180
     for row in (*SETTINGS, *SCORING.rows):
         assert f"| `{row.name}` |" in doc
     assert {s.env_prefix for s in (CORE, ALERTS)} == {"SEATGUARD_"}   # deployments' variables keep their names
@@ -260,3 +264,33 @@ def test_weights_that_silence_every_member_are_refused(tmp_path: Path) -> None:
         load_settings(tmp_path)
     (tmp_path / "collector.toml").write_text("[scoring]\nweights = { rules = 0 }\n", encoding="utf-8")
     assert dict(load_settings(tmp_path).scoring.weights) == {"rules": 0.0}  # one member off is fine
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ('[retention.kinds]\nclipbord.copy = 30\n', "names unknown kind(s) clipbord.copy (known: agent.heartbeat"),
+    ('[retention.kinds]\n"notice.ack" = 30\n', "names unknown kind(s) notice.ack"),  # not in this release's catalog
+    ('[retention.kinds]\npage.open = 181\n', "keeps page.open (181) longer than retention_days (180)"),
+    ('retention_days = 20\n[retention.kinds]\nscreenshot = 30\n', "keeps screenshot (30) longer than"),
+    ('[retention.kinds]\nscreenshot = 0\n', "must keep every kind at least 1 day (not screenshot)"),
+    ('[retention.kinds]\nscreenshot = 1.5\n', "the days of 'screenshot' must be a whole number"),
+    ('[retention]\nkind = { screenshot = 3 }\n', "unknown setting retention.kind (known: kinds)"),
+])
+def test_retention_per_kind_refuses_unknown_kinds_and_longer_periods_at_load(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str, message: str) -> None:
+    for key in [k for k in __import__("os").environ if k.startswith("SEATGUARD_")]:
+        monkeypatch.delenv(key)
+    (tmp_path / "collector.toml").write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_settings(tmp_path)
+
+
+def test_retention_per_kind_from_the_file_and_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for key in [k for k in __import__("os").environ if k.startswith("SEATGUARD_")]:
+        monkeypatch.delenv(key)
+    (tmp_path / "collector.toml").write_text('retention_days = 90\n[retention]\nkinds = { "page.open" = 60 }\n',
+                                             encoding="utf-8")
+    periods = load_settings(tmp_path).periods
+    assert (periods.days_for("page.open"), periods.days_for("case.open"), periods.overrides) == (
+        60, 90, {"page.open": 60})
+    monkeypatch.setenv("SEATGUARD_RETENTION_KINDS", "{ clipboard = { copy = 7 } }")  # a dotted key, as TOML reads it
+    assert load_settings(tmp_path).periods.overrides == {"clipboard.copy": 7}

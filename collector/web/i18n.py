@@ -244,9 +244,9 @@ STRINGS: dict[str, tuple[str, str]] = {
     "admin.job_outcome": ("Outcome", "结果"),
     "admin.retention": ("Retention", "数据保留"),
     "admin.retention_text": ("Events are purged after {days} days. Days are calendar days in {tz}. "
-                             "Change retention_days in collector.toml.",
+                             "Change retention_days (and [retention] kinds, per kind) in collector.toml.",
                              "事件保留 {days} 天后清除。日期按 {tz} 时区计算。"
-                             "可在 collector.toml 中修改 retention_days。"),
+                             "可在 collector.toml 中修改 retention_days（按事件类型：[retention] kinds）。"),
     "admin.retention_kinds": ("Kept for fewer days (retention.kinds):", "保留天数更短的事件类型（retention.kinds）："),
     "admin.holds": ("Legal holds", "法律保全"),
     "admin.holds_hint": ("A legal hold suspends retention for one agent: nothing of theirs is purged until it is "
