@@ -66,6 +66,10 @@ class HoldService:
     def held(self) -> frozenset[str]:
         return self.repo.held()
 
+    def all(self) -> list[dict[str, Any]]:
+        """Every hold (the admin page, which audits its own read)."""
+        return self.repo.all()
+
     def _checked(self, who: Principal, action: str, agent_id: str, reason: str, remote: str | None,
                  must_exist: bool = False) -> str:
         """The masked reason, once the caller is an admin, the agent exists and the reason is fine; the

@@ -247,7 +247,7 @@ class Collector:
                 "policy_left_out": left_out(policy),
                 "teams": sorted(teams.values(), key=lambda x: str(x["team"])),
                 "retention_days": self.settings.retention_days, "timezone": self.settings.timezone,
-                "retention_kinds": self.settings.periods.overrides, "holds": self.holds.repo.all(),
+                "retention_kinds": self.settings.periods.overrides, "holds": self.holds.all(),
                 "jobs": self.jobs.runs.summary()}
 
     def create_enroll_token_for(self, who: Principal, team: str, role: str = "agent",

@@ -123,3 +123,9 @@ def test_holds_a_day_detached_by_a_purge_that_stopped_is_finished_later(store: S
         attached = conn.execute(text("SELECT relispartition FROM pg_class WHERE relname = 'events_20260501' "
                                      "AND relnamespace = current_schema()::regnamespace")).scalar_one()
     assert tables == {"events_20260501"} and attached is True  # the empty day after it was dropped
+    # a detached day of nothing but held rows is attached again, not left out of every query
+    with store.writer.connect() as raw:
+        raw.execute(text("ALTER TABLE events DETACH PARTITION events_20260501"))
+        raw.commit()
+    assert store.purge("2026-06-01", 0.0, {}, {"pc-held"})["events"] == 0
+    assert kinds_by_day(store, "pc-held")[OLD] == ["app.focus", "clipboard.copy"]

@@ -169,8 +169,8 @@ class Partitions:
         name = partition_name(day)
         total, held = conn.execute(text(
             f"SELECT count(*), count(*) FILTER (WHERE agent_id = ANY(:keep)) FROM {name}"), {"keep": keep}).one()
-        if held and held == total:
-            return 0  # nothing but held agents' rows: the day stays as it is
+        if held and held == total and pending is False:
+            return 0  # an attached day of nothing but held agents' rows stays as it is
         if pending is not None:
             how = "FINALIZE" if pending else "CONCURRENTLY"
             conn.execute(text(f"ALTER TABLE {PARENT} DETACH PARTITION {name} {how}"))
