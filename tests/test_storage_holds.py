@@ -1,11 +1,9 @@
-"""Privacy rule 4 in storage, on every backend: legal holds (``store.holds``) and the purge that honours
-them and each kind's period. On PostgreSQL a held agent's rows of an old day survive the drop of the
-day's partition (the day's table is replaced by one holding only them)."""
+"""Privacy rule 4 in storage, on every backend (the ``store`` fixture: :mod:`tests.storage_fixtures`):
+legal holds (``store.holds``) and the purge that honours them and each kind's period. On PostgreSQL a
+held agent's rows of an old day survive the drop of the day's partition (the day's table is replaced by
+one holding only them)."""
 
 from __future__ import annotations
-
-from collections.abc import Iterator
-from pathlib import Path
 
 import orjson
 import pytest
@@ -14,20 +12,10 @@ from sqlalchemy import text
 from collector.storage import QuarantinedEvent, StoredEvent
 from collector.storage.screenshots import BlobQuota
 from collector.storage.sql import SqlStore
-from tests.storage_fixtures import BACKENDS, fresh_url, sql_store
 from tests.test_storage_backends import batch, enroll
 from tests.test_storage_outbox_blobs_reports import CHANNELS, candidate
 
 OLD, MID, NEW = "2026-05-01", "2026-10-01", "2026-11-23"  # purge: default before 2026-06-01, clipboard before 11-01
-
-
-@pytest.fixture(params=BACKENDS)
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlStore]:
-    with fresh_url(request.param, tmp_path) as url:
-        s = sql_store(url)
-        s.create_schema()
-        yield s
-        s.close()
 
 
 def event(agent_id: str, seq: int, day: str, kind: str = "app.focus") -> StoredEvent:
