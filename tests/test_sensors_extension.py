@@ -14,7 +14,14 @@ from pathlib import Path
 import pytest
 
 from agent.sensors import AgentPolicy, SensorSet
-from agent.sensors.extension_bridge import SECRET_FILE, ExtensionBridgeSensor, install_extension, load_secret
+from agent.sensors.extension_bridge import (
+    MAX_BODY,
+    MAX_URL,
+    SECRET_FILE,
+    ExtensionBridgeSensor,
+    install_extension,
+    load_secret,
+)
 from simulator.testing.sensors import ListSink, Record, XSession, display_env, xvfb
 
 EXTENSION = Path(__file__).resolve().parent.parent / "packaging" / "browser-extension"
@@ -69,7 +76,7 @@ def test_the_bridge_accepts_the_extension_and_nothing_else(bridge: tuple[Extensi
     assert post(sensor.port, json.dumps({"url": 5}).encode(), headers)[0] == 400
     assert post(sensor.port, b"", headers, method="GET")[0] == 405
     assert post(sensor.port, good, headers, path="/other")[0] == 404
-    assert post(sensor.port, b"x" * 20000, headers)[0] == 413
+    assert post(sensor.port, b"x" * (MAX_BODY + 1), headers)[0] == 413
     assert post(sensor.port, good, {**headers, "User-Agent": EXTENSION_UA + " Edg/156.0.0.0"}) == (204, b"")
     assert [(r.kind, r.fields) for r in sink.records] == [
         ("page.open", {"url": "https://crm.lender.example/case/1001", "title": "Case 1001", "app": "chrome"}),
@@ -163,6 +170,21 @@ def test_without_the_extension_browser_titles_become_pages(x: XSession, site: st
     assert {"app": "chromium", "title": "Case 1001 - Chromium"} in [
         {k: r.fields[k] for k in ("app", "title")} for r in sink.records if r.kind == "app.focus"]
     sink.as_v1()
+
+
+def test_a_padded_url_is_reported_cut_not_dropped(bridge: tuple[ExtensionBridgeSensor, ListSink]) -> None:
+    """An insider pads a customer page's URL (a fragment a hash router ignores, a query the CRM ignores):
+    a URL over 8,192 characters used to be refused, so the customer page never became a page.open."""
+    sensor, sink = bridge
+    headers = extension_headers("s3cret-per-install")
+    padded = "https://crm.lender.example/app#/customers/4711?x=" + "y" * 20_000
+    endless = "https://crm.lender.example/customers/4712?x=" + "é" * 100_000  # cut by the extension first
+    for url in (padded, endless[:MAX_URL + 10]):
+        assert post(sensor.port, json.dumps({"url": url, "title": "Customer"}).encode(), headers) == (204, b"")
+    assert [r.fields["url"] for r in sink.records] == [padded, endless[:MAX_URL]]
+    assert post(sensor.port, b"x" * (MAX_BODY + 1), headers)[0] == 413
+    script = (EXTENSION / "service-worker.js").read_text()
+    assert f"const MAX_URL = {MAX_URL};" in script and "tab.url.slice(0, MAX_URL)" in script
 
 
 def _url_pages(records: list[Record]) -> list[dict[str, object]]:

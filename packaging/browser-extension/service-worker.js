@@ -8,6 +8,8 @@
 
 const DEFAULT_PORT = 47533;
 const REPORTED_SCHEMES = /^(https?|file):/;
+const MAX_URL = 65536; // the agent keeps this much of a URL; a longer one is cut, not left unreported
+const MAX_TITLE = 1024;
 
 let configPromise = null;
 
@@ -63,7 +65,7 @@ async function report(tab) {
     const answer = await fetch(`http://127.0.0.1:${port}/page`, {
       method: "POST",
       headers: { "Content-Type": "application/json", "X-SeatGuard-Secret": secret },
-      body: JSON.stringify({ url: tab.url, title: tab.title || "" }),
+      body: JSON.stringify({ url: tab.url.slice(0, MAX_URL), title: (tab.title || "").slice(0, MAX_TITLE) }),
     });
     if (!answer.ok) {
       throw new Error(`agent answered ${answer.status}`);
