@@ -28,17 +28,29 @@ BRANDS: tuple[tuple[str, str, frozenset[int]], ...] = (
 )
 
 
+# Each digit as the Luhn check counts it in an even place from the right (doubled, digits summed).
+_DOUBLED = str.maketrans("0123456789", "".join(str(d) for d in _LUHN_DOUBLE))
+
+
 def luhn_ok(number: str) -> bool:
     """``number`` (ASCII digits) passes the Luhn mod-10 check."""
-    total = 0
-    for i, ch in enumerate(reversed(number)):
-        d = ord(ch) - 48
-        total += _LUHN_DOUBLE[d] if i % 2 else d
+    total = sum(map(int, number[-1::-2])) + sum(map(int, number[-2::-2].translate(_DOUBLED)))
     return total % 10 == 0
 
 
+# The card lengths of the brands whose prefix a number's first four digits match (no prefix is
+# longer), filled as starts are met: at most 10,000 entries.
+_LENGTHS_BY_START: dict[str, frozenset[int]] = {}
+
+
 def _brand_length_ok(number: str) -> bool:
-    return any(low <= number[: len(low)] <= high and len(number) in lengths for low, high, lengths in BRANDS)
+    start = number[:4]
+    lengths = _LENGTHS_BY_START.get(start)
+    if lengths is None:
+        lengths = frozenset().union(*(ls for low, high, ls in BRANDS if low <= start[: len(low)] <= high))
+        if len(_LENGTHS_BY_START) < 10_000:
+            _LENGTHS_BY_START[start] = lengths
+    return len(number) in lengths
 
 
 def is_card(number: str) -> bool:

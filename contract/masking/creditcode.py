@@ -33,3 +33,18 @@ def is_credit_code(code: str) -> bool:
 def credit_code_spans(text: str) -> list[tuple[int, int]]:
     """The spans of the valid credit codes in ``text``."""
     return [m.span() for m in CODE_RE.finditer(text) if is_credit_code(m.group())]
+
+
+def within_credit_code(text: str, start: int, end: int) -> bool:
+    """``text[start:end]`` lies inside one of the valid credit codes of ``text``.
+
+    Only the 18 characters either side are searched.  A match of :data:`CODE_RE` is a whole run
+    of 18 letters and digits, so no match there can hide another; a run cut short by the window's
+    end would start after ``start``, and such a match is no answer.
+    """
+    m = CODE_RE.search(text, max(0, end - 18), start + 19)
+    while m is not None:
+        if m.start() <= start and end <= m.end() and is_credit_code(m.group()):
+            return True
+        m = CODE_RE.search(text, m.end(), start + 19)
+    return False

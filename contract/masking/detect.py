@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from contract.masking import card, creditcode, idcard, phone
-from contract.masking.normalize import ATOM_RE, CHUNK_RE, ascii_number, escape_digits_at
+from contract.masking.normalize import ATOM_RE, CHECK_X_CHARS, CHUNK_RE, ascii_number, escape_digits_at
 
 ID_NUMBER = "id_number"
 PHONE = "phone"
@@ -71,12 +71,16 @@ _SHORTEST = min(sum(p.lengths) for p in PATTERNS)
 _KIND_ORDER = {"id18": 0, "id15": 1, PHONE: 2, BANK_CARD: 3}
 
 
-@dataclass(frozen=True, slots=True)
-class _Atom:
-    start: int
-    end: int  # end of the digits; a check X, if any, is at ``end``
-    has_x: bool
-    joiner: str  # the separator before this atom ("" at the start of a chunk or after an X)
+# An atom of a chunk: start, end of its digits (a check X, if any, is at the end), whether it ends in a
+# check X, and whether a separator comes before it (never at the start of a chunk or after an X).
+_Atom = tuple[int, int, bool, bool]
+Validator = Callable[[str, str, int, bool], bool]
+# A pattern as the scan uses it: atom lengths, prefix, validator, the kind of its findings, is an id18.
+_Rule = tuple[tuple[int, ...], str, Validator, str, bool]
+# A reading of a chunk that is one atom: prefix, validator, kind, and 1 when the number takes the check X.
+_Single = tuple[str, Validator, str, int]
+# The character before a chunk that may end an escape (see escape_digits_at; it is never a digit).
+_ESCAPE_ENDS = frozenset("%uABCDEFabcdef")
 
 
 def _valid_id18(number: str, text: str, start: int, id_hint: bool) -> bool:
@@ -97,7 +101,7 @@ def _valid_card(number: str, text: str, start: int, id_hint: bool) -> bool:
     return card.is_card(number)
 
 
-_VALIDATORS: dict[str, Callable[[str, str, int, bool], bool]] = {
+_VALIDATORS: dict[str, Validator] = {
     "id18": _valid_id18,
     "id15": _valid_id15,
     PHONE: _valid_phone,
@@ -105,7 +109,12 @@ _VALIDATORS: dict[str, Callable[[str, str, int, bool], bool]] = {
 }
 
 
-def _index(patterns: tuple[Pattern, ...]) -> dict[int, tuple[Pattern, ...]]:
+def _rule(p: Pattern) -> _Rule:
+    kind = ID_NUMBER if p.kind.startswith("id") else p.kind
+    return p.lengths, p.prefix, _VALIDATORS[p.kind], kind, p.kind == "id18"
+
+
+def _index(patterns: tuple[Pattern, ...]) -> dict[int, tuple[_Rule, ...]]:
     """Patterns by the digit count of their first atom, most atoms first, then IDs first."""
     table: dict[int, list[Pattern]] = {}
     for p in patterns:
@@ -113,9 +122,26 @@ def _index(patterns: tuple[Pattern, ...]) -> dict[int, tuple[Pattern, ...]]:
         if p.kind == "id18" and len(p.lengths) == 1:
             table.setdefault(p.lengths[0] - 1, []).append(p)  # 17 digits and a check X
     return {
-        n: tuple(sorted(ps, key=lambda p: (-len(p.lengths), _KIND_ORDER[p.kind])))
+        n: tuple(_rule(p) for p in sorted(ps, key=lambda p: (-len(p.lengths), _KIND_ORDER[p.kind])))
         for n, ps in table.items()
     }
+
+
+def _singles(rules: tuple[_Rule, ...], digits: int, has_x: bool) -> tuple[_Single, ...]:
+    """The readings of a one-atom chunk of ``digits`` digits, those that hide the most characters first.
+
+    The scan takes the first valid option that hides the most; sorted this way (stable, so the
+    scan's order among equals stays), the first valid reading is that one.
+    """
+    out: list[tuple[int, _Single]] = []
+    for lengths, prefix, valid, kind, id18 in rules:
+        if len(lengths) != 1:
+            continue
+        if lengths[0] == digits:
+            out.append((digits - len(prefix), (prefix, valid, kind, 0)))
+        elif id18 and has_x and lengths[0] == digits + 1:
+            out.append((digits + 1 - len(prefix), (prefix, valid, kind, 1)))
+    return tuple(single for _, single in sorted(out, key=lambda o: -o[0]))
 
 
 def _atoms(text: str, start: int, end: int) -> tuple[list[_Atom], list[_Atom] | None]:
@@ -124,55 +150,44 @@ def _atoms(text: str, start: int, end: int) -> tuple[list[_Atom], list[_Atom] | 
     for m in ATOM_RE.finditer(text, start, end):
         a_start, a_end = m.span(2)
         has_x = not text[a_end - 1].isdecimal()
-        atoms.append(_Atom(a_start, a_end - 1 if has_x else a_end, has_x, m.group(1) or ""))
+        atoms.append((a_start, a_end - 1 if has_x else a_end, has_x, m.start(1) >= 0))
     trim = escape_digits_at(text, start)
     if not trim or not atoms:
         return atoms, None
-    first = atoms[0]
-    if first.start + trim >= first.end:
+    first_start, first_end, first_x, _ = atoms[0]
+    if first_start + trim >= first_end:
         return atoms[1:], atoms
-    return [_Atom(first.start + trim, first.end, first.has_x, ""), *atoms[1:]], atoms
+    return [(first_start + trim, first_end, first_x, False), *atoms[1:]], atoms
 
 
-def _fit(atoms: list[_Atom], i: int, p: Pattern) -> tuple[Span, ...] | None:
-    """The spans of atoms ``i..`` if they have the pattern's lengths and separators between them."""
-    k = len(p.lengths)
-    if i + k > len(atoms):
-        return None
-    spans: list[Span] = []
-    for m, length in enumerate(p.lengths):
-        a = atoms[i + m]
-        digits = a.end - a.start
-        if m < k - 1:
-            if a.has_x or digits != length or not atoms[i + m + 1].joiner:
-                return None
-            spans.append((a.start, a.end))
-        elif digits == length:
-            spans.append((a.start, a.end))
-        elif p.kind == "id18" and a.has_x and digits == length - 1:
-            spans.append((a.start, a.end + 1))
-        else:
-            return None
+def _spans(atoms: list[_Atom], i: int, k: int, with_x: bool) -> tuple[Span, ...]:
+    """The spans of atoms ``i .. i+k-1``, the last one's check X included when ``with_x``."""
+    spans = [(a[0], a[1]) for a in atoms[i : i + k]]
+    if with_x:
+        spans[-1] = (spans[-1][0], spans[-1][1] + 1)
     return tuple(spans)
 
 
 def _back_to_back_ids(text: str, atom: _Atom) -> list[Finding]:
     """Two or three 18-character IDs written without a gap (36 or 54 characters)."""
-    end = atom.end + 1 if atom.has_x and (atom.end + 1 - atom.start) % 18 == 0 else atom.end
-    length = end - atom.start
+    a_start, a_end, has_x, _ = atom
+    end = a_end + 1 if has_x and (a_end + 1 - a_start) % 18 == 0 else a_end
+    length = end - a_start
     if length % 18 or not 36 <= length <= 54:
         return []
-    number = ascii_number(text[atom.start : end])
+    number = ascii_number(text[a_start:end])
     if not all(idcard.is_id18(number[k : k + 18]) for k in range(0, length, 18)):
         return []
-    return [Finding(ID_NUMBER, ((atom.start + k, atom.start + k + 18),)) for k in range(0, length, 18)]
+    return [Finding(ID_NUMBER, ((a_start + k, a_start + k + 18),)) for k in range(0, length, 18)]
+
+
+def _covered(findings: list[Finding]) -> int:
+    """How many characters the findings hide (separators excluded)."""
+    return sum(e - s for f in findings for s, e in f.spans)
 
 
 def _outside_credit_codes(text: str, found: list[Finding]) -> list[Finding]:
-    codes = creditcode.credit_code_spans(text)
-    if not codes:
-        return found
-    return [f for f in found if not any(s <= f.spans[0][0] and f.spans[-1][1] <= e for s, e in codes)]
+    return [f for f in found if not creditcode.within_credit_code(text, f.spans[0][0], f.spans[-1][1])]
 
 
 class NumberDetector:
@@ -182,67 +197,117 @@ class NumberDetector:
     shortest_chunk: int = _SHORTEST
 
     def __init__(self, patterns: tuple[Pattern, ...] = PATTERNS) -> None:
-        self._table = _index(patterns)
+        table = _index(patterns)
+        # numbers of several atoms by the length of their first, in the scan's order
+        multi = {n: tuple(r for r in rules if len(r[0]) > 1) for n, rules in table.items()}
+        self._multi = {n: rules for n, rules in multi.items() if rules}
+        # one-atom readings by the atom's digit count, without and with a check X after them
+        self._plain = {n: _singles(rules, n, False) for n, rules in table.items()}
+        self._with_x = {n: _singles(rules, n, True) for n, rules in table.items()}
 
     def find(self, text: str, *, id_hint: bool = False) -> list[Finding]:
         """Every number in ``text``; ``id_hint`` says an ID keyword came with it (a JSON key)."""
         found: list[Finding] = []
         for chunk in CHUNK_RE.finditer(text):
-            if chunk.end() - chunk.start() < self.shortest_chunk:
+            start, end = chunk.span()
+            if end - start < self.shortest_chunk:
                 continue  # too few digits for any number ("line-10", "v2.3", times and dates)
-            atoms, untrimmed = _atoms(text, chunk.start(), chunk.end())
-            covered, hits = self._scan(text, atoms, id_hint)
+            run = chunk.group()
+            if start == 0 or text[start - 1] not in _ESCAPE_ENDS:  # no escape can end inside the run
+                if run.isdecimal():  # one atom, the common case: no separator, no check X
+                    found.extend(self._one_atom(text, run, start, end, self._plain, id_hint))
+                    continue
+                if run[:-1].isdecimal() and run[-1] in CHECK_X_CHARS:
+                    found.extend(self._one_atom(text, run, start, end - 1, self._with_x, id_hint))
+                    continue
+            atoms, untrimmed = _atoms(text, start, end)
+            hits = self._scan(text, atoms, id_hint)
             if untrimmed is not None:
                 # "50%13800138000": the digits after a percent sign may be an escape or a number.
-                other_covered, other = self._scan(text, untrimmed, id_hint)
-                hits = other if other_covered > covered else hits
+                other = self._scan(text, untrimmed, id_hint)
+                hits = other if _covered(other) > _covered(hits) else hits
             found.extend(hits)
         if found:
             found = _outside_credit_codes(text, found)
         return found
 
-    def _scan(self, text: str, atoms: list[_Atom], id_hint: bool) -> tuple[int, list[Finding]]:
-        """The reading of the chunk that hides the most characters, and how many it hides.
+    def _one_atom(
+        self, text: str, run: str, start: int, end: int, readings: dict[int, tuple[_Single, ...]], id_hint: bool
+    ) -> list[Finding]:
+        """What :meth:`_scan` finds in a chunk that is one atom, its digits ending at ``end``."""
+        digits = end - start
+        # two or three IDs back to back; it comes after the patterns, which win a tie
+        pair = _back_to_back_ids(text, (start, end, len(run) > digits, False)) if len(run) >= 36 else []
+        whole = run if run.isascii() and run[-1] != "x" else ascii_number(run)
+        for prefix, valid, kind, with_x in readings.get(digits, ()):
+            number = whole if with_x or len(whole) == digits else whole[:digits]
+            if number.startswith(prefix) and valid(number[len(prefix) :], text, start, id_hint):
+                if pair and pair[-1].spans[0][1] - start > end + with_x - start - len(prefix):
+                    return pair
+                return [Finding(kind, ((start + len(prefix), end + with_x),))]
+        return pair
+
+    def _each_atom(self, text: str, atoms: list[_Atom], id_hint: bool) -> list[Finding]:
+        """:meth:`_scan` of a chunk where no number of several atoms can start."""
+        hits: list[Finding] = []
+        for a_start, a_end, has_x, _ in atoms:
+            readings = self._with_x if has_x else self._plain
+            hits.extend(self._one_atom(text, text[a_start : a_end + has_x], a_start, a_end, readings, id_hint))
+        return hits
+
+    def _scan(self, text: str, atoms: list[_Atom], id_hint: bool) -> list[Finding]:
+        """The reading of the chunk that hides the most characters.
 
         ``6222 0212 3456 7890 138 0013 8000`` is a card and a phone, not a 19-digit card and
-        two stray groups: a right-to-left pass over the atoms weighs every way to read them.
+        two stray groups: a right-to-left pass over the atoms weighs every way to read them.  At
+        each atom the numbers of several atoms come first (the patterns are ordered so), then the
+        best one-atom reading; the first that hides the most wins.
         """
+        digits = tuple([a[1] - a[0] for a in atoms])
+        if self._multi.keys().isdisjoint(digits):  # each atom on its own: its best reading
+            return self._each_atom(text, atoms, id_hint)
         n = len(atoms)
         best = [0] * (n + 1)
         choice: list[Option | None] = [None] * (n + 1)
+        # linked[i]: how many atoms from i on a number may take (no X before the last, a separator between)
+        linked = [1] * (n + 1)
+        for i in range(n - 2, -1, -1):
+            if not atoms[i][2] and atoms[i + 1][3]:
+                linked[i] = linked[i + 1] + 1
         for i in range(n - 1, -1, -1):
-            best[i] = best[i + 1]
-            for findings, k in self._options(text, atoms, i, id_hint):
-                covered = sum(e - s for f in findings for s, e in f.spans) + best[i + k]
-                if covered > best[i]:
-                    best[i], choice[i] = covered, (findings, k)
+            a_start, a_end, has_x, _ = atoms[i]
+            top, picked = best[i + 1], None
+            for lengths, prefix, valid, kind, id18 in self._multi.get(digits[i], ()):
+                k = len(lengths)
+                if k > linked[i] or digits[i : i + k - 1] != lengths[:-1]:
+                    continue
+                last = digits[i + k - 1]
+                if last == lengths[-1]:
+                    spans = _spans(atoms, i, k, False)
+                elif id18 and atoms[i + k - 1][2] and last == lengths[-1] - 1:
+                    spans = _spans(atoms, i, k, True)
+                else:
+                    continue
+                number = ascii_number("".join(text[s:e] for s, e in spans))
+                if number.startswith(prefix) and valid(number[len(prefix) :], text, a_start, id_hint):
+                    covered = sum(e - s for s, e in spans) - len(prefix) + best[i + k]
+                    if covered > top:
+                        first = (spans[0][0] + len(prefix), spans[0][1])
+                        top, picked = covered, ([Finding(kind, (first, *spans[1:]))], k)
+            readings = self._with_x if has_x else self._plain
+            one = self._one_atom(text, text[a_start : a_end + has_x], a_start, a_end, readings, id_hint)
+            if one:
+                covered = sum(e - s for f in one for s, e in f.spans) + best[i + 1]
+                if covered > top:
+                    top, picked = covered, (one, 1)
+            best[i], choice[i] = top, picked
         hits: list[Finding] = []
         i = 0
         while i < n:
-            picked = choice[i]
-            if picked is None:
+            option = choice[i]
+            if option is None:
                 i += 1
             else:
-                hits.extend(picked[0])
-                i += picked[1]
-        return best[0], hits
-
-    def _options(self, text: str, atoms: list[_Atom], i: int, id_hint: bool) -> list[Option]:
-        """Every number that starts at atom ``i``, with the count of atoms it takes, IDs first."""
-        first = atoms[i]
-        options: list[Option] = []
-        for p in self._table.get(first.end - first.start, ()):
-            spans = _fit(atoms, i, p)
-            if spans is None:
-                continue
-            number = ascii_number("".join(text[s:e] for s, e in spans))
-            if not number.startswith(p.prefix):
-                continue
-            if _VALIDATORS[p.kind](number[len(p.prefix) :], text, first.start, id_hint):
-                kind = ID_NUMBER if p.kind.startswith("id") else p.kind
-                start0 = spans[0][0] + len(p.prefix)
-                options.append(([Finding(kind, ((start0, spans[0][1]), *spans[1:]))], len(p.lengths)))
-        pair = _back_to_back_ids(text, first)
-        if pair:
-            options.append((pair, 1))
-        return options
+                hits.extend(option[0])
+                i += option[1]
+        return hits
