@@ -215,10 +215,11 @@ class NumberDetector:
             run = chunk.group()
             if start == 0 or text[start - 1] not in _ESCAPE_ENDS:  # no escape can end inside the run
                 if run.isdecimal():  # one atom, the common case: no separator, no check X
-                    found.extend(self._one_atom(text, run, start, end, self._plain, id_hint))
+                    found.extend(self._one_atom(text, run, start, end, self._plain.get(end - start, ()), id_hint))
                     continue
                 if run[:-1].isdecimal() and run[-1] in CHECK_X_CHARS:
-                    found.extend(self._one_atom(text, run, start, end - 1, self._with_x, id_hint))
+                    readings = self._with_x.get(end - 1 - start, ())
+                    found.extend(self._one_atom(text, run, start, end - 1, readings, id_hint))
                     continue
             atoms, untrimmed = _atoms(text, start, end)
             hits = self._scan(text, atoms, id_hint)
@@ -231,15 +232,19 @@ class NumberDetector:
             found = _outside_credit_codes(text, found)
         return found
 
+    @staticmethod
     def _one_atom(
-        self, text: str, run: str, start: int, end: int, readings: dict[int, tuple[_Single, ...]], id_hint: bool
+        text: str, run: str, start: int, end: int, readings: tuple[_Single, ...], id_hint: bool
     ) -> list[Finding]:
-        """What :meth:`_scan` finds in a chunk that is one atom, its digits ending at ``end``."""
+        """What :meth:`_scan` finds in a chunk that is one atom, its digits ending at ``end``, given the
+        readings of its digit count."""
         digits = end - start
         # two or three IDs back to back; it comes after the patterns, which win a tie
         pair = _back_to_back_ids(text, (start, end, len(run) > digits, False)) if len(run) >= 36 else []
+        if not readings:
+            return pair
         whole = run if run.isascii() and run[-1] != "x" else ascii_number(run)
-        for prefix, valid, kind, with_x in readings.get(digits, ()):
+        for prefix, valid, kind, with_x in readings:
             number = whole if with_x or len(whole) == digits else whole[:digits]
             if number.startswith(prefix) and valid(number[len(prefix) :], text, start, id_hint):
                 if pair and pair[-1].spans[0][1] - start > end + with_x - start - len(prefix):
@@ -251,8 +256,10 @@ class NumberDetector:
         """:meth:`_scan` of a chunk where no number of several atoms can start."""
         hits: list[Finding] = []
         for a_start, a_end, has_x, _ in atoms:
-            readings = self._with_x if has_x else self._plain
-            hits.extend(self._one_atom(text, text[a_start : a_end + has_x], a_start, a_end, readings, id_hint))
+            readings = (self._with_x if has_x else self._plain).get(a_end - a_start, ())
+            if readings or a_end + has_x - a_start >= 36:
+                run = text[a_start : a_end + has_x]
+                hits.extend(self._one_atom(text, run, a_start, a_end, readings, id_hint))
         return hits
 
     def _scan(self, text: str, atoms: list[_Atom], id_hint: bool) -> list[Finding]:
@@ -294,8 +301,11 @@ class NumberDetector:
                     if covered > top:
                         first = (spans[0][0] + len(prefix), spans[0][1])
                         top, picked = covered, ([Finding(kind, (first, *spans[1:]))], k)
-            readings = self._with_x if has_x else self._plain
-            one = self._one_atom(text, text[a_start : a_end + has_x], a_start, a_end, readings, id_hint)
+            readings = (self._with_x if has_x else self._plain).get(a_end - a_start, ())
+            if not readings and a_end + has_x - a_start < 36:
+                one = []
+            else:
+                one = self._one_atom(text, text[a_start : a_end + has_x], a_start, a_end, readings, id_hint)
             if one:
                 covered = sum(e - s for f in one for s, e in f.spans) + best[i + 1]
                 if covered > top:

@@ -23,11 +23,21 @@ MAX_PASSES = 4
 CLASSIFY_MAX_CHARS = 1 << 20
 
 
+def _first_start(finding: Finding) -> int:
+    return finding.spans[0][0]
+
+
 def apply_findings(text: str, findings: list[Finding]) -> str:
     """Replace all but the last four characters of each finding by ``*``."""
     pieces: list[str] = []
     pos = 0
-    for finding in sorted(findings, key=lambda f: f.spans[0][0]):
+    for finding in sorted(findings, key=_first_start):
+        if len(finding.spans) == 1:  # most numbers are written in one piece
+            s, e = finding.spans[0]
+            hidden = max(e - s - KEEP_CHARS, 0)
+            pieces += (text[pos:s], "*" * hidden, text[s + hidden : e])
+            pos = e
+            continue
         to_hide = sum(e - s for s, e in finding.spans) - KEEP_CHARS
         for s, e in finding.spans:
             hidden = min(max(to_hide, 0), e - s)
