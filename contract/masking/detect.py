@@ -17,7 +17,14 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from contract.masking import card, creditcode, idcard, phone
-from contract.masking.normalize import ATOM_RE, CHECK_X_CHARS, CHUNK_RE, ascii_number, escape_digits_at
+from contract.masking.normalize import (
+    ATOM_RE,
+    CHECK_X_CHARS,
+    CHUNK_RE,
+    ESCAPE_ENDS,
+    ascii_number,
+    escape_digits_at,
+)
 
 ID_NUMBER = "id_number"
 PHONE = "phone"
@@ -79,8 +86,6 @@ Validator = Callable[[str, str, int, bool], bool]
 _Rule = tuple[tuple[int, ...], str, Validator, str, bool]
 # A reading of a chunk that is one atom: prefix, validator, kind, and 1 when the number takes the check X.
 _Single = tuple[str, Validator, str, int]
-# The character before a chunk that may end an escape (see escape_digits_at; it is never a digit).
-_ESCAPE_ENDS = frozenset("%uABCDEFabcdef")
 
 
 def _valid_id18(number: str, text: str, start: int, id_hint: bool) -> bool:
@@ -213,7 +218,7 @@ class NumberDetector:
             if end - start < self.shortest_chunk:
                 continue  # too few digits for any number ("line-10", "v2.3", times and dates)
             run = chunk.group()
-            if start == 0 or text[start - 1] not in _ESCAPE_ENDS:  # no escape can end inside the run
+            if start == 0 or text[start - 1] not in ESCAPE_ENDS:  # no escape can end inside the run
                 if run.isdecimal():  # one atom, the common case: no separator, no check X
                     found.extend(self._one_atom(text, run, start, end, self._plain.get(end - start, ()), id_hint))
                     continue

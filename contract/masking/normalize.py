@@ -127,6 +127,12 @@ def ascii_number(chars: str) -> str:
     return "".join(c if c.isascii() else str(unicodedata.decimal(c)) for c in out)
 
 
+# What may stand right before the first digit that escape_digits_at counts: a percent sign, a hex letter
+# or the last character of an escape's lead (not a digit: the digits before a chunk are in it). Before any
+# other character it answers 0.
+ESCAPE_ENDS = frozenset("%" + "".join(lead[-1] for lead, _ in _HEX_ESCAPES)) | _HEX_LETTERS
+
+
 def escape_digits_at(text: str, start: int) -> int:
     """How many digits at ``text[start:]`` may belong to an escape that began before ``start``.
 
