@@ -3,7 +3,7 @@
 ``tests/masking_expected.txt`` holds, for each text of :func:`tests.masking_corpus.corpus`, eight hex
 digits of a hash of five results: the findings in the text, with an ID hint, and in the text with its
 digits revealed, and ``mask_text`` without and with the hint. It was written by the masking of
-``46abd02`` (before the speed-up of the detector), so any change of output shows here. When a rule
+``1fb01d1`` (main before the speed-up of the detector), so any change of output shows here. When a rule
 changes on purpose, write it again with the new code and say so in the commit::
 
     .venv/bin/python -m tests.test_masking_differential --write
