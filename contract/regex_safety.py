@@ -40,6 +40,8 @@ MAX_OPTIONAL_PAIRS = 3  # optional parts that may trade characters with a neighb
 MAX_MATCH_CHARS = 1024  # the longest stretch of a title or URL a pattern is searched in at once
 MAX_FOUND_CHARS = 256  # a match at most this long is found wherever it lies (the windows overlap by it)
 MAX_SEARCHED_CHARS = 65536  # contract.schema.MAX_STR: no event field is longer (the rest is not searched)
+MAX_ANCHORED_CHARS = 8192  # a pattern anchored at the start matches in the first window only: it gets one this long
+# (what web servers take in a request line; its one pair of trading quantifiers costs ~150 ms here at worst)
 
 NESTED = "a nested quantifier: a group repeated with + * or {m,n} holds another + * ? or {m,n} (as in (a+)+)"
 OVERLAP_BRANCHES = ("an alternation under a quantifier whose branches can match the same text or nothing "
@@ -55,10 +57,8 @@ def unsafe_construct(pattern: str) -> str | None:
     """The construct that makes searching ``pattern`` slower than linear, or None (it must compile)."""
     tree = sre_p.parse(pattern)
     nodes = list(tree)
-    anchored = bool(nodes) and nodes[0][0] is sre_c.AT and nodes[0][1] in _STARTS \
-        and not tree.state.flags & re.MULTILINE
     try:
-        _Walker(1 if anchored else 0).sequence(nodes, outer_max=1, multiplier=1, tail_exempt=True)
+        _Walker(1 if _anchored(tree) else 0).sequence(nodes, outer_max=1, multiplier=1, tail_exempt=True)
     except _Refused as exc:
         return str(exc)
     return None
@@ -66,12 +66,15 @@ def unsafe_construct(pattern: str) -> str | None:
 
 def search(rx: re.Pattern[str], text: str) -> re.Match[str] | None:
     """``rx.search(text)`` in windows of :data:`MAX_MATCH_CHARS` characters, each starting
-    :data:`MAX_MATCH_CHARS` - :data:`MAX_FOUND_CHARS` after the one before: the first match found. A window's
+    :data:`MAX_MATCH_CHARS` - :data:`MAX_FOUND_CHARS` after the one before: the first match found (a pattern
+    anchored at the start: in its first :data:`MAX_ANCHORED_CHARS` characters, at once). A window's
     end is no end of the text (``$`` and ``\\b`` hold there): a match that reaches it and starts where the
     next window does is looked for again in that window."""
     n = min(len(text), MAX_SEARCHED_CHARS)
     if n <= MAX_MATCH_CHARS:
         return rx.search(text, 0, n)
+    if is_anchored(rx.pattern):
+        return rx.search(text, 0, min(n, MAX_ANCHORED_CHARS))
     step = MAX_MATCH_CHARS - MAX_FOUND_CHARS
     pos = 0
     while pos + MAX_MATCH_CHARS < n:
@@ -81,6 +84,17 @@ def search(rx: re.Pattern[str], text: str) -> re.Match[str] | None:
             return m
         pos += step
     return rx.search(text, pos, n)
+
+
+@functools.lru_cache(maxsize=1024)
+def is_anchored(pattern: str) -> bool:
+    """Whether ``pattern`` matches at the text's start only (``^`` or ``\\A`` first, not multi-line)."""
+    return _anchored(sre_p.parse(pattern))
+
+
+def _anchored(tree: Any) -> bool:
+    nodes = list(tree)
+    return bool(nodes) and nodes[0][0] is sre_c.AT and nodes[0][1] in _STARTS and not tree.state.flags & re.MULTILINE
 
 
 class _Refused(Exception):

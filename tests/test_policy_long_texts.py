@@ -12,7 +12,7 @@ from pathlib import Path
 
 from agent.sensors.policy import AgentPolicy
 from contract.policy import Policy
-from contract.regex_safety import MAX_FOUND_CHARS, MAX_MATCH_CHARS, MAX_SEARCHED_CHARS
+from contract.regex_safety import MAX_ANCHORED_CHARS, MAX_FOUND_CHARS, MAX_MATCH_CHARS, MAX_SEARCHED_CHARS
 from detectors.need_to_know import NO_CUSTOMER
 from detectors.policy import Policy as DetectorPolicy
 from tests.web_fixtures import World
@@ -78,3 +78,19 @@ def test_the_collector_keys_the_customer_of_a_padded_url_at_ingest(tmp_path: Pat
             assert ref is not None and ref != NO_CUSTOMER and ref == plain, url[:40]
     finally:
         world.close()
+
+
+def test_a_glob_padded_before_its_literal_is_found_within_a_web_servers_url_limit() -> None:
+    """Migration 0010's globs are anchored (``^(.*)/customer/.*$``): no window but the first may match, so
+    they are searched in the first MAX_ANCHORED_CHARS at once (8 KiB: what web servers take in a request
+    line), where padding the path (``//...//customer/4711``, servers merge the slashes) used to hide the page."""
+    policy = Policy.parse({"customer_url_patterns": [r"(?i)^(.*)/customer/.*$"]}, strict=True)
+    for pad in (MAX_MATCH_CHARS, MAX_ANCHORED_CHARS - 100):
+        url = "https://crm.example/" + "/" * pad + "/customer/4711"
+        assert policy.is_customer_url(url), pad
+        assert policy.find_customer(url) == url[:url.index("/customer/")]
+    started = time.perf_counter()
+    for pattern in (r"^\w+\d+x", r"^.*a.*b"):  # one pair of trading quantifiers: what an anchored one may have
+        p = Policy.parse({"case_id_patterns": [pattern]}, strict=True)
+        assert p.find_case_id("1" * MAX_SEARCHED_CHARS, "a" * MAX_SEARCHED_CHARS) is None
+    assert time.perf_counter() - started < 2.0
