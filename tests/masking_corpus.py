@@ -45,6 +45,7 @@ def _digits(rng: random.Random, n: int) -> str:
 
 
 def id_check(first17: str) -> str:
+    """ISO 7064 MOD 11-2, computed the iterative way (the masker uses the weighted sum)."""
     p = 0
     for ch in first17:
         p = (p + int(ch)) * 2 % 11
@@ -52,6 +53,7 @@ def id_check(first17: str) -> str:
 
 
 def luhn_complete(body: str) -> str:
+    """``body`` plus the digit that makes it pass Luhn."""
     for d in "0123456789":
         digits = [int(c) for c in body + d][::-1]
         if (sum(digits[0::2]) + sum(sum(divmod(2 * x, 10)) for x in digits[1::2])) % 10 == 0:

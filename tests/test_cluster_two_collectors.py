@@ -209,8 +209,21 @@ class Stream:
         self.response.close()
 
 
-def test_a_batch_through_a_wakes_a_wall_viewer_on_b(cluster: Cluster) -> None:
+def _viewer_wakes_for_each_batch(stream: Stream, agent: SimAgent, post: Any, agent_id: str) -> None:
+    """Three times, right after the stream's last wake-up and well before its next poll, a new app comes to the
+    front of ``agent`` (posted through another process): the viewer must hear of it well before its poll."""
     from collector.web.wall_page import POLL_S
+
+    for n in range(3):
+        time.sleep(0.2)
+        sent = time.monotonic()
+        agent.send(post, [_focus(f"app{n}.exe")])
+        at, row = stream.next("agent", POLL_S * 3, agent_id)
+        assert row["app"] == f"app{n}.exe"
+        assert at - sent < POLL_S / 2, f"the viewer woke {at - sent:.2f} s after the batch: by its poll only"
+
+
+def test_a_batch_through_a_wakes_a_wall_viewer_on_b(cluster: Cluster) -> None:
 
     agent = SimAgent("pc-wall")
     post_a = cluster.poster(cluster.a)
@@ -219,14 +232,7 @@ def test_a_batch_through_a_wakes_a_wall_viewer_on_b(cluster: Cluster) -> None:
     stream = Stream(cluster.b.url, cluster.admin)
     try:
         stream.next("snapshot", 10)
-        for n in range(3):
-            # right after the stream's last wake-up, well before its next poll, a new app comes to the front on A
-            time.sleep(0.2)
-            sent = time.monotonic()
-            agent.send(post_a, [_focus(f"app{n}.exe")])
-            at, row = stream.next("agent", POLL_S * 3, "pc-wall")
-            assert row["app"] == f"app{n}.exe"
-            assert at - sent < POLL_S / 2, f"B's viewer woke {at - sent:.2f} s after the batch: by its poll only"
+        _viewer_wakes_for_each_batch(stream, agent, post_a, "pc-wall")
         # an alert raised on A (a remote-access tool starts) is pushed to the viewer on B
         agent.send(post_a, [{"ts": format_ts(datetime.now(UTC)), "kind": "process.start", "name": "ToDesk.exe",
                              "exe": "C:\\ToDesk.exe", "pid": 9, "category": "remote_access"}])
@@ -303,7 +309,6 @@ def test_a_batch_through_an_ingest_only_collector_wakes_a_wall_viewer_on_b(
         cluster: Cluster, tmp_path: Path) -> None:
     """Agents behind the load balancer reach ingest-only processes; the live wall is served by another one.
     The batches they store must wake its viewers as A's do, not only at the viewers' own poll."""
-    from collector.web.wall_page import POLL_S
 
     data = tmp_path / "collector-c"
     data.mkdir()
@@ -319,13 +324,7 @@ def test_a_batch_through_an_ingest_only_collector_wakes_a_wall_viewer_on_b(
         stream = Stream(cluster.b.url, cluster.admin)
         try:
             stream.next("snapshot", 10)
-            for n in range(3):
-                time.sleep(0.2)
-                sent = time.monotonic()
-                agent.send(post_c, [_focus(f"app{n}.exe")])
-                at, row = stream.next("agent", POLL_S * 3, "pc-ingest-only")
-                assert row["app"] == f"app{n}.exe"
-                assert at - sent < POLL_S / 2, f"B's viewer woke {at - sent:.2f} s after the batch: by its poll only"
+            _viewer_wakes_for_each_batch(stream, agent, post_c, "pc-ingest-only")
         finally:
             stream.close()
     finally:
