@@ -72,6 +72,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from collector import gc_tuning
     from collector.api import create_app, parse_parts
     from collector.proxies import uvicorn_options
     from collector.service import Collector
@@ -85,6 +86,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     daily = collector.daily_jobs()
     daily.start()
     collector.alerts.start()
+    gc_tuning.tune()  # what start-up loaded is never walked again (see collector.gc_tuning)
     scheme = "https" if settings.tls_certfile else "http"
     log.info("collector serving on %s://%s:%s (data %s; %s); forwarded addresses believed from: %s", scheme,
              settings.host, settings.port, args.data, ", ".join(parts), settings.trusted_proxies or "nobody")
