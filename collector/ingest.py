@@ -141,6 +141,7 @@ class IngestService:
             # process stored may still have been stored by another collector: the write finds it)
             stored_hash = self.store.batch_hash(env.agent_id, env.batch_seq)
             if stored_hash is not None:
+                self._read_key(env.agent_id)  # a kept key says nothing of a revocation since: the row does
                 return self._duplicate(stored_hash, env)
         try:
             ring = self.keyring.open_keys(now.timestamp())

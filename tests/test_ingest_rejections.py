@@ -131,6 +131,14 @@ def test_revocation_elsewhere_stops_the_next_batch_though_the_key_was_kept(h: Ha
     assert again.status_code == 403 and _code(again) == "revoked_agent" and h.stats()["events"] == 3
 
 
+def test_a_revoked_agent_resending_a_stored_batch_is_refused_not_answered_duplicate(h: Harness) -> None:
+    body = h.seal(1, h.events(3))
+    assert h.post(body).status_code == 200  # stored, and pc-1's key kept
+    h.collector.store.revoke_agent("pc-1", time.time())  # through another collector
+    resp = h.post(body)
+    assert resp.status_code == 403 and _code(resp) == "revoked_agent"  # as every other collector answers
+
+
 def test_a_batch_stored_by_another_collector_is_a_duplicate_here(h: Harness) -> None:
     other = Collector.open(h.collector.settings.data_dir)  # a second service on the same database
     try:
