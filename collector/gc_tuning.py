@@ -7,7 +7,7 @@ everything loaded at start (SQLAlchemy, FastAPI, pydantic models, the kind catal
 what exists once the service is assembled into the permanent generation (:func:`gc.freeze`: never walked
 again) and collects the young generation ten times less often; cyclic garbage still goes, a little later
 (at most :data:`YOUNG` tracked objects more). Measured in process on ``IngestService.handle``: 37.6 ->
-33.4-34.6 µs per event (README, Benchmarks).
+33.4-34.6 µs per event.
 """
 
 from __future__ import annotations
