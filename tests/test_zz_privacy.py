@@ -9,6 +9,7 @@ fails on any hit.
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 
 from tests.conftest import DATA_DIRS, RAW_IDS
@@ -39,11 +40,50 @@ def _known_raw_numbers() -> set[str]:
     return numbers
 
 
+# Where any needle can only lie: runs of digits and X's (plain; UTF-16: each followed by a NUL; full width:
+# the three UTF-8 bytes of ０-９ and Ｘ), and runs of hex digits (the plain hashes). One pass per run shape
+# over a file, then the needles are looked for in the runs alone (a needle inside a longer run is found).
+_RUNS = (
+    re.compile(rb"[0-9Xx]{11,}"),
+    re.compile(rb"(?:[0-9Xx]\x00){11,}"),
+    re.compile(rb"(?:\xef\xbc[\x90-\x99\xb8]){11,}"),
+    re.compile(rb"[0-9A-Fa-f]{12,}"),
+)
+
+
+_HEAD = 11  # every needle is at least this many bytes long: they are looked up by their first _HEAD bytes
+
+
+def index(needles: dict[str, list[bytes]]) -> dict[bytes, list[tuple[str, bytes]]]:
+    """The needles by their first bytes (what :func:`leaks` looks up)."""
+    heads: dict[bytes, list[tuple[str, bytes]]] = {}
+    for raw, ns in needles.items():
+        for n in ns:
+            assert len(n) >= _HEAD, n
+            heads.setdefault(n[:_HEAD], []).append((raw, n))
+    return heads
+
+
+def leaks(blob: bytes, heads: dict[bytes, list[tuple[str, bytes]]]) -> set[str]:
+    """The raw numbers whose needles ``blob`` holds: each place in a run where a needle may start is
+    looked up by its first bytes, so the work grows with the runs, not with the number of needles."""
+    found: set[str] = set()
+    for pattern in _RUNS:
+        for m in pattern.finditer(blob):
+            run = m.group()
+            for i in range(len(run) - _HEAD + 1):
+                for raw, n in heads.get(run[i:i + _HEAD], ()):
+                    if run.startswith(n, i):
+                        found.add(raw)
+    return found
+
+
 def test_no_raw_identifier_reached_any_collector_file() -> None:
     scanned = [d for d in DATA_DIRS if d.exists()]
     assert scanned, "the suite should have left collector data folders to scan"
     numbers = _known_raw_numbers()
     assert len(numbers) >= len(RAW_IDS)
+    heads = index({raw: _needles(raw) for raw in numbers})
     hits = []
     files = 0
     for data in scanned:
@@ -51,18 +91,23 @@ def test_no_raw_identifier_reached_any_collector_file() -> None:
             if not path.is_file() or path.suffix == ".pem":
                 continue
             files += 1
-            blob = path.read_bytes()
-            for raw in numbers:
-                if any(n in blob for n in _needles(raw)):
-                    hits.append(f"{path}: {raw[:4]}…")
+            hits.extend(f"{path}: {raw[:4]}…" for raw in sorted(leaks(path.read_bytes(), heads)))
     assert files > 0
     assert not hits, "raw identifiers found in collector storage or logs:\n" + "\n".join(hits[:20])
 
 
 def test_scan_would_catch_a_leak(tmp_path: Path) -> None:
+    raw = RAW_IDS[0]
+    needles = index({r: _needles(r) for r in RAW_IDS})
+    digest = hashlib.sha256(raw[:17].encode()).hexdigest()
+    for blob in (f"something {raw} here".encode(),
+                 f"in a longer run 99{raw}12".encode(),  # a needle inside a longer run of digits
+                 f"utf-16 {raw} in a page".encode("utf-16-le"),
+                 f"full width {raw.translate(_FULLWIDTH)}".encode(),
+                 f'{{"customers": ["{digest}"]}}'.encode(),
+                 f'{{"key": "ab{digest.upper()[:2]}{digest}"}}'.encode()):
+        assert raw in leaks(blob, needles), blob
+    assert leaks(b"masked ****************7777 and 2026-11-23 12:00:00 and deadbeef", needles) == set()
     leaked = tmp_path / "leak.log"
-    leaked.write_text(f"something {RAW_IDS[0]} here", encoding="utf-8")
-    assert any(n in leaked.read_bytes() for n in _needles(RAW_IDS[0]))
-    hashed = tmp_path / "hashed.json"
-    hashed.write_text(f'{{"customers": ["{hashlib.sha256(RAW_IDS[0][:17].encode()).hexdigest()}"]}}', encoding="utf-8")
-    assert any(n in hashed.read_bytes() for n in _needles(RAW_IDS[0]))
+    leaked.write_text(f"something {raw} here", encoding="utf-8")
+    assert raw in leaks(leaked.read_bytes(), needles)
