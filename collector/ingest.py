@@ -136,7 +136,8 @@ class IngestService:
         public_key = self._verify(env)
         now = datetime.now(UTC)
         self.check_window(env.sealed_at, now, env.agent_id)
-        if env.batch_seq <= self._newest_batch.get(env.agent_id, 0) or env.agent_id not in self._newest_batch:
+        newest = self._newest_batch.get(env.agent_id)
+        if newest is None or env.batch_seq <= newest:
             # maybe stored already: answer a re-sent batch without opening it (a batch above the newest this
             # process stored may still have been stored by another collector: the write finds it)
             stored_hash = self.store.batch_hash(env.agent_id, env.batch_seq)
