@@ -6,13 +6,25 @@ merged back into the day's stored features, so that later reports compare an age
 judged the same way. A history day not judged yet (no report built for it, or another scope) is
 judged from its rollups first, one day at a time, newest first and at most :data:`JUDGE_BACK_DAYS` a
 report (after an upgrade the history fills within days; the daily job judges each day as it goes).
-A late event for a day already judged re-saves that agent-day's own figures until the day is judged again.
+
+A day counts as judged only as its rollups were then: the marker ``need_to_know.judged.{day}`` holds the
+scope and a digest of the versions of the day's rollups that were judged (each write of a rollup's state
+gives it a new version, :mod:`collector.storage.rollup_rows`). A late batch for a day already judged (an
+agent offline for days) re-saves that agent-day's own figures and changes its version, and may change
+its colleagues' figures too (a case of the late agent makes a colleague's page a review), so the next
+report finds the digest changed and judges the whole day again. Ingest writes nothing for this: the
+report reads the history's versions, one query. Versions are read before the states judged, so a batch
+that lands in between leaves the old digest behind and the day is judged again the next time. A shift
+entered after the fact recomputes an agent-day's features but keeps the judged ones
+(:data:`detectors.need_to_know.JUDGED_FEATURES`): a shift does not change the customer sets.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
+from collections.abc import Mapping
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 
@@ -75,27 +87,34 @@ class ReportService:
         return apply(out, verdicts), verdicts
 
     def _judge_history(self, first: date, last: date) -> None:
-        """Judge need-to-know for each day in [first, last] not judged yet under the current scope."""
+        """Judge need-to-know for each day in [first, last] not judged yet under the current scope, or
+        whose rollups changed since it was (a late batch)."""
         scope = self.scope
         teams = {a["agent_id"]: str(a.get("team") or "unassigned") for a in self.store.list_agents()}
+        versions = self.store.rollup_versions(first.isoformat(), last.isoformat())  # before the states
         day, judged = last, 0
         while day >= first and judged < JUDGE_BACK_DAYS:
-            if self.store.get_kv(_JUDGED_KV.format(day=day.isoformat())) != scope:
+            iso = day.isoformat()
+            seen = versions.get(iso)
+            mark = judged_mark(scope, seen or {})
+            if seen and (was := self.store.get_kv(_JUDGED_KV.format(day=iso))) != mark:
                 rows = []
-                for agent_id, state in self.store.rollups_for_day(day.isoformat()):
+                for agent_id, state in self.store.rollups_for_day(iso):
                     try:
                         sets = DayRollup.stored_customer_sets(state)
                         rows.append((agent_id, teams.get(agent_id, "unassigned"), sets))
                     except DetectorError as exc:
                         log.error("rollup %s/%s unreadable for need-to-know (%s): left unjudged", agent_id, day, exc)
-                self._remember(day, judge(rows, scope), scope)
+                if was is not None and was.startswith(f"{scope}:"):
+                    log.info("need-to-know for %s: rollups changed since it was judged (a late batch)", iso)
+                self._remember(day, judge(rows, scope), mark)
                 judged += 1
             day -= timedelta(days=1)
 
-    def _remember(self, day: date, verdicts: dict[str, Verdict], scope: str) -> None:
+    def _remember(self, day: date, verdicts: dict[str, Verdict], mark: str) -> None:
         changed = self.store.merge_features(day.isoformat(), {a: v.features() for a, v in verdicts.items()})
-        self.store.set_kv(_JUDGED_KV.format(day=day.isoformat()), scope)
-        log.info("need-to-know for %s judged across agents (scope %s): %d rollups", day, scope, changed)
+        self.store.set_kv(_JUDGED_KV.format(day=day.isoformat()), mark)
+        log.info("need-to-know for %s judged across agents (%s): %d rollups", day, mark, changed)
 
     def labels(self) -> list[Label]:
         """Every reviewer label so far (any day), as the detectors take them."""
@@ -106,9 +125,12 @@ class ReportService:
         first, last = day - timedelta(days=scoring.history_days), day - timedelta(days=1)
         self._judge_history(first, last)
         history = self.store.feature_history(first.isoformat(), last.isoformat())
+        finished = day < datetime.now(self.tz).date()  # a finished day: later reports' history
+        seen = self.store.rollup_versions(day.isoformat(), day.isoformat()).get(day.isoformat(), {}) \
+            if finished else {}  # read before the states judged (see the module's docstring)
         inputs, verdicts = self._judged_inputs(day)
-        if day < datetime.now(self.tz).date():  # a finished day: later reports' history
-            self._remember(day, verdicts, self.scope)
+        if finished:
+            self._remember(day, verdicts, judged_mark(self.scope, seen))
         return score_day(day, inputs, history, self.labels(), scoring)
 
     def build(self, day: str) -> dict[str, Any]:
@@ -156,6 +178,12 @@ class ReportService:
         self.store.reports.save_label(agent_id, day, label, reviewer, note, time.time(),
                               orjson.dumps(snapshot).decode(), pattern.key)
         log.info("%s labelled %s on %s %s (pattern %s)", reviewer, agent_id, day, label, pattern.key or "-")
+
+
+def judged_mark(scope: str, versions: Mapping[str, int]) -> str:
+    """The judged marker of a day: the scope and a digest of the (agent, rollup version) pairs judged."""
+    lines = "\n".join(f"{agent_id} {v}" for agent_id, v in sorted(versions.items()))
+    return f"{scope}:{hashlib.sha256(lines.encode()).hexdigest()[:32]}"
 
 
 def _json(text: str) -> Any:

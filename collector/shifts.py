@@ -45,6 +45,7 @@ from collector.storage.shifts import DayShifts, days_between
 from contract.masking import mask_text
 from detectors.context import AgentContext
 from detectors.errors import DetectorError
+from detectors.need_to_know import JUDGED_FEATURES
 from detectors.outside import extended
 from detectors.rollup import DayRollup
 
@@ -269,4 +270,4 @@ class ShiftService:
                 log.error("rollup %s/%s unreadable (%s): its features were not recomputed", agent_id, day, exc)
                 return None
 
-        return self.store.refresh_rollups(agent_id, [d for d in days if d <= today], compute)
+        return self.store.refresh_rollups(agent_id, [d for d in days if d <= today], compute, JUDGED_FEATURES)

@@ -35,6 +35,8 @@ from contract.policy import customer_in
 from detectors.errors import InvalidInput
 
 SCOPES = ("team", "fleet")
+JUDGED_FEATURES = ("pages_without_case", "reviewed_customers")
+"""The features :func:`judge` decides across agents: an agent-day's own rollup gives only a first guess."""
 KEY_HEX = 16           # 64-bit keys, as hex
 SECRET_MIN_BYTES = 16
 

@@ -299,3 +299,94 @@ def test_a_collector_with_another_secret_refuses_to_start(tmp_path: Path) -> Non
     (tmp_path / "c" / SECRET_FILE).write_bytes(os.urandom(32))
     with pytest.raises(ConfigError, match=SECRET_FILE):
         Collector.open(tmp_path / "c")
+
+
+def _nk(f: _Fleet, day: date) -> dict[str, tuple[float, float]]:
+    history = f.collector.store.feature_history(day.isoformat(), day.isoformat())
+    return {a: (h[0]["pages_without_case"], h[0]["reviewed_customers"]) for a, h in history.items()}
+
+
+def test_a_late_batch_after_the_days_report_is_judged_again(tmp_path: Path, db_url: str | None) -> None:
+    """col-a1 is offline on the day and uploads its case for customer 5550001 after the day's report: the
+    late batch re-saves its own figures, and the lead's page, judged "without a case" by the report, is a
+    review once the case is known. The next report judges the day again from its rollups; a shift entered
+    afterwards recomputes the features without undoing the judged figures."""
+    from collector.reports import _JUDGED_KV, ReportService
+    from collector.shifts import CLI
+
+    f = _Fleet(tmp_path / "c", db_url=db_url)
+    try:
+        tz = f.collector.settings.tz
+        today = datetime.now(tz).date()
+        day = today - timedelta(days=1)
+        for name, team, role in (("col-a1", "col-a", "agent"), ("lead-a", "col-a", "lead"),
+                                 ("col-a2", "col-a", "agent")):
+            f.enroll(name, team, role)
+        f.send("lead-a", day, [("14:00", "page.open", _page_fields("5550001"))])
+        f.send("col-a2", day, [("11:00", "page.open", _page_fields("7770001"))])
+        f.collector.reports.build(day.isoformat())
+        assert _nk(f, day) == {"lead-a": (1, 0), "col-a2": (1, 0)}
+        reports: ReportService = f.collector.reports
+        judged = f.collector.store.get_kv(_JUDGED_KV.format(day=day.isoformat()))
+        assert judged is not None and judged.startswith("team:")
+
+        case = "C-2026-0000001"  # days later: col-a1's day arrives, and one more page of the lead
+        f.send("col-a1", day, [("09:00", "case.open", {"case_id": case, "app": "crm", "title": case}),
+                               ("09:01", "page.open", _page_fields("5550001", case)),
+                               ("09:20", "case.close", {"case_id": case, "active_s": 1200, "idle_s": 0,
+                                                        "wall_s": 1200})])
+        f.send("lead-a", day, [("15:00", "page.open", _page_fields("5550001")),
+                               ("15:05", "page.open", _page_fields("7770001"))])
+        # what ingest alone leaves: each late agent-day's own figures, the day still marked as judged
+        assert _nk(f, day) == {"lead-a": (3, 0), "col-a2": (1, 0), "col-a1": (0, 0)}
+        assert f.collector.store.get_kv(_JUDGED_KV.format(day=day.isoformat())) == judged
+
+        reports.compute(today)  # the next report: its history is judged again
+        assert _nk(f, day) == {"lead-a": (1, 1), "col-a2": (1, 0), "col-a1": (0, 0)}
+        again = f.collector.store.get_kv(_JUDGED_KV.format(day=day.isoformat()))
+        assert again is not None and again != judged and again.startswith("team:")
+        reports.compute(today)  # nothing changed since: the day is not judged a third time
+        assert f.collector.store.get_kv(_JUDGED_KV.format(day=day.isoformat())) == again
+
+        # overtime entered afterwards recomputes the lead's stored features and keeps the judged figures
+        answer = f.collector.shifts.set(CLI, "lead-a", [day.isoformat()], "13:00", "16:00", overtime=True)
+        assert answer["recomputed"] == [day.isoformat()]
+        assert _nk(f, day)["lead-a"] == (1, 1)
+        assert f.collector.store.get_kv(_JUDGED_KV.format(day=day.isoformat())) == again
+    finally:
+        f.close()
+
+
+def test_history_judgement_reads_the_versions_before_the_states(tmp_path: Path) -> None:
+    """A batch that lands while a report judges the day (after the versions were read) leaves a digest
+    that no longer matches, so the day is judged again by the next report, never marked judged with
+    figures older than its rollups."""
+    from collector.reports import _JUDGED_KV
+
+    f = _Fleet(tmp_path / "c")
+    try:
+        today = datetime.now(f.collector.settings.tz).date()
+        day = today - timedelta(days=1)
+        f.enroll("col-a1", "col-a")
+        f.enroll("lead-a", "col-a", "lead")
+        f.send("lead-a", day, [("14:00", "page.open", _page_fields("5550001"))])
+        store = f.collector.store
+        real, landed = store.rollups_for_day, []
+
+        def late_batch_meanwhile(iso: str) -> list[tuple[str, dict[str, Any]]]:
+            states = real(iso)  # the states as the report reads them, then col-a1's batch lands
+            if iso == day.isoformat() and not landed:
+                landed.append(iso)
+                f.send("col-a1", day, [("09:00", "page.open", _page_fields("5550001", "C-2026-0000001"))])
+            return states
+
+        store.rollups_for_day = late_batch_meanwhile  # type: ignore[method-assign]
+        f.collector.reports.compute(today)
+        store.rollups_for_day = real  # type: ignore[method-assign]
+        assert _nk(f, day)["lead-a"] == (1, 0)  # judged without the batch that landed meanwhile
+        first = store.get_kv(_JUDGED_KV.format(day=day.isoformat()))
+        f.collector.reports.compute(today)
+        assert _nk(f, day) == {"lead-a": (0, 1), "col-a1": (0, 0)}
+        assert store.get_kv(_JUDGED_KV.format(day=day.isoformat())) != first
+    finally:
+        f.close()

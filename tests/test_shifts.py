@@ -215,6 +215,32 @@ def test_refresh_rewrites_only_the_features_of_days_with_a_rollup(store: Any) ->
     assert store.refresh_rollups("pc-1", ["2026-11-23", "2026-11-24"], compute) == ["2026-11-23"]
     assert seen == [("2026-11-23", {"v": 1, "n": 5}, {"overtime": ("18:00", "20:00")})]
     assert store.feature_history("2026-11-23", "2026-11-23") == {"pc-1": [{"x": 5.0}]}
+    # figures judged at report time (merged into the stored features) are kept when asked, the rest recomputed
+    assert store.merge_features("2026-11-23", {"pc-1": {"x": 9.0, "judged": 2.0}}) == 1
+    assert store.refresh_rollups("pc-1", ["2026-11-23"], compute, ("judged", "absent")) == ["2026-11-23"]
+    assert store.feature_history("2026-11-23", "2026-11-23") == {"pc-1": [{"x": 5.0, "judged": 2.0}]}
+    assert store.refresh_rollups("pc-1", ["2026-11-23"], compute) == ["2026-11-23"]
+    assert store.feature_history("2026-11-23", "2026-11-23") == {"pc-1": [{"x": 5.0}]}
+
+
+def test_rollup_versions_change_with_each_write_of_a_state(store: Any) -> None:
+    from collector.storage.sql import SqlRollupAccess
+
+    assert store.rollup_versions("2026-11-01", "2026-11-30") == {}
+    with store._write() as conn:
+        access = SqlRollupAccess(conn, 1.0)
+        for agent_id, day in (("pc-1", "2026-11-23"), ("pc-2", "2026-11-23"), ("pc-1", "2026-11-24"),
+                              ("pc-1", "2026-12-01")):
+            access.save(agent_id, day, {"n": 1}, existed=False, features={"x": 1.0})
+    before = store.rollup_versions("2026-11-01", "2026-11-30")
+    assert {d: sorted(v) for d, v in before.items()} == {"2026-11-23": ["pc-1", "pc-2"], "2026-11-24": ["pc-1"]}
+    assert before["2026-11-23"]["pc-1"] == store.rollup_version("pc-1", "2026-11-23")
+    store.merge_features("2026-11-23", {"pc-1": {"x": 2.0}})  # report-time figures: no new version
+    assert store.rollup_versions("2026-11-23", "2026-11-23") == {"2026-11-23": before["2026-11-23"]}
+    with store._write() as conn:
+        SqlRollupAccess(conn, 2.0).save("pc-2", "2026-11-23", {"n": 2}, existed=True, features={"x": 3.0})
+    after = store.rollup_versions("2026-11-23", "2026-11-23")["2026-11-23"]
+    assert after["pc-1"] == before["2026-11-23"]["pc-1"] and after["pc-2"] != before["2026-11-23"]["pc-2"]
 
 
 def test_revision_0008_goes_down_and_up_again(store: Any) -> None:

@@ -276,6 +276,11 @@ class Store(ABC):
         """The committed version of the agent-day's rollup (changes with every write of its state)."""
 
     @abstractmethod
+    def rollup_versions(self, first_day: str, last_day: str) -> dict[str, dict[str, int]]:
+        """Per day in [first_day, last_day] that has rollups, each agent's committed rollup version (what the
+        daily report compares to know whether a day it judged changed since)."""
+
+    @abstractmethod
     def rollup_state(self, agent_id: str, day: str) -> dict[str, Any] | None:
         """The committed state of the agent-day's rollup, or None."""
 
@@ -309,6 +314,8 @@ class Store(ABC):
         """Every agent's entries for one day."""
 
     @abstractmethod
-    def refresh_rollups(self, agent_id: str, days: Iterable[str], compute: Compute) -> list[str]:
+    def refresh_rollups(self, agent_id: str, days: Iterable[str], compute: Compute,
+                        keep: Collection[str] = ()) -> list[str]:
         """Recompute the stored features of the agent's rollups on these days in one transaction with
-        ``compute(day, state, shifts)``; returns the days refreshed."""
+        ``compute(day, state, shifts)``, the stored values of the features named in ``keep`` (figures
+        judged at report time) left as they are; returns the days refreshed."""

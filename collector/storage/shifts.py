@@ -13,7 +13,7 @@ commits): the processes that keep days' entries in memory (:mod:`collector.shift
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -90,21 +90,26 @@ class ShiftQueries:
                 out.setdefault(str(r[0]), {})[str(r[1])] = (str(r[2]), str(r[3]))
         return out
 
-    def refresh_rollups(self, agent_id: str, days: Iterable[str], compute: Compute) -> list[str]:
+    def refresh_rollups(self, agent_id: str, days: Iterable[str], compute: Compute,
+                        keep: Collection[str] = ()) -> list[str]:
         """Recompute the stored features of the agent's rollups on these days with ``compute(day, state,
         shifts)``, reading state and entries and writing features in one transaction (an ingest in
-        between cannot be overwritten with older numbers). Returns the days refreshed."""
+        between cannot be overwritten with older numbers). The stored values of the features in ``keep``
+        stay (need-to-know, judged across agents by the report: a shift does not change them, and the
+        agent's own rollup alone cannot give them). Returns the days refreshed."""
         r = t.rollups.c
         done = []
         with self._write() as conn:
             for day in days:
-                row = conn.execute(select(r.state).where(and_(r.agent_id == agent_id, r.day == day))
+                row = conn.execute(select(r.state, r.features).where(and_(r.agent_id == agent_id, r.day == day))
                                    .with_for_update()).first()
                 if row is None:
                     continue
                 feats = compute(day, orjson.loads(row[0]), day_shifts(conn, agent_id, day))
                 if feats is None:
                     continue
+                stored = orjson.loads(row[1]) if keep and row[1] else {}
+                feats = {**feats, **{k: stored[k] for k in keep if k in stored}}
                 conn.execute(update(t.rollups).where(and_(r.agent_id == agent_id, r.day == day))
                              .values(features=orjson.dumps(feats).decode()))
                 done.append(day)

@@ -476,6 +476,16 @@ class SqlStore(SqlRepositories, ShiftQueries, Store):
         with self._read() as conn:
             return rollup_rows.version(conn, agent_id, day)
 
+    def rollup_versions(self, first_day: str, last_day: str) -> dict[str, dict[str, int]]:
+        """Per day in [first_day, last_day] with rollups, each agent's committed rollup version."""
+        r = t.rollups.c
+        out: dict[str, dict[str, int]] = {}
+        with self._read() as conn:
+            for day, agent_id, version in conn.execute(select(r.day, r.agent_id, r.version).where(
+                    and_(r.day >= first_day, r.day <= last_day))):
+                out.setdefault(str(day), {})[str(agent_id)] = int(version)
+        return out
+
     def rollup_state(self, agent_id: str, day: str) -> dict[str, Any] | None:
         """The committed state of the agent-day's rollup, or None."""
         with self._read() as conn:
