@@ -52,6 +52,8 @@ class IngestNotice:
 
 
 IngestListener = Callable[[IngestNotice], None]
+HeldAgent = Callable[[str], bool]
+"""agent_id -> whether it is under a legal hold (asked only for a batch with an event past its kind's period)."""
 IssuedPolicies = Callable[[list[int]], dict[int, tuple[str, float]]]
 """Policy versions -> (hash, issued at) of those this collector handed out (``PolicyService.issued``)."""
 CustomerOf = Callable[[str, dict[str, Any]], Any]
@@ -102,11 +104,18 @@ class IngestResult:
 
 class IngestService:
     """Takes sealed batches. Without ``issued_policies`` heartbeats' policies and answers go unchecked;
-    without ``customers`` events carry no keyed customer; without ``rollup_hook`` no rollup is kept."""
+    without ``customers`` events carry no keyed customer; without ``rollup_hook`` no rollup is kept;
+    without ``held`` no agent is under a legal hold.
+
+    An event older than its kind's retention period is quarantined (the purge would drop it at once),
+    unless its agent is under a legal hold (:mod:`collector.holds`): the hold exists to keep what the
+    agent did, so such an event is stored, back to ``retention_days`` or the oldest batch accepted
+    (``max_batch_age_days``, and a day for the batch to fill), whichever is longer. Whether the agent is
+    held is read only for a batch that carries such an event, once a batch."""
 
     def __init__(self, store: Store, keys: KeyRing, settings: IngestSettings, metrics: Metrics,
                  issued_policies: IssuedPolicies | None = None, customers: CustomerOf | None = None,
-                 rollup_hook: RollupHook | None = None) -> None:
+                 rollup_hook: RollupHook | None = None, held: HeldAgent | None = None) -> None:
         self.store = store
         self.keyring = keys
         self._acknowledged: set[str] = set()  # agents known to seal to the newest HPKE key
@@ -118,6 +127,8 @@ class IngestService:
         self.issued_policies = issued_policies
         self.customers = customers
         self.rollup_hook = rollup_hook  # run by the store inside each batch's transaction
+        self.held = held
+        self.held_days = max(float(settings.periods.default_days), settings.max_batch_age_days + 1)
 
     def reject(self, code: str, message: str, agent_id: str | None = None) -> Rejected:
         self.metrics.rejections.labels(code).inc()
@@ -294,12 +305,16 @@ class IngestService:
         good: list[StoredEvent] = []
         bad: list[QuarantinedEvent] = []
         append = good.append
+        held: list[bool] = []  # whether the agent is under a legal hold, once asked
+        kept_old = 0
         for raw in batch.events:
             try:
                 event, moment = validate_event_at(raw)
                 at = moment.timestamp()
                 if event["agent_id"] != agent_id or at > future or at < oldest[event["kind"]]:
-                    raise InvalidEvent(self._out_of_bounds(event, agent_id, at, future))
+                    if not self._held_keeps(event, agent_id, at, future, now, held):
+                        raise InvalidEvent(self._out_of_bounds(event, agent_id, at, future, held))
+                    kept_old += 1
             except InvalidEvent as exc:
                 bad.append(QuarantinedEvent(_raw_seq(raw), _clean(exc.reason), _masked_raw(raw)))
                 continue
@@ -313,11 +328,25 @@ class IngestService:
                 continue
             append(StoredEvent(event["seq"], event["ts"], int(at * 1000), local_day(at, moment), event["kind"],
                                data, masked, customer))
+        if kept_old:
+            log.info("agent %s is under a legal hold: %d events older than their kind's retention period kept",
+                     agent_id, kept_old)
         bad = self._cap_quarantine(bad, agent_id)
         return BatchWrite(agent_id, batch.batch_seq, batch_hash, batch.prev_batch_hash, good, bad,
                           now.timestamp())
 
-    def _out_of_bounds(self, event: dict[str, Any], agent_id: str, at: float, future: float) -> str:
+    def _held_keeps(self, event: dict[str, Any], agent_id: str, at: float, future: float, now: datetime,
+                    held: list[bool]) -> bool:
+        """Whether an event past its kind's period is kept for a legal hold on its agent (``held``: the
+        batch's answer, asked once)."""
+        if event["agent_id"] != agent_id or at > future or at < _EARLIEST_S or self.held is None:
+            return False
+        if not held:
+            held.append(bool(self.held(agent_id)))
+        return held[0] and at >= (now - timedelta(days=self.held_days)).timestamp()
+
+    def _out_of_bounds(self, event: dict[str, Any], agent_id: str, at: float, future: float,
+                       held: list[bool] | None = None) -> str:
         """Why a valid event cannot be stored: another agent's, or a moment out of bounds."""
         if event["agent_id"] != agent_id:
             return "field 'agent_id': does not match the batch's agent"
@@ -325,6 +354,9 @@ class IngestService:
             return f"field 'ts': {event['ts']} is in the future"
         if at < _EARLIEST_S:
             return f"field 'ts': {event['ts']} is before 1970"
+        if held and held[0]:
+            return (f"field 'ts': {event['ts']} is older than anything kept for an agent under a legal hold "
+                    f"({self.held_days:g} days)")
         return (f"field 'ts': {event['ts']} is older than the retention period "
                 f"({self.settings.periods.days_for(event['kind'])} days) of {event['kind']}")
 

@@ -69,7 +69,7 @@ class Collector:
                                      self.shift_entries)
         self.ingest = IngestService(self.store, self.keyring, IngestSettings.from_settings(settings), self.metrics,
                                     issued_policies=self.policy.issued, customers=self.rollups.customer,
-                                    rollup_hook=self.rollups)
+                                    rollup_hook=self.rollups, held=self._is_held)
         self.signer = AnswerSigner(self.keyring, self.metrics, self.policy, self.ingest)
         self.enrollment = EnrollmentService(self.store, self.policy, settings.enroll_token_ttl_h, self.signer)
         self.accounts = AccountService(self.store, settings.api_token_days)
@@ -147,6 +147,10 @@ class Collector:
         _check_day(day)
         self.access.require_agent(who, agent_id, "read_timeline", remote)
         return self.timeline(agent_id, day)
+
+    def _is_held(self, agent_id: str) -> bool:
+        """Whether the agent is under a legal hold now (ingest keeps its events past their period)."""
+        return self.holds.of(agent_id) is not None
 
     def purge(self, now: datetime | None = None) -> dict[str, Any]:
         """Privacy rule 4: drop what is older than its retention period (calendar days in the collector's

@@ -145,6 +145,32 @@ def test_privacy_rule_4_a_legal_hold_suspends_retention_for_one_agent(seat: Seat
     assert out["removed"]["events"] == 3 and out["removed"]["quarantine"] == 1 and seat.stats()["events"] == 0
 
 
+def test_privacy_rule_4_a_held_agents_old_events_are_kept_at_ingest(seat: Seat) -> None:
+    """Under a hold, an event past its kind's period is stored, not quarantined as too old (back to
+    ``retention_days``); the purge keeps it while the hold lasts, per kind, and removes it once lifted."""
+    held = seat.as_("root", "POST", "/api/v1/agents/pc-1/hold", {"reason": "litigation 2026-17"})
+    assert held.status_code == 200, held.text
+    answer = seat.post(seat.seal(1, [seat.copy(40), seat.focus(100), seat.focus(190), seat.focus(0)]))
+    assert answer.status_code == 200 and (answer.json()["stored"], answer.json()["quarantined"]) == (3, 1)
+    reasons = [q["reason"] for q in seat.collector.store.quarantined("pc-1")]
+    assert len(reasons) == 1 and "older than anything kept for an agent under a legal hold (180 days)" in reasons[0]
+    tz = seat.collector.settings.tz
+    copied = (datetime.now(tz) - timedelta(days=40)).date().isoformat()
+    assert [e["kind"] for e in seat.collector.store.timeline("pc-1", copied)] == ["clipboard.copy"]
+    assert seat.collector.store.rollup_state("pc-1", copied) is not None  # folded into its day, too
+    out = seat.purge(0)  # the copy is past clipboard.copy's 30 days: kept for the hold
+    assert out["held_agents"] == 1 and out["removed"]["events"] == 0 and seat.stats()["events"] == 3
+
+    lifted = seat.as_("root", "POST", "/api/v1/agents/pc-1/hold/lift", {"reason": "case closed"})
+    assert lifted.status_code == 200, lifted.text
+    out = seat.purge(0)  # each kind's period again: the copy goes, the focus of 100 days ago stays
+    assert out["removed"]["events"] == 1 and seat.stats()["events"] == 2
+    assert seat.collector.store.timeline("pc-1", copied) == []
+    again = seat.post(seat.seal(2, [seat.copy(40)]))  # and without a hold ingest quarantines it again
+    assert (again.json()["stored"], again.json()["quarantined"]) == (0, 1)
+    assert "retention period (30 days) of clipboard.copy" in seat.collector.store.quarantined("pc-1")[0]["reason"]
+
+
 def test_privacy_rule_4_admin_page_sets_and_lifts_a_hold(seat: Seat) -> None:
     page = signed_in(seat.app, "root")
     admin = page.get("/admin").text
