@@ -64,6 +64,10 @@ class Principal:
         return self.role in ("admin", "security") or (self.role == "manager" and team in self.teams)
 
 
+CLI = Principal("cli", "admin")
+"""Who the command line acts as: the data folder's owner, with an admin's role (audited as actor ``cli``)."""
+
+
 class AccountService:
     def __init__(self, store: Store, token_days: float = 90.0) -> None:
         self.users = store.accounts

@@ -1,5 +1,5 @@
 """``seatguard-collector``: init, serve, enroll-token, user, token create|list|revoke, keys rotate|list|retire,
-shift set|list|clear, stats, mask, timeline, report."""
+shift set|list|clear, hold add|list|release, stats, mask, timeline, report."""
 
 from __future__ import annotations
 
@@ -393,6 +393,10 @@ def build_parser() -> argparse.ArgumentParser:
     from collector.shift_cli import add_parser as add_shift_parser
 
     add_shift_parser(sub)
+
+    from collector.hold_cli import add_parser as add_hold_parser
+
+    add_hold_parser(sub)
 
     p = sub.add_parser("config-doc", help="print the settings reference (Markdown)")
     p.set_defaults(func=cmd_config_doc)

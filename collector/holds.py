@@ -2,10 +2,12 @@
 
 While an agent is held, the purge removes none of its data: events of every kind, screenshots,
 rollups, shifts, quarantined events, integrity records and alerts (the daily reports, which are of
-the whole fleet, still go). Setting and lifting a hold are admin actions, audited with the reason
-(``set_legal_hold``, ``lift_legal_hold``; a refusal is audited too), and the agent sees their hold on
-their own page (``/me``). Holds live in the database (``store.holds``), so every collector process
-purges alike.
+the whole fleet, still go), and ingest stores the agent's events even when they are already older than
+their kind's period (:class:`collector.ingest.IngestService`). Setting and lifting a hold are admin
+actions (the admin page, ``/api/v1/agents/{id}/hold[/lift]``, ``seatguard-collector hold``:
+:mod:`collector.hold_cli`), audited with the reason (``set_legal_hold``, ``lift_legal_hold``; a refusal
+is audited too), and the agent sees their hold on their own page (``/me``). Holds live in the database
+(``store.holds``), so every collector process purges alike.
 """
 
 from __future__ import annotations

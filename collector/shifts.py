@@ -36,6 +36,7 @@ from datetime import date, datetime, timedelta, tzinfo
 from typing import Any, Protocol
 
 from collector.access import AccessService
+from collector.accounts import CLI as CLI  # the command line acts as it (re-exported for shift_cli)
 from collector.accounts import Principal
 from collector.errors import CollectorError, Forbidden, NotFound
 from collector.metrics import Metrics
@@ -56,7 +57,6 @@ READERS = ("admin", "security", "manager")
 MAX_DAYS = 366  # one entry covers at most a year of days
 MANAGER_PAST_DAYS = 1  # managers may enter or clear yesterday (last night's overtime), older days need an admin
 SHOWN_CHARS = 80  # typed text quoted in a message or a log line is cut to this
-CLI = Principal("cli", "admin")
 _HHMM = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9]")  # ASCII digits, whole string (fullmatch)
 
 

@@ -5,16 +5,20 @@ folder joins the end-of-suite privacy scan (the hold's reason carries a raw ID n
 
 from __future__ import annotations
 
+import contextlib
+import io
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from fastapi.testclient import TestClient
 
 from collector.api import create_app
+from collector.cli import main as collector_main
 from collector.service import Collector
 from contract.schema import format_ts
 from tests.conftest import RAW_IDS
@@ -169,6 +173,50 @@ def test_privacy_rule_4_a_held_agents_old_events_are_kept_at_ingest(seat: Seat) 
     again = seat.post(seat.seal(2, [seat.copy(40)]))  # and without a hold ingest quarantines it again
     assert (again.json()["stored"], again.json()["quarantined"]) == (0, 1)
     assert "retention period (30 days) of clipboard.copy" in seat.collector.store.quarantined("pc-1")[0]["reason"]
+
+
+def _cli(*args: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = collector_main(["--log-level", "WARNING", *args])
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_privacy_rule_4_the_cli_adds_lists_and_releases_a_hold(seat: Seat, tmp_path: Path) -> None:
+    """``seatguard-collector hold add|list|release`` acts as the data folder's owner (an admin, actor
+    ``cli``), with the checks and audit records of the routes; the serving collector honours it."""
+    data = str(tmp_path / "c")
+    assert seat.post(seat.seal(1, [seat.copy(40), seat.copy(20), seat.focus(0)])).json()["stored"] == 2
+    for args, message in ((("--agent", "pc-ghost", "--reason", "why"), "no agent 'pc-ghost'"),
+                          (("--agent", "pc-1", "--reason", "  "), "a legal hold needs a reason"),
+                          (("--agent", "pc-1", "--reason", "x" * 501), "longer than 500 characters")):
+        code, out, err = _cli("hold", "add", "--data", data, *args)
+        assert (code, out) == (2, "") and message in err, err
+    code, _, err = _cli("hold", "release", "--data", data, "--agent", "pc-1", "--reason", "early")
+    assert code == 2 and "is not under a legal hold" in err
+    assert seat.collector.holds.held() == frozenset()
+
+    code, out, _ = _cli("hold", "add", "--data", data, "--agent", "pc-1", "--reason", f"HR case, ID {RAW_IDS[0]}")
+    added = orjson.loads(out)
+    assert code == 0 and added["held"] is True and added["new"] is True and RAW_IDS[0] not in out
+    assert added["hold"]["set_by"] == "cli" and added["hold"]["reason"].endswith(RAW_IDS[0][-4:])
+    assert seat.collector.holds.held() == {"pc-1"}  # the serving collector reads the same database
+    code, out, _ = _cli("hold", "list", "--data", data)
+    assert code == 0 and [(h["agent_id"], h["set_by"]) for h in orjson.loads(out)["holds"]] == [("pc-1", "cli")]
+    assert seat.as_("chen", "GET", "/api/v1/me").json()["retention"]["legal_hold"]["set_by"] == "cli"
+    assert seat.post(seat.seal(2, [seat.copy(40)])).json()["stored"] == 1  # kept for the hold at ingest too
+    assert seat.purge(0)["removed"]["events"] == 0 and seat.stats()["events"] == 3
+
+    code, out, _ = _cli("hold", "release", "--data", data, "--agent", "pc-1", "--reason", "case closed")
+    assert code == 0 and orjson.loads(out) == {"agent_id": "pc-1", "held": False}
+    assert seat.collector.holds.held() == frozenset() and seat.purge(0)["removed"]["events"] == 1
+    audit = [(r["actor"], r["action"], r["allowed"]) for r in seat.collector.access.audit_log()
+             if "legal_hold" in r["action"]]
+    assert audit == [("cli", "lift_legal_hold", True), ("cli", "read_legal_holds", True),
+                     ("cli", "set_legal_hold", True), ("cli", "lift_legal_hold", False),
+                     ("cli", "set_legal_hold", False), ("cli", "set_legal_hold", False),
+                     ("cli", "set_legal_hold", False)]
+    assert all(RAW_IDS[0] not in r["target"] for r in seat.collector.access.audit_log())
 
 
 def test_privacy_rule_4_admin_page_sets_and_lifts_a_hold(seat: Seat) -> None:
