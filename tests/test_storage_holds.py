@@ -117,3 +117,19 @@ def test_holds_a_day_detached_by_a_purge_that_stopped_is_finished_later(store: S
         raw.commit()
     assert store.purge("2026-06-01", 0.0, {}, {"pc-held"})["events"] == 0
     assert kinds_by_day(store, "pc-held")[OLD] == ["app.focus", "clipboard.copy"]
+
+
+def test_holds_spare_every_held_agent_from_each_kinds_own_period(store: SqlStore) -> None:
+    """Two agents held, one not, two kinds with periods of their own (one shorter than the other): each
+    kind's cut spares both held agents, on the whole days before the default cut-off and in between."""
+    for agent_id in ("pc-held-1", "pc-held-2", "pc-free"):
+        fill(store, agent_id)
+    cuts = {"clipboard.copy": "2026-11-01", "app.focus": "2026-10-15"}
+    out = store.purge("2026-06-01", 0.0, cuts, {"pc-held-1", "pc-held-2"})
+    assert out["events"] == 4  # pc-free: both of the old day, the copy and the focus of the middle day
+    assert kinds_by_day(store, "pc-free") == {OLD: [], MID: [], NEW: ["app.focus", "clipboard.copy"]}
+    every = {day: ["app.focus", "clipboard.copy"] for day in (OLD, MID, NEW)}
+    assert kinds_by_day(store, "pc-held-1") == every and kinds_by_day(store, "pc-held-2") == every
+    out = store.purge("2026-06-01", 0.0, cuts, {"pc-held-2"})  # pc-held-1's hold lifted
+    assert out["events"] == 4 and kinds_by_day(store, "pc-held-1") == kinds_by_day(store, "pc-free")
+    assert kinds_by_day(store, "pc-held-2") == every
