@@ -12,10 +12,11 @@ scope and a digest of the versions of the day's rollups that were judged (each w
 gives it a new version, :mod:`collector.storage.rollup_rows`). A late batch for a day already judged (an
 agent offline for days) re-saves that agent-day's own figures and changes its version, and may change
 its colleagues' figures too (a case of the late agent makes a colleague's page a review), so the next
-report finds the digest changed and judges the whole day again. Ingest writes nothing for this: the
-report reads the history's versions, one query. Versions are read before the states judged, so a batch
-that lands in between leaves the old digest behind and the day is judged again the next time. A shift
-entered after the fact recomputes an agent-day's features but keeps the judged ones
+report finds the digest changed and judges the whole day again. Ingest does nothing for this: the report
+reads the history's versions with its features, in one read (:meth:`Store.history_with_versions`), and
+reads the features again only when it judged a day. Versions are read before the states judged, so a
+batch that lands in between leaves the old digest behind and the day is judged again the next time. A
+shift entered after the fact recomputes an agent-day's features but keeps the judged ones
 (:data:`detectors.need_to_know.JUDGED_FEATURES`): a shift does not change the customer sets.
 """
 
@@ -86,12 +87,12 @@ class ReportService:
             out.append(AgentDayInput(ctx, rollup.features(moment), rollup.evidence(moment, reviewed), rollup.strip()))
         return apply(out, verdicts), verdicts
 
-    def _judge_history(self, first: date, last: date) -> None:
+    def _judge_history(self, first: date, last: date, versions: Mapping[str, Mapping[str, int]]) -> int:
         """Judge need-to-know for each day in [first, last] not judged yet under the current scope, or
-        whose rollups changed since it was (a late batch)."""
+        whose rollups changed since it was (a late batch); ``versions``: each day's rollup versions, read
+        before any state. Returns how many days were judged."""
         scope = self.scope
         teams = {a["agent_id"]: str(a.get("team") or "unassigned") for a in self.store.list_agents()}
-        versions = self.store.rollup_versions(first.isoformat(), last.isoformat())  # before the states
         day, judged = last, 0
         while day >= first and judged < JUDGE_BACK_DAYS:
             iso = day.isoformat()
@@ -110,6 +111,7 @@ class ReportService:
                 self._remember(day, judge(rows, scope), mark)
                 judged += 1
             day -= timedelta(days=1)
+        return judged
 
     def _remember(self, day: date, verdicts: dict[str, Verdict], mark: str) -> None:
         changed = self.store.merge_features(day.isoformat(), {a: v.features() for a, v in verdicts.items()})
@@ -123,8 +125,9 @@ class ReportService:
     def compute(self, day: date) -> DailyReport:
         scoring = self.scoring
         first, last = day - timedelta(days=scoring.history_days), day - timedelta(days=1)
-        self._judge_history(first, last)
-        history = self.store.feature_history(first.isoformat(), last.isoformat())
+        history, versions = self.store.history_with_versions(first.isoformat(), last.isoformat())
+        if self._judge_history(first, last, versions):  # read again: the days judged now, as merged
+            history = self.store.feature_history(first.isoformat(), last.isoformat())
         finished = day < datetime.now(self.tz).date()  # a finished day: later reports' history
         seen = self.store.rollup_versions(day.isoformat(), day.isoformat()).get(day.isoformat(), {}) \
             if finished else {}  # read before the states judged (see the module's docstring)

@@ -241,6 +241,13 @@ def test_rollup_versions_change_with_each_write_of_a_state(store: Any) -> None:
         SqlRollupAccess(conn, 2.0).save("pc-2", "2026-11-23", {"n": 2}, existed=True, features={"x": 3.0})
     after = store.rollup_versions("2026-11-23", "2026-11-23")["2026-11-23"]
     assert after["pc-1"] == before["2026-11-23"]["pc-1"] and after["pc-2"] != before["2026-11-23"]["pc-2"]
+    with store._write() as conn:  # a rollup without stored features has a version, and no history
+        SqlRollupAccess(conn, 3.0).save("pc-3", "2026-11-24", {"n": 3}, existed=False)
+    history, versions = store.history_with_versions("2026-11-01", "2026-11-30")
+    assert history == store.feature_history("2026-11-01", "2026-11-30") == {
+        "pc-1": [{"x": 2.0}, {"x": 1.0}], "pc-2": [{"x": 3.0}]}
+    assert versions == store.rollup_versions("2026-11-01", "2026-11-30") and sorted(versions["2026-11-24"]) == [
+        "pc-1", "pc-3"]
 
 
 def test_revision_0008_goes_down_and_up_again(store: Any) -> None:

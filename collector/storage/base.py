@@ -289,6 +289,12 @@ class Store(ABC):
         """Stored features per agent for days in [first_day, last_day], oldest first."""
 
     @abstractmethod
+    def history_with_versions(self, first_day: str, last_day: str) -> tuple[
+            dict[str, list[dict[str, float]]], dict[str, dict[str, int]]]:
+        """:meth:`feature_history` and :meth:`rollup_versions` of the same days, from one read of the rows
+        (the versions sit behind the state in a row: on SQLite, reading them walks the state's pages)."""
+
+    @abstractmethod
     def merge_features(self, day: str, values: dict[str, dict[str, float]]) -> int:
         """Merge report-time figures into that day's stored features; returns how many rows changed."""
 

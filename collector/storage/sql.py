@@ -503,6 +503,21 @@ class SqlStore(SqlRepositories, ShiftQueries, Store):
                 out.setdefault(str(agent_id), []).append(orjson.loads(feats))
         return out
 
+    def history_with_versions(self, first_day: str, last_day: str) -> tuple[
+            dict[str, list[dict[str, float]]], dict[str, dict[str, int]]]:
+        """Stored features per agent (oldest first) and each day's rollup versions, in one query."""
+        r = t.rollups.c
+        history: dict[str, list[dict[str, float]]] = {}
+        versions: dict[str, dict[str, int]] = {}
+        with self._read() as conn:
+            rows = conn.execute(select(r.agent_id, r.day, r.version, r.features).where(
+                and_(r.day >= first_day, r.day <= last_day)).order_by(r.agent_id, r.day))
+            for agent_id, day, version, feats in rows:
+                versions.setdefault(str(day), {})[str(agent_id)] = int(version)
+                if feats is not None:
+                    history.setdefault(str(agent_id), []).append(orjson.loads(feats))
+        return history, versions
+
     def merge_features(self, day: str, values: dict[str, dict[str, float]]) -> int:
         """Merge report-time figures (need-to-know across agents) into that day's stored rollup features;
         returns how many rows changed. Rows without stored features are left alone."""
