@@ -2,7 +2,10 @@
 
 ``on_ingest`` is the ingest listener: it only queues the notice and wakes the evaluator thread, so
 ingest is never slowed down or failed by alerting. The evaluator coalesces the notices queued within
-:data:`GATHER_S` into the agent-days they touched and evaluates each once. ``start`` (inside ``serve``) also runs the
+:data:`GATHER_S` into the agent-days they touched and evaluates each once; under a steady stream of
+batches a pass starts at most every :data:`PASS_EVERY_S`, so that an agent-day is judged about once a
+second however many batches it receives (the first batch after a quiet spell is judged within
+:data:`GATHER_S`). ``start`` (inside ``serve``) also runs the
 silence checker every ``silence_check_s`` and offers again whatever the outbox still holds.
 
 With several collector processes on one database, the silence check (``silence_check``) and the
@@ -48,6 +51,7 @@ ORPHAN_GRACE_S = 60.0  # beyond the longest retry delay: a live owner would have
 SWEEP_S = 60.0  # how often the outbox is swept for orphaned deliveries
 TICK_MAX_S = 10.0  # the checker thread's longest sleep (the outbox lease is refreshed every tick)
 GATHER_S = 0.1  # notices arriving this close together are evaluated together
+PASS_EVERY_S = 1.0  # under load, evaluation passes start at least this far apart (see the module docstring)
 FRESH_S = 2.0  # a delivery touched this recently may be on its way into this process's own lanes
 
 
@@ -99,12 +103,14 @@ class AlertService:
                 self._worker.start()
 
     def _run(self) -> None:
+        last_pass = -PASS_EVERY_S
         while not self._stop.is_set():
             self._wake.wait(1.0)
             self._busy = True
             try:
                 if self._inbox:  # let the batches of a burst gather: each agent-day is judged once for them
-                    self._stop.wait(GATHER_S)
+                    self._stop.wait(max(GATHER_S, last_pass + PASS_EVERY_S - time.monotonic()))
+                    last_pass = time.monotonic()
                 self._wake.clear()
                 self.evaluate_queued()
             except Exception:  # the evaluator thread must outlive any one bad notice
