@@ -1,0 +1,128 @@
+"""Numbers written in groupings other than the usual ones, encoded twice in URLs, or spelled with HTML
+character references: each sample's raw digits are gone and its last four are kept; ordinary text that
+looks a little like them stays as it is."""
+
+from __future__ import annotations
+
+import pytest
+
+from contract.masking import classify, mask_text
+
+PHONE = "13800138000"
+ID18 = "11010519491231002X"
+GB_EXAMPLE = "440524188001010014"
+
+
+def _digits(text: str) -> str:
+    return "".join(str(int(c)) if c.isdecimal() else c for c in text if c.isdecimal() or c in "Xx")
+
+
+def _assert_masked(text: str, number: str) -> None:
+    output = mask_text(text)
+    digits = _digits(output)
+    assert number[:-4] not in digits and number[:7] not in digits, repr(output)
+    assert digits.endswith(number[-4:]) or number[-4:] in digits, repr(output)
+    assert mask_text(output) == output, "masking is idempotent"
+
+
+def _group(number: str, sizes: tuple[int, ...], sep: str) -> str:
+    out, pos = [], 0
+    for size in sizes:
+        out.append(number[pos : pos + size])
+        pos += size
+    assert pos == len(number)
+    return sep.join(out)
+
+
+PHONE_GROUPINGS = [(4, 3, 4), (3, 2, 2, 2, 2), (2, 2, 2, 2, 3), (5, 6), (2, 3, 3, 3), (3, 3, 5), (4, 4, 3),
+                   (1,) * 11, (3, 4, 2, 2), (1, 2, 4, 4)]
+SPACES = [" ", "\u00a0", "\u3000", "-", "\u2010", "\u2013", "\uff0d", "%20"]
+
+
+@pytest.mark.parametrize("sizes", PHONE_GROUPINGS, ids=lambda s: "-".join(map(str, s)))
+@pytest.mark.parametrize("sep", SPACES, ids=lambda c: f"U+{ord(c[0]):04X}" if len(c) == 1 else c)
+def test_a_phone_in_any_grouping_is_masked(sizes: tuple[int, ...], sep: str) -> None:
+    _assert_masked("客户电话 " + _group(PHONE, sizes, sep) + " 请回电", PHONE)
+    _assert_masked(_group(PHONE, sizes, sep), PHONE)
+
+
+def test_the_reported_phone_groupings_are_masked_as_documented() -> None:
+    assert mask_text("1380 013 8000") == "**** *** 8000"
+    assert mask_text("138 00 13 80 00") == "*** ** ** 80 00"
+    assert mask_text("+86 1380 013 8000") == "+86 **** *** 8000"
+    assert classify("联系 138 00 13 80 00")["phone"] == 1
+
+
+ID_GROUPINGS = [(3, 3, 3, 3, 3, 3), (2,) * 9, (6, 6, 6), (5, 5, 5, 3), (4, 4, 4, 6), (6, 4, 2, 2, 4), (9, 9),
+                (1, 5, 8, 4)]
+ID_SEPS = [" ", ".", "/", "-", "\u3000", "\u00a0", "_", "%20"]
+
+
+@pytest.mark.parametrize("sizes", ID_GROUPINGS, ids=lambda s: "-".join(map(str, s)))
+@pytest.mark.parametrize("sep", ID_SEPS, ids=lambda c: f"U+{ord(c[0]):04X}" if len(c) == 1 else c)
+def test_an_id_number_in_any_grouping_is_masked(sizes: tuple[int, ...], sep: str) -> None:
+    for number in (ID18, GB_EXAMPLE, ID18.lower()):
+        _assert_masked("身份证 " + _group(number, sizes, sep) + " 已核实", number)
+        _assert_masked("客户 " + _group(number, sizes, sep), number)
+
+
+def _pct(text: str, times: int) -> str:
+    for _ in range(times):
+        text = "".join(f"%{ord(c):02X}" if c in "% +" or c.isdigit() else c for c in text)
+    return text
+
+
+@pytest.mark.parametrize("times", [1, 2, 3])
+@pytest.mark.parametrize("number", [PHONE, ID18, "138 0013 8000", "1380 013 8000", "110105 19491231 002X",
+                                    "6222 0212 3456 7890"])
+def test_numbers_percent_encoded_more_than_once_are_masked(times: int, number: str) -> None:
+    raw = number.replace(" ", "")
+    _assert_masked("https://crm.example/search?q=" + _pct(number, times) + "&tab=1", raw)
+
+
+def test_twice_encoded_separators_between_plain_digit_groups_are_masked() -> None:
+    _assert_masked("https://crm.example/s?q=138%25200013%25208000", PHONE)
+    _assert_masked("https://crm.example/s?q=138%2B0013%2B8000", PHONE)
+    _assert_masked("https://crm.example/s?q=110105%252019491231%2520002X", ID18)
+    _assert_masked("q=138%25252000138000", PHONE)
+
+
+ENTITY_FORMS = {
+    "decimal": lambda c: f"&#{ord(c)};",
+    "hex": lambda c: f"&#x{ord(c):x};",
+    "hex upper": lambda c: f"&#X{ord(c):X};",
+    "zero padded": lambda c: f"&#{ord(c):05d};",
+    "no semicolon": lambda c: f"&#{ord(c)}",
+}
+
+
+@pytest.mark.parametrize("form", sorted(ENTITY_FORMS))
+def test_numbers_spelled_with_html_character_references_are_masked(form: str) -> None:
+    enc = ENTITY_FORMS[form]
+    for number in (PHONE, ID18, GB_EXAMPLE):
+        _assert_masked("<td>" + "".join(enc(c) for c in number) + "</td>", number)
+        half = len(number) // 2  # some digits as references, the others plain
+        _assert_masked("<td>" + "".join(enc(c) for c in number[:half]) + number[half:] + "</td>", number)
+
+
+@pytest.mark.parametrize("between", ["&nbsp;", "&#32;", "&#160;", "&#x3000;", "&#8203;", "&shy;", "&ensp;",
+                                     "&#8209;"])
+def test_html_references_between_digit_groups_are_read_as_what_they_stand_for(between: str) -> None:
+    _assert_masked("电话 138" + between + "0013" + between + "8000", PHONE)
+    _assert_masked("证件 110105" + between + "19491231" + between + "002X", ID18)
+
+
+def test_mixed_full_width_digits_and_separators() -> None:
+    _assert_masked("客户 １３８０\u3000０１3\u30008０００", PHONE)
+    _assert_masked("客户 １１０１０５ 1949１２３１ ００２Ｘ", ID18)
+    _assert_masked("客户 １38\u00a000１3\u00a08000", PHONE)
+
+
+@pytest.mark.parametrize("text", [
+    "192.168.100.10", "172.16.100.200", "http://172.16.100.200:8080/", "Chrome/138.0.7204.100",
+    "v13.8.0013.8000", "应还 12,345.67 元", "12,345,678.90", "2026-11-23 13:45:00", "2026/11/23",
+    "13:80:01:38:00:0", "CASE-2026-000123", "案件编号 AJ2026112313800138", "15\t20\t300\t45\t10",
+    "1.38.0013.8000", "订单 13800138000123", "&#49;&#50;&#51;", "50%2520off 13:45", "&#49;&#51;&#56; yuan",
+])
+def test_look_alikes_stay_as_they_are(text: str) -> None:
+    assert mask_text(text) == text
