@@ -58,7 +58,26 @@ _FORMAT_CLASS = (
     "\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe00-\ufe0f\ufe20-\ufe2f]"
 )
 _FORMAT_BETWEEN_DIGITS_RE = re.compile(rf"(?<=\d){_FORMAT_CLASS}+(?=[\d{CHECK_X_CHARS}])")
-_PERCENT_DIGIT_RE = re.compile(r"%3([0-9])")
+# Percent-encoded digits, also encoded again (``%2531`` is ``%31`` escaped once more: a query string
+# encoded twice), and twice-encoded separators: ``%2520`` reads as ``%20``, ``%2B`` (a form's space ``+``
+# escaped again) as ``+``.
+_PERCENT_DIGIT_RE = re.compile(r"%(?:25)*+3([0-9])")
+_PERCENT_SEPARATOR_RE = re.compile(r"%(?:25)++20|%(?:25)*+2[Bb]")
+
+
+def _percent_separator(m: re.Match[str]) -> str:
+    return "+" if m.group().endswith(("B", "b")) else "%20"
+
+
+# HTML character references (``&#49;``, ``&#x31;``, ``&#0049``, ``&nbsp;``): those that stand for a digit,
+# a check X, a separator or an invisible format character read as that character.
+_NAMED_REFERENCES = {"nbsp": "\u00a0", "ensp": "\u2002", "emsp": "\u2003", "thinsp": "\u2009", "shy": "\u00ad",
+                     "zwj": "\u200d", "zwnj": "\u200c", "lrm": "\u200e", "rlm": "\u200f", "hyphen": "\u2010",
+                     "dash": "\u2010", "ndash": "\u2013", "mdash": "\u2014", "minus": "\u2212", "period": ".",
+                     "sol": "/", "lowbar": "_", "verbar": "|", "plus": "+"}
+_REFERENCE_RE = re.compile(
+    r"&(?:#(?:[xX]([0-9A-Fa-f]{1,6})|([0-9]{1,7}));?|(" + "|".join(_NAMED_REFERENCES) + r");)"
+)
 
 # Digit-like characters that are not decimal digits (Unicode category No with a whole value from 0 to
 # 50): circled ①-⑳ ㉑-㊿ ⓪, negative circled ❶-➓ ⓫-⓴, parenthesized ⑴, with full stop ⒈ 🄁,
@@ -89,11 +108,26 @@ _DIGIT_LIKE_CLASS = "".join(f"{chr(a)}-{chr(b)}" for a, b in _DIGIT_LIKE_RANGES)
 _HIDDEN_RE = re.compile(f"{_FORMAT_CLASS[:-1]}{_DIGIT_LIKE_CLASS}]")
 
 
+def _encoded_separator_or_reference(text: str) -> bool:
+    """``text`` holds a digit or separator encoded twice or an HTML character reference that reveal_digits
+    may read."""
+    if "%2" in text and (
+        _PERCENT_SEPARATOR_RE.search(text) is not None or ("%25" in text and _PERCENT_DIGIT_RE.search(text) is not None)
+    ):
+        return True
+    return "&" in text and _REFERENCE_RE.search(text) is not None
+
+
 def holds_no_number(text: str) -> bool:
     """True when :func:`reveal_digits` leaves ``text`` as it is and :func:`may_hold_number` says no: then no
     detector can find a number in it and masking returns it unchanged (one call and C-level searches, for
     the many texts of an event that hold no number)."""
-    return "%3" not in text and (text.isascii() or _HIDDEN_RE.search(text) is None) and not may_hold_number(text)
+    return (
+        "%3" not in text
+        and not _encoded_separator_or_reference(text)
+        and (text.isascii() or _HIDDEN_RE.search(text) is None)
+        and not may_hold_number(text)
+    )
 
 
 def may_hide_digit(ch: str) -> bool:
@@ -102,14 +136,32 @@ def may_hide_digit(ch: str) -> bool:
     return not ch.isascii() and _HIDDEN_RE.match(ch) is not None
 
 
+def _reference(m: re.Match[str]) -> str:
+    hex_digits, decimal, name = m.groups()
+    if name is not None:
+        return _NAMED_REFERENCES.get(name, m.group())
+    code = int(hex_digits, 16) if hex_digits is not None else int(decimal)
+    if code > 0x10FFFF:
+        return m.group()
+    ch = chr(code)
+    if ch.isdecimal() or ch in CHECK_X_CHARS or ch in SEPARATOR_CHARS or may_hide_digit(ch):
+        return ch
+    return m.group()
+
+
 def reveal_digits(text: str) -> str:
-    """``text`` with digit-like characters read as digits, format characters between digits removed
-    and percent-encoded digits decoded."""
+    """``text`` with HTML character references of digits and separators read, digit-like characters read
+    as digits, format characters between digits removed and percent-encoded digits decoded."""
+    if "&" in text and _REFERENCE_RE.search(text) is not None:
+        text = _REFERENCE_RE.sub(_reference, text)
     if not text.isascii() and _HIDDEN_RE.search(text) is not None:  # none of them is ASCII
         text = text.translate(DIGIT_LIKE)
         text = _FORMAT_BETWEEN_DIGITS_RE.sub("", text)
-    if "%3" in text:
-        text = _PERCENT_DIGIT_RE.sub(r"\1", text)
+    if "%" in text:
+        if "%3" in text or "%25" in text:
+            text = _PERCENT_DIGIT_RE.sub(r"\1", text)
+        if "%2" in text:
+            text = _PERCENT_SEPARATOR_RE.sub(_percent_separator, text)
     return text
 
 
