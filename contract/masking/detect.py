@@ -22,6 +22,7 @@ from contract.masking.normalize import (
     CHECK_X_CHARS,
     CHUNK_RE,
     ESCAPE_ENDS,
+    SPACES_AND_HYPHENS,
     ascii_number,
     escape_digits_at,
 )
@@ -76,6 +77,16 @@ PATTERNS: tuple[Pattern, ...] = (
 _SHORTEST = min(sum(p.lengths) for p in PATTERNS)
 
 _KIND_ORDER = {"id18": 0, "id15": 1, PHONE: 2, BANK_CARD: 3}
+
+# Besides the patterns, a number may be written in any other grouping: a phone as 11 digits in two or
+# more groups joined by spaces or hyphens (``1380 013 8000``, ``138 00 13 80 00``; not dots, slashes,
+# underscores, pipes or tabs, which join the groups of IP addresses, versions, paths and spreadsheet
+# cells), an 18-character ID in two or more groups joined by any separator (its check character and
+# birth date rule out chance). A pattern that hides as much wins.
+_FREE_PHONE_DIGITS = 11
+_FREE_ID_DIGITS = 18
+# What stands right before an atom joined by a space or hyphen: that character, or the "0" of "%20".
+_FREE_PHONE_JOINS = frozenset(SPACES_AND_HYPHENS + "0")
 
 
 # An atom of a chunk: start, end of its digits (a check X, if any, is at the end), whether it ends in a
@@ -195,6 +206,49 @@ def _outside_credit_codes(text: str, found: list[Finding]) -> list[Finding]:
     return [f for f in found if not creditcode.within_credit_code(text, f.spans[0][0], f.spans[-1][1])]
 
 
+def _free_grouping_may_start(text: str, atoms: list[_Atom], digits: tuple[int, ...]) -> bool:
+    """The chunk may hold a number in a grouping that no pattern names: two atoms joined by a separator
+    (no X between them) with few enough digits for an ID, or for a phone when a space or hyphen joins them
+    (IP addresses and versions are joined by dots), and enough digits in all."""
+    total = sum(digits)
+    if total < _FREE_PHONE_DIGITS:
+        return False
+    for m in range(1, len(atoms)):
+        a_start, _, _, joined = atoms[m]
+        if joined and not atoms[m - 1][2]:
+            pair = digits[m - 1] + digits[m]
+            if pair <= _FREE_ID_DIGITS and total >= _FREE_ID_DIGITS - 1:
+                return True
+            if pair <= _FREE_PHONE_DIGITS and text[a_start - 1] in _FREE_PHONE_JOINS:
+                return True
+    return False
+
+
+def _free_grouping(
+    text: str, atoms: list[_Atom], digits: tuple[int, ...], i: int, linked: int, id_hint: bool
+) -> Option | None:
+    """A phone or an ID of two or more atoms from atom ``i`` on in a grouping that no pattern names."""
+    total = digits[i]
+    phone_joined = True  # every atom so far joined to the one before by a space or hyphen
+    for j in range(i + 1, i + linked):
+        total += digits[j]
+        if total > _FREE_ID_DIGITS:
+            return None
+        phone_joined = phone_joined and text[atoms[j][0] - 1] in _FREE_PHONE_JOINS
+        k = j - i + 1
+        if total == _FREE_PHONE_DIGITS and phone_joined:
+            spans = _spans(atoms, i, k, False)
+            if phone.is_mobile(ascii_number("".join(text[s:e] for s, e in spans))):
+                return [Finding(PHONE, spans)], k
+        with_x = total == _FREE_ID_DIGITS - 1 and atoms[j][2]
+        if total == _FREE_ID_DIGITS or with_x:
+            spans = _spans(atoms, i, k, with_x)
+            number = ascii_number("".join(text[s:e] for s, e in spans))
+            if _valid_id18(number, text, atoms[i][0], id_hint):
+                return [Finding(ID_NUMBER, spans)], k
+    return None
+
+
 class NumberDetector:
     """The built-in detector: the patterns above and the validators of each kind."""
 
@@ -276,7 +330,8 @@ class NumberDetector:
         best one-atom reading; the first that hides the most wins.
         """
         digits = tuple([a[1] - a[0] for a in atoms])
-        if self._multi.keys().isdisjoint(digits):  # each atom on its own: its best reading
+        free = _free_grouping_may_start(text, atoms, digits)
+        if not free and self._multi.keys().isdisjoint(digits):  # each atom on its own: its best reading
             return self._each_atom(text, atoms, id_hint)
         n = len(atoms)
         best = [0] * (n + 1)
@@ -306,6 +361,12 @@ class NumberDetector:
                     if covered > top:
                         first = (spans[0][0] + len(prefix), spans[0][1])
                         top, picked = covered, ([Finding(kind, (first, *spans[1:]))], k)
+            if free and linked[i] > 1:
+                option = _free_grouping(text, atoms, digits, i, linked[i], id_hint)
+                if option is not None:
+                    covered = _covered(option[0]) + best[i + option[1]]
+                    if covered > top:
+                        top, picked = covered, option
             readings = (self._with_x if has_x else self._plain).get(a_end - a_start, ())
             if not readings and a_end + has_x - a_start < 36:
                 one = []

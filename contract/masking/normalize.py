@@ -13,13 +13,18 @@ import re
 import unicodedata
 
 CHECK_X_CHARS = "XxＸｘ"
+# Spaces (space, no-break space, ideographic space and the other spaces of category Zs), hyphens, dashes,
+# minus and full-width hyphen: what joins the groups of a phone written as people write it.
+SPACES_AND_HYPHENS = (
+    " \u00a0\u3000"
+    "\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u202f\u205f"
+    "-\u2010\u2011\u2012\u2013\u2014\u2015\u2212\uff0d"
+)
 SEPARATOR_CHARS = (
-    " \u00a0\u3000"  # space, no-break space, ideographic space
-    "\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u202f\u205f"  # the other spaces (Zs)
-    ".\uff0e"  # full stop, full-width full stop
-    "-\u2010\u2011\u2012\u2013\u2014\u2015\u2212\uff0d"  # hyphens, dashes, minus, full-width hyphen
-    "+"  # form-encoded space in URLs
-    "/_|\t"  # slash, underscore, pipe, tab between digit groups
+    SPACES_AND_HYPHENS
+    + ".\uff0e"  # full stop, full-width full stop
+    + "+"  # form-encoded space in URLs
+    + "/_|\t"  # slash, underscore, pipe, tab between digit groups
 )
 
 _SEP_CLASS = "[" + re.escape(SEPARATOR_CHARS) + "]"
@@ -115,19 +120,16 @@ def _encoded_separator_or_reference(text: str) -> bool:
         _PERCENT_SEPARATOR_RE.search(text) is not None or ("%25" in text and _PERCENT_DIGIT_RE.search(text) is not None)
     ):
         return True
-    return "&" in text and _REFERENCE_RE.search(text) is not None
+    return "&" in text and ("&#" in text or ";" in text) and _REFERENCE_RE.search(text) is not None
 
 
 def holds_no_number(text: str) -> bool:
     """True when :func:`reveal_digits` leaves ``text`` as it is and :func:`may_hold_number` says no: then no
     detector can find a number in it and masking returns it unchanged (one call and C-level searches, for
     the many texts of an event that hold no number)."""
-    return (
-        "%3" not in text
-        and not _encoded_separator_or_reference(text)
-        and (text.isascii() or _HIDDEN_RE.search(text) is None)
-        and not may_hold_number(text)
-    )
+    if "%3" in text or (("%2" in text or "&" in text) and _encoded_separator_or_reference(text)):
+        return False
+    return (text.isascii() or _HIDDEN_RE.search(text) is None) and not may_hold_number(text)
 
 
 def may_hide_digit(ch: str) -> bool:
@@ -152,7 +154,7 @@ def _reference(m: re.Match[str]) -> str:
 def reveal_digits(text: str) -> str:
     """``text`` with HTML character references of digits and separators read, digit-like characters read
     as digits, format characters between digits removed and percent-encoded digits decoded."""
-    if "&" in text and _REFERENCE_RE.search(text) is not None:
+    if "&" in text and ("&#" in text or ";" in text) and _REFERENCE_RE.search(text) is not None:
         text = _REFERENCE_RE.sub(_reference, text)
     if not text.isascii() and _HIDDEN_RE.search(text) is not None:  # none of them is ASCII
         text = text.translate(DIGIT_LIKE)
