@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from contract.masking import classify, mask_text
+from contract.masking import MAX_FIELD_CHARS, classify, mask_text
+from contract.masking.normalize import reveal_digits
 
 PHONE = "13800138000"
 ID18 = "11010519491231002X"
@@ -130,3 +131,18 @@ def test_mixed_full_width_digits_and_separators() -> None:
 ])
 def test_look_alikes_stay_as_they_are(text: str) -> None:
     assert mask_text(text) == text
+
+
+@pytest.mark.parametrize("number", [
+    "".join(f"&#{ord(c)};" for c in PHONE), "".join(f"&#x{ord(c):x};" for c in PHONE),
+    "138&nbsp;0013&nbsp;8000", "138&#160;0013&#160;8000", _pct(PHONE, 2), "1380 013 8000",
+], ids=["decimal", "hex", "nbsp", "#160", "percent twice", "4-3-4"])
+def test_truncation_cuts_no_spelled_number_in_two(number: str) -> None:
+    """A long text cut inside a number spelled with HTML character references or encoded twice: the whole
+    number goes with the tail, none of its leading digits stays in the head unmasked."""
+    for start in range(MAX_FIELD_CHARS - 40 - len(number), MAX_FIELD_CHARS - 39):
+        output = mask_text("a" * start + number + " tail" + "b" * 100)
+        head = output.rsplit("…", 1)[0]
+        assert "…[truncated" in output
+        digits = "".join(str(int(c)) for c in reveal_digits(head) if c.isdecimal())
+        assert PHONE[:5] not in digits, (start, head[-60:])
