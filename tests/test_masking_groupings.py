@@ -146,3 +146,25 @@ def test_truncation_cuts_no_spelled_number_in_two(number: str) -> None:
         assert "…[truncated" in output
         digits = "".join(str(int(c)) for c in reveal_digits(head) if c.isdecimal())
         assert PHONE[:5] not in digits, (start, head[-60:])
+
+
+@pytest.mark.parametrize("between", ["  ", " - ", " – ", "\u3000\u3000", " / ", "-\u00a0", "%20%20", " . "])
+def test_numbers_with_a_few_separators_between_groups_are_masked(between: str) -> None:
+    """``138 - 0013 - 8000``: up to three separators between two groups (spaces around a dash, two spaces)."""
+    _assert_masked("电话 " + between.join(("138", "0013", "8000")) + " 谢谢", PHONE)
+    _assert_masked("证件 " + between.join(("110105", "19491231", "002X")), ID18)
+    output = mask_text("卡号 " + between.join(("6222", "0212", "3456", "7890")))
+    assert "6222" not in output and output.endswith("7890"), repr(output)
+
+
+@pytest.mark.parametrize("sep", [".", "/", "_", "|", "\t", "．"])
+def test_a_phone_grouped_4_3_4_is_masked_with_every_separator(sep: str) -> None:
+    _assert_masked("电话 " + sep.join(("1380", "013", "8000")), PHONE)
+
+
+@pytest.mark.parametrize("text", [
+    "2026-11-23  13:45:00", "第 13 - 15 页", "12:30 - 13:45", "2026-11-23 - 2026-12-01", "v1.2.3 - 1.3.8",
+    "192.168.100.10 - 172.16.100.200", "CASE-2026-000123  CASE-2026-000124", "1380.1.38.0013",
+])
+def test_look_alikes_with_a_few_separators_stay_as_they_are(text: str) -> None:
+    assert mask_text(text) == text
