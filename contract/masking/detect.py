@@ -62,7 +62,7 @@ class Pattern:
 PATTERNS: tuple[Pattern, ...] = (
     *(Pattern("id18", g) for g in ((18,), (6, 8, 4), (6, 4, 4, 4), (4, 4, 4, 4, 2), (3, 3, 4, 4, 4))),
     *(Pattern("id15", g) for g in ((15,), (6, 6, 3))),
-    *(Pattern(PHONE, g) for g in ((11,), (3, 4, 4), (3, 8), (7, 4))),
+    *(Pattern(PHONE, g) for g in ((11,), (3, 4, 4), (4, 3, 4), (3, 8), (7, 4))),
     Pattern(PHONE, (13,), "86"),
     Pattern(PHONE, (15,), "0086"),
     Pattern(PHONE, (5, 4, 4), "86"),

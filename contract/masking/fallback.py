@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import re
 
-from contract.masking.normalize import CHECK_X_CHARS, SEPARATOR
+from contract.masking.normalize import CHECK_X_CHARS, SEPARATORS
 
-_RUN_RE = re.compile(rf"\d[\d{CHECK_X_CHARS}]*+(?:{SEPARATOR}\d[\d{CHECK_X_CHARS}]*+)*+")
+_RUN_RE = re.compile(rf"\d[\d{CHECK_X_CHARS}]*+(?:{SEPARATORS}\d[\d{CHECK_X_CHARS}]*+)*+")
 _KEEP = 4
 
 

@@ -4,7 +4,8 @@ A *digit* is any Unicode decimal digit (``\\d`` on ``str``): ASCII ``0-9``, full
 the other scripts' digits; digit-like signs (circled ``①``, ``❶``, superscript ``¹``...) are read as
 the digits of their value first (:func:`reveal_digits`).  A *check X* is ``X``, ``x``, ``Ｘ`` or
 ``ｘ``.  A *separator* is one character of :data:`SEPARATOR_CHARS` or the percent-encoded space
-``%20``; numbers may have one separator between digit groups (``138 0013 8000``, ``6222-0212-3456-7890``).
+``%20``; numbers may have one to three separators between digit groups (``138 0013 8000``,
+``6222-0212-3456-7890``, ``138 - 0013 - 8000``).
 """
 
 from __future__ import annotations
@@ -29,18 +30,21 @@ SEPARATOR_CHARS = (
 
 _SEP_CLASS = "[" + re.escape(SEPARATOR_CHARS) + "]"
 SEPARATOR = rf"(?:{_SEP_CLASS}|%20)"
+# Between two digit groups: one to three separators (``138 - 0013 - 8000``, two spaces).
+MAX_SEPARATORS = 3
+SEPARATORS = rf"(?:{SEPARATOR}){{1,{MAX_SEPARATORS}}}+"
 _X_CLASS = "[" + CHECK_X_CHARS + "]"
 
 # One digit run, its digits possibly interrupted by check X's (two IDs back to back, the first
 # ending in X) and possibly ending in one.  Possessive quantifiers: no backtracking.
 ATOMS = rf"\d++(?:{_X_CLASS}\d++)*+{_X_CLASS}?+"
 # Digit runs joined by single separators.
-CHUNK_RE = re.compile(rf"{ATOMS}(?:{SEPARATOR}{ATOMS})*+")
+CHUNK_RE = re.compile(rf"{ATOMS}(?:{SEPARATORS}{ATOMS})*+")
 # Inside a chunk: an optional separator, then one digit run (the unit the detectors reason
 # about) with an optional trailing check X.
-ATOM_RE = re.compile(rf"({SEPARATOR})?+(\d++{_X_CLASS}?+)")
+ATOM_RE = re.compile(rf"({SEPARATORS})?+(\d++{_X_CLASS}?+)")
 # Cheap necessary condition for any match: eleven digits with at most one separator between two.
-MAYBE_NUMBER_RE = re.compile(rf"\d(?:{SEPARATOR}?\d){{10}}")
+MAYBE_NUMBER_RE = re.compile(rf"\d(?:(?:{SEPARATOR}){{0,{MAX_SEPARATORS}}}+\d){{10}}")
 # Eleven digits anywhere: necessary for MAYBE_NUMBER_RE and several times cheaper to rule out (no
 # backtracking: each \D*+ takes every non-digit before the next digit).
 _ELEVEN_DIGITS_RE = re.compile(r"(?:\D*+\d){11}")
