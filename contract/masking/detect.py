@@ -87,6 +87,10 @@ _FREE_PHONE_DIGITS = 11
 _FREE_ID_DIGITS = 18
 # What stands right before an atom joined by a space or hyphen: that character, or the "0" of "%20".
 _FREE_PHONE_JOINS = frozenset(SPACES_AND_HYPHENS + "0")
+# The scan weighs a reading by the characters it hides, times _CHAR, less one for each number in a free
+# grouping: of two readings that hide as much, the one with fewer free groupings wins (_CHAR is more than
+# the numbers of any chunk classify() reads, so one character hidden outweighs them all).
+_CHAR = 1 << 20
 
 
 # An atom of a chunk: start, end of its digits (a check X, if any, is at the end), whether it ends in a
@@ -326,8 +330,9 @@ class NumberDetector:
 
         ``6222 0212 3456 7890 138 0013 8000`` is a card and a phone, not a 19-digit card and
         two stray groups: a right-to-left pass over the atoms weighs every way to read them.  At
-        each atom the numbers of several atoms come first (the patterns are ordered so), then the
-        best one-atom reading; the first that hides the most wins.
+        each atom the numbers of several atoms come first (the patterns are ordered so), then one in
+        a free grouping, then the best one-atom reading; the first that hides the most wins, and
+        of readings that hide as much, the one with the fewest free groupings.
         """
         digits = tuple([a[1] - a[0] for a in atoms])
         free = _free_grouping_may_start(text, atoms, digits)
@@ -357,14 +362,14 @@ class NumberDetector:
                     continue
                 number = ascii_number("".join(text[s:e] for s, e in spans))
                 if number.startswith(prefix) and valid(number[len(prefix) :], text, a_start, id_hint):
-                    covered = sum(e - s for s, e in spans) - len(prefix) + best[i + k]
+                    covered = (sum(e - s for s, e in spans) - len(prefix)) * _CHAR + best[i + k]
                     if covered > top:
                         first = (spans[0][0] + len(prefix), spans[0][1])
                         top, picked = covered, ([Finding(kind, (first, *spans[1:]))], k)
             if free and linked[i] > 1:
                 option = _free_grouping(text, atoms, digits, i, linked[i], id_hint)
                 if option is not None:
-                    covered = _covered(option[0]) + best[i + option[1]]
+                    covered = _covered(option[0]) * _CHAR - 1 + best[i + option[1]]
                     if covered > top:
                         top, picked = covered, option
             readings = (self._with_x if has_x else self._plain).get(a_end - a_start, ())
@@ -373,7 +378,7 @@ class NumberDetector:
             else:
                 one = self._one_atom(text, text[a_start : a_end + has_x], a_start, a_end, readings, id_hint)
             if one:
-                covered = sum(e - s for f in one for s, e in f.spans) + best[i + 1]
+                covered = sum(e - s for f in one for s, e in f.spans) * _CHAR + best[i + 1]
                 if covered > top:
                     top, picked = covered, (one, 1)
             best[i], choice[i] = top, picked
