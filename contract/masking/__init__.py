@@ -12,6 +12,8 @@ text does not change::
     110105 19491231 002X      -> ****** ******** 002X
     1101 0519 4912 3100 2X    -> **** **** **** **00 2X
     138 0013 8000             -> *** **** 8000
+    1380 013 8000             -> **** *** 8000
+    138 00 13 80 00           -> *** ** ** 80 00
     +86 138-0013-8000         -> +86 ***-****-8000      (a country code stays)
     6222 0212 3456 7890       -> **** **** **** 7890
     客户１３８００１３８０００的  -> 客户*******８０００的    (full-width digits become * too)
@@ -20,8 +22,9 @@ What counts as a number: 18-character resident IDs and residence permits with a 
 and a valid check character (15-digit legacy IDs only after an ID keyword such as 身份证 or
 ``ID No.``); mainland mobile numbers (``1[3-9]`` + 9 digits, optional +86/0086/86); UnionPay cards
 (16 or 19 digits from ``62``, any last digit; 17-18 digits with a valid Luhn digit) and 13-19
-digit cards of the major brands with a valid Luhn digit.  A number is never a piece of a longer
-digit run.  Texts longer than :data:`MAX_FIELD_CHARS` are cut first (never inside a run of
+digit cards of the major brands with a valid Luhn digit.  Written whole or in the usual groupings
+with one to three separators between groups; a phone also in any other grouping joined by spaces
+or hyphens, an ID in any grouping.  A number is never a piece of a longer digit run.  Texts longer than :data:`MAX_FIELD_CHARS` are cut first (never inside a run of
 digits) and end with ``…[truncated N chars]``, N the number of characters dropped; the result
 is at most MAX_FIELD_CHARS long.  ``mask_text`` is idempotent and fails closed: if the detector
 raises, every run of digits (separators allowed between them) keeps only its last four digits.
