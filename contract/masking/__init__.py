@@ -24,9 +24,10 @@ and a valid check character (15-digit legacy IDs only after an ID keyword such a
 (16 or 19 digits from ``62``, any last digit; 17-18 digits with a valid Luhn digit) and 13-19
 digit cards of the major brands with a valid Luhn digit.  Written whole or in the usual groupings
 with one to three separators between groups; a phone also in any other grouping joined by spaces
-or hyphens, an ID in any grouping.  A number is never a piece of a longer digit run.  Texts longer than :data:`MAX_FIELD_CHARS` are cut first (never inside a run of
-digits) and end with ``…[truncated N chars]``, N the number of characters dropped; the result
-is at most MAX_FIELD_CHARS long.  ``mask_text`` is idempotent and fails closed: if the detector
+or hyphens, an ID in any grouping.  A number is never a piece of a longer digit run.  Texts
+longer than :data:`MAX_FIELD_CHARS` are cut first (never inside a run of digits) and end with
+``…[truncated N chars]``, N the number of characters dropped; the result is at most
+MAX_FIELD_CHARS long.  ``mask_text`` is idempotent and fails closed: if the detector
 raises, every run of digits (separators allowed between them) keeps only its last four digits.
 
 Exceptions: :class:`MaskingError` (see :mod:`contract.masking.errors`).
