@@ -19,7 +19,7 @@ import math
 import re
 import types
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import annotated_types as at
@@ -36,6 +36,7 @@ _FAIL: Any = object()  # "not the plain case": ask the model
 Check = Callable[[Any], Any]  # a value -> its normalised form, or _FAIL
 _ENVELOPE = frozenset(schema.ENVELOPE_KEYS)
 _SURROGATE = re.compile("[\ud800-\udfff]")  # a lone surrogate: no valid unicode, the model refuses it
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class Unsupported(Exception):
@@ -221,3 +222,75 @@ def validate_event_at(obj: Any) -> tuple[dict[str, Any], datetime]:
                 out.update(fields)
                 return out, moment
     return schema.validate_event_at(obj)
+
+
+def validate_event_s(obj: Any, agent_id: str) -> tuple[dict[str, Any], float, bool]:
+    """:func:`validate_event_at` for ingest, where the event's moment is wanted in POSIX seconds: the
+    event, ``moment.timestamp()``, and whether the returned ``ts`` reads back to exactly that moment (it
+    does unless the agent sent digits below the millisecond, which the stored ``ts`` drops).
+
+    ``agent_id`` is the batch's own (already checked): an event that names it needs no pattern match.
+    A ``ts`` already in the canonical form (see :func:`plain_ts_ms`) is read without building a
+    datetime; any other goes through :func:`validate_event_at`, so the answer is always the same."""
+    if type(obj) is dict:
+        kind = obj.get("kind")
+        check = FAST_KINDS.get(kind) if type(kind) is str else None
+        seq, ts = obj.get("seq"), obj.get("ts")
+        if (check is not None and type(ts) is str and type(seq) is int and 1 <= seq <= MAX_SEQ
+                and type(obj.get("schema")) is int and obj["schema"] == SCHEMA_VERSION
+                and obj.get("agent_id") == agent_id and type(obj["agent_id"]) is str):
+            ms = plain_ts_ms(ts)
+            if ms is not None:
+                fields = check(obj)
+                if fields is not _FAIL:
+                    out: dict[str, Any] = {"schema": SCHEMA_VERSION, "agent_id": agent_id, "seq": seq, "ts": ts,
+                                           "kind": kind}
+                    out.update(fields)
+                    return out, ms / 1000, True
+    event, moment = validate_event_at(obj)
+    return event, moment.timestamp(), moment.microsecond % 1000 == 0
+
+
+_HOUR_MS: dict[str, int | None] = {}  # date, hour and offset of a canonical ts -> that hour's POSIX ms
+_MAX_HOURS = 4096
+
+
+def plain_ts_ms(ts: str) -> int | None:
+    """POSIX milliseconds of ``ts`` when it is in the canonical form :func:`format_ts` writes
+    (``2026-11-23T09:15:02.123+08:00``, or ``...Z`` for UTC) and valid, read without a datetime; None
+    for anything else (the caller then parses it the slow way, which accepts or refuses it).
+
+    The date, hour and offset are checked and converted once per distinct hour (by :func:`parse_ts`);
+    minutes, seconds and milliseconds by their characters. The value is the moment's exact count of
+    milliseconds, so ``ms / 1000`` is the same float as ``parse_ts(ts).timestamp()``."""
+    n = len(ts)
+    if n == 29:
+        if ts[24:] == "00:00":
+            return None  # UTC is written Z in the canonical form
+    elif n != 24 or ts[23] != "Z":
+        return None
+    if not ts.isascii() or ts[13] != ":" or ts[16] != ":" or ts[19] != ".":
+        return None
+    low = ts[14:16] + ts[17:19] + ts[20:23]
+    if not low.isdigit() or ts[14] > "5" or ts[17] > "5":
+        return None
+    key = ts[:13] + ts[23:]
+    base = _HOUR_MS.get(key, -1)
+    if base == -1:
+        base = _hour_ms(ts[:13], ts[23:])
+        if len(_HOUR_MS) >= _MAX_HOURS:
+            _HOUR_MS.clear()
+        _HOUR_MS[key] = base
+    if base is None:
+        return None
+    return base + int(low[:2]) * 60_000 + int(low[2:4]) * 1000 + int(low[4:])
+
+
+def _hour_ms(date_hour: str, offset: str) -> int | None:
+    """POSIX milliseconds of ``date_hour`` (``YYYY-MM-DDTHH``) at ``offset``, or None when not valid."""
+    try:
+        moment = parse_ts(f"{date_hour}:00:00.000{offset}")
+    except InvalidEvent:
+        return None
+    delta = moment - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from collector import answer_checks
 from collector.config import Settings
 from collector.errors import Rejected
-from collector.event_check import validate_event_at
+from collector.event_check import validate_event_s
 from collector.keys import KeyRing
 from collector.metrics import Metrics
 from collector.retention import RetentionPeriods
@@ -309,8 +309,7 @@ class IngestService:
         kept_old = 0
         for raw in batch.events:
             try:
-                event, moment = validate_event_at(raw)
-                at = moment.timestamp()
+                event, at, exact = validate_event_s(raw, agent_id)
                 if event["agent_id"] != agent_id or at > future or at < oldest[event["kind"]]:
                     if not self._held_keeps(event, agent_id, at, future, now, held):
                         raise InvalidEvent(self._out_of_bounds(event, agent_id, at, future, held))
@@ -326,8 +325,9 @@ class IngestService:
                 bad.append(QuarantinedEvent(_raw_seq(raw), f"masking failed: {_clean(str(exc))[:200]}",
                                             _masked_raw(raw)))
                 continue
-            append(StoredEvent(event["seq"], event["ts"], int(at * 1000), local_day(at, moment), event["kind"],
-                               data, masked, customer))
+            # the rollup takes the moment already read, when the stored ts says the same (whole milliseconds)
+            append(StoredEvent(event["seq"], event["ts"], int(at * 1000), local_day(at), event["kind"],
+                               data, masked, customer, at if exact else None))
         if kept_old:
             log.info("agent %s is under a legal hold: %d events older than their kind's retention period kept",
                      agent_id, kept_old)
@@ -378,19 +378,19 @@ class IngestService:
 
 
 class LocalDays:
-    """The local calendar day (ISO) of moments, as ``moment.astimezone(tz).date().isoformat()`` says,
-    answered from the span of the last day found while the moments fall in it (a batch's events are
-    mostly of one day). A span is kept only when the zone's offset is the same at both its ends."""
+    """The local calendar day (ISO) of moments in POSIX seconds, as ``datetime.fromtimestamp(at, tz)``
+    says, answered from the span of the last day found while the moments fall in it (a batch's events
+    are mostly of one day). A span is kept only when the zone's offset is the same at both its ends."""
 
     def __init__(self, tz: tzinfo) -> None:
         self.tz = tz
         self._lo = self._hi = 0.0
         self._day = ""
 
-    def __call__(self, at: float, moment: datetime) -> str:
+    def __call__(self, at: float) -> str:
         if self._lo <= at < self._hi:
             return self._day
-        local = moment.astimezone(self.tz)
+        local = datetime.fromtimestamp(at, self.tz)
         day = local.date()
         lo = datetime.combine(day, _MIDNIGHT, self.tz)
         hi = datetime.combine(day + timedelta(days=1), _MIDNIGHT, self.tz)

@@ -169,7 +169,7 @@ class RollupUpdater:
             return None
         for e in events:
             try:
-                rollup.add(e.event, e.customer)
+                rollup.add(e.event, e.customer, e.at)
             except (DetectorError, TypeError, ValueError, KeyError, OverflowError, AttributeError):
                 return None  # half folded: dropped; _fold sets the event aside and says why
         return rollup
@@ -203,7 +203,7 @@ class RollupUpdater:
                 if e.seq in skip:
                     continue
                 try:
-                    rollup.add(e.event, e.customer)
+                    rollup.add(e.event, e.customer, e.at)
                 except (DetectorError, TypeError, ValueError, KeyError, OverflowError, AttributeError) as exc:
                     failed.append((e, f"rollup failed: {type(exc).__name__}: {mask_text(str(exc))[:200]}"))
             if not failed:

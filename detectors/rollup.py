@@ -52,19 +52,20 @@ class DayRollup(DayEvents):
     """Incremental summary of one agent's events on one calendar day (see the module docstring)."""
 
     # ------------------------------------------------------------------ ingest
-    def add(self, event: dict[str, Any], customer: CustomerRef | None = None) -> None:
+    def add(self, event: dict[str, Any], customer: CustomerRef | None = None, at: float | None = None) -> None:
         """Fold one validated, masked v1 event of this agent and day into the rollup.
 
         ``customer``: the customer of a page.open as the caller found and keyed it before masking
         (:data:`~detectors.need_to_know.NO_CUSTOMER`: none); without it the rollup looks in the masked
-        URL itself and keys with a secret of this process only (evaluation and tests)."""
+        URL itself and keys with a secret of this process only (evaluation and tests). ``at``: the moment of
+        the event's ``ts`` in POSIX seconds, when the caller has read it already."""
         try:
             kind, seq, ts = event["kind"], int(event["seq"]), event["ts"]
         except (KeyError, TypeError, ValueError) as exc:
             raise InvalidInput(f"event: missing or bad envelope ({exc})") from exc
         if event.get("agent_id", self.ctx.agent_id) != self.ctx.agent_id:
             raise InvalidInput("event: belongs to another agent")
-        sec = self._sec(ts)
+        sec = self._sec(ts) if at is None else at - self._t0
         s = self._s
         minute = int(sec // 60)
         if not 0 <= minute < self.n_min:

@@ -115,3 +115,61 @@ def outcome(fn: Any, obj: Any) -> tuple[str, str]:
           "kind": "clipboard.copy", **{**BASES["clipboard.copy"], "preview": "a\udfff"}})
 def test_fast_validation_and_the_models_agree_on_hostile_events(event: Any) -> None:
     assert outcome(event_check.validate_event_at, event) == outcome(schema.validate_event_at, event)
+
+
+def outcome_s(obj: Any) -> tuple[str, str]:
+    """What ingest's reading (:func:`collector.event_check.validate_event_s`) makes of ``obj``, in the
+    terms of :func:`outcome` on the models: the event, its moment in POSIX seconds, and whether the
+    returned ts reads back to that moment."""
+    try:
+        event, at, exact = event_check.validate_event_s(copy.deepcopy(obj), "pc-1")
+    except InvalidEvent as exc:
+        return "refused", exc.reason
+    return "valid", repr((list(event.items()), at, exact))
+
+
+def outcome_models_s(obj: Any) -> tuple[str, str]:
+    try:
+        event, moment = schema.validate_event_at(copy.deepcopy(obj))
+    except InvalidEvent as exc:
+        return "refused", exc.reason
+    return "valid", repr((list(event.items()), moment.timestamp(), moment.microsecond % 1000 == 0))
+
+
+TS_FORMS = st.builds(
+    lambda y, mo, d, h, mi, s, frac, off: f"{y:04d}-{mo:02d}-{d:02d}T{h:02d}:{mi:02d}:{s:02d}{frac}{off}",
+    st.sampled_from([1, 1969, 1970, 2000, 2026, 2038, 9999]), st.integers(0, 13), st.integers(0, 32),
+    st.integers(0, 25), st.integers(0, 61), st.integers(0, 61),
+    st.sampled_from(["", ".0", ".000", ".123", ".999", ".1234", ".123456", ".123456789", ".", ".12a", ".١٢٣"]),
+    st.sampled_from(["Z", "z", "+08:00", "-05:30", "+00:00", "-00:00", "+14:00", "+23:59", "+24:00", "+08:60",
+                     "+0800", "", " Z", "Z\n"]))
+
+
+@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                    HealthCheck.data_too_large])
+@given(hostile_events(), st.one_of(st.none(), TS_FORMS))
+@example({"schema": 1, "agent_id": "pc-1", "seq": 7, "ts": "2026-11-23T10:00:00.001+08:00", "kind": "agent.stop"},
+         None)
+@example({"schema": 1, "agent_id": "pc-1", "seq": 7, "ts": "2026-11-23T10:00:00.000+08:00", "kind": "agent.stop"},
+         "2026-02-29T10:00:00.000+08:00")
+@example({"schema": 1, "agent_id": "pc-1", "seq": 7, "ts": "2026-11-23T10:00:00.000+08:00", "kind": "agent.stop"},
+         "2026-11-23T10:00:00.123456+08:00")
+def test_ingests_reading_in_seconds_agrees_with_the_models(event: Any, ts: str | None) -> None:
+    """The same event, the same moment to the last bit of its float, the same refusal: canonical
+    timestamps read without a datetime (one conversion per hour) and every other form alike."""
+    if ts is not None and isinstance(event, dict):
+        event["ts"] = ts
+    assert outcome_s(event) == outcome_models_s(event)
+
+
+def test_plain_ts_ms_is_the_exact_millisecond_count() -> None:
+    from datetime import datetime
+
+    for ts in ("2026-11-23T23:59:59.999+08:00", "1970-01-01T00:00:00.000Z", "1969-12-31T23:59:59.999Z",
+               "2026-03-29T02:30:00.500+01:00", "2038-01-19T03:14:08.001Z"):
+        ms = event_check.plain_ts_ms(ts)
+        assert ms is not None and ms / 1000 == datetime.fromisoformat(ts).timestamp(), ts
+    for ts in ("2026-11-23T23:59:60.000+08:00", "2026-11-23T24:00:00.000+08:00", "2026-02-30T10:00:00.000Z",
+               "2026-11-23T10:00:00.000+00:00", "2026-11-23T10:0０:00.000Z", "2026-11-23T10:00:00.0000Z",
+               "2026-11-23T10:00:00.000+25:00", "2026-11-23T10:00:00Z"):
+        assert event_check.plain_ts_ms(ts) is None, ts

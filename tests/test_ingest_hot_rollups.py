@@ -102,10 +102,10 @@ def test_an_event_the_rollup_refuses_is_quarantined_alike(pair: tuple[Any, Any],
         send(plain, b, chunk)
     real_add = DayRollup.add
 
-    def picky(self: DayRollup, event: dict[str, Any], customer: Any = None) -> None:
+    def picky(self: DayRollup, event: dict[str, Any], customer: Any = None, at: float | None = None) -> None:
         if event["seq"] == 160:
             raise ValueError("this one")
-        real_add(self, event, customer)
+        real_add(self, event, customer, at)
 
     monkeypatch.setattr(DayRollup, "add", picky)
     results = [send(kept, a, chunks[3]), send(plain, b, chunks[3])]

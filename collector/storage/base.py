@@ -64,6 +64,7 @@ class StoredEvent(NamedTuple):  # a tuple, not a frozen dataclass: one is made p
     data: str  # masked JSON of the whole event
     event: dict[str, Any]  # the masked event itself (for rollups)
     customer: Any = None  # a page's customer, keyed before masking (detectors.need_to_know); never stored
+    at: float | None = None  # the moment of ``ts`` in POSIX seconds, as ingest read it (None: parse ``ts``)
 
 
 @dataclass(frozen=True)
