@@ -251,8 +251,8 @@ def validate_event_s(obj: Any, agent_id: str) -> tuple[dict[str, Any], float, bo
     return event, moment.timestamp(), moment.microsecond % 1000 == 0
 
 
-_HOUR_MS: dict[str, int | None] = {}  # date, hour and offset of a canonical ts -> that hour's POSIX ms
-_MAX_HOURS = 4096
+_MINUTE_MS: dict[str, int | None] = {}  # date, hour, minute and offset of a canonical ts -> its POSIX ms
+_MAX_MINUTES = 8192
 
 
 def plain_ts_ms(ts: str) -> int | None:
@@ -260,36 +260,35 @@ def plain_ts_ms(ts: str) -> int | None:
     (``2026-11-23T09:15:02.123+08:00``, or ``...Z`` for UTC) and valid, read without a datetime; None
     for anything else (the caller then parses it the slow way, which accepts or refuses it).
 
-    The date, hour and offset are checked and converted once per distinct hour (by :func:`parse_ts`);
-    minutes, seconds and milliseconds by their characters. The value is the moment's exact count of
-    milliseconds, so ``ms / 1000`` is the same float as ``parse_ts(ts).timestamp()``."""
+    The date, hour, minute and offset are checked and converted once per distinct minute (by
+    :func:`parse_ts`); seconds and milliseconds by their characters. The value is the moment's exact
+    count of milliseconds, so ``ms / 1000`` is the same float as ``parse_ts(ts).timestamp()``."""
     n = len(ts)
     if n == 29:
-        if ts[24:] == "00:00":
-            return None  # UTC is written Z in the canonical form
-    elif n != 24 or ts[23] != "Z":
+        key = ts[:16] + ts[23:]
+    elif n == 24 and ts[23] == "Z":
+        key = ts[:16]
+    else:
         return None
-    if not ts.isascii() or ts[13] != ":" or ts[16] != ":" or ts[19] != ".":
+    low = ts[17:19] + ts[20:23]  # seconds and milliseconds: "SSmmm" is their count of milliseconds
+    if ts[16] != ":" or ts[19] != "." or not low.isdigit() or not low.isascii() or low[0] > "5":
         return None
-    low = ts[14:16] + ts[17:19] + ts[20:23]
-    if not low.isdigit() or ts[14] > "5" or ts[17] > "5":
-        return None
-    key = ts[:13] + ts[23:]
-    base = _HOUR_MS.get(key, -1)
+    base = _MINUTE_MS.get(key, -1)
     if base == -1:
-        base = _hour_ms(ts[:13], ts[23:])
-        if len(_HOUR_MS) >= _MAX_HOURS:
-            _HOUR_MS.clear()
-        _HOUR_MS[key] = base
-    if base is None:
+        base = _minute_ms(ts[:16], ts[23:])
+        if len(_MINUTE_MS) >= _MAX_MINUTES:
+            _MINUTE_MS.clear()
+        _MINUTE_MS[key] = base
+    return None if base is None else base + int(low)
+
+
+def _minute_ms(date_minute: str, offset: str) -> int | None:
+    """POSIX milliseconds of ``date_minute`` (``YYYY-MM-DDTHH:MM``) at ``offset`` (canonical: Z, or
+    ``+HH:MM`` other than UTC), or None when that is not a valid canonical moment."""
+    if offset.endswith("00:00") and offset != "Z" or not date_minute.isascii():
         return None
-    return base + int(low[:2]) * 60_000 + int(low[2:4]) * 1000 + int(low[4:])
-
-
-def _hour_ms(date_hour: str, offset: str) -> int | None:
-    """POSIX milliseconds of ``date_hour`` (``YYYY-MM-DDTHH``) at ``offset``, or None when not valid."""
     try:
-        moment = parse_ts(f"{date_hour}:00:00.000{offset}")
+        moment = parse_ts(f"{date_minute}:00.000{offset}")
     except InvalidEvent:
         return None
     delta = moment - _EPOCH
