@@ -168,3 +168,27 @@ def test_a_phone_grouped_4_3_4_is_masked_with_every_separator(sep: str) -> None:
 ])
 def test_look_alikes_with_a_few_separators_stay_as_they_are(text: str) -> None:
     assert mask_text(text) == text
+
+
+CJK = str.maketrans("0123456789", "零一二三四五六七八九")
+
+
+@pytest.mark.parametrize("text", [
+    "电话" + PHONE.translate(CJK) + "请回电", "电话 一三八 零零一三 八零零零", "电话 幺三八零零幺三八零零零",
+    "电话 〇" + "13800138000".translate(CJK)[1:], "电话 一三八0013八〇〇〇", "身份证 " + ID18[:17].translate(CJK) + "X",
+    "身份证 " + GB_EXAMPLE.translate(CJK),
+], ids=["plain", "grouped", "yao", "ling", "mixed", "id", "gb"])
+def test_numbers_spelled_in_chinese_numerals_are_masked(text: str) -> None:
+    output = mask_text(text)
+    digits = _digits(output)
+    assert "1380013" not in digits and "11010519" not in digits and "44052418" not in digits, repr(output)
+    assert digits.endswith(("8000", "002X", "0014")), repr(output)
+    assert mask_text(output) == output
+
+
+@pytest.mark.parametrize("text", [
+    "二〇二六年十一月二十三日", "一五一十地说了", "三三两两", "乱七八糟", "九九八十一难", "第一二三四五六七八九名",
+    "一百三十八万零一千三百八十元", "星期一 13:45",
+])
+def test_chinese_numerals_in_ordinary_text_stay(text: str) -> None:
+    assert mask_text(text) == text
