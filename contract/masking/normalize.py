@@ -117,6 +117,40 @@ _DIGIT_LIKE_CLASS = "".join(f"{chr(a)}-{chr(b)}" for a, b in _DIGIT_LIKE_RANGES)
 _HIDDEN_RE = re.compile(f"{_FORMAT_CLASS[:-1]}{_DIGIT_LIKE_CLASS}]")
 
 
+# Chinese numerals as a number is read out (〇/零 0, 一/幺 1 ... 九 9): eleven or more of them in a row, with
+# separators as between digit groups, read as digits (一三八零零一三八零零零, 一三八 零零一三 八零零零). Not
+# when a digit touches the run: read so, 13800138000零零零零 would hide the phone in a longer digit run.
+# Shorter runs and numerals with 十, 百, 万... (dates, amounts, idioms) stay.
+CJK_DIGITS = "〇零一幺二三四五六七八九"
+_CJK_TABLE = str.maketrans({c: str(d) for c, d in zip(CJK_DIGITS, (0, 0, 1, 1, 2, 3, 4, 5, 6, 7, 8, 9), strict=True)})
+# starts with the class, so the search skips to the numerals; the digits around are checked after
+_CJK_RUN_RE = re.compile(rf"[{CJK_DIGITS}](?:(?:{SEPARATOR}){{0,{MAX_SEPARATORS}}}+[{CJK_DIGITS}]){{10,}}+")
+
+
+# What reveal_digits may change outside ASCII, Chinese numerals included: one search for the common case.
+_HIDDEN_OR_CJK_RE = re.compile(f"{_FORMAT_CLASS[:-1]}{_DIGIT_LIKE_CLASS}{CJK_DIGITS}]")
+
+
+def _cjk_alone(text: str, m: re.Match[str]) -> bool:
+    start, end = m.span()
+    return (start == 0 or not text[start - 1].isdecimal()) and (end == len(text) or not text[end].isdecimal())
+
+
+def _cjk_numerals(text: str) -> bool:
+    """``text`` holds a run of Chinese numerals that :func:`reveal_digits` reads as digits."""
+    return any(_cjk_alone(text, m) for m in _CJK_RUN_RE.finditer(text))
+
+
+def _read_cjk_numerals(text: str) -> str:
+    pieces: list[str] = []
+    pos = 0
+    for m in _CJK_RUN_RE.finditer(text):
+        if _cjk_alone(text, m):
+            pieces += (text[pos : m.start()], m.group().translate(_CJK_TABLE))
+            pos = m.end()
+    return "".join(pieces) + text[pos:] if pieces else text
+
+
 def _encoded_separator_or_reference(text: str) -> bool:
     """``text`` holds a digit or separator encoded twice or an HTML character reference that reveal_digits
     may read."""
@@ -133,7 +167,11 @@ def holds_no_number(text: str) -> bool:
     the many texts of an event that hold no number)."""
     if "%3" in text or (("%2" in text or "&" in text) and _encoded_separator_or_reference(text)):
         return False
-    return (text.isascii() or _HIDDEN_RE.search(text) is None) and not may_hold_number(text)
+    if text.isascii() or _HIDDEN_OR_CJK_RE.search(text) is None:
+        return not may_hold_number(text)
+    if _HIDDEN_RE.search(text) is not None or may_hold_number(text):
+        return False
+    return _CJK_RUN_RE.search(text) is None or not _cjk_numerals(text)
 
 
 def may_hide_digit(ch: str) -> bool:
@@ -160,9 +198,12 @@ def reveal_digits(text: str) -> str:
     as digits, format characters between digits removed and percent-encoded digits decoded."""
     if "&" in text and ("&#" in text or ";" in text) and _REFERENCE_RE.search(text) is not None:
         text = _REFERENCE_RE.sub(_reference, text)
-    if not text.isascii() and _HIDDEN_RE.search(text) is not None:  # none of them is ASCII
-        text = text.translate(DIGIT_LIKE)
-        text = _FORMAT_BETWEEN_DIGITS_RE.sub("", text)
+    if not text.isascii() and _HIDDEN_OR_CJK_RE.search(text) is not None:  # none of them is ASCII
+        if _HIDDEN_RE.search(text) is not None:
+            text = text.translate(DIGIT_LIKE)
+            text = _FORMAT_BETWEEN_DIGITS_RE.sub("", text)
+        if _CJK_RUN_RE.search(text) is not None:
+            text = _read_cjk_numerals(text)
     if "%" in text:
         if "%3" in text or "%25" in text:
             text = _PERCENT_DIGIT_RE.sub(r"\1", text)

@@ -4,21 +4,21 @@ from __future__ import annotations
 
 import re
 
-from contract.masking.normalize import CHECK_X_CHARS, SEPARATOR_CHARS, may_hide_digit
+from contract.masking.normalize import CHECK_X_CHARS, CJK_DIGITS, SEPARATOR_CHARS, may_hide_digit
 
 MAX_FIELD_CHARS = 8192
 MARKER = "…[truncated {} chars]"
 _MARKER_ROOM = 40  # the longest marker we could ever write, so the result stays within the limit
-# separators, and what percent escapes and HTML character references of digits are made of
-_NUMBER_CHARS = frozenset(SEPARATOR_CHARS + "%&#;")
+# separators, Chinese numerals, and what percent escapes and HTML character references of digits are made of
+_NUMBER_CHARS = frozenset(SEPARATOR_CHARS + CJK_DIGITS + "%&#;")
 # a named HTML reference (``&nbsp;``) or the start of one, ending where the text is cut
 _NAMED_REFERENCE_RE = re.compile(r"&[A-Za-z]{0,7};?")
 
 
 def _numberish(text: str, i: int) -> bool:
     """``text[i]`` is a digit, a separator, a check X right after a digit, a character that
-    reveal_digits reads as a digit or drops between digits (a number spelled with them is one run), or
-    part of a percent escape or an HTML character reference."""
+    reveal_digits reads as a digit or drops between digits (a number spelled with them is one run), a
+    Chinese numeral, or part of a percent escape or an HTML character reference."""
     ch = text[i]
     if ch.isdecimal() or ch in _NUMBER_CHARS or may_hide_digit(ch):
         return True
