@@ -37,6 +37,9 @@ EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)  # older moments: a PC clock gone wr
 _EARLIEST_S = EARLIEST.timestamp()
 _dumps = orjson.dumps
 MAX_KEPT_AGENTS = 200_000  # agents whose key and newest batch are kept in memory (then forgotten, read again)
+# the previous heartbeat (its answer counters) is searched this many event numbers back at most: an honest
+# agent beats every minute; a signed batch numbered anyhow must not make ingest read the agent's whole history
+HEARTBEAT_LOOKBACK = 2_000
 KEY_ACK_PREFIX = "key_ack/"  # kv: the newest collector key generation an agent was seen sealing to
 
 
@@ -216,9 +219,13 @@ class IngestService:
         beats = answer_checks.heartbeats(batch.events)
         if not beats or self.issued_policies is None:
             return []
-        last = self.store.last_heartbeat(batch.agent_id, beats[0].seq)
+        since = max(1, beats[0].seq - HEARTBEAT_LOOKBACK)
+        last = self.store.last_heartbeat(batch.agent_id, beats[0].seq, since)
         before = last.get("unsigned_answers") if last else None
         changes = last.get("collector_changes") if last else None
+        if last is None and since > 1:  # none within reach: the counters' past is unknown, not zero
+            before = next((b.unsigned for b in beats if b.unsigned is not None), None)
+            changes = next((b.changes for b in beats if b.changes is not None), None)
         issued = self.issued_policies([b.version for b in beats if b.version is not None])
         return answer_checks.check(beats, before if type(before) is int else None, issued,
                                    float(self.settings.policy_grace_s), changes if type(changes) is int else None)

@@ -27,7 +27,7 @@ from collector.config import Settings, load_settings
 from collector.enrollment import EnrollmentService
 from collector.errors import CollectorError, ConfigError, Forbidden, NotFound
 from collector.holds import HoldService
-from collector.ingest import IngestService, IngestSettings
+from collector.ingest import HEARTBEAT_LOOKBACK, IngestService, IngestSettings
 from collector.jobs import DailyJobs, JobScheduler
 from collector.keys import KeyRing
 from collector.listeners import IngestListeners
@@ -239,7 +239,8 @@ class Collector:
         users = self.accounts.list_users()
         teams: dict[str, dict[str, Any]] = {}
         for a in agents:
-            beat = self.store.last_heartbeat(str(a["agent_id"]), 10 ** 11)  # the agent's own transport setting
+            newest = int(a.get("last_seq") or 0) + 1  # the agent's own transport setting, in its latest stretch
+            beat = self.store.last_heartbeat(str(a["agent_id"]), newest, max(1, newest - HEARTBEAT_LOOKBACK))
             a["insecure_transport"] = bool(beat and beat.get("insecure_transport") is True)
             teams.setdefault(a["team"], {"team": a["team"], "agents": 0, "managers": []})["agents"] += 1
         for u in users:

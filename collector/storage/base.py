@@ -228,8 +228,9 @@ class Store(ABC):
 
     # ingest
     @abstractmethod
-    def last_heartbeat(self, agent_id: str, before_seq: int) -> dict[str, Any] | None:
-        """The agent's stored heartbeat with the highest seq below ``before_seq`` (masked), or None."""
+    def last_heartbeat(self, agent_id: str, before_seq: int, from_seq: int = 1) -> dict[str, Any] | None:
+        """The agent's stored heartbeat with the highest seq below ``before_seq`` and at least ``from_seq``
+        (masked), or None. The events between are read one by one: callers bound the stretch."""
 
     @abstractmethod
     def batch_hash(self, agent_id: str, batch_seq: int) -> str | None: ...

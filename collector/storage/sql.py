@@ -33,6 +33,7 @@ from collector.storage.shifts import DayShifts, ShiftQueries, day_shifts
 from contract.masking import mask_obj
 
 log = logging.getLogger(__name__)
+_SEQ_CHUNK = 500  # event numbers looked up per statement (bound parameters stay far below every backend's limit)
 
 
 class SqlRollupAccess(RollupAccess):
@@ -341,15 +342,22 @@ class SqlStore(SqlRepositories, ShiftQueries, Store):
         """The batch's events whose seq is neither stored already nor repeated earlier in the batch.
 
         Every stored seq is at most the agent's ``last_seq``, so a batch entirely above it (the usual
-        case) needs no lookup.
+        case) needs no lookup. A batch whose numbers are dense (a re-sent stretch) reads their range; a
+        sparse one (seqs 1 and 30,000: a signed batch may number its events anyhow) reads only its own
+        numbers, so that it never reads the agent's whole history under the write lock.
         """
         if not events:
             return []
-        lo, hi = min(e.seq for e in events), max(e.seq for e in events)
+        wanted = sorted({e.seq for e in events if e.seq <= last_seq})
         have: set[int] = set()
-        if lo <= last_seq:
-            have = {int(r[0]) for r in conn.execute(select(t.events.c.seq).where(
-                and_(t.events.c.agent_id == agent_id, t.events.c.seq >= lo, t.events.c.seq <= min(hi, last_seq))))}
+        seq = t.events.c.seq
+        if wanted and wanted[-1] - wanted[0] < 2 * len(wanted) + 64:
+            have = {int(r[0]) for r in conn.execute(select(seq).where(
+                and_(t.events.c.agent_id == agent_id, seq >= wanted[0], seq <= wanted[-1])))}
+        elif wanted:
+            for at in range(0, len(wanted), _SEQ_CHUNK):
+                have.update(int(r[0]) for r in conn.execute(select(seq).where(
+                    and_(t.events.c.agent_id == agent_id, seq.in_(wanted[at:at + _SEQ_CHUNK])))))
         kept = []
         for e in events:
             if e.seq not in have:
@@ -566,11 +574,11 @@ class SqlStore(SqlRepositories, ShiftQueries, Store):
             return int(conn.execute(t.events.delete().where(and_(
                 t.events.c.day < before_day, _spared(t.events.c.agent_id, keep)))).rowcount or 0)
 
-    def last_heartbeat(self, agent_id: str, before_seq: int) -> dict[str, Any] | None:
+    def last_heartbeat(self, agent_id: str, before_seq: int, from_seq: int = 1) -> dict[str, Any] | None:
         e = t.events
         with self._read() as conn:
             row = conn.execute(select(e.c.data).where(and_(
-                e.c.agent_id == agent_id, e.c.seq < before_seq, e.c.kind == "agent.heartbeat"))
+                e.c.agent_id == agent_id, e.c.seq < before_seq, e.c.seq >= from_seq, e.c.kind == "agent.heartbeat"))
                 .order_by(e.c.seq.desc()).limit(1)).first()
         return None if row is None else dict(orjson.loads(row[0]))
 

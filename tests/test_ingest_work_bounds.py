@@ -1,0 +1,89 @@
+"""A small batch costs the collector work in proportion to the batch, never to the agent's history.
+
+An insider holds the agent's key and may send any validly signed batch. A batch of two events numbered
+1 and N (both stored already), or a heartbeat numbered like an event already stored, must not make the
+collector read every event the agent ever sent: on SQLite the dedupe runs under the one write lock that
+every PC's upload waits for. The work is counted in SQLite virtual-machine steps (a progress handler
+on every connection of the store), which does not depend on the machine's load.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+
+from contract.schema import format_ts
+from tests.test_ingest_rejections import Harness
+
+STORED = 30_000  # events of the agent's history (two batches)
+STEP = 1  # VM instructions per progress-handler call (SQLite counts them per statement)
+
+
+class VmSteps:
+    """Counts the SQLite VM instructions every connection of the store runs (in units of STEP)."""
+
+    def __init__(self, *engines: Any) -> None:
+        self.ticks = 0
+        for engine in {id(e): e for e in engines}.values():
+            engine.dispose()  # pooled connections reconnect, with the handler
+            event.listen(engine, "connect", self._on_connect)
+
+    def _on_connect(self, dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.set_progress_handler(self._tick, STEP)
+
+    def _tick(self) -> int:
+        self.ticks += 1
+        return 0
+
+
+def _event(seq: int, kind: str = "app.focus") -> dict[str, Any]:
+    base = {"schema": 1, "agent_id": "pc-1", "seq": seq, "ts": format_ts(datetime.now(UTC)), "kind": kind}
+    if kind == "agent.heartbeat":
+        return {**base, "spool_depth": 0, "dropped_total": 0, "cpu_pct": 1.0, "rss_mb": 10.0}
+    return {**base, "app": "crm.exe", "title": "case list", "pid": 7}
+
+
+@pytest.fixture
+def filled(tmp_path: Path) -> Iterator[tuple[Harness, VmSteps]]:
+    h = Harness(tmp_path / "c")
+    half = STORED // 2
+    for batch_seq, first in ((1, 1), (2, half + 1)):
+        answer = h.post(h.seal(batch_seq, [_event(s) for s in range(first, first + half)]))
+        assert answer.status_code == 200 and answer.json()["stored"] == half, answer.text
+    steps = VmSteps(h.collector.store.writer, h.collector.store.reader)
+    yield h, steps
+    h.client.close()
+    h.collector.close()
+
+
+def _cost(h: Harness, steps: VmSteps, batch_seq: int, events: list[dict[str, Any]]) -> int:
+    before = steps.ticks
+    answer = h.post(h.seal(batch_seq, events))
+    assert answer.status_code == 200, answer.text
+    return steps.ticks - before
+
+
+def test_a_batch_spanning_the_whole_history_reads_only_its_own_events(filled: tuple[Harness, VmSteps]) -> None:
+    h, steps = filled
+    normal = _cost(h, steps, 3, [_event(STORED + 1), _event(STORED + 2)])
+    wide = _cost(h, steps, 4, [_event(1), _event(STORED)])  # both stored already: duplicates
+    assert h.stats()["events"] == STORED + 2
+    # unbounded, the dedupe read all 30,000 stored numbers between 1 and 30,000 (some 20 times the cost)
+    assert wide < 3 * normal + 200, (wide, normal)
+
+
+def test_a_heartbeat_after_a_long_run_without_one_reads_a_bounded_stretch(filled: tuple[Harness, VmSteps]) -> None:
+    h, steps = filled
+    # numbered like an event already stored: never stored itself, so every such batch searches again
+    beat = _cost(h, steps, 3, [_event(STORED, "agent.heartbeat")])
+    half = STORED // 2
+    for batch_seq, first in ((4, STORED + 1), (5, STORED + half + 1)):  # twice the history, still no heartbeat
+        assert h.post(h.seal(batch_seq, [_event(s) for s in range(first, first + half)])).status_code == 200
+    later = _cost(h, steps, 6, [_event(2 * STORED, "agent.heartbeat")])
+    # unbounded, the search for the previous heartbeat read the whole history: twice as long, twice the cost
+    assert later < 1.2 * beat + 500, (later, beat)
