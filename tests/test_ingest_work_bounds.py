@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import event
 
 from contract.schema import format_ts
-from tests.test_ingest_rejections import Harness
+from tests.test_ingest_rejections import Harness, h  # noqa: F401  (fixture)
 
 STORED = 30_000  # events of the agent's history (two batches)
 STEP = 1  # VM instructions per progress-handler call (SQLite counts them per statement)
@@ -50,40 +50,49 @@ def _event(seq: int, kind: str = "app.focus") -> dict[str, Any]:
 
 @pytest.fixture
 def filled(tmp_path: Path) -> Iterator[tuple[Harness, VmSteps]]:
-    h = Harness(tmp_path / "c")
+    harness = Harness(tmp_path / "c")
     half = STORED // 2
     for batch_seq, first in ((1, 1), (2, half + 1)):
-        answer = h.post(h.seal(batch_seq, [_event(s) for s in range(first, first + half)]))
+        answer = harness.post(harness.seal(batch_seq, [_event(s) for s in range(first, first + half)]))
         assert answer.status_code == 200 and answer.json()["stored"] == half, answer.text
-    steps = VmSteps(h.collector.store.writer, h.collector.store.reader)
-    yield h, steps
-    h.client.close()
-    h.collector.close()
+    steps = VmSteps(harness.collector.store.writer, harness.collector.store.reader)
+    yield harness, steps
+    harness.client.close()
+    harness.collector.close()
 
 
-def _cost(h: Harness, steps: VmSteps, batch_seq: int, events: list[dict[str, Any]]) -> int:
+def _cost(harness: Harness, steps: VmSteps, batch_seq: int, events: list[dict[str, Any]]) -> int:
     before = steps.ticks
-    answer = h.post(h.seal(batch_seq, events))
+    answer = harness.post(harness.seal(batch_seq, events))
     assert answer.status_code == 200, answer.text
     return steps.ticks - before
 
 
 def test_a_batch_spanning_the_whole_history_reads_only_its_own_events(filled: tuple[Harness, VmSteps]) -> None:
-    h, steps = filled
-    normal = _cost(h, steps, 3, [_event(STORED + 1), _event(STORED + 2)])
-    wide = _cost(h, steps, 4, [_event(1), _event(STORED)])  # both stored already: duplicates
-    assert h.stats()["events"] == STORED + 2
+    harness, steps = filled
+    normal = _cost(harness, steps, 3, [_event(STORED + 1), _event(STORED + 2)])
+    wide = _cost(harness, steps, 4, [_event(1), _event(STORED)])  # both stored already: duplicates
+    assert harness.stats()["events"] == STORED + 2
     # unbounded, the dedupe read all 30,000 stored numbers between 1 and 30,000 (some 20 times the cost)
     assert wide < 3 * normal + 200, (wide, normal)
 
 
 def test_a_heartbeat_after_a_long_run_without_one_reads_a_bounded_stretch(filled: tuple[Harness, VmSteps]) -> None:
-    h, steps = filled
+    harness, steps = filled
     # numbered like an event already stored: never stored itself, so every such batch searches again
-    beat = _cost(h, steps, 3, [_event(STORED, "agent.heartbeat")])
+    beat = _cost(harness, steps, 3, [_event(STORED, "agent.heartbeat")])
     half = STORED // 2
     for batch_seq, first in ((4, STORED + 1), (5, STORED + half + 1)):  # twice the history, still no heartbeat
-        assert h.post(h.seal(batch_seq, [_event(s) for s in range(first, first + half)])).status_code == 200
-    later = _cost(h, steps, 6, [_event(2 * STORED, "agent.heartbeat")])
+        assert harness.post(harness.seal(batch_seq, [_event(s) for s in range(first, first + half)])).status_code == 200
+    later = _cost(harness, steps, 6, [_event(2 * STORED, "agent.heartbeat")])
     # unbounded, the search for the previous heartbeat read the whole history: twice as long, twice the cost
     assert later < 1.2 * beat + 500, (later, beat)
+
+
+def test_a_sparse_batch_still_drops_exactly_its_stored_events(h: Harness) -> None:  # noqa: F811
+    """The sparse lookup (its own numbers, by chunks) finds the same duplicates as the range, on every backend."""
+    assert h.post(h.seal(1, [_event(s) for s in range(1, 1201)])).status_code == 200
+    seqs = [*range(1, 1201, 2), 5000, 7000]  # 600 stored already, spread over the whole range, and 2 new ones
+    answer = h.post(h.seal(2, [_event(s) for s in seqs]))
+    assert answer.status_code == 200 and (answer.json()["stored"], answer.json()["duplicates"]) == (2, 600)
+    assert h.stats()["events"] == 1202
