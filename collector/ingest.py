@@ -317,13 +317,19 @@ class IngestService:
         for raw in batch.events:
             try:
                 event, at, exact = validate_event_s(raw, agent_id)
-                if event["agent_id"] != agent_id or at > future or at < oldest[event["kind"]]:
-                    if not self._held_keeps(event, agent_id, at, future, now, held):
-                        raise InvalidEvent(self._out_of_bounds(event, agent_id, at, future, held))
-                    kept_old += 1
             except InvalidEvent as exc:
                 bad.append(QuarantinedEvent(_raw_seq(raw), _clean(exc.reason), _masked_raw(raw)))
                 continue
+            if event["agent_id"] != agent_id or at > future or at < oldest[event["kind"]]:
+                if not self._held_keeps(event, agent_id, at, future, now, held):
+                    # past its kind's period already: only its envelope is kept, none of what it recorded (the
+                    # quarantine is kept for retention_days, longer than a shortened kind's period)
+                    past = _EARLIEST_S <= at < oldest[event["kind"]] and event["agent_id"] == agent_id
+                    kept = {k: event[k] for k in _ENVELOPE_KEYS} if past else raw
+                    reason = _clean(self._out_of_bounds(event, agent_id, at, future, held))
+                    bad.append(QuarantinedEvent(event["seq"], reason, _masked_raw(kept)))
+                    continue
+                kept_old += 1
             customer = customers(agent_id, event) if customers is not None else None
             try:
                 masked = _mask_fields(event)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -241,3 +242,15 @@ def _no_quota() -> Any:
     from collector.storage.screenshots import BlobQuota
 
     return BlobQuota(0.0)
+
+
+def test_privacy_rule_4_an_event_past_its_period_keeps_nothing_it_recorded_in_quarantine(seat: Seat) -> None:
+    """The quarantine is kept for retention_days: a copy already older than its kind's 30 days must not
+    live on there with what it recorded (app, title, preview) for 180 more days."""
+    late = seat.copy(40)
+    late.update(app="secret-crm.exe", title="customer Wang", preview="Wang's card")
+    answer = seat.post(seat.seal(1, [late, seat.focus(0)]))
+    assert answer.status_code == 200 and answer.json()["quarantined"] == 1
+    [row] = seat.collector.store.quarantined("pc-1")
+    assert "older than the retention period (30 days) of clipboard.copy" in row["reason"]
+    assert json.loads(row["raw"]) == {k: late[k] for k in ("schema", "agent_id", "seq", "ts", "kind")}
