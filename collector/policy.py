@@ -153,9 +153,12 @@ class PolicyService:
         """Every policy version this deployment handed out: its hash and when it took effect (the one in force
         is always there; versions from before this record was kept are absent). A version in ``covering``
         (what heartbeats name) that this process has not heard of yet is looked up in the database at
-        once, so a save on another collector a moment ago is never taken for a forgery."""
+        once, so a save on another collector a moment ago is never taken for a forgery: by one cheap query,
+        and every version is read again only when a newer one is there (a forged version in every batch must
+        not read them all each time)."""
         self._refresh()
-        if any(int(v) > max(self._issued) for v in covering):
+        known = max(self._issued)
+        if any(int(v) > known for v in covering) and (self.versions.newest_version() or 1) > known:
             self.refresh_now()
         return self._issued
 

@@ -96,3 +96,20 @@ def test_a_sparse_batch_still_drops_exactly_its_stored_events(h: Harness) -> Non
     answer = h.post(h.seal(2, [_event(s) for s in seqs]))
     assert answer.status_code == 200 and (answer.json()["stored"], answer.json()["duplicates"]) == (2, 600)
     assert h.stats()["events"] == 1202
+
+
+def test_heartbeats_naming_a_policy_never_issued_do_not_reload_the_policies_each_batch(h: Harness) -> None:  # noqa: F811
+    """A version above every one issued is looked up in the database (another collector may have saved it a
+    moment ago), by one cheap query: reading every version again on every such batch is the insider's to
+    order, at no cost of their own."""
+    policy = h.collector.policy
+    policy.current()
+    before = policy.reloads
+    forged = "ab" * 32
+    for batch_seq in range(1, 6):
+        beat = {**_event(batch_seq, "agent.heartbeat"), "policy_version": 10**9, "policy_hash": forged}
+        answer = h.post(h.seal(batch_seq, [beat]))
+        assert answer.status_code == 200 and answer.json()["stored"] == 1, answer.text
+    assert policy.reloads - before <= 1, policy.reloads - before
+    findings = [r for r in h.collector.store.integrity_records("pc-1") if r["kind"] == "policy_mismatch"]
+    assert len(findings) == 5  # still a policy never issued, every time
