@@ -77,3 +77,21 @@ def test_stops_are_checked_with_the_silence_alerts_switched_off(env: Env) -> Non
         assert [a.rule for a in off.check_silence()] == ["stopped_in_shift"], "stops do not need the silence check"
     finally:
         off.close()
+
+
+def test_a_stop_numbered_past_everything_from_before_the_shift_does_not_hide_a_silence(env: Env) -> None:  # noqa: F811
+    """The insider signs one batch with the agent's own key: a clean stop of two days ago numbered 9,999,999,999,
+    so that it stays the agent's newest event by number for ever. Killing the agent mid-shift afterwards is
+    still a silence: a stop from before this shift is not how this shift ended."""
+    from contract.envelope import MAX_SEQ
+    from contract.schema import format_ts
+
+    agent = env.agent("pc-pinned")
+    env.ingest(agent, "agent.start", "agent.heartbeat")
+    pinned = {"schema": 1, "agent_id": "pc-pinned", "seq": MAX_SEQ, "kind": "agent.stop", "reason": "shutdown",
+              "ts": format_ts(datetime.now(UTC) - timedelta(days=2))}
+    env.collector.ingest.handle(agent.seal([pinned]))
+    env.ingest(agent, "app.focus", "agent.heartbeat")  # then the agent is killed
+    assert env.collector.store.alerts.last_event("pc-pinned")["seq"] == MAX_SEQ
+    env.clock.advance(11 * MIN)
+    assert [a.rule for a in env.service.check_silence()] == ["agent_silenced"]

@@ -76,13 +76,15 @@ class SilenceChecker:
             last = self.store.alerts.last_event(agent["agent_id"])
             if last is None:
                 continue
-            if last["kind"] == "agent.stop":
-                stopped_at = datetime.fromisoformat(last["ts"])
+            stopped_at = datetime.fromisoformat(last["ts"]) if last["kind"] == "agent.stop" else None
+            if stopped_at is not None and stopped_at >= shift_started(ctx.shift_start, local) - grace:
                 if stop_on and stop is not None and stopped_in_shift(
                         (ctx.shift_start, ctx.shift_end), ctx.policy.shift_grace_min, ctx.policy.stop_grace_min,
                         stopped_at, local):
                     out.append(self._stopped(agent, ctx.team, ctx.policy.stop_grace_min, last, now, stop))
                 continue
+            # a stop from before this shift, though the agent was heard during it (a batch numbered past all the
+            # agent's events carried it), is not how this shift ended: judged as a silence
             if not silence_on or silence is None or now - last_seen < self.silent_after_s:
                 continue
             rule = silence
