@@ -37,6 +37,11 @@ EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)  # older moments: a PC clock gone wr
 _EARLIEST_S = EARLIEST.timestamp()
 _dumps = orjson.dumps
 MAX_KEPT_AGENTS = 200_000  # agents whose key and newest batch are kept in memory (then forgotten, read again)
+# the local days one batch's stored events may fall on: each costs a rollup folded and saved inside the
+# transaction (SQLite: under the write lock every PC waits for), so a 2 KB batch of one event a day over 170
+# days took 0.4-0.8 s; an agent seals a batch within minutes of its events (1,000 events, a minute of
+# heartbeats at least), so its batches hold one or two days. Events past the cap are quarantined.
+MAX_BATCH_DAYS = 8
 # the previous heartbeat (its answer counters) is searched this many event numbers back at most: an honest
 # agent beats every minute; a signed batch numbered anyhow must not make ingest read the agent's whole history
 HEARTBEAT_LOOKBACK = 2_000
@@ -311,6 +316,7 @@ class IngestService:
         customers = self.customers
         good: list[StoredEvent] = []
         bad: list[QuarantinedEvent] = []
+        days: set[str] = set()  # the local days of the events kept: each is an agent-day rollup to fold and save
         append = good.append
         held: list[bool] = []  # whether the agent is under a legal hold, once asked
         kept_old = 0
@@ -330,6 +336,13 @@ class IngestService:
                     bad.append(QuarantinedEvent(event["seq"], reason, _masked_raw(kept)))
                     continue
                 kept_old += 1
+            day = local_day(at)
+            if day not in days:
+                if len(days) >= MAX_BATCH_DAYS:
+                    bad.append(QuarantinedEvent(event["seq"], f"field 'ts': the batch's events fall on more than "
+                                                f"{MAX_BATCH_DAYS} days; {day} is past them", _masked_raw(raw)))
+                    continue
+                days.add(day)
             customer = customers(agent_id, event) if customers is not None else None
             try:
                 masked = _mask_fields(event)
@@ -339,8 +352,8 @@ class IngestService:
                                             _masked_raw(raw)))
                 continue
             # the rollup takes the moment already read, when the stored ts says the same (whole milliseconds)
-            append(StoredEvent(event["seq"], event["ts"], int(at * 1000), local_day(at), event["kind"],
-                               data, masked, customer, at if exact else None))
+            append(StoredEvent(event["seq"], event["ts"], int(at * 1000), day, event["kind"], data, masked, customer,
+                               at if exact else None))
         if kept_old:
             log.info("agent %s is under a legal hold: %d events older than their kind's retention period kept",
                      agent_id, kept_old)
