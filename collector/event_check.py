@@ -199,7 +199,7 @@ def _canonical_ts(ts: str) -> bool:
     n = len(ts)
     if n == 24:
         return ts[23] == "Z" and ts[19] == "."
-    return n == 29 and ts[19] == "." and ts[23] in "+-" and ts[24:] != "00:00"
+    return n == 29 and ts[19] == "." and ts[23] in "+-" and ts[24:] != "00:00" and ts[27] < "6"  # +08:60 is +09:00
 
 
 def validate_event_at(obj: Any) -> tuple[dict[str, Any], datetime]:
@@ -287,9 +287,12 @@ def _minute_ms(date_minute: str, offset: str) -> int | None:
     ``+HH:MM`` other than UTC), or None when that is not a valid canonical moment."""
     if offset.endswith("00:00") and offset != "Z" or not date_minute.isascii():
         return None
+    text = f"{date_minute}:00.000{offset}"
     try:
-        moment = parse_ts(f"{date_minute}:00.000{offset}")
+        moment = parse_ts(text)
     except InvalidEvent:
+        return None
+    if format_ts(moment) != text:  # not as format_ts writes it (an offset of +08:60 is +09:00)
         return None
     delta = moment - _EPOCH
     return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000

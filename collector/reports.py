@@ -18,6 +18,11 @@ reads the features again only when it judged a day. Versions are read before the
 batch that lands in between leaves the old digest behind and the day is judged again the next time. A
 shift entered after the fact recomputes an agent-day's features but keeps the judged ones
 (:data:`detectors.need_to_know.JUDGED_FEATURES`): a shift does not change the customer sets.
+
+Ingest saves a day still under way without its features (computing them is a pass over the whole day, per
+batch, and nothing reads them before the day is over): a report first computes the features of every
+finished day of its window saved without them, from the stored state (:meth:`ReportService.fill_features`),
+each kept only if no batch wrote the row since.
 """
 
 from __future__ import annotations
@@ -47,6 +52,7 @@ from detectors.scoring import AgentDayInput, DailyReport, ScoringConfig, score_d
 log = logging.getLogger(__name__)
 _JUDGED_KV = "need_to_know.judged.{day}"
 JUDGE_BACK_DAYS = 3
+FILL_ROWS_PER_WRITE = 200  # features stored per write transaction by fill_features
 
 
 class ReportService:
@@ -115,6 +121,10 @@ class ReportService:
 
     def _remember(self, day: date, verdicts: dict[str, Verdict], mark: str) -> None:
         changed = self.store.merge_features(day.isoformat(), {a: v.features() for a, v in verdicts.items()})
+        if changed < len(verdicts):  # a row saved without features meanwhile (a batch after fill_features)
+            log.info("need-to-know for %s: %d of %d rollups had no features yet; judged again next time", day,
+                     len(verdicts) - changed, len(verdicts))
+            return
         self.store.set_kv(_JUDGED_KV.format(day=day.isoformat()), mark)
         log.info("need-to-know for %s judged across agents (%s): %d rollups", day, mark, changed)
 
@@ -122,9 +132,44 @@ class ReportService:
         """Every reviewer label so far (any day), as the detectors take them."""
         return [_label(row) for row in self.store.reports.labels()]
 
+    def fill_features(self, first: date, last: date) -> int:
+        """Compute and store the features of the rollups of finished days in [first, last] that were saved
+        without them (see the module docstring); returns how many were stored."""
+        last = min(last, datetime.now(self.tz).date() - timedelta(days=1))
+        if last < first:
+            return 0
+        missing = self.store.rollups_without_features(first.isoformat(), last.isoformat())
+        if not missing:
+            return 0
+        started = time.perf_counter()
+        updater = self.rollups
+        agents = {a["agent_id"]: a for a in self.store.list_agents()}
+        stored, rows, fresh = 0, [], set()
+        for agent_id, day in missing:
+            if day not in fresh:
+                updater.entries.fresh(day)  # the day's rota and scheduled overtime, as entered now
+                fresh.add(day)
+            found = self.store.rollup_state_version(agent_id, day)
+            if found is None:
+                continue
+            state, version = found
+            try:
+                rollup = DayRollup.from_state(updater.context_on(agent_id, day, agents.get(agent_id, {})), state)
+                rows.append((agent_id, day, version, rollup.features()))
+            except DetectorError as exc:
+                log.error("rollup %s/%s unreadable for its features (%s): left without", agent_id, day, exc)
+            if len(rows) >= FILL_ROWS_PER_WRITE:
+                stored += self.store.set_features(rows)
+                rows = []
+        stored += self.store.set_features(rows)
+        log.info("features of %d finished agent-days computed from their rollups in %.2f s", stored,
+                 time.perf_counter() - started)
+        return stored
+
     def compute(self, day: date) -> DailyReport:
         scoring = self.scoring
         first, last = day - timedelta(days=scoring.history_days), day - timedelta(days=1)
+        self.fill_features(first, day)
         history, versions = self.store.history_with_versions(first.isoformat(), last.isoformat())
         if self._judge_history(first, last, versions):  # read again: the days judged now, as merged
             history = self.store.feature_history(first.isoformat(), last.isoformat())

@@ -65,6 +65,8 @@ class RollupUpdater:
         customer_secret.check_shared(store, secret, data_dir)
         self.keyer = CustomerKeyer(secret)
         self.hot = HotRollups()
+        self.today: Callable[[], str] = lambda: datetime.now(self.tz).date().isoformat()
+        """The collector's calendar day now (ISO): a day from it on is still under way."""
 
     def customer(self, agent_id: str, event: dict[str, Any]) -> CustomerRef | None:
         """The keyed customer of a validated, not yet masked page.open (NO_CUSTOMER if it shows none);
@@ -144,6 +146,7 @@ class RollupUpdater:
             first_day = min(by_day) if by_day else datetime.now(self.tz).date().isoformat()
             by_day.setdefault(first_day, [])
         refused: list[tuple[StoredEvent, str]] = []
+        today = self.today()
         for day, day_events in by_day.items():
             day_ctx = day_context(ctx, access.shifts(agent_id, day))
             version = access.version(agent_id, day)
@@ -155,7 +158,10 @@ class RollupUpdater:
             if counted and day == min(by_day):
                 for kind, count in counted:
                     rollup.add_integrity(kind, count)
-            saved = access.save_json(agent_id, day, rollup.to_json().decode(), version, rollup.features())
+            # a day still under way is saved without its features: nothing reads them before it is over,
+            # and they cost a pass over the whole day per batch (the report computes them, fill_features)
+            features = rollup.features() if day < today else None
+            saved = access.save_json(agent_id, day, rollup.to_json().decode(), version, features)
             access.after_commit(partial(self.hot.put, agent_id, day, rollup, saved))
         return refused
 

@@ -154,6 +154,8 @@ TS_FORMS = st.builds(
          "2026-02-29T10:00:00.000+08:00")
 @example({"schema": 1, "agent_id": "pc-1", "seq": 7, "ts": "2026-11-23T10:00:00.000+08:00", "kind": "agent.stop"},
          "2026-11-23T10:00:00.123456+08:00")
+@example({"schema": 1, "agent_id": "pc-1", "seq": 7, "ts": "2026-11-23T10:00:00.000+08:00", "kind": "agent.stop"},
+         "2026-11-23T10:00:00.000+08:60")  # an offset of +08:60 is +09:00: not canonical as written
 def test_ingests_reading_in_seconds_agrees_with_the_models(event: Any, ts: str | None) -> None:
     """The same event, the same moment to the last bit of its float, the same refusal: canonical
     timestamps read without a datetime (one conversion per hour) and every other form alike."""
@@ -169,7 +171,16 @@ def test_plain_ts_ms_is_the_exact_millisecond_count() -> None:
                "2026-03-29T02:30:00.500+01:00", "2038-01-19T03:14:08.001Z"):
         ms = event_check.plain_ts_ms(ts)
         assert ms is not None and ms / 1000 == datetime.fromisoformat(ts).timestamp(), ts
-    for ts in ("2026-11-23T23:59:60.000+08:00", "2026-11-23T24:00:00.000+08:00", "2026-02-30T10:00:00.000Z",
+    for ts in ("2026-11-23T10:00:00.000+08:60", "2026-11-23T10:00:00.000-05:60",
+               "2026-11-23T23:59:60.000+08:00", "2026-11-23T24:00:00.000+08:00", "2026-02-30T10:00:00.000Z",
                "2026-11-23T10:00:00.000+00:00", "2026-11-23T10:0０:00.000Z", "2026-11-23T10:00:00.0000Z",
                "2026-11-23T10:00:00.000+25:00", "2026-11-23T10:00:00Z"):
         assert event_check.plain_ts_ms(ts) is None, ts
+
+
+def test_an_offset_written_with_sixty_minutes_is_stored_as_the_models_write_it() -> None:
+    event = {"schema": 1, "agent_id": "pc-1", "seq": 7, "ts": "2026-11-23T10:00:00.000+08:60", "kind": "app.focus",
+             "app": "crm.exe", "title": "CRM", "pid": 7}
+    assert schema.validate_event_at(dict(event))[0]["ts"] == "2026-11-23T10:00:00.000+09:00"
+    assert event_check.validate_event_at(dict(event))[0]["ts"] == "2026-11-23T10:00:00.000+09:00"
+    assert event_check.validate_event_s(dict(event), "pc-1")[0]["ts"] == "2026-11-23T10:00:00.000+09:00"

@@ -390,3 +390,46 @@ def test_history_judgement_reads_the_versions_before_the_states(tmp_path: Path) 
         assert store.get_kv(_JUDGED_KV.format(day=day.isoformat())) != first
     finally:
         f.close()
+
+
+def test_a_day_saved_while_under_way_gets_its_features_from_the_report(tmp_path: Path, db_url: str | None) -> None:
+    """Ingest saves a day still under way without its features; the day's report computes them from the
+    stored state, the same figures (need-to-know judged) as for an agent-day whose batch came after the
+    day and was saved with them, and a day still under way is left alone."""
+    f = _Fleet(tmp_path / "c", db_url=db_url)
+    try:
+        store = f.collector.store
+        just_now = datetime.now(f.collector.settings.tz) - timedelta(minutes=1)
+        today = just_now.date()
+        day = today - timedelta(days=1)
+        case = "C-2026-0000002"
+        items = [("09:00", "app.focus", {"app": "crm.exe", "title": "CRM", "pid": 7}),
+                 ("09:05", "case.open", {"case_id": case, "app": "crm", "title": case}),
+                 ("09:06", "page.open", _page_fields("5550003", case)),
+                 ("09:30", "case.close", {"case_id": case, "active_s": 1500, "idle_s": 0, "wall_s": 1500}),
+                 ("10:00", "page.open", _page_fields("5550004")),
+                 ("19:40", "app.focus", {"app": "chrome.exe", "title": "after hours", "pid": 9})]
+        for name in ("pc-live", "pc-late"):
+            f.enroll(name, "col-b")
+        f.collector.rollups.today = lambda: day.isoformat()  # pc-live's batch lands while the day is on
+        f.send("pc-live", day, items)
+        f.collector.rollups.today = lambda: today.isoformat()  # pc-late's after it
+        f.send("pc-late", day, items)
+        assert store.rollups_without_features(day.isoformat(), day.isoformat()) == [("pc-live", day.isoformat())]
+        assert set(store.feature_history(day.isoformat(), day.isoformat())) == {"pc-late"}
+
+        f.send("pc-late", today, [(just_now.strftime("%H:%M"), "app.focus", {"app": "crm.exe", "title": "CRM",
+                                                                              "pid": 7})])  # today: under way
+        assert store.rollups_without_features(today.isoformat(), today.isoformat()) == [
+            ("pc-late", today.isoformat())]
+        assert f.collector.reports.fill_features(day, today) == 1  # yesterday's row only
+
+        f.collector.reports.build(day.isoformat())
+        assert store.rollups_without_features(day.isoformat(), day.isoformat()) == []
+        history = store.feature_history(day.isoformat(), day.isoformat())
+        assert history["pc-live"] == history["pc-late"]
+        assert history["pc-live"][0]["pages_without_case"] == 1 and history["pc-live"][0]["focus_switches"] > 0
+        assert store.rollups_without_features(today.isoformat(), today.isoformat()) == [
+            ("pc-late", today.isoformat())]
+    finally:
+        f.close()

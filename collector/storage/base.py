@@ -297,6 +297,20 @@ class Store(ABC):
         (the versions sit behind the state in a row: on SQLite, reading them walks the state's pages)."""
 
     @abstractmethod
+    def rollups_without_features(self, first_day: str, last_day: str) -> list[tuple[str, str]]:
+        """(agent_id, day) of the rollups in [first_day, last_day] saved without features (ingest leaves a
+        day still under way to the report), oldest day first."""
+
+    @abstractmethod
+    def rollup_state_version(self, agent_id: str, day: str) -> tuple[dict[str, Any], int] | None:
+        """The committed state of the agent-day's rollup with its version, or None."""
+
+    @abstractmethod
+    def set_features(self, rows: list[tuple[str, str, int, dict[str, float]]]) -> int:
+        """Store features computed from a rollup's state, each ``(agent_id, day, version, features)``
+        only where the row is still at that version (a batch saved since wins); returns how many."""
+
+    @abstractmethod
     def merge_features(self, day: str, values: dict[str, dict[str, float]]) -> int:
         """Merge report-time figures into that day's stored features; returns how many rows changed."""
 

@@ -526,6 +526,30 @@ class SqlStore(SqlRepositories, ShiftQueries, Store):
                     history.setdefault(str(agent_id), []).append(orjson.loads(feats))
         return history, versions
 
+    def rollups_without_features(self, first_day: str, last_day: str) -> list[tuple[str, str]]:
+        r = t.rollups.c
+        with self._read() as conn:
+            rows = conn.execute(select(r.agent_id, r.day).where(
+                and_(r.day >= first_day, r.day <= last_day, r.features.is_(None))).order_by(r.day, r.agent_id))
+            return [(str(a), str(d)) for a, d in rows]
+
+    def rollup_state_version(self, agent_id: str, day: str) -> tuple[dict[str, Any], int] | None:
+        with self._read() as conn:
+            return rollup_rows.load(conn, agent_id, day)
+
+    def set_features(self, rows: list[tuple[str, str, int, dict[str, float]]]) -> int:
+        r = t.rollups.c
+        changed = 0
+        if not rows:
+            return 0
+        with self._write() as conn:
+            for agent_id, day, version, feats in rows:
+                res = conn.execute(update(t.rollups).where(and_(r.agent_id == agent_id, r.day == day,
+                                                                r.version == version))
+                                   .values(features=orjson.dumps(feats).decode()))
+                changed += int(res.rowcount or 0)
+        return changed
+
     def merge_features(self, day: str, values: dict[str, dict[str, float]]) -> int:
         """Merge report-time figures (need-to-know across agents) into that day's stored rollup features;
         returns how many rows changed. Rows without stored features are left alone."""
