@@ -28,6 +28,7 @@ from collector.storage.base import RollupHook
 from contract import wire
 from contract.errors import InvalidEvent, WireError
 from contract.masking import DEFAULT_ENGINE, MaskingError, mask_obj, mask_text
+from contract.pattern_search import batch_budget
 from contract.schema import QUANTITY_FIELDS, parse_ts
 
 log = logging.getLogger(__name__)
@@ -174,10 +175,11 @@ class IngestService:
         if len(batch.events) > self.settings.max_batch_events:
             raise self.reject("too_many_events", f"batch of {len(batch.events)} events exceeds "
                               f"{self.settings.max_batch_events}", env.agent_id)
-        write = self._prepare(batch, env.batch_hash, now)
-        write.public_key = public_key
-        write.findings.extend(self._answer_findings(batch))
-        outcome = self.store.ingest(write, self.rollup_hook)
+        with batch_budget():  # the policy's pattern searches of the whole batch, in and out of the write
+            write = self._prepare(batch, env.batch_hash, now)
+            write.public_key = public_key
+            write.findings.extend(self._answer_findings(batch))
+            outcome = self.store.ingest(write, self.rollup_hook)
         if outcome.status in ("revoked", "key_changed"):
             self._keys.pop(env.agent_id, None)
             if outcome.status == "revoked":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from contract.pattern_search import unjudged_count
 from contract.policy import disabled_pattern_count
 
 
@@ -45,6 +46,10 @@ class Metrics:
                                      "Distinct stored policy regular expressions this process left out as unsafe",
                                      registry=self.registry)
         self.unsafe_patterns.set_function(disabled_pattern_count)
+        self.unjudged_texts = Gauge("seatguard_policy_texts_unjudged",
+                                    "Pattern searches this process cut short at the matching time budget (their "
+                                    "URLs count as customer pages of an unknown customer)", registry=self.registry)
+        self.unjudged_texts.set_function(unjudged_count)
         self.legal_holds = Counter("seatguard_legal_hold_actions_total",
                                    "Legal hold requests, by outcome (set, lifted, refused)", ["outcome"],
                                    registry=self.registry)

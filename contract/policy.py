@@ -27,6 +27,13 @@ that pattern alone is left out (``disabled_patterns``), with a warning logged on
 :func:`disabled_pattern_count` counting it (the collector's ``seatguard_policy_patterns_left_out``).
 Patterns are searched in overlapping windows of :data:`contract.regex_safety.MAX_MATCH_CHARS` characters
 of a title or URL (:func:`contract.regex_safety.search`): linear time, and padding does not hide an ID.
+
+The texts come from the PCs, so each search's cost is bounded (:mod:`contract.pattern_search`: RE2 where it
+means the same, else Python's engine under a time budget per event and per ingested batch). A search the
+budget cuts short is *unjudged* (:data:`contract.pattern_search.UNJUDGED`, counted and logged), and fails
+closed: a URL unjudged by every customer pattern (none found the customer) counts as a customer page of an
+unknown customer (:func:`customer_in` gives ``UNJUDGED``, :meth:`Policy.is_customer_url` True), and a text
+unjudged by the case patterns holds no case ID (the page then counts as opened without a case).
 """
 
 from __future__ import annotations
@@ -43,7 +50,8 @@ from functools import cached_property
 from typing import Any, ClassVar, TypeVar
 
 from contract.errors import ContractError
-from contract.regex_safety import search, unsafe_construct
+from contract.pattern_search import SHORT_CHARS, UNJUDGED, Budget, PolicyPattern, Unjudged, event_budget
+from contract.regex_safety import unsafe_construct
 
 log = logging.getLogger(__name__)
 
@@ -237,12 +245,12 @@ class Policy:
     # ---- compiled once ------------------------------------------------------------------------
 
     @cached_property
-    def case_res(self) -> tuple[re.Pattern[str], ...]:
-        return tuple(re.compile(p) for p in self.case_id_patterns)
+    def case_res(self) -> tuple[PolicyPattern, ...]:
+        return tuple(PolicyPattern(p) for p in self.case_id_patterns)
 
     @cached_property
-    def customer_res(self) -> tuple[re.Pattern[str], ...]:
-        return tuple(re.compile(p) for p in self.customer_url_patterns)
+    def customer_res(self) -> tuple[PolicyPattern, ...]:
+        return tuple(PolicyPattern(p) for p in self.customer_url_patterns)
 
     @cached_property
     def _apps(self) -> dict[str, AppGlobs]:
@@ -260,19 +268,30 @@ class Policy:
     # ---- questions both sides ask -------------------------------------------------------------
 
     def find_case_id(self, *texts: str) -> str | None:
-        """The case ID in the first text one of ``case_id_patterns`` finds (group 1 or the match)."""
+        """The case ID in the first text one of ``case_id_patterns`` finds (group 1 or the match); a text
+        that cannot be judged holds none."""
         return _first_found(self.case_res, texts)
 
     def mentions_case(self, *texts: str) -> bool:
-        """Whether one of ``case_id_patterns`` is found in any of the texts."""
-        return any(search(rx, t) for rx in self.case_res for t in texts)
+        """Whether one of ``case_id_patterns`` is found in any of the texts (an unjudged one: not)."""
+        budget = _budget_for(texts)
+        return any(_hit(rx.search(t, budget)) for rx in self.case_res for t in texts)
 
-    def find_customer(self, url: str) -> str | None:
-        """The customer a URL shows: group 1 (or the match) of the first customer pattern found in it."""
+    def find_customer(self, url: str) -> str | Unjudged | None:
+        """The customer a URL shows: group 1 (or the match) of the first customer pattern found in it
+        (:func:`customer_in`)."""
         return customer_in(url, self.customer_res)
 
     def is_customer_url(self, url: str) -> bool:
-        return bool(url) and any(search(rx, url) for rx in self.customer_res)
+        """Whether a customer pattern is found in the URL; one that cannot be judged counts as found."""
+        if not url:
+            return False
+        budget = _budget_for((url,))
+        for rx in self.customer_res:
+            m = rx.search(url, budget)
+            if m is not None:  # found, or unjudged
+                return True
+        return False
 
     def is_browser(self, app: str) -> bool:
         return self._apps["browser_apps"].match(app)
@@ -363,23 +382,39 @@ class HostGlobs:
         return self._re is not None and bool(self._re.match(host.lower().rstrip(".")))
 
 
-def customer_in(url: str, patterns: Iterable[re.Pattern[str]]) -> str | None:
+def customer_in(url: str, patterns: Iterable[PolicyPattern], budget: Budget | None = None) -> str | Unjudged | None:
     """The customer identifier in a URL: group 1 (or the match, for a pattern without a group) of the first
-    pattern found in it (:func:`contract.regex_safety.search`); None when none is, or when that group matched
-    nothing."""
+    pattern found in it (:meth:`contract.pattern_search.PolicyPattern.search`); None when none is, or when that
+    group matched nothing. ``UNJUDGED`` (fail closed: a customer page, customer unknown) when no pattern was
+    found and one of them could not be judged within the budget (default: one event's)."""
+    if budget is None and len(url) > SHORT_CHARS:
+        budget = event_budget()  # one for all the patterns (a short URL's searches need none)
+    unjudged = False
     for rx in patterns:
-        m = search(rx, url)
-        if m:
+        m = rx.search(url, budget)
+        if isinstance(m, Unjudged):
+            unjudged = True
+        elif m is not None:
             found = m.group(1) if m.groups() else m.group(0)
             return found or None
-    return None
+    return UNJUDGED if unjudged else None
 
 
-def _first_found(patterns: Iterable[re.Pattern[str]], texts: Iterable[str]) -> str | None:
+def _hit(m: object) -> bool:
+    return m is not None and not isinstance(m, Unjudged)
+
+
+def _budget_for(texts: Iterable[str]) -> Budget | None:
+    """One budget for the questions about an event's texts; None when all are short (they need none)."""
+    return event_budget() if any(len(t) > SHORT_CHARS for t in texts) else None
+
+
+def _first_found(patterns: Iterable[PolicyPattern], texts: tuple[str, ...]) -> str | None:
+    budget = _budget_for(texts)
     for rx in patterns:
         for text in texts:
-            m = search(rx, text) if text else None
-            if m:
+            m = rx.search(text, budget) if text else None
+            if m is not None and not isinstance(m, Unjudged):
                 found = m.group(1) if m.groups() and m.group(1) else m.group(0)
                 return str(found) or None
     return None

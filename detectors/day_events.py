@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+from contract.pattern_search import Unjudged
 from contract.policy import app_key, customer_in
 from detectors import bounds, outside
 from detectors.bounds import MAX_APPS, MAX_CUSTOMERS, MAX_EVIDENCE_PER_KIND, MAX_MOMENTS, MAX_PAGES, MAX_SPANS
@@ -215,9 +216,13 @@ class DayEvents(DayState):
             s["site"][minute] = [seq, 0 if allowed else 1]
         if not allowed:
             self._evidence("offlist_site", sec, seq, host=short(host, 60))
-        shown = customer_in(url, self._pol.customer_res)  # in the masked URL: what evidence may show
-        if ref is None:
-            ref = NO_CUSTOMER if shown is None else _LOCAL_KEYER.ref(shown)
+        if ref is not None and not ref.key:
+            return  # ingest looked before masking: no customer's page
+        found = customer_in(url, self._pol.customer_res)  # in the masked URL: what evidence may show
+        shown = None if isinstance(found, Unjudged) else found
+        if ref is None:  # not keyed at ingest; unjudged: a customer page of an unknown customer (fail closed)
+            ref = _LOCAL_KEYER.unjudged(url) if isinstance(found, Unjudged) else \
+                NO_CUSTOMER if shown is None else _LOCAL_KEYER.ref(shown)
         if not ref.key:
             return
         s["customer_pages"] += 1

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import re
 import secrets
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
@@ -31,6 +30,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any, Protocol, TypeVar
 
+from contract.pattern_search import PolicyPattern, Unjudged
 from contract.policy import customer_in
 from detectors.errors import InvalidInput
 
@@ -39,6 +39,7 @@ JUDGED_FEATURES = ("pages_without_case", "reviewed_customers")
 """The features :func:`judge` decides across agents: an agent-day's own rollup gives only a first guess."""
 KEY_HEX = 16           # 64-bit keys, as hex
 SECRET_MIN_BYTES = 16
+UNJUDGED_PREFIX = "\x00unjudged:"  # keyed with the URL's hash: no identifier a pattern finds starts so
 
 
 @dataclass(frozen=True)
@@ -70,9 +71,17 @@ class CustomerKeyer:
         digest = hmac.new(self._secret, norm.encode("utf-8"), hashlib.sha256).hexdigest()
         return CustomerRef(digest[:KEY_HEX])
 
-    def find(self, url: str, patterns: Iterable[re.Pattern[str]]) -> CustomerRef | None:
-        """The customer a page URL shows (first matching policy pattern), keyed; None if none."""
+    def unjudged(self, url: str) -> CustomerRef:
+        """The key of a page whose customer could not be judged (:func:`contract.policy.customer_in`): a
+        customer page of an unknown customer, one per URL, which no identifier's key equals."""
+        return self.ref(UNJUDGED_PREFIX + hashlib.sha256(url.encode("utf-8", "surrogatepass")).hexdigest())
+
+    def find(self, url: str, patterns: Iterable[PolicyPattern]) -> CustomerRef | None:
+        """The customer a page URL shows (first matching policy pattern), keyed; None if none; a URL that
+        could not be judged: :meth:`unjudged` (fail closed)."""
         identifier = customer_in(url, patterns)
+        if isinstance(identifier, Unjudged):
+            return self.unjudged(url)
         return None if identifier is None else self.ref(identifier)
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -25,6 +24,7 @@ from collector.customer_secret import SECRET_FILE
 from collector.errors import ConfigError
 from collector.service import Collector
 from contract import wire
+from contract.pattern_search import PolicyPattern
 from contract.schema import format_ts
 from detectors.bounds import MAX_CUSTOMERS
 from detectors.context import AgentContext
@@ -34,7 +34,7 @@ from tests.conftest import DATA_DIRS, RAW_IDS
 from tests.storage_fixtures import BACKENDS, fresh_url
 
 DAY = date(2026, 11, 23)
-PATTERNS = [re.compile(r"/customers?/(\d+)")]
+PATTERNS = [PolicyPattern(r"/customers?/(\d+)")]
 
 
 def _ev(seq: int, hhmm: str, kind: str, **fields: Any) -> dict[str, Any]:
