@@ -188,7 +188,7 @@ class PolicyPattern:
 
     def search(self, text: str, budget: Budget | None = None) -> Hit | None | Unjudged:
         """The first match in the windows of :func:`contract.regex_safety.search`, None, or :data:`UNJUDGED`."""
-        n = min(len(text), MAX_SEARCHED_CHARS)
+        n = len(text)
         if n <= SHORT_CHARS:  # at most ~0.1 ms: only the batch's budget counts it (and only when open)
             batch = _BATCH.get()
             if batch is None or n == 0:  # (Python's \B fails on an empty text, RE2's holds)
@@ -198,6 +198,7 @@ class PolicyPattern:
                 m = self.rx.search(text, 0, n)
                 batch.spent += _clock() - started
                 return m
+        n = min(n, MAX_SEARCHED_CHARS)
         fast = self.fast
         if fast is not None:
             head = text if n == len(text) else text[:n]

@@ -220,11 +220,13 @@ sys.modules["re2"] = None  # as if not installed
 from contract.regex_re2 import available
 from contract.pattern_search import UNJUDGED, batch_budget
 from contract.policy import Policy
+plain = Policy.parse({"customer_url_patterns": [r"/customers?/(\\d+)"]}, strict=True)
 p = Policy.parse({"customer_url_patterns": [r"[^/]+/customers?/(\\d+)"]}, strict=True)
-padded = "https://crm.internal/" + "a" * 3000 + "/customers/4711"
+padded = "https://crm.internal/" + "a" * 30000 + "/customers/4711"
 hostile = "https://crm.internal/" + "a" * 65000
 started = time.perf_counter()
-out = {"available": available(), "padded": p.find_customer(padded), "hostile": p.find_customer(hostile) is UNJUDGED,
+out = {"available": available(), "padded": repr(plain.find_customer(padded)),
+       "padded_hostile": repr(p.find_customer(padded)), "hostile": p.find_customer(hostile) is UNJUDGED,
        "customer_page": p.is_customer_url(hostile), "one": time.perf_counter() - started}
 started = time.perf_counter()
 with batch_budget():
@@ -237,6 +239,7 @@ print(json.dumps(out))
     assert proc.returncode == 0, proc.stderr[-2000:]
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     assert out["available"] is False
-    assert out["padded"] == "4711" and out["hostile"] and out["customer_page"]
-    assert out["one"] < 0.5  # two questions of ~5 ms and a window each (unbounded: ~0.2 s each)
+    assert out["padded"] == "'4711'" and out["hostile"] and out["customer_page"]
+    assert out["padded_hostile"] in ("'4711'", "UNJUDGED")  # padding that Python's engine works on: fail closed
+    assert out["one"] < 0.5  # four questions of ~5 ms and a window each (unbounded: ~0.1-0.6 s each)
     assert out["batch"] == 200 and out["two_hundred"] < 1.0  # the batch's 0.25 s, then none
