@@ -203,7 +203,10 @@ class PolicyPattern:
         if fast is not None:
             head = text if n == len(text) else text[:n]
             if head.isascii() and not (fast.dollar and "\n" in head):
-                return self._fast_search(fast.compiled, head.encode("ascii"), head, n)
+                data = head.encode("ascii")
+                if n > MAX_MATCH_CHARS and fast.ends_alike and fast.compiled.search(data) is None:
+                    return None  # no match in the whole text: none in any window (the usual long URL)
+                return self._fast_search(fast.compiled, data, head, n)
         return self._slow_search(text, n, event_budget() if budget is None else budget)
 
     def _fast_search(self, rx: Any, data: bytes, text: str, n: int) -> Hit | None:

@@ -49,11 +49,14 @@ class Untranslatable(Exception):
 @dataclass(frozen=True)
 class Re2Form:
     """A pattern compiled by RE2 for ASCII texts (bytes); ``dollar``: it has Python's ``$`` (not multi-line),
-    so a text holding a newline is not handed to it."""
+    so a text holding a newline is not handed to it; ``ends_alike``: it has no assertion that a window's
+    end can make hold where the text's own does not, so one search of the whole text finding nothing
+    answers for every window."""
 
     source: str
     compiled: Any  # re2._Regexp (untyped module)
     dollar: bool
+    ends_alike: bool = False  # no $ \Z \b \B: a window's match is one in the whole text (none there: none)
 
 
 def available() -> bool:
@@ -81,12 +84,13 @@ def translate(pattern: str) -> Re2Form | None:
     except _re2.error as exc:  # too large for RE2's memory budget, say
         log.info("pattern %r stays with Python's engine: RE2 refused %r: %s", pattern, source, exc)
         return None
-    return Re2Form(source, compiled, writer.dollar)
+    return Re2Form(source, compiled, writer.dollar, not writer.end_sensitive)
 
 
 class _Writer:
     def __init__(self) -> None:
         self.dollar = False
+        self.end_sensitive = False  # $ \Z \b \B: may hold at a window's end and not there in the text
 
     def sequence(self, nodes: list[tuple[Any, Any]], flags: int) -> str:
         return "".join(self.node(op, av, flags) for op, av in nodes)
@@ -113,6 +117,8 @@ class _Writer:
 
     def _at(self, code: Any, flags: int) -> str:
         multiline = bool(flags & re.MULTILINE)
+        if code not in (sre_c.AT_BEGINNING, sre_c.AT_BEGINNING_LINE, sre_c.AT_BEGINNING_STRING):
+            self.end_sensitive = True
         if code in (sre_c.AT_BEGINNING, sre_c.AT_BEGINNING_LINE):
             return "(?m:^)" if multiline else "\\A"
         if code is sre_c.AT_BEGINNING_STRING:
