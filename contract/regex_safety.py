@@ -10,7 +10,8 @@ refuses may well be harmless, and each refusal names a construct that the admin 
 policy searches a text with :func:`search`: in windows of :data:`MAX_MATCH_CHARS` that overlap by
 :data:`MAX_FOUND_CHARS`, so the one quantifier per run of characters that this check lets through costs
 at most that length squared per window (linear in the text's length), and padding a URL or title before
-an identifier does not hide it.
+an identifier does not hide it. What a search may cost on a text a PC sends is bounded further by
+:mod:`contract.pattern_search` (RE2 where it means the same, else this search under a time budget).
 
 Refused: backreferences, conditional groups, lookarounds, counts above :data:`MAX_COUNT`, nested
 quantifiers (a group repeated more than once holding ``+ * ? {m,n}``), an alternation under such a
