@@ -200,3 +200,44 @@ def test_chinese_numerals_in_ordinary_text_stay(text: str) -> None:
 def test_numerals_touching_a_number_do_not_hide_it(text: str) -> None:
     output = mask_text(text)
     assert "1380013" not in output and "8000" in output, repr(output)
+
+
+def _utf8_pct(text: str) -> str:
+    return "".join("".join(f"%{b:02X}" for b in c.encode()) if not c.isascii() else c for c in text)
+
+
+FW = str.maketrans("0123456789X", "０１２３４５６７８９Ｘ")
+
+
+@pytest.mark.parametrize("text", [
+    _utf8_pct(PHONE.translate(FW)), _utf8_pct("138\u30000013\u30008000"), _utf8_pct("138\u00a00013\u00a08000"),
+    _utf8_pct(ID18.translate(FW)), _utf8_pct(PHONE.translate(FW)).replace("%", "%25"),
+    _utf8_pct(PHONE.translate(FW)).lower(),
+], ids=["full-width", "ideographic space", "nbsp", "id", "twice", "lower-case hex"])
+def test_full_width_digits_and_spaces_percent_encoded_as_utf8_are_masked(text: str) -> None:
+    """A browser's search URL for １３８００１３８０００ carries %EF%BC%91%EF%BC%93...: the same number."""
+    raw = ID18 if "%BC%B8" in text else PHONE
+    _assert_masked("https://crm.example/search?q=" + text + "&page=1", raw)
+
+
+@pytest.mark.parametrize("text", [
+    "138\u200b \u200b0013\u200b \u200b8000", "138\u00ad 0013\u00ad 8000", "138 \u2060-\u2060 0013 - 8000",
+    "\\u0031\\u0033\\u0038\\u0030\\u0030\\u0031\\u0033\\u0038\\u0030\\u0030\\u0030", "138\\u00200013\\u00208000",
+    "&amp;#49;&amp;#51;&amp;#56;&amp;#48;&amp;#48;&amp;#49;&amp;#51;&amp;#56;&amp;#48;&amp;#48;&amp;#48;",
+    "138·0013·8000", "138・0013・8000", "138‧0013‧8000",
+], ids=["zero-width around spaces", "soft hyphen before spaces", "word joiner around a dash", "json escapes",
+        "json escaped spaces", "html escaped twice", "middle dot", "katakana middle dot", "hyphenation point"])
+def test_more_hiding_between_digit_groups_is_seen_through(text: str) -> None:
+    _assert_masked("电话 " + text + " 谢谢", PHONE)
+
+
+@pytest.mark.parametrize("glued", ["&#49;", "&#x31;", "\\u0031", "&#49;&#49;", "&#x31;&#x32;&#x33;"])
+def test_a_reference_glued_to_a_number_does_not_hide_it(glued: str) -> None:
+    """Read whole, ``&#49;13800138000`` is a 12-digit run; read apart, it holds a phone: the masking reads it
+    both ways and keeps what shows fewer digits."""
+    for number, last in ((PHONE, "8000"), (ID18, "002X")):
+        for text in (glued + number, number + glued, "q=" + glued + number + "&x=1"):
+            output = mask_text(text)
+            digits = _digits(output)
+            assert number[:7] not in digits and last in digits, repr(output)
+            assert mask_text(output) == output
