@@ -12,7 +12,7 @@ import logging
 from contract.masking.detect import KINDS, Detector, Finding, NumberDetector
 from contract.masking.errors import MaskingError
 from contract.masking.fallback import conservative_mask
-from contract.masking.normalize import holds_no_number, may_hold_number, reveal_digits
+from contract.masking.normalize import glued_reference, holds_no_number, may_hold_number, reveal_digits
 from contract.masking.truncate import MAX_FIELD_CHARS, truncate
 
 logger = logging.getLogger(__name__)
@@ -21,6 +21,10 @@ KEEP_CHARS = 4
 MAX_PASSES = 4
 # classify() looks further than mask_text(): a bulk copy of customer rows must count them all.
 CLASSIFY_MAX_CHARS = 1 << 20
+
+
+def _visible_digits(text: str) -> int:
+    return sum(c.isdecimal() for c in reveal_digits(text))
 
 
 def _first_start(finding: Finding) -> int:
@@ -76,6 +80,11 @@ class MaskingEngine:
             if not may_hold_number(revealed):
                 return text
             masked = self._mask_until_stable(revealed, id_hint)
+            if glued_reference(text):  # &#49;13800138000: read whole and apart, keep what shows fewer digits
+                apart = reveal_digits(text, keep_glued=True)
+                masked_apart = self._mask_until_stable(apart, id_hint)
+                if _visible_digits(masked_apart) < _visible_digits(masked):
+                    revealed, masked = apart, masked_apart
             # Hidden digits are shown only when they held a number; other texts keep their bytes.
             return text if masked == revealed else masked
         except Exception as exc:  # fail closed: never let a number through because of a bug

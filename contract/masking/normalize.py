@@ -24,6 +24,7 @@ SPACES_AND_HYPHENS = (
 SEPARATOR_CHARS = (
     SPACES_AND_HYPHENS
     + ".\uff0e"  # full stop, full-width full stop
+    + "\u00b7\u30fb\uff65\u2027"  # middle dot, katakana middle dot (full and half width), hyphenation point
     + "+"  # form-encoded space in URLs
     + "/_|\t"  # slash, underscore, pipe, tab between digit groups
 )
@@ -66,16 +67,40 @@ _FORMAT_CLASS = (
     # diacritical marks, those for symbols such as the enclosing keycap, half marks, variation selectors)
     "\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe00-\ufe0f\ufe20-\ufe2f]"
 )
-_FORMAT_BETWEEN_DIGITS_RE = re.compile(rf"(?<=\d){_FORMAT_CLASS}+(?=[\d{CHECK_X_CHARS}])")
+# (also among the separators between two digit groups: 138\u200b \u200b0013; the separators stay)
+_FORMAT_RE = re.compile(_FORMAT_CLASS)
+_FORMAT_BETWEEN_DIGITS_RE = re.compile(
+    rf"(?<=\d)(?:{_SEP_CLASS}|{_FORMAT_CLASS})*?{_FORMAT_CLASS}(?:{_SEP_CLASS}|{_FORMAT_CLASS})*+(?=[\d{CHECK_X_CHARS}])"
+)
+
+
+def _drop_format(m: re.Match[str]) -> str:
+    return _FORMAT_RE.sub("", m.group())
 # Percent-encoded digits, also encoded again (``%2531`` is ``%31`` escaped once more: a query string
 # encoded twice), and twice-encoded separators: ``%2520`` reads as ``%20``, ``%2B`` (a form's space ``+``
 # escaped again) as ``+``.
 _PERCENT_DIGIT_RE = re.compile(r"%(?:25)*+3([0-9])")
 _PERCENT_SEPARATOR_RE = re.compile(r"%(?:25)++20|%(?:25)*+2[Bb]")
+# The UTF-8 of full-width digits and X, the ideographic and the no-break space, percent-encoded (once or
+# more): a browser's URL for a search of １３８００１３８０００ holds %EF%BC%91%EF%BC%93...
+_PERCENT_UTF8_RE = re.compile(
+    r"%(?:25)*+EF%(?:25)*+BC%(?:25)*+(9[0-9]|B8)|%(?:25)*+EF%(?:25)*+BD%(?:25)*+98|%(?:25)*+(E3)%(?:25)*+80%(?:25)*+80"
+    r"|%(?:25)*+C2%(?:25)*+A0",
+    re.IGNORECASE,
+)
 
 
 def _percent_separator(m: re.Match[str]) -> str:
     return "+" if m.group().endswith(("B", "b")) else "%20"
+
+
+def _percent_utf8(m: re.Match[str]) -> str:
+    low, ideographic = m.groups()
+    if low is not None:
+        return "X" if low.upper() == "B8" else low[1]
+    if ideographic is not None:
+        return "\u3000"
+    return "X" if m.group().upper().endswith("98") else "\u00a0"
 
 
 # HTML character references (``&#49;``, ``&#x31;``, ``&#0049``, ``&nbsp;``): those that stand for a digit,
@@ -85,7 +110,9 @@ _NAMED_REFERENCES = {"nbsp": "\u00a0", "ensp": "\u2002", "emsp": "\u2003", "thin
                      "dash": "\u2010", "ndash": "\u2013", "mdash": "\u2014", "minus": "\u2212", "period": ".",
                      "sol": "/", "lowbar": "_", "verbar": "|", "plus": "+"}
 _REFERENCE_RE = re.compile(
-    r"&(?:#(?:[xX]([0-9A-Fa-f]{1,6})|([0-9]{1,7}));?|(" + "|".join(_NAMED_REFERENCES) + r");)"
+    r"&(?:amp;)*+(?:#(?:[xX]([0-9A-Fa-f]{1,6})|([0-9]{1,7}));?|(" + "|".join(_NAMED_REFERENCES) + r");)"
+    # and JSON's \u escapes of the same characters, escaped again or not (\u0031, \\u0031)
+    r"|\\++u([0-9A-Fa-f]{4})"
 )
 
 # Digit-like characters that are not decimal digits (Unicode category No with a whole value from 0 to
@@ -158,14 +185,18 @@ def _encoded_separator_or_reference(text: str) -> bool:
         _PERCENT_SEPARATOR_RE.search(text) is not None or ("%25" in text and _PERCENT_DIGIT_RE.search(text) is not None)
     ):
         return True
-    return "&" in text and ("&#" in text or ";" in text) and _REFERENCE_RE.search(text) is not None
+    if "%" in text and _PERCENT_UTF8_RE.search(text) is not None:
+        return True
+    return (
+        ("&" in text and ("&#" in text or ";" in text)) or "\\u" in text
+    ) and _REFERENCE_RE.search(text) is not None
 
 
 def holds_no_number(text: str) -> bool:
     """True when :func:`reveal_digits` leaves ``text`` as it is and :func:`may_hold_number` says no: then no
     detector can find a number in it and masking returns it unchanged (one call and C-level searches, for
     the many texts of an event that hold no number)."""
-    if "%3" in text or (("%2" in text or "&" in text) and _encoded_separator_or_reference(text)):
+    if "%3" in text or (("%" in text or "&" in text or "\\u" in text) and _encoded_separator_or_reference(text)):
         return False
     if text.isascii() or _HIDDEN_OR_CJK_RE.search(text) is None:
         return not may_hold_number(text)
@@ -181,9 +212,14 @@ def may_hide_digit(ch: str) -> bool:
 
 
 def _reference(m: re.Match[str]) -> str:
-    hex_digits, decimal, name = m.groups()
+    hex_digits, decimal, name, json_hex = m.groups()
     if name is not None:
         return _NAMED_REFERENCES.get(name, m.group())
+    if json_hex is not None:  # ASCII digits, check X, separators, format characters (\u2460 stays an escape)
+        ch = chr(int(json_hex, 16))
+        if "0" <= ch <= "9" or ch in CHECK_X_CHARS or ch in SEPARATOR_CHARS or _FORMAT_RE.match(ch) is not None:
+            return ch
+        return m.group()
     code = int(hex_digits, 16) if hex_digits is not None else int(decimal)
     if code > 0x10FFFF:
         return m.group()
@@ -193,18 +229,48 @@ def _reference(m: re.Match[str]) -> str:
     return m.group()
 
 
-def reveal_digits(text: str) -> str:
-    """``text`` with HTML character references of digits and separators read, digit-like characters read
-    as digits, format characters between digits removed and percent-encoded digits decoded."""
-    if "&" in text and ("&#" in text or ";" in text) and _REFERENCE_RE.search(text) is not None:
-        text = _REFERENCE_RE.sub(_reference, text)
+def reveal_digits(text: str, *, keep_glued: bool = False) -> str:
+    """``text`` with HTML character references and JSON escapes of digits and separators read, digit-like
+    characters and runs of Chinese numerals read as digits, format characters between digits removed and
+    percent-encoded digits decoded.  ``keep_glued`` keeps the references that touch a plain digit as written
+    (see :func:`glued_reference`)."""
+    return _reveal(text, keep_glued)
+
+
+def _touches_digit(m: re.Match[str]) -> bool:
+    start, end = m.span()
+    text = m.string
+    return (start > 0 and text[start - 1].isdecimal()) or (end < len(text) and text[end].isdecimal())
+
+
+def glued_reference(text: str) -> bool:
+    """``text`` holds a reference to a digit that touches a plain digit: ``&#49;3800138000`` holds a phone read
+    whole, ``&#49;13800138000`` one read with the reference apart (the masking tries both)."""
+    if not (("&" in text and ("&#" in text or ";" in text)) or "\\u" in text):
+        return False
+    return any(_touches_digit(m) and _reference(m) != m.group() for m in _REFERENCE_RE.finditer(text))
+
+
+def _reference_kept_glued(m: re.Match[str]) -> str:
+    return m.group() if _touches_digit(m) else _reference(m)
+
+
+def _reveal(text: str, keep_glued: bool) -> str:
+    if (
+        ("&" in text and ("&#" in text or ";" in text)) or "\\u" in text
+    ) and _REFERENCE_RE.search(text) is not None:
+        text = _REFERENCE_RE.sub(_reference_kept_glued if keep_glued else _reference, text)
     if not text.isascii() and _HIDDEN_OR_CJK_RE.search(text) is not None:  # none of them is ASCII
         if _HIDDEN_RE.search(text) is not None:
             text = text.translate(DIGIT_LIKE)
-            text = _FORMAT_BETWEEN_DIGITS_RE.sub("", text)
+            text = _FORMAT_BETWEEN_DIGITS_RE.sub(_drop_format, text)
         if _CJK_RUN_RE.search(text) is not None:
             text = _read_cjk_numerals(text)
     if "%" in text:
+        if ("%E" in text or "%e" in text or "%C" in text or "%c" in text or "%25" in text) and (
+            _PERCENT_UTF8_RE.search(text) is not None
+        ):
+            text = _PERCENT_UTF8_RE.sub(_percent_utf8, text)
         if "%3" in text or "%25" in text:
             text = _PERCENT_DIGIT_RE.sub(r"\1", text)
         if "%2" in text:
