@@ -90,6 +90,15 @@ _PERCENT_UTF8_RE = re.compile(
 )
 
 
+def _may_hold_utf8_escape(text: str) -> bool:
+    """A cheap necessary condition for :data:`_PERCENT_UTF8_RE` (its search costs a microsecond on a URL
+    full of encoded Chinese; these substring tests a tenth of that)."""
+    return (
+        "%EF%B" in text or "%E3%80%80" in text or "%C2%A0" in text or "%25" in text
+        or "%ef%b" in text or "%e3%80%80" in text or "%c2%a0" in text
+    )
+
+
 def _percent_separator(m: re.Match[str]) -> str:
     return "+" if m.group().endswith(("B", "b")) else "%20"
 
@@ -185,7 +194,7 @@ def _encoded_separator_or_reference(text: str) -> bool:
         _PERCENT_SEPARATOR_RE.search(text) is not None or ("%25" in text and _PERCENT_DIGIT_RE.search(text) is not None)
     ):
         return True
-    if "%" in text and _PERCENT_UTF8_RE.search(text) is not None:
+    if "%" in text and _may_hold_utf8_escape(text) and _PERCENT_UTF8_RE.search(text) is not None:
         return True
     return (
         ("&" in text and ("&#" in text or ";" in text)) or "\\u" in text
@@ -267,9 +276,7 @@ def _reveal(text: str, keep_glued: bool) -> str:
         if _CJK_RUN_RE.search(text) is not None:
             text = _read_cjk_numerals(text)
     if "%" in text:
-        if ("%E" in text or "%e" in text or "%C" in text or "%c" in text or "%25" in text) and (
-            _PERCENT_UTF8_RE.search(text) is not None
-        ):
+        if _may_hold_utf8_escape(text) and _PERCENT_UTF8_RE.search(text) is not None:
             text = _PERCENT_UTF8_RE.sub(_percent_utf8, text)
         if "%3" in text or "%25" in text:
             text = _PERCENT_DIGIT_RE.sub(r"\1", text)
