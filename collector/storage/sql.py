@@ -28,6 +28,7 @@ from collector.storage.base import (
     Store,
     StoredEvent,
 )
+from collector.storage.buffered_counts import BufferedCounts
 from collector.storage.repositories import SqlRepositories
 from collector.storage.shifts import DayShifts, ShiftQueries, day_shifts
 from contract.masking import mask_obj
@@ -93,6 +94,7 @@ class SqlStore(SqlRepositories, ShiftQueries, Store):
     def __init__(self, url: str) -> None:
         self.url = url
         self._write_lock: threading.Lock | None = None
+        self._rejections = BufferedCounts(self._write_rejections)  # see collector.storage.buffered_counts
         try:
             self.writer, self.reader = self._engines(url)
         except SQLAlchemyError as exc:
@@ -161,6 +163,7 @@ class SqlStore(SqlRepositories, ShiftQueries, Store):
             return schema.current(conn)
 
     def close(self) -> None:
+        self._rejections.flush()
         self.writer.dispose()
         if self.reader is not self.writer:
             self.reader.dispose()
@@ -411,15 +414,18 @@ class SqlStore(SqlRepositories, ShiftQueries, Store):
         return len(events)
 
     def count_rejection(self, code: str) -> None:
-        try:
-            with self._write() as conn:
-                self._upsert(conn, t.rejections, {"code": code}, {"count": 1},
-                             on_conflict={"count": t.rejections.c.count + 1})
-        except (StorageError, IntegrityError):
-            log.warning("could not count rejection %s", code)
+        """Count a refused request, written with those of the last second (:mod:`.buffered_counts`)."""
+        self._rejections.add(code)
+
+    def _write_rejections(self, counts: dict[str, int]) -> None:
+        with self._write() as conn:
+            for code, n in sorted(counts.items()):
+                self._upsert(conn, t.rejections, {"code": code}, {"count": n},
+                             on_conflict={"count": t.rejections.c.count + n})
 
     # -- reading -----------------------------------------------------------------------------------------
     def stats(self, agent_id: str | None = None) -> dict[str, Any]:
+        self._rejections.flush()
         with self._read() as conn:
             def count(table: Any, where: Any = None) -> int:
                 q = select(func.count()).select_from(table)
