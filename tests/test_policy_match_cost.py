@@ -31,7 +31,7 @@ from detectors.context import AgentContext
 from detectors.need_to_know import NO_CUSTOMER, CustomerKeyer
 from detectors.policy import Policy as DetectorPolicy
 from detectors.rollup import DayRollup
-from tests.test_policy_regex_safety import SAFE
+from tests.test_policy_regex_safety import SAFE, accepted
 
 ROOT = Path(__file__).resolve().parent.parent
 needs_re2 = pytest.mark.skipif(not available(), reason="google-re2 is not installed (the collector extra has it)")
@@ -174,12 +174,8 @@ def _same(pp: PolicyPattern, text: str) -> None:
        st.integers(0, 3 * MAX_MATCH_CHARS))
 def test_re2_finds_what_pythons_engine_finds_in_the_same_windows(pieces: list[str], texts: list[str],
                                                                   pad: int) -> None:
-    pattern = "".join(pieces)
-    try:
-        re.compile(pattern)
-    except re.error:
-        return
-    if unsafe_construct(pattern) is not None:
+    pattern = accepted(pieces)
+    if pattern is None:
         return
     pp = PolicyPattern(pattern)
     for text in texts:

@@ -140,17 +140,23 @@ _PIECES = ["a", "b", "ab", ".", r"\d", r"\w", r"\s", "[ab]", "[^a]", "(", ")", "
            "{1,3}", "^", "$", r"\b", "x", "-"]
 
 
+def accepted(pieces: list[str]) -> str | None:
+    """The pattern the pieces make, when it compiles and the check accepts it; None otherwise."""
+    pattern = "".join(pieces)
+    try:
+        re.compile(pattern)
+    except re.error:
+        return None
+    return pattern if unsafe_construct(pattern) is None else None
+
+
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.sampled_from(_PIECES), min_size=1, max_size=9))
 def test_every_pattern_the_check_accepts_searches_a_crafted_text_fast(pieces: list[str]) -> None:
     """The check never fails on a pattern that compiles, and what it lets through stays fast on the texts
     that make Python's engine backtrack most (runs of the pattern's own characters, then a mismatch)."""
-    pattern = "".join(pieces)
-    try:
-        re.compile(pattern)
-    except re.error:
-        return
-    if unsafe_construct(pattern) is not None:
+    pattern = accepted(pieces)
+    if pattern is None:
         return
     policy = Policy.parse({"case_id_patterns": [pattern]}, strict=True)
     started = time.perf_counter()
