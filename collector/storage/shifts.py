@@ -18,7 +18,7 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, and_, select, update
+from sqlalchemy import Connection, and_, bindparam, select, update
 
 from collector.storage import tables as t
 from collector.storage.base import Compute, DayShifts
@@ -27,11 +27,14 @@ VERSION_KEY = "shifts.version"
 Notify = Callable[[Connection], None]
 
 
+_s = t.shifts.c
+_DAY_SHIFTS = select(_s.kind, _s.shift_start, _s.shift_end).where(  # built once: read in every ingest transaction
+    and_(_s.agent_id == bindparam("a"), _s.day == bindparam("d")))
+
+
 def day_shifts(conn: Connection, agent_id: str, day: str) -> DayShifts:
     """The entries of one agent-day, read on ``conn`` (inside the caller's transaction)."""
-    s = t.shifts.c
-    rows = conn.execute(select(s.kind, s.shift_start, s.shift_end).where(
-        and_(s.agent_id == agent_id, s.day == day)))
+    rows = conn.execute(_DAY_SHIFTS, {"a": agent_id, "d": day})
     return {str(r[0]): (str(r[1]), str(r[2])) for r in rows}
 
 
