@@ -3,6 +3,8 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PYTEST_ARGS ?=
+# Test worker processes (pytest-xdist; tests/parallel.py): most tests wait on real processes, so 3 keep 2 cores busy.
+TEST_WORKERS ?= 3
 DEMO_ARGS   ?=
 
 .PHONY: install system-deps test check demo bench clean
@@ -20,7 +22,7 @@ system-deps:
 	bash scripts/system-deps.sh
 
 test: install system-deps
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 check: install
 	$(VENV)/bin/ruff check agent collector contract detectors simulator tests bench

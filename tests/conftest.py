@@ -1,5 +1,6 @@
 """Shared fixtures: a real collector process on loopback, enrolled agents, event files; a store on
-every backend (``store_url``, ``store``: :mod:`tests.storage_fixtures`)."""
+every backend (``store_url``, ``store``: :mod:`tests.storage_fixtures`). Running on several processes:
+:mod:`tests.parallel`."""
 
 from __future__ import annotations
 
@@ -18,12 +19,13 @@ import requests
 
 from simulator.testing.sensors import wait_until
 
-pytest_plugins = ["tests.storage_fixtures"]
+pytest_plugins = ["tests.storage_fixtures", "tests.parallel"]
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 COLLECTOR = str(BIN / "seatguard-collector")
 AGENT = str(BIN / "seatguard-agent")
-# Every collector data folder the suite creates; test_zz_privacy scans them all at the end.
+# Every collector data folder this process creates; test_zz_privacy scans them all (and the other workers'
+# under -n: tests.parallel.collector_data_dirs) at the end.
 DATA_DIRS: list[Path] = []
 RAW_IDS = ["11010519491231002X", "440308199901011234", "13800138000", "6222021234567890123"]
 

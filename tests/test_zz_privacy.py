@@ -1,4 +1,5 @@
-"""Privacy rule 1, checked after everything else ran (this file sorts last).
+"""Privacy rule 1, checked after everything else ran (this file sorts last; under ``-n`` it runs on the
+last worker, once every other has finished: tests.parallel).
 
 Scans every database file and log that the suite's collectors wrote for any raw ID, phone or card
 number used as test data, in plain, UTF-16 and full-width spellings, and for a plain (unkeyed) hash of
@@ -13,6 +14,7 @@ import re
 from pathlib import Path
 
 from tests.conftest import DATA_DIRS, RAW_IDS
+from tests.parallel import collector_data_dirs
 
 _FULLWIDTH = str.maketrans("0123456789X", "０１２３４５６７８９Ｘ")
 
@@ -32,9 +34,14 @@ def _plain_hashes(raw: str) -> list[bytes]:
     return out
 
 
+def _data_dirs() -> list[Path]:
+    """This process's collector folders and, under ``-n``, every other worker's (tests.parallel)."""
+    return list(dict.fromkeys(collector_data_dirs(DATA_DIRS)))
+
+
 def _known_raw_numbers() -> set[str]:
     numbers = set(RAW_IDS)
-    for data in DATA_DIRS:
+    for data in _data_dirs():
         for listing in data.parent.rglob("raw_identifiers.txt"):
             numbers.update(x.strip() for x in listing.read_text(encoding="utf-8").splitlines() if x.strip())
     return numbers
@@ -79,7 +86,7 @@ def leaks(blob: bytes, heads: dict[bytes, list[tuple[str, bytes]]]) -> set[str]:
 
 
 def test_no_raw_identifier_reached_any_collector_file() -> None:
-    scanned = [d for d in DATA_DIRS if d.exists()]
+    scanned = [d for d in _data_dirs() if d.exists()]
     assert scanned, "the suite should have left collector data folders to scan"
     numbers = _known_raw_numbers()
     assert len(numbers) >= len(RAW_IDS)
