@@ -59,10 +59,10 @@ def test_long_texts_cost_linear_time_at_most() -> None:
     """The accepted worst cases over the longest text a field may hold (and far past it: cut there)."""
     for pattern in (r"\d+x", r"[^/]+/customers?/(\d+)", r".*customer.*"):
         p = Policy.parse({"customer_url_patterns": [pattern]}, strict=True)
-        started = time.perf_counter()
+        started = time.process_time()  # CPU time: what the search costs, whatever else the machine runs
         assert p.find_customer("1" * MAX_SEARCHED_CHARS) in (None, "")
         assert p.find_customer("1" * 1_000_000) in (None, "")
-        assert time.perf_counter() - started < 2.0, pattern
+        assert time.process_time() - started < 2.0, pattern
 
 
 def test_the_collector_keys_the_customer_of_a_padded_url_at_ingest(tmp_path: Path) -> None:
@@ -89,8 +89,8 @@ def test_a_glob_padded_before_its_literal_is_found_within_a_web_servers_url_limi
         url = "https://crm.example/" + "/" * pad + "/customer/4711"
         assert policy.is_customer_url(url), pad
         assert policy.find_customer(url) == url[:url.index("/customer/")]
-    started = time.perf_counter()
+    started = time.process_time()
     for pattern in (r"^\w+\d+x", r"^.*a.*b"):  # one pair of trading quantifiers: what an anchored one may have
         p = Policy.parse({"case_id_patterns": [pattern]}, strict=True)
         assert p.find_case_id("1" * MAX_SEARCHED_CHARS, "a" * MAX_SEARCHED_CHARS) is None
-    assert time.perf_counter() - started < 2.0
+    assert time.process_time() - started < 2.0

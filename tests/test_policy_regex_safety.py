@@ -89,13 +89,13 @@ def test_a_stored_unsafe_pattern_is_left_out_on_every_side_and_the_crafted_text_
         assert policy.case_id_patterns == (r"\b(C-\d{4}-\d{7})\b",)
         assert policy.customer_url_patterns == (r"/customers?/(\d+)",)
         assert len(policy.disabled_patterns) == 2 and pattern in policy.disabled_patterns[0]
-        started = time.perf_counter()
+        started = time.process_time()  # CPU time: the cost, not the machine's load
         for _ in range(5):
             assert policy.find_case_id(text, "C-2024-0000001") == "C-2024-0000001"
             assert policy.mentions_case(text) is False
             assert policy.find_customer(text + "/customers/42") in (None, "42")
             policy.is_customer_url(text)
-        assert time.perf_counter() - started < 0.25, "the crafted text took too long"
+        assert time.process_time() - started < 0.25, "the crafted text took too long"
     assert disabled_pattern_count() == before + 2  # one per key, however often it is read
     assert caplog.text.count(f"regular expression {pattern!r} left out") == 2
     assert b"seatguard_policy_patterns_left_out" in Metrics().render()
@@ -159,7 +159,7 @@ def test_every_pattern_the_check_accepts_searches_a_crafted_text_fast(pieces: li
     if pattern is None:
         return
     policy = Policy.parse({"case_id_patterns": [pattern]}, strict=True)
-    started = time.perf_counter()
+    started = time.process_time()
     for text in ("a" * 3000, "ab" * 1500, "a1 " * 1000, "ab-x" * 700 + "\n!", "x" * 2047 + "\n"):
         policy.mentions_case(text)
-    assert time.perf_counter() - started < 1.0, pattern
+    assert time.process_time() - started < 1.0, pattern
