@@ -49,6 +49,7 @@ def test_a_live_owners_deliveries_stay_its_own_and_an_orphans_are_taken_over_onc
                                        category="remote_access")])
         assert client.post("/api/v1/batches", content=body,
                            headers={"content-type": "application/json"}).status_code == 200
+    wait_until(lambda: first.store.counts().get("pending") == 3, 20, "the three alerts queued")  # passes: <= 1/s
     wait_until(lambda: first.dispatcher.stats()["webhook"]["failed"] >= 6, 20, "failed attempts on the first")
     assert collector.jobs.live_processes(OUTBOX_ROLE) == [first.holder]
     receiver = WebhookReceiver()
