@@ -4,8 +4,8 @@
 chromium, pip), so three workers keep two cores busy. Whatever ``--dist`` says, the work goes out by
 file (:class:`FileScheduling`):
 
-- a file's tests run on one worker, in their order, so a module fixture (a collector, an X display, a
-  browser, a built agent) starts once per file as in a serial run;
+- a file's tests run on one worker, in their order (tests that share a node id too, each of them), so a
+  module fixture (a collector, an X display, a browser, a built agent) starts once per file as in a serial run;
 - the files known to be long go first, longest first (:data:`SECONDS`), so that the run does not end
   waiting for one long file that started last; the others follow in collection order;
 - ``tests/test_zz_privacy.py`` runs last, on the one worker left once every other has finished: its scan
@@ -123,6 +123,16 @@ class FileScheduling(LoadFileScheduling):  # type: ignore[misc,valid-type]
         super().__init__(config, log)
         self.finisher: Any = None
         self._ordered = False
+
+    def add_node_collection(self, node: Any, collection: Sequence[str]) -> None:
+        """Tests that share a node id (schemathesis names each API operation's case after its function)
+        are told apart by a suffix: the work units are keyed by node id, and would run the first alone."""
+        seen: dict[str, int] = {}
+        unique = []
+        for nodeid in collection:
+            seen[nodeid] = seen.get(nodeid, 0) + 1
+            unique.append(nodeid if seen[nodeid] == 1 else f"{nodeid}\x00{seen[nodeid]}")
+        super().add_node_collection(node, unique)
 
     def _order(self) -> None:
         """Longest known files first, then the rest in collection order, :data:`LAST` at the end."""

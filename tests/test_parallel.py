@@ -83,6 +83,14 @@ def test_every_test_runs_once_by_file_and_the_privacy_scan_after_all_others(work
         assert done.index(f"{long_file}::t0") < workers * 2 + 2, "the long file went out first"
 
 
+def test_tests_sharing_a_node_id_each_run() -> None:
+    """schemathesis gives each API operation's case its function's node id."""
+    collection = ["tests/test_a.py::t0"] + ["tests/test_fuzz.py::case"] * 5 + [f"{LAST[0]}::t0"]
+    for workers in (1, 2, 3):
+        done, _ = _run(collection, workers, 1)
+        assert sorted(done) == sorted(collection) and done[-1] == collection[-1]
+
+
 def test_a_small_selection_with_the_privacy_scan_still_ends() -> None:
     collection = ["tests/test_a.py::t0", f"{LAST[0]}::t0"]
     for workers in (1, 2, 3, 4):
