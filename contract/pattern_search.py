@@ -34,14 +34,13 @@ from contextvars import ContextVar
 from typing import Any, Protocol
 
 from contract.regex_re2 import Re2Form, translate
-from contract.regex_safety import MAX_ANCHORED_CHARS, MAX_FOUND_CHARS, MAX_MATCH_CHARS, MAX_SEARCHED_CHARS, is_anchored
+from contract.regex_safety import MAX_MATCH_CHARS, MAX_SEARCHED_CHARS, is_anchored, kept, windows
 
 log = logging.getLogger(__name__)
 
 SHORT_CHARS = 128  # texts this short: Python's engine (worst ~0.1 ms a pattern; the ordinary URL: under 1 µs)
 EVENT_BUDGET_S = 0.005  # Python-engine time one question about one event's text may take, all patterns
 BATCH_BUDGET_S = 0.25  # Python-engine time the questions about one ingested batch may take together
-_STEP = MAX_MATCH_CHARS - MAX_FOUND_CHARS
 _LOG_EVERY = 1000
 _clock = time.perf_counter
 
@@ -210,18 +209,11 @@ class PolicyPattern:
         return self._slow_search(text, n, event_budget() if budget is None else budget)
 
     def _fast_search(self, rx: Any, data: bytes, text: str, n: int) -> Hit | None:
-        if n <= MAX_MATCH_CHARS:
-            return _fast_at(rx, data, text, 0, n)
-        if self.anchored:
-            return _fast_at(rx, data, text, 0, min(n, MAX_ANCHORED_CHARS))
-        pos = 0
-        while pos + MAX_MATCH_CHARS < n:
-            end = pos + MAX_MATCH_CHARS
+        for pos, end, last in windows(n, self.anchored):
             m = _fast_at(rx, data, text, pos, end)
-            if m is not None and (m.end() < end or m.start() < pos + _STEP):
+            if m is not None and kept(m, pos, end, last):
                 return m
-            pos += _STEP
-        return _fast_at(rx, data, text, pos, n)
+        return None
 
     def _slow_search(self, text: str, n: int, budget: Budget) -> Hit | None | Unjudged:
         left = budget.left()
@@ -232,20 +224,13 @@ class PolicyPattern:
         started = _clock()
         deadline = started + left
         try:
-            if n <= MAX_MATCH_CHARS:
-                return rx.search(text, 0, n)
-            if self.anchored:
-                return rx.search(text, 0, min(n, MAX_ANCHORED_CHARS))
-            pos = 0
-            while pos + MAX_MATCH_CHARS < n:
-                if _clock() > deadline:
+            for pos, end, last in windows(n, self.anchored):
+                if not last and _clock() > deadline:  # a single or last window runs to its end
                     _note_unjudged(self.pattern, n)
                     return UNJUDGED
-                end = pos + MAX_MATCH_CHARS
                 m = rx.search(text, pos, end)
-                if m is not None and (m.end() < end or m.start() < pos + _STEP):
+                if m is not None and kept(m, pos, end, last):
                     return m
-                pos += _STEP
-            return rx.search(text, pos, n)
+            return None
         finally:
             budget.charge(_clock() - started)

@@ -32,7 +32,7 @@ import functools
 import re
 import re._constants as sre_c  # the parse tree's opcodes (Python 3.11+)
 import re._parser as sre_p
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -71,20 +71,37 @@ def search(rx: re.Pattern[str], text: str) -> re.Match[str] | None:
     anchored at the start: in its first :data:`MAX_ANCHORED_CHARS` characters, at once). A window's
     end is no end of the text (``$`` and ``\\b`` hold there): a match that reaches it and starts where the
     next window does is looked for again in that window."""
-    n = min(len(text), MAX_SEARCHED_CHARS)
-    if n <= MAX_MATCH_CHARS:
-        return rx.search(text, 0, n)
-    if is_anchored(rx.pattern):
-        return rx.search(text, 0, min(n, MAX_ANCHORED_CHARS))
-    step = MAX_MATCH_CHARS - MAX_FOUND_CHARS
-    pos = 0
-    while pos + MAX_MATCH_CHARS < n:
-        end = pos + MAX_MATCH_CHARS
+    for pos, end, last in windows(min(len(text), MAX_SEARCHED_CHARS), is_anchored(rx.pattern)):
         m = rx.search(text, pos, end)
-        if m is not None and (m.end() < end or m.start() < pos + step):
+        if m is not None and kept(m, pos, end, last):
             return m
-        pos += step
-    return rx.search(text, pos, n)
+    return None
+
+
+WINDOW_STEP = MAX_MATCH_CHARS - MAX_FOUND_CHARS
+
+
+def windows(n: int, anchored: bool) -> Iterator[tuple[int, int, bool]]:
+    """The windows ``(start, end, last)`` a text of ``n`` characters is searched in (see :func:`search`):
+    one for a text of at most :data:`MAX_MATCH_CHARS` or a pattern anchored at the start, else windows
+    of :data:`MAX_MATCH_CHARS` every :data:`WINDOW_STEP`, the last one up to ``n``."""
+    if n <= MAX_MATCH_CHARS:
+        yield 0, n, True
+    elif anchored:
+        yield 0, min(n, MAX_ANCHORED_CHARS), True
+    else:
+        pos = 0
+        while pos + MAX_MATCH_CHARS < n:
+            yield pos, pos + MAX_MATCH_CHARS, False
+            pos += WINDOW_STEP
+        yield pos, n, True
+
+
+def kept(m: Any, pos: int, end: int, last: bool) -> bool:
+    """Whether match ``m`` found in window ``[pos, end)`` is the answer: in the last window any match is;
+    in another, one that ends before the window's end (no end of the text) or starts before the next
+    window does (which would find it again)."""
+    return last or m.end() < end or m.start() < pos + WINDOW_STEP
 
 
 @functools.lru_cache(maxsize=1024)
