@@ -194,14 +194,6 @@ def _compile_kinds() -> dict[str, Callable[[dict[str, Any]], Any]]:
 FAST_KINDS = _compile_kinds()
 
 
-def _canonical_ts(ts: str) -> bool:
-    """Is ``ts`` already what format_ts writes (milliseconds; Z for UTC, else the offset)?"""
-    n = len(ts)
-    if n == 24:
-        return ts[23] == "Z" and ts[19] == "."
-    return n == 29 and ts[19] == "." and ts[23] in "+-" and ts[24:] != "00:00" and ts[27] < "6"  # +08:60 is +09:00
-
-
 def validate_event_at(obj: Any) -> tuple[dict[str, Any], datetime]:
     """:func:`contract.schema.validate_event_at`, fast for plain valid events (see the module docstring)."""
     if type(obj) is dict:
@@ -218,7 +210,7 @@ def validate_event_at(obj: Any) -> tuple[dict[str, Any], datetime]:
             fields = check(obj)
             if fields is not _FAIL:
                 out: dict[str, Any] = {"schema": SCHEMA_VERSION, "agent_id": agent_id, "seq": seq,
-                                       "ts": ts if _canonical_ts(ts) else format_ts(moment), "kind": kind}
+                                       "ts": format_ts(moment), "kind": kind}
                 out.update(fields)
                 return out, moment
     return schema.validate_event_at(obj)
@@ -285,14 +277,12 @@ def plain_ts_ms(ts: str) -> int | None:
 def _minute_ms(date_minute: str, offset: str) -> int | None:
     """POSIX milliseconds of ``date_minute`` (``YYYY-MM-DDTHH:MM``) at ``offset`` (canonical: Z, or
     ``+HH:MM`` other than UTC), or None when that is not a valid canonical moment."""
-    if offset.endswith("00:00") and offset != "Z" or not date_minute.isascii():
-        return None
     text = f"{date_minute}:00.000{offset}"
     try:
         moment = parse_ts(text)
     except InvalidEvent:
         return None
-    if format_ts(moment) != text:  # not as format_ts writes it (an offset of +08:60 is +09:00)
+    if format_ts(moment) != text:  # not as format_ts writes it (+00:00 is Z, +08:60 is +09:00, ...)
         return None
     delta = moment - _EPOCH
     return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
