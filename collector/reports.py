@@ -22,7 +22,8 @@ shift entered after the fact recomputes an agent-day's features but keeps the ju
 Ingest saves a day still under way without its features (computing them is a pass over the whole day, per
 batch, and nothing reads them before the day is over): a report first computes the features of every
 finished day of its window saved without them, from the stored state (:meth:`ReportService.fill_features`),
-each kept only if no batch wrote the row since.
+and a report of a finished day stores the features it computed for that day; each is kept only if no batch
+wrote the row since.
 """
 
 from __future__ import annotations
@@ -121,7 +122,7 @@ class ReportService:
 
     def _remember(self, day: date, verdicts: dict[str, Verdict], mark: str) -> None:
         changed = self.store.merge_features(day.isoformat(), {a: v.features() for a, v in verdicts.items()})
-        if changed < len(verdicts):  # a row saved without features meanwhile (a batch after fill_features)
+        if changed < len(verdicts):  # a row saved without features meanwhile (a batch after they were stored)
             log.info("need-to-know for %s: %d of %d rollups had no features yet; judged again next time", day,
                      len(verdicts) - changed, len(verdicts))
             return
@@ -169,7 +170,7 @@ class ReportService:
     def compute(self, day: date) -> DailyReport:
         scoring = self.scoring
         first, last = day - timedelta(days=scoring.history_days), day - timedelta(days=1)
-        self.fill_features(first, day)
+        self.fill_features(first, last)  # the report's own day: its features are computed below anyway
         history, versions = self.store.history_with_versions(first.isoformat(), last.isoformat())
         if self._judge_history(first, last, versions):  # read again: the days judged now, as merged
             history = self.store.feature_history(first.isoformat(), last.isoformat())
@@ -177,7 +178,10 @@ class ReportService:
         seen = self.store.rollup_versions(day.isoformat(), day.isoformat()).get(day.isoformat(), {}) \
             if finished else {}  # read before the states judged (see the module's docstring)
         inputs, verdicts = self._judged_inputs(day)
-        if finished:
+        if finished:  # rows saved while the day was under way get the features just computed (judged)
+            iso = day.isoformat()
+            self.store.set_features([(i.ctx.agent_id, iso, seen[i.ctx.agent_id], dict(i.features))
+                                     for i in inputs if i.ctx.agent_id in seen])
             self._remember(day, verdicts, judged_mark(self.scope, seen))
         return score_day(day, inputs, history, self.labels(), scoring)
 

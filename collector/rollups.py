@@ -141,12 +141,11 @@ class RollupUpdater:
         by_day: dict[str, list[StoredEvent]] = defaultdict(list)
         for e in events:
             by_day[e.day].append(e)
+        today = self.today()
         counted = [(kind, _missing(kind, detail)) for kind, detail in integrity if kind in INTEGRITY_KINDS]
         if counted:
-            first_day = min(by_day) if by_day else datetime.now(self.tz).date().isoformat()
-            by_day.setdefault(first_day, [])
+            by_day.setdefault(min(by_day) if by_day else today, [])
         refused: list[tuple[StoredEvent, str]] = []
-        today = self.today()
         for day, day_events in by_day.items():
             day_ctx = day_context(ctx, access.shifts(agent_id, day))
             version = access.version(agent_id, day)

@@ -433,3 +433,26 @@ def test_a_day_saved_while_under_way_gets_its_features_from_the_report(tmp_path:
             ("pc-late", today.isoformat())]
     finally:
         f.close()
+
+
+def test_a_finished_days_report_stores_the_features_it_computed(tmp_path: Path, db_url: str | None) -> None:
+    """The report of a finished day saved while under way stores the (judged) features it computed for
+    it, without a separate pass over the day's states."""
+    f = _Fleet(tmp_path / "c", db_url=db_url)
+    try:
+        store = f.collector.store
+        day = datetime.now(f.collector.settings.tz).date() - timedelta(days=1)
+        items = [("10:00", "page.open", _page_fields("5550005")), ("10:05", "page.open", _page_fields("5550006"))]
+        for name in ("pc-live", "pc-late"):
+            f.enroll(name, "col-c")
+        f.collector.rollups.today = lambda: day.isoformat()
+        f.send("pc-live", day, items)
+        f.collector.rollups.today = lambda: (day + timedelta(days=1)).isoformat()
+        f.send("pc-late", day, items)
+        assert store.rollups_without_features(day.isoformat(), day.isoformat()) == [("pc-live", day.isoformat())]
+        f.collector.reports.build(day.isoformat())
+        assert store.rollups_without_features(day.isoformat(), day.isoformat()) == []
+        history = store.feature_history(day.isoformat(), day.isoformat())
+        assert history["pc-live"] == history["pc-late"] and history["pc-live"][0]["pages_without_case"] == 2
+    finally:
+        f.close()
